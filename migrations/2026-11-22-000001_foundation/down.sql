@@ -1,0 +1,9 @@
+DROP TABLE idempotency_keys;
+DROP TABLE audit_events;
+DROP FUNCTION audit_events_refuse_change();
+DROP TABLE financial_codes;
+DROP FUNCTION financial_codes_refuse_delete();
+DROP TABLE contacts;
+DROP TABLE accounts;
+DROP TABLE partners;
+DROP TABLE number_series;

@@ -1,0 +1,7 @@
+//! Customer accounts and their billing contacts.
+
+pub mod contacts;
+pub mod model;
+pub mod routes;
+pub mod rules;
+pub mod store;

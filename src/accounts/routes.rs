@@ -1,0 +1,361 @@
+use actix_web::http::StatusCode;
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use diesel_async::AsyncConnection;
+use uuid::Uuid;
+
+use super::model::{
+    AccountFilter, AccountPatch, AccountRow, AccountStatus, AccountView, CloseAccount, NewAccount,
+};
+use super::{rules, store};
+use crate::audit::model::{AuditEventView, AuditFilter};
+use crate::audit::{self, Change};
+use crate::auth::Permission;
+use crate::context::Ctx;
+use crate::db::Conn;
+use crate::error::ApiError;
+use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey};
+use crate::idempotency::{self, Begin};
+use crate::openapi::responses::*;
+use crate::pagination::{Page, PageParams};
+use crate::AppState;
+
+/// A partner id named in a request must exist.
+async fn check_partner(conn: &mut Conn, partner_id: Option<Uuid>) -> Result<(), ApiError> {
+    match partner_id {
+        Some(id) if !crate::partners::store::exists(conn, id).await? => Err(ApiError::field(
+            "partner_id",
+            "unknown",
+            "no partner has this id",
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub fn refuse_closed(status: AccountStatus) -> Result<(), ApiError> {
+    if status == AccountStatus::Closed {
+        return Err(ApiError::conflict(
+            "account_closed",
+            "The account is closed; it can no longer be changed.",
+        ));
+    }
+    Ok(())
+}
+
+/// Handles the POST /v1/accounts route: opens a customer account.
+#[utoipa::path(
+    tag = "accounts",
+    request_body = NewAccount,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    responses(
+        (status = 201, description = "The account was created", body = AccountView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/accounts")]
+pub async fn create_account(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    key: IdempotencyKey,
+    body: ApiJson<NewAccount>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::AccountsWrite)?;
+    let new = body.0;
+    for permission in new.extra_permissions() {
+        ctx.require(permission)?;
+    }
+    let fingerprint = idempotency::fingerprint("POST", "/v1/accounts", &new)?;
+    let given_number = new.number.clone();
+    let draft = new.into_row(
+        given_number
+            .clone()
+            .unwrap_or_else(|| rules::account_number(1)),
+        time::OffsetDateTime::now_utc(),
+    );
+    rules::validate(&draft)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let stored = conn
+        .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
+            check_partner(conn, draft.partner_id).await?;
+            let number = match given_number {
+                Some(number) => number,
+                None => store::next_account_number(conn).await?,
+            };
+            let row = AccountRow {
+                number,
+                ..draft.clone()
+            };
+            let view = AccountView::from(store::insert(conn, &row).await?);
+            audit::record(
+                conn,
+                &ctx,
+                Change {
+                    action: "account.created",
+                    entity_type: "account",
+                    entity_id: view.id,
+                    account_id: Some(view.id),
+                    before: None,
+                    after: Some(&view),
+                },
+            )
+            .await?;
+            claim.finish(conn, StatusCode::CREATED, &view).await
+        })
+        .await?;
+    Ok(stored.into_response())
+}
+
+/// Handles the GET /v1/accounts route: accounts in creation order, filtered.
+#[utoipa::path(
+    tag = "accounts",
+    params(AccountFilter, PageParams),
+    responses(
+        (status = 200, description = "A page of accounts (a partner token sees its own only)", body = Page<AccountView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/accounts")]
+pub async fn list_accounts(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    filter: ApiQuery<AccountFilter>,
+    page: ApiQuery<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::AccountsRead)?;
+    let limit = page.0.limit()?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let rows = store::list(
+        &mut conn,
+        &filter.0,
+        ctx.partner_scope(),
+        page.0.after()?,
+        limit,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id, AccountView::from)))
+}
+
+/// Handles the GET /v1/accounts/{id} route.
+#[utoipa::path(
+    tag = "accounts",
+    params(("id" = Uuid, Path, description = "Account id")),
+    responses(
+        (status = 200, description = "The account; its version is the ETag", body = AccountView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/accounts/{id}")]
+pub async fn get_account(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::AccountsRead)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let row = store::find_visible(&mut conn, id.into_inner(), ctx.partner_scope()).await?;
+    Ok(versioned(
+        StatusCode::OK,
+        row.version,
+        &AccountView::from(row),
+    ))
+}
+
+/// Handles the PATCH /v1/accounts/{id} route: changes an account under optimistic concurrency.
+///
+/// Profile fields need `accounts:write`, credit fields `accounts:credit`, the collections status
+/// `accounts:collections`.
+#[utoipa::path(
+    tag = "accounts",
+    request_body = AccountPatch,
+    params(
+        ("id" = Uuid, Path, description = "Account id"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version being changed (or send `version`)"),
+    ),
+    responses(
+        (status = 200, description = "The changed account", body = AccountView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 428, response = PreconditionRequired),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/accounts/{id}")]
+pub async fn update_account(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: ApiJson<AccountPatch>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::AccountsRead)?;
+    let patch = body.0;
+    let needed = patch.required_permissions();
+    if needed.is_empty() {
+        return Err(ApiError::field("body", "empty", "names no field to change"));
+    }
+    for permission in needed {
+        ctx.require(permission)?;
+    }
+    let expected = Expected::from_request(&req, patch.version)?;
+    let id = id.into_inner();
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let view = conn
+        .transaction(async |conn| {
+            let current = store::lock_visible(conn, id, ctx.partner_scope()).await?;
+            expected.check(current.version)?;
+            refuse_closed(current.status)?;
+            if let Some(partner) = patch.partner_id {
+                check_partner(conn, partner).await?;
+            }
+            let next = patch.apply(&current, time::OffsetDateTime::now_utc());
+            rules::validate(&next)?;
+            let before = AccountView::from(current);
+            let after = AccountView::from(store::update(conn, &next).await?);
+            audit::record(
+                conn,
+                &ctx,
+                Change {
+                    action: "account.updated",
+                    entity_type: "account",
+                    entity_id: id,
+                    account_id: Some(id),
+                    before: Some(&before),
+                    after: Some(&after),
+                },
+            )
+            .await?;
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(versioned(StatusCode::OK, view.version, &view))
+}
+
+/// Handles the POST /v1/accounts/{id}/close route: closes an account for good.
+#[utoipa::path(
+    tag = "accounts",
+    request_body = CloseAccount,
+    params(
+        ("id" = Uuid, Path, description = "Account id"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version being closed"),
+    ),
+    responses(
+        (status = 200, description = "The closed account", body = AccountView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/accounts/{id}/close")]
+pub async fn close_account(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: ApiJson<CloseAccount>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::AccountsClose)?;
+    let close = body.0;
+    let mut errors = crate::validate::Errors::default();
+    errors.text("reason", &close.reason, 500);
+    errors.finish()?;
+    let expected = match close.version {
+        Some(_) => Expected::from_request(&req, close.version)?,
+        None => Expected::optional(&req)?,
+    };
+    let id = id.into_inner();
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let view = conn
+        .transaction(async |conn| {
+            let current = store::lock_visible(conn, id, ctx.partner_scope()).await?;
+            expected.check(current.version)?;
+            refuse_closed(current.status)?;
+            let now = time::OffsetDateTime::now_utc();
+            let mut next = current.clone();
+            next.status = AccountStatus::Closed;
+            next.closed_at = Some(now);
+            next.updated_at = now;
+            next.version += 1;
+            let before = AccountView::from(current);
+            let after = AccountView::from(store::update(conn, &next).await?);
+            let after_json = serde_json::json!({"account": after, "reason": close.reason});
+            let before_json = serde_json::json!({"account": before});
+            audit::record(
+                conn,
+                &ctx,
+                Change {
+                    action: "account.closed",
+                    entity_type: "account",
+                    entity_id: id,
+                    account_id: Some(id),
+                    before: Some(&before_json),
+                    after: Some(&after_json),
+                },
+            )
+            .await?;
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(versioned(StatusCode::OK, view.version, &view))
+}
+
+/// Handles the GET /v1/accounts/{id}/history route: every recorded change to the account and
+/// its contacts, newest first.
+#[utoipa::path(
+    tag = "accounts",
+    params(("id" = Uuid, Path, description = "Account id"), PageParams),
+    responses(
+        (status = 200, description = "A page of the account's audit entries, newest first", body = Page<AuditEventView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/accounts/{id}/history")]
+pub async fn account_history(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+    page: ApiQuery<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::AuditRead)?;
+    let limit = page.0.limit()?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let account = store::find_visible(&mut conn, id.into_inner(), ctx.partner_scope()).await?;
+    let filter = AuditFilter {
+        account_id: Some(account.id),
+        ..Default::default()
+    };
+    let rows = audit::store::list(&mut conn, &filter, page.0.after()?, limit).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id, AuditEventView::from)))
+}

@@ -1,0 +1,357 @@
+//! Rules of accounts: what a valid account is, how a patch applies, who may change what.
+
+use rust_decimal::Decimal;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::model::{
+    AccountPatch, AccountRow, AccountStatus, CollectionsStatus, CreditStatus, NewAccount, RiskLevel,
+};
+use crate::auth::Permission;
+use crate::error::ApiError;
+use crate::money::Currency;
+use crate::validate::Errors;
+
+/// Human account number `ACC-000042` from its sequence value.
+pub fn account_number(n: i64) -> String {
+    format!("ACC-{n:06}")
+}
+
+/// Every rule an account must satisfy, checked after create and after each patch.
+pub fn validate(a: &AccountRow) -> Result<(), ApiError> {
+    let mut e = Errors::default();
+    e.code("number", &a.number, 32);
+    e.text("legal_name", &a.legal_name, 200);
+    let currency = Currency::parse(&a.currency);
+    if currency.is_none() {
+        e.add(
+            "currency",
+            "invalid",
+            "must be a supported ISO 4217 currency code such as USD",
+        );
+    }
+    if !(0..=365).contains(&a.payment_terms_days) {
+        e.add(
+            "payment_terms_days",
+            "out_of_range",
+            "must be between 0 and 365",
+        );
+    }
+    if let Some(rate) = a.tax_rate {
+        if rate < Decimal::ZERO || rate > Decimal::ONE_HUNDRED {
+            e.add(
+                "tax_rate",
+                "out_of_range",
+                "must be a percentage between 0 and 100",
+            );
+        } else if rate.normalize().scale() > 4 {
+            e.add("tax_rate", "too_many_decimals", "allows at most 4 decimals");
+        }
+    }
+    if a.tax_exempt && a.tax_exemption_number.is_none() {
+        e.add(
+            "tax_exemption_number",
+            "required",
+            "is required when tax_exempt is true",
+        );
+    }
+    e.optional_text(
+        "tax_exemption_number",
+        a.tax_exemption_number.as_deref(),
+        64,
+    );
+    if let Some(limit) = a.credit_limit {
+        if limit < Decimal::ZERO {
+            e.add("credit_limit", "out_of_range", "must not be negative");
+        } else if let Some(c) = currency {
+            if let Err(err) = c.check("credit_limit", limit) {
+                e.push(err);
+            }
+        }
+    }
+    if a.autopay_enabled && a.autopay_method.is_none() {
+        e.add(
+            "autopay_method",
+            "required",
+            "is required when autopay_enabled is true",
+        );
+    }
+    let addr = &a.billing_address;
+    e.text("billing_address.line1", &addr.line1, 200);
+    e.optional_text("billing_address.line2", addr.line2.as_deref(), 200);
+    e.text("billing_address.city", &addr.city, 100);
+    e.optional_text("billing_address.region", addr.region.as_deref(), 100);
+    e.optional_text(
+        "billing_address.postal_code",
+        addr.postal_code.as_deref(),
+        20,
+    );
+    if addr.country.len() != 2 || !addr.country.bytes().all(|b| b.is_ascii_uppercase()) {
+        e.add(
+            "billing_address.country",
+            "invalid",
+            "must be an ISO 3166-1 alpha-2 code such as US",
+        );
+    }
+    let p = &a.presentment;
+    e.optional_text("presentment.po_number", p.po_number.as_deref(), 64);
+    let mut names = std::collections::HashSet::new();
+    for (i, field) in p.reference_fields.iter().enumerate() {
+        let path = format!("presentment.reference_fields[{i}]");
+        e.text(&format!("{path}.name"), &field.name, 64);
+        e.optional_text(&format!("{path}.value"), field.value.as_deref(), 200);
+        if !names.insert(field.name.trim().to_lowercase()) {
+            e.add(
+                &format!("{path}.name"),
+                "duplicate",
+                "names a reference field twice",
+            );
+        }
+    }
+    if p.reference_fields.len() > 10 {
+        e.add(
+            "presentment.reference_fields",
+            "too_many",
+            "at most 10 reference fields",
+        );
+    }
+    e.optional_text("external_crm_id", a.external_crm_id.as_deref(), 100);
+    e.finish()
+}
+
+impl NewAccount {
+    /// The permissions creating this account needs beyond `accounts:write`.
+    pub fn extra_permissions(&self) -> Vec<Permission> {
+        let credit = self.credit_limit.is_some()
+            || self.credit_status.is_some_and(|s| s != CreditStatus::Good)
+            || self.risk_level.is_some_and(|r| r != RiskLevel::Low);
+        if credit {
+            vec![Permission::AccountsCredit]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The row to insert; `number` is the given one or the next of the series.
+    pub fn into_row(self, number: String, now: OffsetDateTime) -> AccountRow {
+        AccountRow {
+            id: Uuid::now_v7(),
+            number,
+            legal_name: self.legal_name,
+            currency: self.currency,
+            payment_terms_days: self.payment_terms_days,
+            tax_exempt: self.tax_exempt,
+            tax_exemption_number: self.tax_exemption_number,
+            tax_rate: self.tax_rate,
+            credit_limit: self.credit_limit,
+            credit_status: self.credit_status.unwrap_or(CreditStatus::Good),
+            risk_level: self.risk_level.unwrap_or(RiskLevel::Low),
+            status: AccountStatus::Active,
+            collections_status: CollectionsStatus::None,
+            partner_id: self.partner_id,
+            autopay_enabled: self.autopay_enabled,
+            autopay_method: self.autopay_method,
+            billing_address: self.billing_address,
+            presentment: self.presentment,
+            external_crm_id: self.external_crm_id,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+        }
+    }
+}
+
+impl AccountPatch {
+    /// The permissions this patch needs: each group of fields has its own.
+    pub fn required_permissions(&self) -> Vec<Permission> {
+        let mut needed = Vec::new();
+        let profile = self.legal_name.is_some()
+            || self.payment_terms_days.is_some()
+            || self.tax_exempt.is_some()
+            || self.tax_exemption_number.is_some()
+            || self.tax_rate.is_some()
+            || self.partner_id.is_some()
+            || self.autopay_enabled.is_some()
+            || self.autopay_method.is_some()
+            || self.billing_address.is_some()
+            || self.presentment.is_some()
+            || self.external_crm_id.is_some();
+        if profile {
+            needed.push(Permission::AccountsWrite);
+        }
+        if self.credit_limit.is_some() || self.credit_status.is_some() || self.risk_level.is_some()
+        {
+            needed.push(Permission::AccountsCredit);
+        }
+        if self.collections_status.is_some() {
+            needed.push(Permission::AccountsCollections);
+        }
+        needed
+    }
+
+    /// The account as it will be after this patch (not yet validated).
+    pub fn apply(self, current: &AccountRow, now: OffsetDateTime) -> AccountRow {
+        let c = current.clone();
+        AccountRow {
+            legal_name: self.legal_name.unwrap_or(c.legal_name),
+            payment_terms_days: self.payment_terms_days.unwrap_or(c.payment_terms_days),
+            tax_exempt: self.tax_exempt.unwrap_or(c.tax_exempt),
+            tax_exemption_number: self.tax_exemption_number.unwrap_or(c.tax_exemption_number),
+            tax_rate: self.tax_rate.unwrap_or(c.tax_rate),
+            credit_limit: self.credit_limit.unwrap_or(c.credit_limit),
+            credit_status: self.credit_status.unwrap_or(c.credit_status),
+            risk_level: self.risk_level.unwrap_or(c.risk_level),
+            collections_status: self.collections_status.unwrap_or(c.collections_status),
+            partner_id: self.partner_id.unwrap_or(c.partner_id),
+            autopay_enabled: self.autopay_enabled.unwrap_or(c.autopay_enabled),
+            autopay_method: self.autopay_method.unwrap_or(c.autopay_method),
+            billing_address: self.billing_address.unwrap_or(c.billing_address),
+            presentment: self.presentment.unwrap_or(c.presentment),
+            external_crm_id: self.external_crm_id.unwrap_or(c.external_crm_id),
+            version: c.version + 1,
+            updated_at: now,
+            ..c
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::model::{Address, Presentment, ReferenceField};
+    use std::str::FromStr;
+
+    fn account() -> AccountRow {
+        NewAccount {
+            number: None,
+            legal_name: "Acme".into(),
+            currency: "USD".into(),
+            payment_terms_days: 30,
+            tax_exempt: false,
+            tax_exemption_number: None,
+            tax_rate: Some(Decimal::from_str("8.25").unwrap()),
+            credit_limit: None,
+            credit_status: None,
+            risk_level: None,
+            partner_id: None,
+            autopay_enabled: false,
+            autopay_method: None,
+            billing_address: Address {
+                line1: "1 Main".into(),
+                line2: None,
+                city: "Springfield".into(),
+                region: None,
+                postal_code: None,
+                country: "US".into(),
+            },
+            presentment: Presentment::default(),
+            external_crm_id: None,
+        }
+        .into_row(account_number(7), OffsetDateTime::UNIX_EPOCH)
+    }
+
+    fn fields(result: Result<(), ApiError>) -> Vec<String> {
+        match result {
+            Ok(()) => Vec::new(),
+            Err(ApiError::Validation(errors)) => errors
+                .into_iter()
+                .map(|e| format!("{}:{}", e.field, e.code))
+                .collect(),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn numbers_are_zero_padded() {
+        assert_eq!(account_number(42), "ACC-000042");
+        assert_eq!(account_number(1_234_567), "ACC-1234567");
+    }
+
+    #[test]
+    fn a_plain_account_is_valid() {
+        assert!(fields(validate(&account())).is_empty());
+    }
+
+    #[test]
+    fn every_broken_rule_is_reported_with_its_field() {
+        let mut a = account();
+        a.currency = "XYZ".into();
+        a.payment_terms_days = 400;
+        a.tax_rate = Some(Decimal::from_str("8.12345").unwrap());
+        a.tax_exempt = true;
+        a.autopay_enabled = true;
+        a.billing_address.country = "usa".into();
+        a.presentment.reference_fields = vec![
+            ReferenceField {
+                name: "PO".into(),
+                value: None,
+                required: true,
+            },
+            ReferenceField {
+                name: "po".into(),
+                value: None,
+                required: false,
+            },
+        ];
+        assert_eq!(
+            fields(validate(&a)),
+            [
+                "currency:invalid",
+                "payment_terms_days:out_of_range",
+                "tax_rate:too_many_decimals",
+                "tax_exemption_number:required",
+                "autopay_method:required",
+                "billing_address.country:invalid",
+                "presentment.reference_fields[1].name:duplicate",
+            ]
+        );
+    }
+
+    #[test]
+    fn credit_limits_follow_the_currency_minor_units() {
+        let mut a = account();
+        a.credit_limit = Some(Decimal::from_str("1000.005").unwrap());
+        assert_eq!(fields(validate(&a)), ["credit_limit:too_many_decimals"]);
+        a.credit_limit = Some(Decimal::from_str("-1").unwrap());
+        assert_eq!(fields(validate(&a)), ["credit_limit:out_of_range"]);
+    }
+
+    #[test]
+    fn patches_need_the_permission_of_each_field_group() {
+        let patch = AccountPatch {
+            legal_name: Some("New".into()),
+            credit_limit: Some(None),
+            ..Default::default()
+        };
+        assert_eq!(
+            patch.required_permissions(),
+            [Permission::AccountsWrite, Permission::AccountsCredit]
+        );
+        let patch = AccountPatch {
+            collections_status: Some(CollectionsStatus::Promised),
+            ..Default::default()
+        };
+        assert_eq!(
+            patch.required_permissions(),
+            [Permission::AccountsCollections]
+        );
+    }
+
+    #[test]
+    fn a_patch_changes_only_what_it_names_and_null_clears() {
+        let mut current = account();
+        current.external_crm_id = Some("CRM-1".into());
+        let patch = AccountPatch {
+            payment_terms_days: Some(45),
+            external_crm_id: Some(None),
+            ..Default::default()
+        };
+        let next = patch.apply(&current, OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(next.payment_terms_days, 45);
+        assert_eq!(next.external_crm_id, None);
+        assert_eq!(next.legal_name, current.legal_name);
+        assert_eq!(next.tax_rate, current.tax_rate);
+        assert_eq!(next.version, current.version + 1);
+    }
+}

@@ -1,0 +1,158 @@
+//! SQL of accounts.
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::model::{AccountFilter, AccountRow};
+use super::rules::account_number;
+use crate::db::{next_number, unique_violation, Conn};
+use crate::error::ApiError;
+use crate::schema::accounts::dsl as a;
+
+fn write_error(err: diesel::result::Error) -> ApiError {
+    match unique_violation(&err) {
+        Some("accounts_number_key") => ApiError::Conflict {
+            code: "duplicate_number",
+            detail: "Another account has this number.".into(),
+            field: Some("number"),
+        },
+        Some("accounts_external_crm_id_key") => ApiError::Conflict {
+            code: "duplicate_external_crm_id",
+            detail: "Another account has this CRM id.".into(),
+            field: Some("external_crm_id"),
+        },
+        _ => err.into(),
+    }
+}
+
+/// The next free generated number (`ACC-000001`, ...), skipping numbers given by hand.
+pub async fn next_account_number(conn: &mut Conn) -> Result<String, ApiError> {
+    loop {
+        let number = account_number(next_number(conn, "account").await?);
+        let taken: bool = diesel::select(diesel::dsl::exists(
+            a::accounts.filter(a::number.eq(&number)),
+        ))
+        .get_result(conn)
+        .await?;
+        if !taken {
+            return Ok(number);
+        }
+    }
+}
+
+pub async fn insert(conn: &mut Conn, row: &AccountRow) -> Result<AccountRow, ApiError> {
+    diesel::insert_into(a::accounts)
+        .values(row)
+        .returning(AccountRow::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(write_error)
+}
+
+pub async fn update(conn: &mut Conn, row: &AccountRow) -> Result<AccountRow, ApiError> {
+    diesel::update(a::accounts.find(row.id))
+        .set(row)
+        .returning(AccountRow::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(write_error)
+}
+
+/// The account if the caller may see it: a partner token sees only its partner's accounts.
+fn visible(row: Option<AccountRow>, partner: Option<Uuid>) -> Result<AccountRow, ApiError> {
+    row.filter(|r| partner.is_none() || r.partner_id == partner)
+        .ok_or(ApiError::NotFound("account"))
+}
+
+pub async fn find_visible(
+    conn: &mut Conn,
+    id: Uuid,
+    partner: Option<Uuid>,
+) -> Result<AccountRow, ApiError> {
+    let row = a::accounts
+        .find(id)
+        .select(AccountRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    visible(row, partner)
+}
+
+/// Like [`find_visible`], locking the row for the rest of the transaction.
+pub async fn lock_visible(
+    conn: &mut Conn,
+    id: Uuid,
+    partner: Option<Uuid>,
+) -> Result<AccountRow, ApiError> {
+    let row = a::accounts
+        .find(id)
+        .select(AccountRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    visible(row, partner)
+}
+
+/// `%`, `_` and `\` taken literally in a LIKE pattern.
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    filter: &AccountFilter,
+    partner_scope: Option<Uuid>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<AccountRow>, ApiError> {
+    let mut query = a::accounts.select(AccountRow::as_select()).into_boxed();
+    if let Some(partner) = partner_scope {
+        query = query.filter(a::partner_id.eq(partner));
+    }
+    if let Some(partner) = filter.partner_id {
+        query = query.filter(a::partner_id.eq(partner));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(a::status.eq(status));
+    }
+    if let Some(status) = filter.collections_status {
+        query = query.filter(a::collections_status.eq(status));
+    }
+    if let Some(status) = filter.credit_status {
+        query = query.filter(a::credit_status.eq(status));
+    }
+    if let Some(crm) = &filter.external_crm_id {
+        query = query.filter(a::external_crm_id.eq(crm));
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        // Same expression as the trigram index accounts_search_idx.
+        query = query.filter(
+            sql::<Bool>("(number || ' ' || legal_name) ILIKE ").bind::<Text, _>(like_literal(q)),
+        );
+    }
+    if let Some(after) = after {
+        query = query.filter(a::id.gt(after));
+    }
+    Ok(query.order(a::id.asc()).limit(limit + 1).load(conn).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_patterns_take_wildcards_literally() {
+        assert_eq!(super::like_literal("50%_a\\"), "%50\\%\\_a\\\\%");
+    }
+}

@@ -1,0 +1,81 @@
+//! SQL of the audit log.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::model::{AuditFilter, AuditRow};
+use crate::context::Ctx;
+use crate::db::Conn;
+use crate::error::ApiError;
+use crate::schema::audit_events::dsl as a;
+
+/// A change to record.
+pub struct Change<'a, T: Serialize> {
+    /// `<entity>.<verb>`, e.g. `account.updated`.
+    pub action: &'a str,
+    pub entity_type: &'a str,
+    pub entity_id: Uuid,
+    pub account_id: Option<Uuid>,
+    pub before: Option<&'a T>,
+    pub after: Option<&'a T>,
+}
+
+/// Writes an audit entry with the caller and request id; call inside the change's transaction.
+pub async fn record<T: Serialize>(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    change: Change<'_, T>,
+) -> Result<(), ApiError> {
+    let before = change.before.map(serde_json::to_value).transpose()?;
+    let after = change.after.map(serde_json::to_value).transpose()?;
+    diesel::insert_into(a::audit_events)
+        .values((
+            a::actor.eq(&ctx.principal.subject),
+            a::actor_role.eq(ctx.principal.role.as_str()),
+            a::action.eq(change.action),
+            a::entity_type.eq(change.entity_type),
+            a::entity_id.eq(change.entity_id),
+            a::account_id.eq(change.account_id),
+            a::before.eq(before),
+            a::after.eq(after),
+            a::request_id.eq(&ctx.request_id),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Entries matching the filter, newest first, after the cursor id.
+pub async fn list(
+    conn: &mut Conn,
+    filter: &AuditFilter,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, ApiError> {
+    let mut query = a::audit_events.select(AuditRow::as_select()).into_boxed();
+    if let Some(t) = &filter.entity_type {
+        query = query.filter(a::entity_type.eq(t));
+    }
+    if let Some(id) = filter.entity_id {
+        query = query.filter(a::entity_id.eq(id));
+    }
+    if let Some(id) = filter.account_id {
+        query = query.filter(a::account_id.eq(id));
+    }
+    if let Some(actor) = &filter.actor {
+        query = query.filter(a::actor.eq(actor));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(a::action.eq(action));
+    }
+    if let Some(id) = before_id {
+        query = query.filter(a::id.lt(id));
+    }
+    Ok(query
+        .order(a::id.desc())
+        .limit(limit + 1)
+        .load(conn)
+        .await?)
+}

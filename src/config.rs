@@ -1,0 +1,142 @@
+//! Configuration, read from the environment (see the README's table).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where verification keys and the token-minting key come from.
+#[derive(Clone, Debug, Default)]
+pub struct JwtSettings {
+    pub issuer: String,
+    pub audience: String,
+    /// HS256 shared secret and its key id.
+    pub hs256_secret: Option<(String, Vec<u8>)>,
+    /// RS256 / EdDSA public keys: `kid`, algorithm name, PEM text.
+    pub public_keys: Vec<(String, String, String)>,
+    /// Private key used by `receivables token` for RS256 / EdDSA: `kid`, algorithm, PEM text.
+    pub signing_key: Option<(String, String, String)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `None`: start a private PostgreSQL under `pg_dir`.
+    pub database_url: Option<String>,
+    pub bind: SocketAddr,
+    pub pool_size: usize,
+    pub json_limit: usize,
+    pub jwt: JwtSettings,
+    pub dev_mode: bool,
+    pub run_migrations: bool,
+    pub workers: Option<usize>,
+    pub pg_dir: PathBuf,
+    pub idempotency_ttl_hours: i32,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {name}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|e: T::Err| ConfigError {
+            name,
+            reason: format!("{raw:?}: {e}"),
+        }),
+    }
+}
+
+fn flag(name: &'static str) -> Result<bool, ConfigError> {
+    match var(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("0" | "false" | "no" | "off") => Ok(false),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some(other) => Err(ConfigError {
+            name,
+            reason: format!("{other:?} is not a boolean (true/false)"),
+        }),
+    }
+}
+
+/// Reads `kid:ALG:/path/to/key.pem` entries separated by commas.
+fn key_entries(name: &'static str) -> Result<Vec<(String, String, String)>, ConfigError> {
+    let Some(raw) = var(name) else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            let mut parts = entry.splitn(3, ':');
+            let (Some(kid), Some(alg), Some(path)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(ConfigError {
+                    name,
+                    reason: format!("{entry:?} is not kid:ALG:/path/to/key.pem"),
+                });
+            };
+            if !matches!(alg, "RS256" | "EdDSA") {
+                return Err(ConfigError {
+                    name,
+                    reason: format!("algorithm {alg:?} is not RS256 or EdDSA"),
+                });
+            }
+            let pem = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                name,
+                reason: format!("cannot read {path}: {e}"),
+            })?;
+            Ok((kid.to_string(), alg.to_string(), pem))
+        })
+        .collect()
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let hs256_secret = match var("JWT_HS256_SECRET") {
+            None => None,
+            Some(secret) if secret.len() < 32 => {
+                return Err(ConfigError {
+                    name: "JWT_HS256_SECRET",
+                    reason: "must be at least 32 bytes".into(),
+                })
+            }
+            Some(secret) => Some((
+                var("JWT_HS256_KID").unwrap_or_else(|| "hs256".into()),
+                secret.into_bytes(),
+            )),
+        };
+        let signing_key = key_entries("JWT_SIGNING_KEY")?.into_iter().next();
+        Ok(Config {
+            database_url: var("DATABASE_URL"),
+            bind: parse("BIND_ADDRESS", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            pool_size: parse("DATABASE_POOL_SIZE", 16usize)?,
+            json_limit: parse("JSON_BODY_LIMIT", 256 * 1024usize)?,
+            jwt: JwtSettings {
+                issuer: var("JWT_ISSUER").unwrap_or_else(|| "receivables".into()),
+                audience: var("JWT_AUDIENCE").unwrap_or_else(|| "receivables-api".into()),
+                hs256_secret,
+                public_keys: key_entries("JWT_PUBLIC_KEYS")?,
+                signing_key,
+            },
+            dev_mode: flag("RECEIVABLES_DEV_MODE")?,
+            run_migrations: !flag("SKIP_MIGRATIONS")?,
+            workers: var("WORKERS")
+                .map(|_| parse("WORKERS", 2usize))
+                .transpose()?,
+            pg_dir: PathBuf::from(var("RECEIVABLES_PG_DIR").unwrap_or_else(|| "var/pg".into())),
+            idempotency_ttl_hours: parse("IDEMPOTENCY_TTL_HOURS", 24i32)?.max(24),
+        })
+    }
+
+    pub fn has_verification_key(&self) -> bool {
+        self.jwt.hs256_secret.is_some() || !self.jwt.public_keys.is_empty()
+    }
+}

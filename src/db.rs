@@ -1,0 +1,146 @@
+//! The connection pool, embedded migrations, and helpers shared by every store.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::ApiError;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type Conn = AsyncPgConnection;
+
+/// Declares a closed set of text values stored in a `text` column and sent as a JSON string.
+#[macro_export]
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+                 utoipa::ToSchema, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        pub enum $name { $( #[serde(rename = $text)] $variant ),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!("unknown {} {other:?}", stringify!($name))),
+                }
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {
+            fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {
+            fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text = <String as diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg>>::from_sql(bytes)?;
+                text.parse().map_err(Into::into)
+            }
+        }
+    };
+}
+
+pub fn pool(url: &str, size: usize) -> Result<DbPool, String> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(std::time::Duration::from_secs(5)))
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Applies pending migrations. Blocking: call it outside an async runtime, or from
+/// `spawn_blocking`.
+pub fn run_migrations(url: &str) -> Result<Vec<String>, String> {
+    use diesel::Connection;
+    let mut conn =
+        AsyncConnectionWrapper::<AsyncPgConnection>::establish(url).map_err(|e| e.to_string())?;
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|e| e.to_string())?;
+    Ok(applied.iter().map(|v| v.to_string()).collect())
+}
+
+pub async fn conn(pool: &DbPool) -> Result<Object<AsyncPgConnection>, ApiError> {
+    pool.get()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))
+}
+
+/// The name of the unique constraint a write broke, if that is what happened.
+pub fn unique_violation(err: &DieselError) -> Option<&str> {
+    match err {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            Some(info.constraint_name().unwrap_or("unknown"))
+        }
+        _ => None,
+    }
+}
+
+/// Takes the next number of a series inside the caller's transaction: gapless, because a
+/// rolled-back transaction gives its number back, and serialised by the row lock.
+pub async fn next_number(conn: &mut Conn, series: &str) -> Result<i64, ApiError> {
+    use crate::schema::number_series::dsl;
+    let value: i64 = diesel::update(dsl::number_series.find(series))
+        .set(dsl::next_value.eq(dsl::next_value + 1))
+        .returning(dsl::next_value - 1)
+        .get_result(conn)
+        .await?;
+    Ok(value)
+}
+
+use diesel::{ExpressionMethods, QueryDsl};
+
+/// Whether the database answers.
+pub async fn ping(pool: &DbPool) -> Result<(), ApiError> {
+    let mut conn = conn(pool).await?;
+    diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+    Ok(())
+}
+
+/// Stores a serde type in a `jsonb` column; the type derives `AsExpression` and `FromSqlRow`
+/// with `#[diesel(sql_type = diesel::sql_types::Jsonb)]`.
+#[macro_export]
+macro_rules! jsonb_column {
+    ($name:ty) => {
+        impl diesel::serialize::ToSql<diesel::sql_types::Jsonb, diesel::pg::Pg> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                use std::io::Write;
+                out.write_all(&[1])?;
+                serde_json::to_writer(out, self)?;
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl diesel::deserialize::FromSql<diesel::sql_types::Jsonb, diesel::pg::Pg> for $name {
+            fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                let value = <serde_json::Value as diesel::deserialize::FromSql<
+                    diesel::sql_types::Jsonb,
+                    diesel::pg::Pg,
+                >>::from_sql(bytes)?;
+                Ok(serde_json::from_value(value)?)
+            }
+        }
+    };
+}

@@ -1,0 +1,242 @@
+//! The one API error type and its RFC 9457 `application/problem+json` rendering.
+//!
+//! Every failure a handler can meet becomes an [`ApiError`]; `ResponseError` turns it into a
+//! problem document with a stable `code`. Internal causes are logged, never sent.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One offending field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Dotted path of the field in the request (`billing_address.country`, `limit`).
+    #[schema(example = "currency")]
+    pub field: String,
+    /// Stable machine code of the reason (`required`, `invalid`, `too_long`, `out_of_range`, ...).
+    #[schema(example = "invalid")]
+    pub code: String,
+    /// What is wrong, for a person.
+    #[schema(example = "must be a supported ISO 4217 currency code")]
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// RFC 9457 problem details, as every error of this API is sent.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:receivables:problem:validation_failed",
+    "title": "Unprocessable Content",
+    "status": 422,
+    "code": "validation_failed",
+    "detail": "The request has invalid fields.",
+    "errors": [{"field": "currency", "code": "invalid", "message": "must be a supported ISO 4217 currency code"}],
+    "request_id": "0193b1f4-6c1e-7c52-9d1a-3f2b8e0c4a11"
+}))]
+pub struct Problem {
+    /// Stable URI of the problem kind: `urn:receivables:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short summary of the HTTP status.
+    pub title: String,
+    pub status: u16,
+    /// Stable machine code; the last segment of `type`.
+    pub code: String,
+    /// What happened, for a person.
+    pub detail: String,
+    /// Per-field reasons, for validation failures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// The request id, as in the `X-Request-Id` response header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("{detail}")]
+    BadRequest {
+        code: &'static str,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("{1}")]
+    Unauthorized(&'static str, String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{detail}")]
+    Conflict {
+        code: &'static str,
+        detail: String,
+        field: Option<&'static str>,
+    },
+    #[error("the resource was changed since version {expected}; fetch it again")]
+    PreconditionFailed { expected: i32 },
+    #[error("updates need If-Match or a version field")]
+    PreconditionRequired,
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("the idempotency key was already used with a different request")]
+    IdempotencyMismatch,
+    #[error("the database is not available")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::Conflict {
+            code,
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        ApiError::Internal(err.to_string())
+    }
+
+    /// Stable machine code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::Unauthorized(code, _) => code,
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict { code, .. } => code,
+            ApiError::PreconditionFailed { .. } => "precondition_failed",
+            ApiError::PreconditionRequired => "precondition_required",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::IdempotencyMismatch => "idempotency_key_reused",
+            ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            ApiError::Validation(_) => "The request has invalid fields.".to_string(),
+            ApiError::NotFound(what) => {
+                format!("The {what} does not exist or is not visible to you.")
+            }
+            ApiError::Unavailable(_) => {
+                "The database is not available; try again shortly.".to_string()
+            }
+            ApiError::Internal(_) => "An internal error occurred; it has been logged.".to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    fn errors(&self) -> Vec<FieldError> {
+        match self {
+            ApiError::Validation(errors) => errors.clone(),
+            ApiError::BadRequest { errors, .. } => errors.clone(),
+            ApiError::Conflict {
+                field: Some(field),
+                detail,
+                code,
+            } => vec![FieldError::new(*field, code, detail.clone())],
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn problem(&self, request_id: Option<String>) -> Problem {
+        let status = self.status_code();
+        Problem {
+            type_: format!("urn:receivables:problem:{}", self.code()),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            code: self.code().to_string(),
+            detail: self.detail(),
+            errors: self.errors(),
+            request_id,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(..) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Internal(cause) => log::error!("internal error: {cause}"),
+            ApiError::Unavailable(cause) => log::warn!("database unavailable: {cause}"),
+            _ => {}
+        }
+        let request_id = crate::observability::current_request_id();
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        if let ApiError::Unauthorized(..) = self {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
+        }
+        response.json(self.problem(request_id))
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match &err {
+            Error::NotFound => ApiError::NotFound("resource"),
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => ApiError::conflict(
+                "concurrent_update",
+                "A concurrent change won; retry the request.",
+            ),
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                ApiError::Unavailable(info.message().to_string())
+            }
+            _ => ApiError::Internal(format!("database: {err}")),
+        }
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(err: serde_json::Error) -> Self {
+        ApiError::Internal(format!("json: {err}"))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,371 @@
+//! Request extractors that turn every malformed input into a clear problem: JSON bodies,
+//! query strings, path segments, `If-Match` and `Idempotency-Key`.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+use crate::AppState;
+
+/// A JSON body: content type checked, size limited, unknown fields and wrong types named.
+pub struct ApiJson<T>(pub T);
+
+/// Splits a serde error message into the field it names and a stable code.
+fn describe(path: &str, message: &str) -> FieldError {
+    let message = match message.rfind(" at line ") {
+        Some(at) => &message[..at],
+        None => message,
+    };
+    let join = |name: &str| {
+        if path.is_empty() || path == "." {
+            name.to_string()
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            path.to_string()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string)
+    };
+    if let Some(name) = quoted("unknown field `") {
+        return FieldError::new(
+            join(&name),
+            "unknown_field",
+            "is not a field of this request",
+        );
+    }
+    if let Some(name) = quoted("missing field `") {
+        return FieldError::new(join(&name), "required", "is required");
+    }
+    let field = if path.is_empty() || path == "." {
+        "body".to_string()
+    } else {
+        path.to_string()
+    };
+    let code = if message.starts_with("invalid type") {
+        "invalid_type"
+    } else {
+        "invalid"
+    };
+    FieldError::new(field, code, message)
+}
+
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let malformed = |inner: &serde_json::Error| ApiError::BadRequest {
+        code: "malformed_json",
+        detail: format!("The body is not valid JSON: {inner}."),
+        errors: Vec::new(),
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::Validation(vec![describe(&path, &inner.to_string())])
+            }
+            _ => malformed(&inner),
+        }
+    })?;
+    de.end().map_err(|e| malformed(&e))?;
+    Ok(value)
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == mime::APPLICATION
+                && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+        })
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.config.json_limit)
+            .unwrap_or(256 * 1024);
+        let json = is_json(req);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::UnsupportedMediaType(
+                    "The body must be JSON, sent with Content-Type: application/json.".into(),
+                ));
+            }
+            if declared.is_some_and(|n| n > limit) {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::BadRequest {
+                    code: "unreadable_body",
+                    detail: format!("The body could not be read: {e}."),
+                    errors: Vec::new(),
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(ApiJson)
+        })
+    }
+}
+
+/// A query string deserialised field by field, so an error names the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = form_urlencoded::parse(req.query_string().as_bytes());
+        let de = serde_urlencoded::Deserializer::new(parsed);
+        let result = serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let message = err.into_inner().to_string();
+                let mut field = describe(&path, &message);
+                if field.field == "body" {
+                    field.field = "query".into();
+                }
+                ApiError::BadRequest {
+                    code: "invalid_query",
+                    detail: format!(
+                        "The query parameter {} is invalid: {}.",
+                        field.field, field.message
+                    ),
+                    errors: vec![field],
+                }
+            });
+        std::future::ready(result)
+    }
+}
+
+/// Error handler for path segments (`/v1/accounts/{id}` with something that is not a UUID).
+pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest {
+        code: "invalid_path_parameter",
+        detail: format!("A path parameter is invalid: {err}."),
+        errors: vec![FieldError::new("path", "invalid", err.to_string())],
+    }
+    .into()
+}
+
+/// The version an update expects to change, from `If-Match` or the body's `version`.
+#[derive(Debug, Clone, Copy)]
+pub enum Expected {
+    /// `If-Match` with this version (a stale one is 412).
+    Header(i32),
+    /// A `version` field in the body (a stale one is 409).
+    Body(i32),
+    /// `If-Match: *`.
+    Any,
+}
+
+impl Expected {
+    pub fn from_request(
+        req: &HttpRequest,
+        body_version: Option<i32>,
+    ) -> Result<Expected, ApiError> {
+        if let Some(value) = req.headers().get(header::IF_MATCH) {
+            let raw = value.to_str().unwrap_or("").trim();
+            if raw == "*" {
+                return Ok(Expected::Any);
+            }
+            let tag = raw.trim_start_matches("W/").trim_matches('"');
+            return tag
+                .parse()
+                .map(Expected::Header)
+                .map_err(|_| ApiError::BadRequest {
+                    code: "invalid_if_match",
+                    detail: "If-Match must be the ETag of the resource, like \"3\".".into(),
+                    errors: vec![FieldError::new(
+                        "If-Match",
+                        "invalid",
+                        "is not an ETag of this API",
+                    )],
+                });
+        }
+        body_version
+            .map(Expected::Body)
+            .ok_or(ApiError::PreconditionRequired)
+    }
+
+    /// For actions where a precondition is welcome but not required (close, delete).
+    pub fn optional(req: &HttpRequest) -> Result<Expected, ApiError> {
+        match Expected::from_request(req, None) {
+            Err(ApiError::PreconditionRequired) => Ok(Expected::Any),
+            other => other,
+        }
+    }
+
+    pub fn check(self, current: i32) -> Result<(), ApiError> {
+        match self {
+            Expected::Any => Ok(()),
+            Expected::Header(v) if v == current => Ok(()),
+            Expected::Body(v) if v == current => Ok(()),
+            Expected::Header(expected) => Err(ApiError::PreconditionFailed { expected }),
+            Expected::Body(expected) => Err(ApiError::Conflict {
+                code: "version_conflict",
+                detail: format!(
+                    "The resource is at version {current}, not {expected}: it changed since you read it."
+                ),
+                field: Some("version"),
+            }),
+        }
+    }
+}
+
+/// The ETag of a versioned resource.
+pub fn etag(version: i32) -> header::EntityTag {
+    header::EntityTag::new_strong(version.to_string())
+}
+
+/// The optional `Idempotency-Key` header of a POST.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl FromRequest for IdempotencyKey {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = match req.headers().get("idempotency-key") {
+            None => Ok(IdempotencyKey(None)),
+            Some(value) => match value.to_str() {
+                Ok(key)
+                    if (1..=255).contains(&key.len())
+                        && key.bytes().all(|b| b.is_ascii_graphic()) =>
+                {
+                    Ok(IdempotencyKey(Some(key.to_string())))
+                }
+                _ => Err(ApiError::BadRequest {
+                    code: "invalid_idempotency_key",
+                    detail: "Idempotency-Key must be 1 to 255 visible ASCII characters.".into(),
+                    errors: vec![FieldError::new(
+                        "Idempotency-Key",
+                        "invalid",
+                        "1 to 255 visible ASCII characters",
+                    )],
+                }),
+            },
+        };
+        std::future::ready(result)
+    }
+}
+
+/// A JSON response carrying the resource's version as its ETag.
+pub fn versioned(
+    status: actix_web::http::StatusCode,
+    version: i32,
+    body: &impl serde::Serialize,
+) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::build(status)
+        .insert_header(header::ETag(etag(version)))
+        .json(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        country: String,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        count: i32,
+        address: Inner,
+    }
+
+    fn field_of(body: &str) -> FieldError {
+        match parse_json::<Outer>(body.as_bytes()) {
+            Err(ApiError::Validation(errors)) => errors[0].clone(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_named_with_their_path() {
+        let e = field_of(r#"{"name":"a","count":1,"address":{"country":"US","zip":"1"}}"#);
+        assert_eq!(
+            (e.field.as_str(), e.code.as_str()),
+            ("address.zip", "unknown_field")
+        );
+    }
+
+    #[test]
+    fn missing_and_mistyped_fields_are_named() {
+        let e = field_of(r#"{"name":"a","address":{"country":"US"}}"#);
+        assert_eq!((e.field.as_str(), e.code.as_str()), ("count", "required"));
+        let e = field_of(r#"{"name":"a","count":"x","address":{"country":"US"}}"#);
+        assert_eq!(
+            (e.field.as_str(), e.code.as_str()),
+            ("count", "invalid_type")
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed_json() {
+        assert!(matches!(
+            parse_json::<Outer>(b"{\"name\":"),
+            Err(ApiError::BadRequest {
+                code: "malformed_json",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_json::<Outer>(br#"{"name":"a","count":1,"address":{"country":"US"}} trailing"#),
+            Err(ApiError::BadRequest {
+                code: "malformed_json",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn stale_versions_are_refused_by_kind() {
+        assert!(Expected::Header(2).check(2).is_ok());
+        assert!(matches!(
+            Expected::Header(1).check(2),
+            Err(ApiError::PreconditionFailed { .. })
+        ));
+        assert!(matches!(
+            Expected::Body(1).check(2),
+            Err(ApiError::Conflict {
+                code: "version_conflict",
+                ..
+            })
+        ));
+        assert!(Expected::Any.check(7).is_ok());
+    }
+}

@@ -1,0 +1,5 @@
+//! The chart of financial (GL) codes carried by every invoice line, credit and adjustment.
+
+pub mod model;
+pub mod routes;
+pub mod store;

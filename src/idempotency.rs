@@ -1,0 +1,144 @@
+//! `Idempotency-Key` for POSTs that create or move money.
+//!
+//! The key row is inserted at the start of the transaction that makes the effect and completed
+//! with the response before it commits. A concurrent request with the same key blocks on that
+//! row; when the first commits, it finds the completed row and replays it. A failed request
+//! rolls its key back, so the caller may retry it.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use diesel::prelude::*;
+use diesel::upsert::on_constraint;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::context::Ctx;
+use crate::db::Conn;
+use crate::error::ApiError;
+use crate::schema::idempotency_keys::dsl as k;
+
+/// Hash of what makes two requests "the same": method, path and the parsed body.
+pub fn fingerprint(method: &str, path: &str, body: &impl Serialize) -> Result<String, ApiError> {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(path.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(serde_json::to_vec(body)?);
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// A response as it was first sent.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub status: StatusCode,
+    pub body: serde_json::Value,
+    pub replayed: bool,
+}
+
+impl Stored {
+    pub fn into_response(self) -> HttpResponse {
+        let mut builder = HttpResponse::build(self.status);
+        if self.replayed {
+            builder.insert_header(("Idempotent-Replayed", "true"));
+        }
+        builder.json(self.body)
+    }
+}
+
+/// The claim a request holds on its key inside its transaction.
+pub struct Claim {
+    key: Option<(String, String)>,
+}
+
+pub enum Begin {
+    Fresh(Claim),
+    Replay(Stored),
+}
+
+/// Claims `key` for this caller, or returns the stored response of its first use.
+pub async fn begin(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    key: Option<&str>,
+    fingerprint: &str,
+) -> Result<Begin, ApiError> {
+    let Some(key) = key else {
+        return Ok(Begin::Fresh(Claim { key: None }));
+    };
+    let scope = ctx.idempotency_scope();
+    let inserted = diesel::insert_into(k::idempotency_keys)
+        .values((
+            k::principal.eq(&scope),
+            k::key.eq(key),
+            k::fingerprint.eq(fingerprint),
+        ))
+        .on_conflict(on_constraint("idempotency_keys_pkey"))
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    if inserted == 1 {
+        return Ok(Begin::Fresh(Claim {
+            key: Some((scope, key.to_string())),
+        }));
+    }
+    let (stored_fingerprint, status, body): (String, Option<i16>, Option<serde_json::Value>) =
+        k::idempotency_keys
+            .find((&scope, key))
+            .select((k::fingerprint, k::response_status, k::response_body))
+            .first(conn)
+            .await?;
+    if stored_fingerprint != fingerprint {
+        return Err(ApiError::IdempotencyMismatch);
+    }
+    let status = status
+        .and_then(|s| StatusCode::from_u16(s as u16).ok())
+        .ok_or_else(|| ApiError::internal("idempotency key committed without a response"))?;
+    Ok(Begin::Replay(Stored {
+        status,
+        body: body.unwrap_or(serde_json::Value::Null),
+        replayed: true,
+    }))
+}
+
+impl Claim {
+    /// Records the response with the key, in the same transaction as the effect.
+    pub async fn finish(
+        self,
+        conn: &mut Conn,
+        status: StatusCode,
+        body: &impl Serialize,
+    ) -> Result<Stored, ApiError> {
+        let body = serde_json::to_value(body)?;
+        if let Some((scope, key)) = &self.key {
+            diesel::update(k::idempotency_keys.find((scope, key)))
+                .set((
+                    k::response_status.eq(status.as_u16() as i16),
+                    k::response_body.eq(&body),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        Ok(Stored {
+            status,
+            body,
+            replayed: false,
+        })
+    }
+}
+
+/// Removes keys older than the retention (at least 24 hours). Returns how many went.
+pub async fn purge_expired(conn: &mut Conn, ttl_hours: i32) -> Result<usize, ApiError> {
+    let cutoff =
+        time::OffsetDateTime::now_utc() - time::Duration::hours(i64::from(ttl_hours.max(24)));
+    Ok(
+        diesel::delete(k::idempotency_keys.filter(k::created_at.lt(cutoff)))
+            .execute(conn)
+            .await?,
+    )
+}

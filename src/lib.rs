@@ -1,0 +1,178 @@
+//! Receivables: the accounts-receivable service. This file builds the application; `main.rs`
+//! only reads configuration and runs it, and the tests build it the same way.
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod financial_codes;
+pub mod idempotency;
+pub mod local_pg;
+pub mod money;
+pub mod observability;
+pub mod openapi;
+pub mod operations;
+pub mod pagination;
+pub mod partners;
+pub mod schema;
+pub mod validate;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{middleware, web, App, HttpServer};
+use utoipa::OpenApi;
+use utoipa_actix_web::{scope, service_config::ServiceConfig, AppExt};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::KeySet;
+use crate::config::Config;
+use crate::db::DbPool;
+use crate::observability::Metrics;
+use crate::openapi::RouteTable;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub pool: DbPool,
+    pub keys: KeySet,
+    pub config: Config,
+    pub metrics: Metrics,
+    pub routes: RouteTable,
+    pub openapi_json: String,
+}
+
+/// The versioned API: every resource's handlers.
+fn v1(cfg: &mut ServiceConfig) {
+    cfg.service(partners::routes::create_partner)
+        .service(partners::routes::list_partners)
+        .service(partners::routes::get_partner)
+        .service(partners::routes::update_partner)
+        .service(accounts::routes::create_account)
+        .service(accounts::routes::list_accounts)
+        .service(accounts::routes::get_account)
+        .service(accounts::routes::update_account)
+        .service(accounts::routes::close_account)
+        .service(accounts::routes::account_history)
+        .service(accounts::contacts::create_contact)
+        .service(accounts::contacts::list_contacts)
+        .service(accounts::contacts::update_contact)
+        .service(accounts::contacts::delete_contact)
+        .service(financial_codes::routes::create_financial_code)
+        .service(financial_codes::routes::list_financial_codes)
+        .service(financial_codes::routes::get_financial_code)
+        .service(financial_codes::routes::update_financial_code)
+        .service(financial_codes::routes::deactivate_financial_code)
+        .service(financial_codes::routes::activate_financial_code)
+        .service(audit::routes::list_audit_events);
+}
+
+/// Operations endpoints outside `/v1`.
+fn operations(cfg: &mut ServiceConfig) {
+    cfg.service(operations::healthz)
+        .service(operations::readyz)
+        .service(operations::metrics)
+        .service(operations::openapi_json);
+}
+
+/// The OpenAPI document the code generates (served at `/v1/openapi.json`, committed as
+/// `openapi/openapi.json`).
+pub fn openapi_spec() -> utoipa::openapi::OpenApi {
+    let (_, spec) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .configure(operations)
+        .service(scope::scope("/v1").configure(v1))
+        .split_for_parts();
+    spec
+}
+
+pub fn openapi_json() -> String {
+    openapi_spec()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises")
+        + "\n"
+}
+
+/// A running HTTP server and the port it listens on.
+pub struct Application {
+    pub port: u16,
+    pub server: Server,
+}
+
+impl Application {
+    /// Binds the listener and builds the server; `run` (or awaiting `server`) serves.
+    pub fn build(
+        config: Config,
+        pool: DbPool,
+        listener: TcpListener,
+    ) -> Result<Application, String> {
+        let keys = KeySet::from_settings(&config.jwt)?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let spec = openapi_spec();
+        let state = web::Data::new(AppState {
+            pool,
+            keys,
+            routes: RouteTable::from_spec(&spec),
+            openapi_json: spec.to_json().map_err(|e| e.to_string())?,
+            metrics: Metrics::default(),
+            config: config.clone(),
+        });
+        let json_limit = config.json_limit;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PathConfig::default().error_handler(extract::path_error))
+                .app_data(web::PayloadConfig::new(json_limit))
+                .wrap(middleware::from_fn(observability::middleware))
+                .configure(|cfg| {
+                    let mut cfg = ServiceConfig::new(cfg);
+                    operations(&mut cfg);
+                })
+                .service(web::scope("/v1").configure(|cfg| v1(&mut ServiceConfig::new(cfg))))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .config(utoipa_swagger_ui::Config::new(["/v1/openapi.json"])),
+                )
+                .route("/docs", web::get().to(operations::docs_redirect))
+                .default_service(web::to(operations::unmatched))
+        })
+        .workers(
+            config
+                .workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        )
+        .shutdown_timeout(30)
+        .listen(listener)
+        .map_err(|e| e.to_string())?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+}
+
+/// Removes expired idempotency keys every hour while the server runs.
+pub fn spawn_housekeeping(pool: DbPool, ttl_hours: i32) {
+    let pool = Arc::new(pool);
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match db::conn(&pool).await {
+                Ok(mut conn) => match idempotency::purge_expired(&mut conn, ttl_hours).await {
+                    Ok(n) if n > 0 => log::info!("removed {n} expired idempotency keys"),
+                    Ok(_) => {}
+                    Err(e) => log::warn!("idempotency key purge failed: {e}"),
+                },
+                Err(e) => log::warn!("idempotency key purge: {e}"),
+            }
+        }
+    });
+}

@@ -1,0 +1,219 @@
+//! The `receivables` command: reads configuration and runs the service or one of its tools.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use receivables::auth::{self, Role};
+use receivables::config::Config;
+use receivables::local_pg::LocalPostgres;
+use receivables::{db, observability, Application};
+
+/// Where development mode keeps its ephemeral HS256 secret for `token --dev`.
+const DEV_SECRET_FILE: &str = "var/dev-jwt-secret";
+const DEV_KID: &str = "dev";
+
+#[derive(Parser)]
+#[command(name = "receivables", version, about = "Accounts-receivable service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (starts a private PostgreSQL when DATABASE_URL is not set).
+    Serve {
+        /// Development mode: without a configured key, sign with an ephemeral one.
+        #[arg(long)]
+        dev: bool,
+        /// Do not apply pending migrations at start.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Mint an access token with the configured signing key.
+    Token {
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Partner id, required for --role partner.
+        #[arg(long)]
+        partner: Option<uuid::Uuid>,
+        /// Subject (the user or system the token stands for).
+        #[arg(long, default_value = "cli")]
+        sub: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        /// Sign with the key of a server running in development mode.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse::<Role>().map_err(|_| {
+        let roles: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("unknown role; one of {}", roles.join(", "))
+    })
+}
+
+fn random_secret() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn write_dev_secret(secret: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = Path::new(DEV_SECRET_FILE).parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(DEV_SECRET_FILE)
+        .map_err(|e| format!("{DEV_SECRET_FILE}: {e}"))?;
+    file.write_all(secret.as_bytes()).map_err(|e| e.to_string())
+}
+
+fn serve(mut config: Config, dev: bool, no_migrate: bool) -> Result<(), String> {
+    config.dev_mode |= dev;
+    config.run_migrations &= !no_migrate;
+    if !config.has_verification_key() {
+        if !config.dev_mode {
+            return Err(
+                "no JWT key is configured: set JWT_HS256_SECRET (32+ bytes) or JWT_PUBLIC_KEYS, \
+                        or start in development mode with `serve --dev`"
+                    .into(),
+            );
+        }
+        let secret = random_secret()?;
+        write_dev_secret(&secret)?;
+        config.jwt.hs256_secret = Some((DEV_KID.into(), secret.into_bytes()));
+        log::warn!(
+            "DEVELOPMENT MODE: signing tokens with an ephemeral HS256 key (kid {DEV_KID}) made for this run \
+             and kept in {DEV_SECRET_FILE}; mint tokens with `receivables token --dev --role admin`. \
+             Never use this mode in production."
+        );
+    }
+    let local = match &config.database_url {
+        Some(_) => None,
+        None => {
+            let pg = LocalPostgres::start(&config.pg_dir)?;
+            println!(
+                "Using private PostgreSQL at {} (data in {})",
+                pg.url,
+                config.pg_dir.display()
+            );
+            log::info!("private PostgreSQL at {}", pg.url);
+            config.database_url = Some(pg.url.clone());
+            Some(pg)
+        }
+    };
+    let result = run_server(config);
+    if let Some(pg) = local {
+        pg.stop();
+    }
+    result
+}
+
+fn run_server(config: Config) -> Result<(), String> {
+    let url = config.database_url.clone().expect("database url is set");
+    if config.run_migrations {
+        let applied = db::run_migrations(&url)?;
+        log::info!(
+            "migrations applied: {}",
+            if applied.is_empty() {
+                "none pending".into()
+            } else {
+                applied.join(", ")
+            }
+        );
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let pool = db::pool(&url, config.pool_size)?;
+        let listener = std::net::TcpListener::bind(config.bind)
+            .map_err(|e| format!("cannot bind {}: {e}", config.bind))?;
+        let ttl = config.idempotency_ttl_hours;
+        let app = Application::build(config.clone(), pool.clone(), listener)?;
+        log::info!("listening on http://{}", config.bind);
+        println!(
+            "Receivables listening on http://{} (docs at /docs/)",
+            config.bind
+        );
+        receivables::spawn_housekeeping(pool, ttl);
+        app.server.await.map_err(|e| e.to_string())?;
+        log::info!("server stopped");
+        Ok(())
+    })
+}
+
+fn token(
+    mut config: Config,
+    role: Role,
+    partner: Option<uuid::Uuid>,
+    sub: &str,
+    ttl: u64,
+    dev: bool,
+) -> Result<String, String> {
+    if role == Role::Partner && partner.is_none() {
+        return Err("--role partner needs --partner <partner id>".into());
+    }
+    if dev && config.jwt.hs256_secret.is_none() && config.jwt.signing_key.is_none() {
+        let secret = std::fs::read_to_string(DEV_SECRET_FILE).map_err(|e| {
+            format!("{DEV_SECRET_FILE}: {e} (start the service with `serve --dev` first)")
+        })?;
+        config.jwt.hs256_secret = Some((DEV_KID.into(), secret.trim().as_bytes().to_vec()));
+    }
+    auth::mint(&config.jwt, sub, role, partner, ttl)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    observability::init_logging();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("receivables: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve { dev, no_migrate } => serve(config, dev, no_migrate),
+        Command::Migrate => match &config.database_url {
+            None => Err("migrate needs DATABASE_URL".into()),
+            Some(url) => db::run_migrations(url).map(|applied| {
+                println!(
+                    "applied {} migration(s): {}",
+                    applied.len(),
+                    applied.join(", ")
+                );
+            }),
+        },
+        Command::Token {
+            role,
+            partner,
+            sub,
+            ttl,
+            dev,
+        } => token(config, role, partner, &sub, ttl, dev).map(|t| println!("{t}")),
+        Command::Openapi => {
+            print!("{}", receivables::openapi_json());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("receivables: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The OpenAPI document: its frame (info, security, shared error responses), and the route
+//! table derived from it that tells a wrong method (405) from an unknown path (404).
+
+use actix_web::http::Method;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as Spec, PathItem};
+use utoipa::{Modify, OpenApi};
+
+/// Reusable error responses; every one is a problem document. The types exist for the
+/// document only, so their field is never read.
+#[allow(dead_code)]
+pub mod responses {
+    use crate::error::Problem;
+    use utoipa::ToResponse;
+
+    /// Malformed JSON, query parameter, path parameter or header.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:receivables:problem:invalid_query", "title": "Bad Request", "status": 400,
+        "code": "invalid_query", "detail": "The query parameter limit is invalid: must be between 1 and 200.",
+        "errors": [{"field": "limit", "code": "invalid", "message": "must be between 1 and 200"}]
+    }))]
+    pub struct BadRequest(Problem);
+
+    /// No token, or an expired, malformed or wrongly signed one.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:receivables:problem:token_expired", "title": "Unauthorized", "status": 401,
+        "code": "token_expired", "detail": "The token has expired."
+    }))]
+    pub struct Unauthorized(Problem);
+
+    /// The token's role lacks the permission.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:receivables:problem:forbidden", "title": "Forbidden", "status": 403,
+        "code": "forbidden", "detail": "role viewer lacks the permission accounts:write"
+    }))]
+    pub struct Forbidden(Problem);
+
+    /// No such resource, or not visible to this caller.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:receivables:problem:not_found", "title": "Not Found", "status": 404,
+        "code": "not_found", "detail": "The account does not exist or is not visible to you."
+    }))]
+    pub struct NotFound(Problem);
+
+    /// A uniqueness or state conflict, or a stale `version` field.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:receivables:problem:version_conflict", "title": "Conflict", "status": 409,
+        "code": "version_conflict", "detail": "The resource is at version 3, not 2: it changed since you read it.",
+        "errors": [{"field": "version", "code": "version_conflict", "message": "The resource is at version 3, not 2: it changed since you read it."}]
+    }))]
+    pub struct Conflict(Problem);
+
+    /// `If-Match` names a version that is no longer current.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:receivables:problem:precondition_failed", "title": "Precondition Failed", "status": 412,
+        "code": "precondition_failed", "detail": "the resource was changed since version 2; fetch it again"
+    }))]
+    pub struct PreconditionFailed(Problem);
+
+    /// An update came with neither `If-Match` nor `version`.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:receivables:problem:precondition_required", "title": "Precondition Required", "status": 428,
+        "code": "precondition_required", "detail": "updates need If-Match or a version field"
+    }))]
+    pub struct PreconditionRequired(Problem);
+
+    /// The body is over the configured limit.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:receivables:problem:payload_too_large", "title": "Payload Too Large", "status": 413,
+        "code": "payload_too_large", "detail": "the request body is larger than 262144 bytes"
+    }))]
+    pub struct PayloadTooLarge(Problem);
+
+    /// The body is not sent as `application/json`.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:receivables:problem:unsupported_media_type", "title": "Unsupported Media Type", "status": 415,
+        "code": "unsupported_media_type", "detail": "The body must be JSON, sent with Content-Type: application/json."
+    }))]
+    pub struct UnsupportedMediaType(Problem);
+
+    /// Fields that are missing, unknown, of the wrong type or out of range; or an
+    /// `Idempotency-Key` reused with another body.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:receivables:problem:validation_failed", "title": "Unprocessable Entity", "status": 422,
+        "code": "validation_failed", "detail": "The request has invalid fields.",
+        "errors": [{"field": "credit_limit", "code": "too_many_decimals", "message": "USD allows at most 2 decimals"}]
+    }))]
+    pub struct ValidationFailed(Problem);
+
+    /// The database cannot be reached.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:receivables:problem:service_unavailable", "title": "Service Unavailable", "status": 503,
+        "code": "service_unavailable", "detail": "The database is not available; try again shortly."
+    }))]
+    pub struct ServiceUnavailable(Problem);
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut Spec) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT with `sub`, `role`, `exp`, `iss`, `aud` (and `partner_id` for partner tokens), \
+                         signed with a configured key named by `kid`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Receivables",
+        description = "Accounts receivable for equipment sold, leased and serviced on contracts: accounts, \
+                       billing, invoices, cash application, disputes and collections.\n\n\
+                       Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code`. \
+                       Money is a decimal string beside its currency. Lists are cursor-paginated. \
+                       Creating POSTs honour `Idempotency-Key`; updates need `If-Match` or `version`."
+    ),
+    modifiers(&BearerAuth),
+    components(responses(
+        responses::BadRequest,
+        responses::Unauthorized,
+        responses::Forbidden,
+        responses::NotFound,
+        responses::Conflict,
+        responses::PreconditionFailed,
+        responses::PreconditionRequired,
+        responses::PayloadTooLarge,
+        responses::UnsupportedMediaType,
+        responses::ValidationFailed,
+        responses::ServiceUnavailable,
+    )),
+    tags(
+        (name = "accounts", description = "Customer accounts, their contacts and change history"),
+        (name = "partners", description = "Partners (dealers) whose portals see their own accounts"),
+        (name = "financial-codes", description = "The chart of GL / financial codes"),
+        (name = "audit", description = "The append-only audit log"),
+        (name = "operations", description = "Health, readiness, metrics and this document"),
+    )
+)]
+pub struct ApiDoc;
+
+fn methods(item: &PathItem) -> Vec<Method> {
+    [
+        (item.get.is_some(), Method::GET),
+        (item.post.is_some(), Method::POST),
+        (item.put.is_some(), Method::PUT),
+        (item.patch.is_some(), Method::PATCH),
+        (item.delete.is_some(), Method::DELETE),
+        (item.head.is_some(), Method::HEAD),
+        (item.options.is_some(), Method::OPTIONS),
+    ]
+    .into_iter()
+    .filter_map(|(present, method)| present.then_some(method))
+    .collect()
+}
+
+/// The documented paths (templates split in segments) and their methods.
+pub struct RouteTable(Vec<(Vec<String>, Vec<Method>)>);
+
+impl RouteTable {
+    pub fn from_spec(spec: &Spec) -> RouteTable {
+        RouteTable(
+            spec.paths
+                .paths
+                .iter()
+                .map(|(path, item)| (path.split('/').map(str::to_string).collect(), methods(item)))
+                .collect(),
+        )
+    }
+
+    /// The methods a path allows, if some documented path matches it.
+    pub fn allowed(&self, path: &str) -> Option<Vec<Method>> {
+        let segments: Vec<&str> = path.split('/').collect();
+        let mut found: Option<Vec<Method>> = None;
+        for (template, methods) in &self.0 {
+            let matches = template.len() == segments.len()
+                && template
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s);
+            if matches {
+                found
+                    .get_or_insert_with(Vec::new)
+                    .extend(methods.iter().cloned());
+            }
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_by_segment() {
+        let spec = crate::openapi_spec();
+        let table = RouteTable::from_spec(&spec);
+        let allowed = table
+            .allowed("/v1/accounts/0193b1f4-6c1e-7c52-9d1a-3f2b8e0c4a11")
+            .unwrap();
+        assert!(allowed.contains(&Method::GET) && allowed.contains(&Method::PATCH));
+        assert!(!allowed.contains(&Method::DELETE));
+        assert!(table.allowed("/v1/nothing").is_none());
+        assert!(table.allowed("/v1/accounts//contacts").is_none());
+    }
+}

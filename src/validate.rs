@@ -1,0 +1,140 @@
+//! Small field checks shared by the resources; each collects every problem, not just the first.
+
+use crate::error::{ApiError, FieldError};
+
+/// Collects field errors; `finish` turns them into one 422.
+#[derive(Default)]
+pub struct Errors(pub Vec<FieldError>);
+
+impl Errors {
+    pub fn add(&mut self, field: &str, code: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, code, message));
+    }
+
+    pub fn push(&mut self, error: FieldError) {
+        self.0.push(error);
+    }
+
+    /// A required text: not blank, at most `max` characters.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) {
+        if value.trim().is_empty() {
+            self.add(field, "required", "must not be blank");
+        } else if value.chars().count() > max {
+            self.add(
+                field,
+                "too_long",
+                format!("must be at most {max} characters"),
+            );
+        }
+    }
+
+    /// An optional text: when given, not blank and at most `max` characters.
+    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) {
+        if let Some(v) = value {
+            self.text(field, v, max);
+        }
+    }
+
+    pub fn email(&mut self, field: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            if !is_email(v) {
+                self.add(
+                    field,
+                    "invalid",
+                    "must be an email address like name@example.com",
+                );
+            }
+        }
+    }
+
+    pub fn phone(&mut self, field: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            let digits = v.chars().filter(char::is_ascii_digit).count();
+            let allowed = v
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().x".contains(c));
+            if !allowed || !(5..=20).contains(&digits) {
+                self.add(field, "invalid", "must be a phone number of 5 to 20 digits");
+            }
+        }
+    }
+
+    /// An identifier-like code: 1 to `max` of A–Z, 0–9, `-`, `_`, `.`, starting with a letter or digit.
+    pub fn code(&mut self, field: &str, value: &str, max: usize) {
+        let ok = (1..=max).contains(&value.len())
+            && value.starts_with(|c: char| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && value
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || "-_.".contains(c));
+        if !ok {
+            self.add(
+                field,
+                "invalid",
+                format!("must be 1 to {max} characters of A-Z, 0-9, '-', '_' or '.'"),
+            );
+        }
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
+    }
+}
+
+pub fn is_email(v: &str) -> bool {
+    let Some((local, domain)) = v.split_once('@') else {
+        return false;
+    };
+    v.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !v.chars().any(char::is_whitespace)
+        && !domain.contains('@')
+}
+
+/// Deserialises a field that may be absent (`None`), null (`Some(None)`) or a value.
+pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde::Deserialize::deserialize(de).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_and_codes() {
+        assert!(is_email("ap@acme.example"));
+        assert!(!is_email("ap@acme"));
+        assert!(!is_email("a p@acme.example"));
+        assert!(!is_email("ap@@acme.example"));
+        let mut e = Errors::default();
+        e.code("code", "REV-100", 32);
+        e.code("code", "rev", 32);
+        e.phone("phone", Some("+1 (555) 010-2000"));
+        e.phone("phone", Some("call me"));
+        assert_eq!(e.0.len(), 2);
+        assert_eq!(e.0[0].field, "code");
+        assert_eq!(e.0[1].field, "phone");
+    }
+
+    #[test]
+    fn blank_and_long_texts_are_refused() {
+        let mut e = Errors::default();
+        e.text("name", "  ", 10);
+        e.text("name", "abcdefghijk", 10);
+        e.optional_text("note", None, 10);
+        assert_eq!(
+            e.0.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),
+            ["required", "too_long"]
+        );
+    }
+}

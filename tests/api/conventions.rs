@@ -1,0 +1,271 @@
+//! The API conventions every resource shares: problem documents for bad input, request ids,
+//! pagination, 404 and 405.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn malformed_json_is_a_400_problem_and_changes_nothing() {
+    let app = spawn_app().await;
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/v1/accounts"))
+                .bearer_auth(admin_token())
+                .header("content-type", "application/json")
+                .body("{\"legal_name\": "),
+        )
+        .await;
+    reply.expect_problem(400, "malformed_json");
+    assert_eq!(app.count("accounts").await, 0);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_415() {
+    let app = spawn_app().await;
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/v1/accounts"))
+                .bearer_auth(admin_token())
+                .header("content-type", "text/plain")
+                .body("legal_name=Acme"),
+        )
+        .await;
+    reply.expect_problem(415, "unsupported_media_type");
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/v1/accounts"))
+                .bearer_auth(admin_token())
+                .body("{}"),
+        )
+        .await;
+    reply.expect_problem(415, "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn unknown_fields_wrong_types_and_missing_fields_are_named() {
+    let app = spawn_app().await;
+    let mut body = account_body("Acme");
+    merge(&mut body, json!({"colour": "blue"}));
+    let reply = app
+        .post("/v1/accounts", &admin_token(), &body)
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(reply.error_field(), "colour");
+    assert_eq!(reply.body["errors"][0]["code"], "unknown_field");
+
+    let mut body = account_body("Acme");
+    merge(
+        &mut body,
+        json!({"billing_address": {"line1": "1", "city": "X", "country": "US", "zip": "1"}}),
+    );
+    let reply = app
+        .post("/v1/accounts", &admin_token(), &body)
+        .await
+        .expect(422);
+    assert_eq!(reply.error_field(), "billing_address.zip");
+
+    let mut body = account_body("Acme");
+    merge(&mut body, json!({"payment_terms_days": "thirty"}));
+    let reply = app
+        .post("/v1/accounts", &admin_token(), &body)
+        .await
+        .expect(422);
+    assert_eq!(reply.error_field(), "payment_terms_days");
+    assert_eq!(reply.body["errors"][0]["code"], "invalid_type");
+
+    let reply = app
+        .post(
+            "/v1/accounts",
+            &admin_token(),
+            &json!({"legal_name": "Acme"}),
+        )
+        .await
+        .expect(422);
+    assert_eq!(reply.body["errors"][0]["code"], "required");
+
+    // Money is a string: a JSON number is refused, not rounded.
+    let mut body = account_body("Acme");
+    merge(&mut body, json!({"credit_limit": 1000.5}));
+    let reply = app
+        .post("/v1/accounts", &admin_token(), &body)
+        .await
+        .expect(422);
+    assert_eq!(reply.error_field(), "credit_limit");
+    assert_eq!(app.count("accounts").await, 0);
+}
+
+#[tokio::test]
+async fn out_of_range_values_list_every_offending_field() {
+    let app = spawn_app().await;
+    let mut body = account_body("Acme");
+    merge(
+        &mut body,
+        json!({"payment_terms_days": 1000, "currency": "XXX", "tax_rate": "101", "billing_address": {"line1": "", "city": "X", "country": "USA"}}),
+    );
+    let reply = app
+        .post("/v1/accounts", &admin_token(), &body)
+        .await
+        .expect_problem(422, "validation_failed");
+    let fields: Vec<&str> = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "currency",
+            "payment_terms_days",
+            "tax_rate",
+            "billing_address.line1",
+            "billing_address.country"
+        ]
+    );
+    assert_eq!(app.count("accounts").await, 0);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_413() {
+    let app = spawn_app().await;
+    let mut body = account_body("Acme");
+    merge(&mut body, json!({"legal_name": "x".repeat(70 * 1024)}));
+    app.post("/v1/accounts", &admin_token(), &body)
+        .await
+        .expect_problem(413, "payload_too_large");
+    assert_eq!(app.count("accounts").await, 0);
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_and_wrong_methods_405_problems() {
+    let app = spawn_app().await;
+    app.get("/v1/nothing-here", &admin_token())
+        .await
+        .expect_problem(404, "not_found");
+    let reply = app
+        .delete("/v1/accounts", &admin_token())
+        .await
+        .expect_problem(405, "method_not_allowed");
+    assert_eq!(reply.header("allow"), Some("GET, POST"));
+    let reply = app
+        .send(
+            app.client
+                .put(app.url("/v1/accounts/0193b1f4-6c1e-7c52-9d1a-3f2b8e0c4a11"))
+                .bearer_auth(admin_token()),
+        )
+        .await
+        .expect_problem(405, "method_not_allowed");
+    assert_eq!(reply.header("allow"), Some("GET, PATCH"));
+}
+
+#[tokio::test]
+async fn a_malformed_id_in_the_path_is_a_400() {
+    let app = spawn_app().await;
+    app.get("/v1/accounts/not-a-uuid", &admin_token())
+        .await
+        .expect_problem(400, "invalid_path_parameter");
+}
+
+#[tokio::test]
+async fn request_ids_are_taken_or_made_and_echoed() {
+    let app = spawn_app().await;
+    let reply = app
+        .send(
+            app.client
+                .get(app.url("/healthz"))
+                .header("X-Request-Id", "trace-abc.123"),
+        )
+        .await
+        .expect(200);
+    assert_eq!(reply.header("x-request-id"), Some("trace-abc.123"));
+    let reply = app
+        .send(
+            app.client
+                .get(app.url("/healthz"))
+                .header("X-Request-Id", "bad id with spaces"),
+        )
+        .await;
+    let made = reply.header("x-request-id").unwrap();
+    assert_ne!(made, "bad id with spaces");
+    assert!(uuid::Uuid::parse_str(made).is_ok());
+    // Problems carry it too, and audit entries record it.
+    let reply = app
+        .send(
+            app.client
+                .get(app.url("/v1/nothing"))
+                .header("X-Request-Id", "req-404"),
+        )
+        .await
+        .expect(404);
+    assert_eq!(reply.body["request_id"], "req-404");
+    app.send(
+        app.client
+            .post(app.url("/v1/accounts"))
+            .bearer_auth(admin_token())
+            .header("X-Request-Id", "req-create-1")
+            .json(&account_body("Acme")),
+    )
+    .await
+    .expect(201);
+    assert_eq!(
+        app.count("audit_events WHERE request_id = 'req-create-1'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn lists_page_with_a_cursor_in_a_stable_order() {
+    let app = spawn_app().await;
+    for i in 0..5 {
+        app.create_account(json!({"legal_name": format!("Customer {i}")}))
+            .await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/accounts?limit=2&cursor={c}"),
+            None => "/v1/accounts?limit=2".to_string(),
+        };
+        let page = app.get(&path, &admin_token()).await.expect(200);
+        let data = page.body["data"].as_array().unwrap();
+        assert!(data.len() <= 2);
+        seen.extend(
+            data.iter()
+                .map(|a| a["legal_name"].as_str().unwrap().to_string()),
+        );
+        if !page.body["has_more"].as_bool().unwrap() {
+            assert!(page.body["next_cursor"].is_null());
+            break;
+        }
+        cursor = page.body["next_cursor"].as_str().map(str::to_string);
+    }
+    let expected: Vec<String> = (0..5).map(|i| format!("Customer {i}")).collect();
+    assert_eq!(seen, expected);
+
+    let reply = app
+        .get("/v1/accounts?limit=201", &admin_token())
+        .await
+        .expect_problem(400, "invalid_query");
+    assert_eq!(reply.error_field(), "limit");
+    let reply = app
+        .get("/v1/accounts?limit=abc", &admin_token())
+        .await
+        .expect_problem(400, "invalid_query");
+    assert_eq!(reply.error_field(), "limit");
+    let reply = app
+        .get("/v1/accounts?cursor=garbage!", &admin_token())
+        .await
+        .expect_problem(400, "invalid_query");
+    assert_eq!(reply.error_field(), "cursor");
+    let reply = app
+        .get("/v1/accounts?status=sleeping", &admin_token())
+        .await
+        .expect_problem(400, "invalid_query");
+    assert_eq!(reply.error_field(), "status");
+}

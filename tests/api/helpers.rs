@@ -1,0 +1,453 @@
+//! `spawn_app()`: each test gets its own database (cloned from a migrated template), its own
+//! server on a free port, and a client. The database is dropped when the test ends.
+
+use std::path::Path;
+
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use receivables::auth::{self, Role};
+use receivables::config::{Config, JwtSettings};
+use receivables::db::{self, DbPool};
+use receivables::Application;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
+pub const ISSUER: &str = "receivables-test";
+pub const AUDIENCE: &str = "receivables-api";
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .expect("fixture")
+}
+
+/// The settings the test server verifies with: an HS256 secret and an RS256 and EdDSA key.
+pub fn jwt_settings() -> JwtSettings {
+    JwtSettings {
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+        hs256_secret: Some(("hs-test".into(), SECRET.as_bytes().to_vec())),
+        public_keys: vec![
+            (
+                "rsa-test".into(),
+                "RS256".into(),
+                fixture("rs256-public.pem"),
+            ),
+            (
+                "ed-test".into(),
+                "EdDSA".into(),
+                fixture("ed25519-public.pem"),
+            ),
+        ],
+        signing_key: None,
+    }
+}
+
+pub fn private_key(name: &str) -> String {
+    fixture(name)
+}
+
+fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn admin_url() -> String {
+    format!("{}/postgres", server_url())
+}
+
+async fn admin() -> AsyncPgConnection {
+    AsyncPgConnection::establish(&admin_url())
+        .await
+        .expect("connect to the test PostgreSQL (set TEST_DATABASE_URL)")
+}
+
+/// Name of the template database for the current migrations (content hash).
+fn template_name() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = walk(&dir);
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        hasher.update(file.to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(&file).expect("migration file"));
+    }
+    let digest = hasher.finalize();
+    format!(
+        "receivables_tmpl_{}",
+        digest[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("migrations dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+async fn exec(conn: &mut AsyncPgConnection, sql: &str) -> Result<usize, diesel::result::Error> {
+    diesel::sql_query(sql).execute(conn).await
+}
+
+async fn database_exists(conn: &mut AsyncPgConnection, name: &str) -> bool {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let row: N = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM pg_database WHERE datname = '{name}'"
+    ))
+    .get_result(conn)
+    .await
+    .expect("query pg_database");
+    row.n > 0
+}
+
+/// Retries statements that fail while a just-closed session is still leaving the template.
+async fn exec_retrying(conn: &mut AsyncPgConnection, sql: &str) {
+    for attempt in 0.. {
+        match exec(conn, sql).await {
+            Ok(_) => return,
+            Err(e)
+                if attempt < 50 && e.to_string().contains("is being accessed by other users") =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+}
+
+/// Creates the migrated template once per migration set, safely across test processes.
+async fn template() -> &'static str {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = template_name();
+            let mut conn = admin().await;
+            exec(&mut conn, "SELECT pg_advisory_lock(724201)")
+                .await
+                .expect("lock");
+            if !database_exists(&mut conn, &name).await {
+                let building = format!("{name}_build");
+                exec(
+                    &mut conn,
+                    &format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
+                )
+                .await
+                .expect("drop");
+                exec(&mut conn, &format!("CREATE DATABASE {building}"))
+                    .await
+                    .expect("create template");
+                let url = format!("{}/{building}", server_url());
+                tokio::task::spawn_blocking(move || db::run_migrations(&url))
+                    .await
+                    .expect("migration task")
+                    .expect("migrations apply");
+                exec_retrying(
+                    &mut conn,
+                    &format!("ALTER DATABASE {building} RENAME TO {name}"),
+                )
+                .await;
+            }
+            exec(&mut conn, "SELECT pg_advisory_unlock(724201)")
+                .await
+                .expect("unlock");
+            name
+        })
+        .await
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db_name: String,
+    pub pool: DbPool,
+    handle: actix_web::dev::ServerHandle,
+}
+
+pub fn test_config(db_url: &str) -> Config {
+    Config {
+        database_url: Some(db_url.to_string()),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        pool_size: 10,
+        json_limit: 64 * 1024,
+        jwt: jwt_settings(),
+        dev_mode: false,
+        run_migrations: false,
+        workers: Some(1),
+        pg_dir: "var/pg".into(),
+        idempotency_ttl_hours: 24,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let template = template().await;
+    let db_name = format!("receivables_test_{}", Uuid::new_v4().simple());
+    let mut conn = admin().await;
+    exec_retrying(
+        &mut conn,
+        &format!("CREATE DATABASE {db_name} TEMPLATE {template}"),
+    )
+    .await;
+    let db_url = format!("{}/{db_name}", server_url());
+    let config = test_config(&db_url);
+    let pool = db::pool(&db_url, config.pool_size).expect("pool");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let app = Application::build(config, pool.clone(), listener).expect("build app");
+    let handle = app.handle();
+    let port = app.port;
+    tokio::spawn(app.server);
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+        db_name,
+        pool,
+        handle,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+        let db_name = self.db_name.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let mut conn = admin().await;
+                let _ = exec(
+                    &mut conn,
+                    &format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"),
+                )
+                .await;
+            });
+        })
+        .join()
+        .expect("drop the test database");
+    }
+}
+
+/// A token for `role`, signed with the test HS256 key.
+pub fn token(role: Role) -> String {
+    auth::mint(
+        &jwt_settings(),
+        &format!("{}-user", role.as_str()),
+        role,
+        None,
+        600,
+    )
+    .unwrap()
+}
+
+pub fn partner_token(partner: Uuid) -> String {
+    auth::mint(
+        &jwt_settings(),
+        "portal-user",
+        Role::Partner,
+        Some(partner),
+        600,
+    )
+    .unwrap()
+}
+
+pub fn admin_token() -> String {
+    token(Role::Admin)
+}
+
+/// A response with its status, headers and JSON body (Null when the body is not JSON).
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `field` of the first per-field error of a problem document.
+    pub fn error_field(&self) -> &str {
+        self.body["errors"][0]["field"].as_str().unwrap_or("")
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Reply {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self
+    }
+
+    /// Asserts a problem document with this status and code.
+    #[track_caller]
+    pub fn expect_problem(self, status: u16, code: &str) -> Reply {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "problems are application/problem+json"
+        );
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert_eq!(self.body["type"], format!("urn:receivables:problem:{code}"));
+        self
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.send(self.client.get(self.url(path)).bearer_auth(token))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn post_with_key(&self, path: &str, token: &str, key: &str, body: &Value) -> Reply {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.send(
+            self.client
+                .patch(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.send(self.client.delete(self.url(path)).bearer_auth(token))
+            .await
+    }
+
+    /// Takes the database away from under the running service.
+    pub async fn drop_database(&self) {
+        let mut conn = admin().await;
+        exec(
+            &mut conn,
+            &format!("DROP DATABASE {} WITH (FORCE)", self.db_name),
+        )
+        .await
+        .expect("drop database");
+    }
+
+    /// `SELECT count(*) FROM <from_where>` on the test's database.
+    pub async fn count(&self, from_where: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut conn = self.pool.get().await.expect("connection");
+        let row: N = diesel::sql_query(format!("SELECT count(*) AS n FROM {from_where}"))
+            .get_result(&mut conn)
+            .await
+            .expect("count query");
+        row.n
+    }
+
+    /// Runs a statement on the test's database and returns the error text, if any.
+    pub async fn execute(&self, sql: &str) -> Result<usize, String> {
+        let mut conn = self.pool.get().await.expect("connection");
+        exec(&mut conn, sql).await.map_err(|e| e.to_string())
+    }
+
+    /// Creates an account through the API and returns its JSON.
+    pub async fn create_account(&self, extra: Value) -> Value {
+        let mut body = account_body("Acme Manufacturing Inc.");
+        merge(&mut body, extra);
+        self.post("/v1/accounts", &admin_token(), &body)
+            .await
+            .expect(201)
+            .body
+    }
+
+    pub async fn create_partner(&self, code: &str) -> Value {
+        self.post(
+            "/v1/partners",
+            &admin_token(),
+            &json!({"code": code, "name": format!("Partner {code}")}),
+        )
+        .await
+        .expect(201)
+        .body
+    }
+}
+
+pub fn account_body(name: &str) -> Value {
+    json!({
+        "legal_name": name,
+        "currency": "USD",
+        "payment_terms_days": 30,
+        "tax_rate": "8.25",
+        "billing_address": {"line1": "100 Main St", "city": "Springfield", "region": "IL", "postal_code": "62701", "country": "US"}
+    })
+}
+
+pub fn merge(base: &mut Value, extra: Value) {
+    if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
+        for (k, v) in extra {
+            base.insert(k, v);
+        }
+    }
+}

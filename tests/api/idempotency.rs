@@ -1,0 +1,155 @@
+//! `Idempotency-Key`: replays return the first response, a changed body is refused, and
+//! concurrent duplicates have exactly one effect.
+
+use receivables::auth::Role;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_replay_returns_the_first_response_without_a_second_effect() {
+    let app = spawn_app().await;
+    let body = account_body("Acme");
+    let first = app
+        .post_with_key("/v1/accounts", &admin_token(), "key-1", &body)
+        .await
+        .expect(201);
+    let again = app
+        .post_with_key("/v1/accounts", &admin_token(), "key-1", &body)
+        .await
+        .expect(201);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(first.header("idempotent-replayed"), None);
+    assert_eq!(app.count("accounts").await, 1);
+    assert_eq!(app.count("audit_events").await, 1);
+    assert_eq!(
+        app.count("idempotency_keys WHERE key = 'key-1' AND response_status = 201")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_body_or_path_is_refused() {
+    let app = spawn_app().await;
+    app.post_with_key(
+        "/v1/accounts",
+        &admin_token(),
+        "key-1",
+        &account_body("Acme"),
+    )
+    .await
+    .expect(201);
+    app.post_with_key(
+        "/v1/accounts",
+        &admin_token(),
+        "key-1",
+        &account_body("Globex"),
+    )
+    .await
+    .expect_problem(422, "idempotency_key_reused");
+    app.post_with_key(
+        "/v1/partners",
+        &admin_token(),
+        "key-1",
+        &json!({"code": "P", "name": "P"}),
+    )
+    .await
+    .expect_problem(422, "idempotency_key_reused");
+    assert_eq!(app.count("accounts").await, 1);
+    assert_eq!(app.count("partners").await, 0);
+}
+
+#[tokio::test]
+async fn keys_belong_to_their_caller_and_failed_requests_keep_them_free() {
+    let app = spawn_app().await;
+    let body = account_body("Acme");
+    app.post_with_key("/v1/accounts", &token(Role::Admin), "shared", &body)
+        .await
+        .expect(201);
+    app.post_with_key("/v1/accounts", &token(Role::Billing), "shared", &body)
+        .await
+        .expect(201);
+    assert_eq!(app.count("accounts").await, 2);
+
+    let mut bad = account_body("Bad");
+    merge(&mut bad, json!({"partner_id": uuid::Uuid::now_v7()}));
+    app.post_with_key("/v1/accounts", &admin_token(), "retry-me", &bad)
+        .await
+        .expect(422);
+    assert_eq!(
+        app.count("idempotency_keys WHERE key = 'retry-me'").await,
+        0
+    );
+    app.post_with_key(
+        "/v1/accounts",
+        &admin_token(),
+        "retry-me",
+        &account_body("Fixed"),
+    )
+    .await
+    .expect(201);
+
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/v1/accounts"))
+                .bearer_auth(admin_token())
+                .header("Idempotency-Key", "")
+                .json(&body),
+        )
+        .await;
+    reply.expect_problem(400, "invalid_idempotency_key");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_duplicates_create_one_account() {
+    let app = spawn_app().await;
+    let body = account_body("Acme");
+    let token = admin_token();
+    let requests = (0..20).map(|_| app.post_with_key("/v1/accounts", &token, "burst-1", &body));
+    let replies = futures_util::future::join_all(requests).await;
+    let first = &replies[0].body;
+    for reply in &replies {
+        assert_eq!(reply.status, 201, "body: {}", reply.body);
+        assert_eq!(&reply.body, first, "every duplicate sees the one account");
+    }
+    assert_eq!(
+        replies
+            .iter()
+            .filter(|r| r.header("idempotent-replayed").is_none())
+            .count(),
+        1
+    );
+    assert_eq!(app.count("accounts").await, 1);
+    assert_eq!(
+        app.count("audit_events WHERE action = 'account.created'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("number_series WHERE series = 'account' AND next_value = 2")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn concurrent_creations_get_distinct_gapless_numbers() {
+    let app = spawn_app().await;
+    let token = admin_token();
+    let bodies: Vec<_> = (0..20)
+        .map(|i| account_body(&format!("Customer {i}")))
+        .collect();
+    let replies =
+        futures_util::future::join_all(bodies.iter().map(|b| app.post("/v1/accounts", &token, b)))
+            .await;
+    let mut numbers: Vec<String> = replies
+        .into_iter()
+        .map(|r| r.expect(201).body["number"].as_str().unwrap().to_string())
+        .collect();
+    numbers.sort();
+    let expected: Vec<String> = (1..=20).map(|n| format!("ACC-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+}
