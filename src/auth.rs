@@ -143,7 +143,7 @@ pub fn permission_table_markdown() -> String {
     out
 }
 
-/// Claims of an access token.
+/// Claims of an access token this service mints.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
@@ -154,6 +154,16 @@ pub struct Claims {
     pub aud: String,
     pub exp: u64,
     pub iat: u64,
+}
+
+/// What verification reads from a token beyond the registered claims jsonwebtoken checks
+/// (`exp`, `nbf`, `iss`, `aud` as a string or a list).
+#[derive(Deserialize)]
+struct TokenClaims {
+    sub: String,
+    role: String,
+    #[serde(default)]
+    partner_id: Option<Uuid>,
 }
 
 /// The authenticated caller of a request.
@@ -264,21 +274,23 @@ impl KeySet {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.leeway = 30;
-        let data = jsonwebtoken::decode::<Claims>(token, &entry.key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            match e.kind() {
-                ErrorKind::ExpiredSignature => {
-                    ApiError::Unauthorized("token_expired", "The token has expired.".into())
+        validation.validate_nbf = true;
+        let data =
+            jsonwebtoken::decode::<TokenClaims>(token, &entry.key, &validation).map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind;
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => {
+                        ApiError::Unauthorized("token_expired", "The token has expired.".into())
+                    }
+                    ErrorKind::InvalidAudience => invalid("wrong audience"),
+                    ErrorKind::InvalidIssuer => invalid("wrong issuer"),
+                    ErrorKind::InvalidSignature => invalid("bad signature"),
+                    ErrorKind::MissingRequiredClaim(claim) => {
+                        invalid(&format!("missing claim {claim}"))
+                    }
+                    _ => invalid("cannot be decoded"),
                 }
-                ErrorKind::InvalidAudience => invalid("wrong audience"),
-                ErrorKind::InvalidIssuer => invalid("wrong issuer"),
-                ErrorKind::InvalidSignature => invalid("bad signature"),
-                ErrorKind::MissingRequiredClaim(claim) => {
-                    invalid(&format!("missing claim {claim}"))
-                }
-                _ => invalid("cannot be decoded"),
-            }
-        })?;
+            })?;
         let claims = data.claims;
         let role: Role = claims.role.parse().map_err(|_| invalid("unknown role"))?;
         if role == Role::Partner && claims.partner_id.is_none() {

@@ -225,6 +225,20 @@ impl From<diesel::result::Error> for ApiError {
                 "concurrent_update",
                 "A concurrent change won; retry the request.",
             ),
+            Error::DatabaseError(DatabaseErrorKind::CheckViolation, info) => {
+                ApiError::Validation(vec![FieldError::new(
+                    info.constraint_name().unwrap_or("body"),
+                    "invalid",
+                    "is outside what the service accepts",
+                )])
+            }
+            Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence") => {
+                ApiError::field(
+                    "body",
+                    "invalid",
+                    "contains characters that cannot be stored",
+                )
+            }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 ApiError::Unavailable(info.message().to_string())
             }

@@ -58,7 +58,22 @@ fn describe(path: &str, message: &str) -> FieldError {
     FieldError::new(field, code, message)
 }
 
+/// Whether a JSON text escapes a NUL character (`\u0000`), which PostgreSQL cannot store.
+fn escapes_nul(body: &[u8]) -> bool {
+    body.windows(6).enumerate().any(|(i, w)| {
+        w.eq_ignore_ascii_case(b"\\u0000")
+            && body[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+    })
+}
+
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if escapes_nul(body) {
+        return Err(ApiError::field(
+            "body",
+            "invalid",
+            "strings must not contain the NUL character",
+        ));
+    }
     let malformed = |inner: &serde_json::Error| ApiError::BadRequest {
         code: "malformed_json",
         detail: format!("The body is not valid JSON: {inner}."),
@@ -141,6 +156,20 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let parsed = form_urlencoded::parse(req.query_string().as_bytes());
+        if let Some((name, _)) = parsed
+            .clone()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return std::future::ready(Err(ApiError::BadRequest {
+                code: "invalid_query",
+                detail: "Query parameters must not contain the NUL character.".into(),
+                errors: vec![FieldError::new(
+                    name.replace('\0', ""),
+                    "invalid",
+                    "contains the NUL character",
+                )],
+            }));
+        }
         let de = serde_urlencoded::Deserializer::new(parsed);
         let result = serde_path_to_error::deserialize(de)
             .map(ApiQuery)
@@ -332,6 +361,17 @@ mod tests {
             (e.field.as_str(), e.code.as_str()),
             ("count", "invalid_type")
         );
+    }
+
+    #[test]
+    fn nul_characters_are_refused_but_escaped_backslashes_are_not() {
+        assert!(escapes_nul(br#"{"name":"a\u0000b"}"#));
+        assert!(escapes_nul(br#"{"name":"a\U0000b"}"#));
+        assert!(!escapes_nul(br#"{"name":"a\\u0000b"}"#));
+        assert!(matches!(
+            parse_json::<Outer>(br#"{"name":"\u0000"}"#),
+            Err(ApiError::Validation(_))
+        ));
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub struct LocalPostgres {
     data: PathBuf,
     run_as: Option<String>,
     pub url: String,
+    /// The URL with its password masked, for logs.
+    pub display_url: String,
 }
 
 fn has_tools(dir: &Path) -> bool {
@@ -97,6 +99,15 @@ impl LocalPostgres {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let dir = dir.canonicalize().map_err(|e| e.to_string())?;
+        let fresh = !dir.join("data").join("PG_VERSION").exists();
+        let password_file = dir.join("password");
+        if fresh {
+            write_private(&password_file, &random_password()?)?;
+        }
+        // A cluster made before passwords were used has no file: it trusts loopback.
+        let password = std::fs::read_to_string(&password_file)
+            .ok()
+            .map(|p| p.trim().to_string());
         // PostgreSQL refuses to run as root: run it as the `postgres` system user then.
         let run_as = if unsafe { libc::geteuid() } == 0 {
             let exists = Command::new("id")
@@ -130,6 +141,7 @@ impl LocalPostgres {
             data: dir.join("data"),
             run_as,
             url: String::new(),
+            display_url: String::new(),
         };
         if !pg.data.join("PG_VERSION").exists() {
             log::info!(
@@ -177,9 +189,21 @@ impl LocalPostgres {
             pg.run(cmd, "pg_ctl start")?;
             port
         };
-        let admin = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-        create_database(&admin)?;
-        pg.url = format!("postgres://postgres@127.0.0.1:{port}/{DATABASE}");
+        let credentials = match &password {
+            Some(p) => format!("postgres:{p}"),
+            None => "postgres".to_string(),
+        };
+        create_database(&format!(
+            "postgres://{credentials}@127.0.0.1:{port}/postgres"
+        ))?;
+        pg.url = format!("postgres://{credentials}@127.0.0.1:{port}/{DATABASE}");
+        pg.display_url = match password {
+            Some(_) => format!(
+                "postgres://postgres:***@127.0.0.1:{port}/{DATABASE} (password in {})",
+                password_file.display()
+            ),
+            None => pg.url.clone(),
+        };
         Ok(pg)
     }
 
@@ -195,6 +219,27 @@ impl LocalPostgres {
             Err(e) => log::warn!("{e}"),
         }
     }
+}
+
+fn random_password() -> Result<String, String> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes a file only its owner can read.
+pub fn write_private(path: &Path, content: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(content.as_bytes())
+        .map_err(|e| e.to_string())
 }
 
 fn create_database(admin_url: &str) -> Result<(), String> {

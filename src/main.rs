@@ -68,19 +68,10 @@ fn random_secret() -> Result<String, String> {
 }
 
 fn write_dev_secret(secret: &str) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = Path::new(DEV_SECRET_FILE).parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(DEV_SECRET_FILE)
-        .map_err(|e| format!("{DEV_SECRET_FILE}: {e}"))?;
-    file.write_all(secret.as_bytes()).map_err(|e| e.to_string())
+    receivables::local_pg::write_private(Path::new(DEV_SECRET_FILE), secret)
 }
 
 fn serve(mut config: Config, dev: bool, no_migrate: bool) -> Result<(), String> {
@@ -109,10 +100,10 @@ fn serve(mut config: Config, dev: bool, no_migrate: bool) -> Result<(), String> 
             let pg = LocalPostgres::start(&config.pg_dir)?;
             println!(
                 "Using private PostgreSQL at {} (data in {})",
-                pg.url,
+                pg.display_url,
                 config.pg_dir.display()
             );
-            log::info!("private PostgreSQL at {}", pg.url);
+            log::info!("private PostgreSQL at {}", pg.display_url);
             config.database_url = Some(pg.url.clone());
             Some(pg)
         }

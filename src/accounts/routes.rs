@@ -348,10 +348,12 @@ pub async fn account_history(
     id: web::Path<Uuid>,
     page: ApiQuery<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    ctx.require(Permission::AuditRead)?;
+    ctx.require(Permission::AccountsRead)?;
     let limit = page.0.limit()?;
     let mut conn = crate::db::conn(&state.pool).await?;
+    // Visibility first: another partner's account is a 404, whatever the role may read.
     let account = store::find_visible(&mut conn, id.into_inner(), ctx.partner_scope()).await?;
+    ctx.require(Permission::AuditRead)?;
     let filter = AuditFilter {
         account_id: Some(account.id),
         ..Default::default()

@@ -3,7 +3,7 @@
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{AccountFilter, AccountRow};
@@ -50,6 +50,25 @@ pub async fn insert(conn: &mut Conn, row: &AccountRow) -> Result<AccountRow, Api
         .get_result(conn)
         .await
         .map_err(write_error)
+}
+
+/// Inserts with the next generated number. A number given by hand in a concurrent, not yet
+/// committed request only shows when the insert meets it: then the next number is taken,
+/// inside a savepoint so the transaction survives.
+pub async fn insert_numbered(conn: &mut Conn, mut row: AccountRow) -> Result<AccountRow, ApiError> {
+    loop {
+        row.number = next_account_number(conn).await?;
+        match conn
+            .transaction(async |conn| insert(conn, &row).await)
+            .await
+        {
+            Err(ApiError::Conflict {
+                code: "duplicate_number",
+                ..
+            }) => continue,
+            other => return other,
+        }
+    }
 }
 
 pub async fn update(conn: &mut Conn, row: &AccountRow) -> Result<AccountRow, ApiError> {

@@ -151,6 +151,16 @@ async fn alg_none_wrong_key_and_unknown_kid_are_refused() {
 }
 
 #[tokio::test]
+async fn standard_tokens_with_an_audience_list_and_no_iat_are_accepted() {
+    let app = spawn_app().await;
+    let mut c = claims(json!({"aud": ["another-api", AUDIENCE], "role": "viewer"}));
+    c.as_object_mut().unwrap().remove("iat");
+    app.get("/v1/accounts", &hs256(Some("hs-test"), &c, SECRET))
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
 async fn the_algorithm_is_pinned_to_the_key() {
     let app = spawn_app().await;
     // An HS256 token naming the RSA key id, signed with the RSA public key as a secret.

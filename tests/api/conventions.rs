@@ -130,6 +130,24 @@ async fn out_of_range_values_list_every_offending_field() {
 }
 
 #[tokio::test]
+async fn nul_characters_are_refused_before_they_reach_the_database() {
+    let app = spawn_app().await;
+    let mut body = account_body("Acme\u{0}Corp");
+    merge(&mut body, json!({}));
+    let reply = app
+        .post("/v1/accounts", &admin_token(), &body)
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(reply.error_field(), "body");
+    let reply = app
+        .get("/v1/accounts?q=a%00b", &admin_token())
+        .await
+        .expect_problem(400, "invalid_query");
+    assert_eq!(reply.error_field(), "q");
+    assert_eq!(app.count("accounts").await, 0);
+}
+
+#[tokio::test]
 async fn a_body_over_the_limit_is_a_413() {
     let app = spawn_app().await;
     let mut body = account_body("Acme");
