@@ -67,16 +67,24 @@ pub fn pool(url: &str, size: usize) -> Result<DbPool, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Applies pending migrations. Blocking: call it outside an async runtime, or from
-/// `spawn_blocking`.
+/// Key of the advisory lock that lets one instance at a time migrate.
+const MIGRATION_LOCK: i64 = 0x0052_4543_564d_4947;
+
+/// Applies pending migrations, one instance at a time (others wait, then find nothing
+/// pending). Blocking: call it outside an async runtime, or from `spawn_blocking`.
 pub fn run_migrations(url: &str) -> Result<Vec<String>, String> {
+    use diesel::connection::SimpleConnection;
     use diesel::Connection;
     let mut conn =
         AsyncConnectionWrapper::<AsyncPgConnection>::establish(url).map_err(|e| e.to_string())?;
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+        .map_err(|e| e.to_string())?;
     let applied = conn
         .run_pending_migrations(MIGRATIONS)
-        .map_err(|e| e.to_string())?;
-    Ok(applied.iter().map(|v| v.to_string()).collect())
+        .map(|versions| versions.iter().map(|v| v.to_string()).collect())
+        .map_err(|e| e.to_string());
+    let _ = conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+    applied
 }
 
 pub async fn conn(pool: &DbPool) -> Result<Object<AsyncPgConnection>, ApiError> {

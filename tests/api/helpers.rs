@@ -451,3 +451,42 @@ pub fn merge(base: &mut Value, extra: Value) {
         }
     }
 }
+
+/// An empty database (no migrations), dropped with the value.
+pub struct EmptyDatabase {
+    pub url: String,
+    name: String,
+}
+
+pub async fn empty_database() -> EmptyDatabase {
+    let name = format!("receivables_empty_{}", Uuid::new_v4().simple());
+    let mut conn = admin().await;
+    exec(&mut conn, &format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    EmptyDatabase {
+        url: format!("{}/{name}", server_url()),
+        name,
+    }
+}
+
+impl Drop for EmptyDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let _ = exec(
+                    &mut admin().await,
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                )
+                .await;
+            });
+        })
+        .join()
+        .expect("drop the database");
+    }
+}

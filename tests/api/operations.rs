@@ -93,3 +93,22 @@ async fn the_docs_page_is_served_from_the_binary() {
         .unwrap();
     assert_eq!(bundle.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn instances_starting_together_migrate_once() {
+    let db = empty_database().await;
+    let runs = (0..3).map(|_| {
+        let url = db.url.clone();
+        tokio::task::spawn_blocking(move || receivables::db::run_migrations(&url))
+    });
+    let results = futures_util::future::join_all(runs).await;
+    let applied: Vec<Vec<String>> = results
+        .into_iter()
+        .map(|r| r.unwrap().expect("migrations apply"))
+        .collect();
+    assert_eq!(
+        applied.iter().filter(|a| !a.is_empty()).count(),
+        1,
+        "one instance applies, the others find nothing pending"
+    );
+}
