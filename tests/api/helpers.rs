@@ -232,24 +232,25 @@ pub async fn spawn_app() -> TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         drop(self.handle.stop(false));
-        let db_name = self.db_name.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                let mut conn = admin().await;
-                let _ = exec(
-                    &mut conn,
-                    &format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"),
-                )
-                .await;
-            });
-        })
-        .join()
-        .expect("drop the test database");
+        drop_database_now(self.db_name.clone());
     }
+}
+
+/// Drops a database from a `Drop` impl, on a thread of its own: the test's runtime is the
+/// one being dropped from.
+fn drop_database_now(name: String) {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = exec(&mut admin().await, &sql).await;
+        });
+    })
+    .join()
+    .expect("drop the database");
 }
 
 /// A token for `role`, signed with the test HS256 key.
@@ -477,21 +478,6 @@ pub async fn empty_database() -> EmptyDatabase {
 
 impl Drop for EmptyDatabase {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                let _ = exec(
-                    &mut admin().await,
-                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                )
-                .await;
-            });
-        })
-        .join()
-        .expect("drop the database");
+        drop_database_now(self.name.clone());
     }
 }
