@@ -39,6 +39,13 @@ pub enum Permission {
     FinancialCodesRead,
     FinancialCodesWrite,
     AuditRead,
+    ContractsRead,
+    ContractsWrite,
+    ReadingsWrite,
+    BillingRuns,
+    InvoicesRead,
+    TasksRead,
+    TasksWrite,
 }
 
 impl Permission {
@@ -53,6 +60,13 @@ impl Permission {
         Permission::FinancialCodesRead,
         Permission::FinancialCodesWrite,
         Permission::AuditRead,
+        Permission::ContractsRead,
+        Permission::ContractsWrite,
+        Permission::ReadingsWrite,
+        Permission::BillingRuns,
+        Permission::InvoicesRead,
+        Permission::TasksRead,
+        Permission::TasksWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +81,13 @@ impl Permission {
             Permission::FinancialCodesRead => "financial_codes:read",
             Permission::FinancialCodesWrite => "financial_codes:write",
             Permission::AuditRead => "audit:read",
+            Permission::ContractsRead => "contracts:read",
+            Permission::ContractsWrite => "contracts:write",
+            Permission::ReadingsWrite => "readings:write",
+            Permission::BillingRuns => "billing_runs:write",
+            Permission::InvoicesRead => "invoices:read",
+            Permission::TasksRead => "tasks:read",
+            Permission::TasksWrite => "tasks:write",
         }
     }
 
@@ -114,6 +135,36 @@ impl Permission {
                 Credit,
                 Viewer,
             ],
+            Permission::ContractsRead => &[
+                Admin,
+                Billing,
+                Collections,
+                CollectionsManager,
+                Credit,
+                Viewer,
+                Integration,
+            ],
+            Permission::ContractsWrite => &[Admin, Billing, Integration],
+            Permission::ReadingsWrite => &[Admin, Billing, Partner, Integration],
+            Permission::BillingRuns => &[Admin, Billing],
+            Permission::InvoicesRead => &[
+                Admin,
+                Billing,
+                Collections,
+                CollectionsManager,
+                Credit,
+                Viewer,
+                Partner,
+            ],
+            Permission::TasksRead => &[
+                Admin,
+                Billing,
+                Collections,
+                CollectionsManager,
+                Credit,
+                Viewer,
+            ],
+            Permission::TasksWrite => &[Admin, Billing, Collections, CollectionsManager, Credit],
         }
     }
 }

@@ -155,6 +155,12 @@ impl Modify for BearerAuth {
         (name = "accounts", description = "Customer accounts, their contacts and change history"),
         (name = "partners", description = "Partners (dealers) whose portals see their own accounts"),
         (name = "financial-codes", description = "The chart of GL / financial codes"),
+        (name = "contracts", description = "Contracts, their charges, amendments and paperwork"),
+        (name = "equipment", description = "Equipment under contract and its meters with their plans"),
+        (name = "meter-readings", description = "Actual meter readings, and the estimates billing makes"),
+        (name = "billing-runs", description = "Background runs that invoice every contract period that is due"),
+        (name = "invoices", description = "Invoices and their lines, with every figure explained"),
+        (name = "tasks", description = "Work items for billing and collections (reviews, follow-ups)"),
         (name = "audit", description = "The append-only audit log"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )

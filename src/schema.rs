@@ -45,6 +45,49 @@ diesel::table! {
 }
 
 diesel::table! {
+    billed_periods (contract_id, period_start) {
+        contract_id -> Uuid,
+        period_start -> Date,
+        period_end -> Date,
+        invoice_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    billing_run_errors (id) {
+        id -> Int8,
+        run_id -> Uuid,
+        contract_id -> Uuid,
+        code -> Text,
+        reason -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    billing_runs (id) {
+        id -> Uuid,
+        as_of -> Date,
+        account_id -> Nullable<Uuid>,
+        contract_id -> Nullable<Uuid>,
+        mode -> Text,
+        status -> Text,
+        contracts_total -> Nullable<Int4>,
+        contracts_done -> Int4,
+        invoices_created -> Int4,
+        errors_count -> Int4,
+        failure -> Nullable<Text>,
+        requested_by -> Text,
+        request_id -> Nullable<Text>,
+        claimed_by -> Nullable<Text>,
+        heartbeat_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     contacts (id) {
         id -> Uuid,
         account_id -> Uuid,
@@ -52,6 +95,96 @@ diesel::table! {
         email -> Nullable<Text>,
         phone -> Nullable<Text>,
         role -> Text,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contract_amendments (id) {
+        id -> Uuid,
+        contract_id -> Uuid,
+        kind -> Text,
+        effective_date -> Date,
+        account_id -> Nullable<Uuid>,
+        previous_account_id -> Nullable<Uuid>,
+        new_end_date -> Nullable<Date>,
+        previous_end_date -> Nullable<Date>,
+        details -> Jsonb,
+        note -> Nullable<Text>,
+        needs_review -> Bool,
+        review_invoice_id -> Nullable<Uuid>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contract_charges (id) {
+        id -> Uuid,
+        contract_id -> Uuid,
+        description -> Text,
+        amount -> Numeric,
+        financial_code_id -> Uuid,
+        taxable -> Bool,
+        effective_from -> Date,
+        effective_to -> Nullable<Date>,
+        amendment_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contract_documents (id) {
+        id -> Uuid,
+        contract_id -> Uuid,
+        kind -> Text,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> Int8,
+        sha256 -> Text,
+        content -> Bytea,
+        uploaded_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contracts (id) {
+        id -> Uuid,
+        number -> Text,
+        account_id -> Uuid,
+        kind -> Text,
+        status -> Text,
+        currency -> Text,
+        start_date -> Date,
+        end_date -> Nullable<Date>,
+        billing_frequency -> Text,
+        anchor_day -> Int2,
+        billing_timing -> Text,
+        payment_terms_days -> Nullable<Int4>,
+        description -> Nullable<Text>,
+        external_reference -> Nullable<Text>,
+        terminated_on -> Nullable<Date>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        activated_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    equipment (id) {
+        id -> Uuid,
+        contract_id -> Uuid,
+        serial_number -> Text,
+        make -> Text,
+        model -> Text,
+        install_address -> Nullable<Jsonb>,
+        installed_on -> Date,
+        removed_on -> Nullable<Date>,
+        pickup_status -> Nullable<Text>,
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
@@ -84,6 +217,138 @@ diesel::table! {
 }
 
 diesel::table! {
+    invoice_lines (id) {
+        id -> Uuid,
+        invoice_id -> Uuid,
+        line_no -> Int4,
+        kind -> Text,
+        description -> Text,
+        quantity -> Numeric,
+        unit_price -> Numeric,
+        amount -> Numeric,
+        financial_code_id -> Uuid,
+        taxable -> Bool,
+        contract_id -> Nullable<Uuid>,
+        charge_id -> Nullable<Uuid>,
+        meter_id -> Nullable<Uuid>,
+        period_start -> Nullable<Date>,
+        period_end -> Nullable<Date>,
+        billed_days -> Nullable<Int4>,
+        period_days -> Nullable<Int4>,
+        meter_type -> Nullable<Text>,
+        start_reading -> Nullable<Int8>,
+        start_read_on -> Nullable<Date>,
+        start_estimated -> Nullable<Bool>,
+        end_reading -> Nullable<Int8>,
+        end_read_on -> Nullable<Date>,
+        end_estimated -> Nullable<Bool>,
+        estimate_method -> Nullable<Text>,
+        usage -> Nullable<Int8>,
+        included_units -> Nullable<Int8>,
+        overage_units -> Nullable<Int8>,
+        overage_rate -> Nullable<Numeric>,
+        explanation -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> Uuid,
+        number -> Nullable<Text>,
+        account_id -> Uuid,
+        contract_id -> Nullable<Uuid>,
+        billing_run_id -> Nullable<Uuid>,
+        status -> Text,
+        currency -> Text,
+        invoice_date -> Date,
+        due_date -> Date,
+        payment_terms_days -> Int4,
+        period_start -> Nullable<Date>,
+        period_end -> Nullable<Date>,
+        subtotal -> Numeric,
+        taxable_amount -> Numeric,
+        tax_rate -> Numeric,
+        tax_total -> Numeric,
+        total -> Numeric,
+        review_required -> Bool,
+        review_reason -> Nullable<Text>,
+        issued_at -> Nullable<Timestamptz>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    meter_periods (meter_id, period_start) {
+        meter_id -> Uuid,
+        period_start -> Date,
+        period_end -> Date,
+        contract_id -> Uuid,
+        invoice_id -> Uuid,
+        start_value -> Int8,
+        end_value -> Int8,
+        end_read_on -> Date,
+        end_estimated -> Bool,
+        end_reading_id -> Uuid,
+        usage -> Int8,
+        included_units -> Int8,
+        overage_rate -> Numeric,
+        minimum_charge -> Numeric,
+        charged -> Numeric,
+        rerated_start_value -> Nullable<Int8>,
+        rerated_end_value -> Nullable<Int8>,
+        rerated_usage -> Nullable<Int8>,
+        rerated_charged -> Nullable<Numeric>,
+        rerated_invoice_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    meter_plans (id) {
+        id -> Uuid,
+        meter_id -> Uuid,
+        effective_from -> Date,
+        included_units -> Int8,
+        overage_rate -> Numeric,
+        minimum_charge -> Numeric,
+        amendment_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    meter_readings (id) {
+        id -> Uuid,
+        meter_id -> Uuid,
+        read_on -> Date,
+        value -> Int8,
+        source -> Text,
+        reset -> Nullable<Text>,
+        starting_value -> Nullable<Int8>,
+        final_value -> Nullable<Int8>,
+        estimate_method -> Nullable<Text>,
+        estimate_basis -> Nullable<Jsonb>,
+        billing_run_id -> Nullable<Uuid>,
+        note -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    meters (id) {
+        id -> Uuid,
+        equipment_id -> Uuid,
+        contract_id -> Uuid,
+        meter_type -> Text,
+        financial_code_id -> Uuid,
+        expected_monthly_volume -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     number_series (series) {
         series -> Text,
         next_value -> Int8,
@@ -104,15 +369,84 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tasks (id) {
+        id -> Uuid,
+        #[sql_name = "type"]
+        type_ -> Text,
+        subject_type -> Text,
+        subject_id -> Uuid,
+        account_id -> Nullable<Uuid>,
+        title -> Text,
+        description -> Nullable<Text>,
+        due_date -> Date,
+        priority -> Text,
+        assignee -> Nullable<Text>,
+        status -> Text,
+        created_by -> Text,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(accounts -> partners (partner_id));
+diesel::joinable!(billed_periods -> contracts (contract_id));
+diesel::joinable!(billed_periods -> invoices (invoice_id));
+diesel::joinable!(billing_run_errors -> billing_runs (run_id));
+diesel::joinable!(billing_run_errors -> contracts (contract_id));
+diesel::joinable!(billing_runs -> accounts (account_id));
+diesel::joinable!(billing_runs -> contracts (contract_id));
 diesel::joinable!(contacts -> accounts (account_id));
+diesel::joinable!(contract_amendments -> contracts (contract_id));
+diesel::joinable!(contract_charges -> contract_amendments (amendment_id));
+diesel::joinable!(contract_charges -> contracts (contract_id));
+diesel::joinable!(contract_charges -> financial_codes (financial_code_id));
+diesel::joinable!(contract_documents -> contracts (contract_id));
+diesel::joinable!(contracts -> accounts (account_id));
+diesel::joinable!(equipment -> contracts (contract_id));
+diesel::joinable!(invoice_lines -> contract_charges (charge_id));
+diesel::joinable!(invoice_lines -> contracts (contract_id));
+diesel::joinable!(invoice_lines -> financial_codes (financial_code_id));
+diesel::joinable!(invoice_lines -> invoices (invoice_id));
+diesel::joinable!(invoice_lines -> meters (meter_id));
+diesel::joinable!(invoices -> accounts (account_id));
+diesel::joinable!(invoices -> billing_runs (billing_run_id));
+diesel::joinable!(invoices -> contracts (contract_id));
+diesel::joinable!(meter_periods -> contracts (contract_id));
+diesel::joinable!(meter_periods -> meter_readings (end_reading_id));
+diesel::joinable!(meter_periods -> meters (meter_id));
+diesel::joinable!(meter_plans -> contract_amendments (amendment_id));
+diesel::joinable!(meter_plans -> meters (meter_id));
+diesel::joinable!(meter_readings -> billing_runs (billing_run_id));
+diesel::joinable!(meter_readings -> meters (meter_id));
+diesel::joinable!(meters -> contracts (contract_id));
+diesel::joinable!(meters -> equipment (equipment_id));
+diesel::joinable!(meters -> financial_codes (financial_code_id));
+diesel::joinable!(tasks -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     audit_events,
+    billed_periods,
+    billing_run_errors,
+    billing_runs,
     contacts,
+    contract_amendments,
+    contract_charges,
+    contract_documents,
+    contracts,
+    equipment,
     financial_codes,
     idempotency_keys,
+    invoice_lines,
+    invoices,
+    meter_periods,
+    meter_plans,
+    meter_readings,
+    meters,
     number_series,
     partners,
+    tasks,
 );

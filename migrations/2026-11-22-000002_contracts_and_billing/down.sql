@@ -1,0 +1,16 @@
+DROP TABLE meter_periods;
+DROP TABLE meter_readings;
+DROP TABLE billed_periods;
+DROP TABLE invoice_lines;
+DROP TABLE invoices;
+DROP TABLE billing_run_errors;
+DROP TABLE billing_runs;
+DROP TABLE meter_plans;
+DROP TABLE meters;
+DROP TABLE equipment;
+DROP TABLE contract_documents;
+DROP TABLE contract_charges;
+DROP TABLE contract_amendments;
+DROP TABLE contracts;
+DROP TABLE tasks;
+DELETE FROM number_series WHERE series = 'contract';
