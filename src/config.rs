@@ -29,6 +29,7 @@ pub struct Config {
     pub workers: Option<usize>,
     pub pg_dir: PathBuf,
     pub idempotency_ttl_hours: i32,
+    pub billing: crate::billing::engine::Settings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +134,10 @@ impl Config {
                 .transpose()?,
             pg_dir: PathBuf::from(var("RECEIVABLES_PG_DIR").unwrap_or_else(|| "var/pg".into())),
             idempotency_ttl_hours: parse("IDEMPOTENCY_TTL_HOURS", 24i32)?.max(24),
+            billing: crate::billing::engine::Settings {
+                estimate_readings: parse("ESTIMATE_READINGS", 3usize)?.max(1),
+                reading_window_days: parse("READING_WINDOW_DAYS", 3i64)?.clamp(0, 15),
+            },
         })
     }
 

@@ -104,10 +104,14 @@ pub fn unique_violation(err: &DieselError) -> Option<&str> {
 }
 
 /// Takes the next number of a series inside the caller's transaction: gapless, because a
-/// rolled-back transaction gives its number back, and serialised by the row lock.
+/// rolled-back transaction gives its number back, and serialised by the row lock. A series
+/// seen for the first time (a new year's invoices) starts at 1.
 pub async fn next_number(conn: &mut Conn, series: &str) -> Result<i64, ApiError> {
     use crate::schema::number_series::dsl;
-    let value: i64 = diesel::update(dsl::number_series.find(series))
+    let value: i64 = diesel::insert_into(dsl::number_series)
+        .values((dsl::series.eq(series), dsl::next_value.eq(2i64)))
+        .on_conflict(dsl::series)
+        .do_update()
         .set(dsl::next_value.eq(dsl::next_value + 1))
         .returning(dsl::next_value - 1)
         .get_result(conn)
@@ -115,7 +119,15 @@ pub async fn next_number(conn: &mut Conn, series: &str) -> Result<i64, ApiError>
     Ok(value)
 }
 
-use diesel::{ExpressionMethods, QueryDsl};
+use diesel::ExpressionMethods;
+
+/// The current time at the database's precision (microseconds), so that a view built in
+/// memory equals the same row read back.
+pub fn now() -> time::OffsetDateTime {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .expect("a valid nanosecond")
+}
 
 /// Whether the database answers.
 pub async fn ping(pool: &DbPool) -> Result<(), ApiError> {

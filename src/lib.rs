@@ -4,13 +4,17 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod config;
 pub mod context;
+pub mod contracts;
 pub mod db;
+pub mod equipment;
 pub mod error;
 pub mod extract;
 pub mod financial_codes;
 pub mod idempotency;
+pub mod invoices;
 pub mod local_pg;
 pub mod money;
 pub mod observability;
@@ -18,6 +22,7 @@ pub mod openapi;
 pub mod operations;
 pub mod pagination;
 pub mod partners;
+pub mod readings;
 pub mod schema;
 pub mod validate;
 
@@ -44,6 +49,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub routes: RouteTable,
     pub openapi_json: String,
+    /// Wakes this instance's billing worker when a run is queued here.
+    pub billing_wakeup: Arc<tokio::sync::Notify>,
 }
 
 /// The versioned API: every resource's handlers.
@@ -68,6 +75,26 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(financial_codes::routes::update_financial_code)
         .service(financial_codes::routes::deactivate_financial_code)
         .service(financial_codes::routes::activate_financial_code)
+        .service(contracts::routes::create_contract)
+        .service(contracts::routes::list_contracts)
+        .service(contracts::routes::get_contract)
+        .service(contracts::routes::update_contract)
+        .service(contracts::routes::activate_contract)
+        .service(contracts::amendments::create_amendment)
+        .service(equipment::routes::create_equipment)
+        .service(equipment::routes::list_equipment)
+        .service(equipment::routes::get_equipment)
+        .service(equipment::routes::update_equipment)
+        .service(equipment::routes::create_meter)
+        .service(equipment::routes::get_meter)
+        .service(readings::routes::create_reading)
+        .service(readings::routes::list_readings)
+        .service(readings::routes::create_reading_batch)
+        .service(billing::routes::create_run)
+        .service(billing::routes::list_runs)
+        .service(billing::routes::get_run)
+        .service(invoices::routes::list_invoices)
+        .service(invoices::routes::get_invoice)
         .service(audit::routes::list_audit_events);
 }
 
@@ -114,7 +141,10 @@ impl Application {
         let keys = KeySet::from_settings(&config.jwt)?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let spec = openapi_spec();
+        let billing_wakeup = Arc::new(tokio::sync::Notify::new());
+        billing::worker::spawn(pool.clone(), config.billing, billing_wakeup.clone());
         let state = web::Data::new(AppState {
+            billing_wakeup,
             pool,
             keys,
             routes: RouteTable::from_spec(&spec),

@@ -69,7 +69,7 @@ impl<T> Page<T> {
         mut rows: Vec<R>,
         limit: i64,
         key: impl Fn(&R) -> K,
-        view: impl Fn(R) -> T,
+        view: impl FnMut(R) -> T,
     ) -> Page<T> {
         let has_more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);

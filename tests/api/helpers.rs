@@ -200,6 +200,7 @@ pub fn test_config(db_url: &str) -> Config {
         workers: Some(1),
         pg_dir: "var/pg".into(),
         idempotency_ttl_hours: 24,
+        billing: Default::default(),
     }
 }
 

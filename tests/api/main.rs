@@ -3,6 +3,8 @@
 mod accounts;
 mod audit;
 mod auth;
+mod billing;
+mod contracts;
 mod conventions;
 mod financial_codes;
 mod helpers;
@@ -10,3 +12,4 @@ mod idempotency;
 mod openapi;
 mod operations;
 mod partners;
+mod readings;

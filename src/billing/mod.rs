@@ -1,0 +1,8 @@
+//! Billing runs: background jobs that invoice every contract period that is due.
+
+pub mod engine;
+pub mod model;
+pub mod routes;
+pub mod rules;
+pub mod store;
+pub mod worker;

@@ -1,0 +1,600 @@
+//! SQL of billing runs: the queue, the inputs of a chunk of contracts loaded set-wise, and
+//! the outputs of a chunk written set-wise.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use rust_decimal::Decimal;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::engine::{AccountTerms, ContractBill, ContractInput, MeterInput, MeterPeriodRow};
+use super::model::{RunErrorRow, RunRow, RunStatus};
+use crate::contracts::model::{AmendmentRow, ChargeRow, ContractRow, ContractStatus};
+use crate::db::Conn;
+use crate::equipment::model::{EquipmentRow, MeterRow, PlanRow};
+use crate::error::ApiError;
+use crate::readings::model::{ReadingRow, ReadingSource};
+use crate::schema::billing_run_errors::dsl as be;
+use crate::schema::billing_runs::dsl as br;
+
+/// Meter-period rows as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = crate::schema::meter_periods, treat_none_as_null = true)]
+struct StoredMeterPeriod {
+    meter_id: Uuid,
+    period_start: Date,
+    period_end: Date,
+    contract_id: Uuid,
+    invoice_id: Uuid,
+    start_value: i64,
+    end_value: i64,
+    end_read_on: Date,
+    end_estimated: bool,
+    end_reading_id: Uuid,
+    usage: i64,
+    included_units: i64,
+    overage_rate: Decimal,
+    minimum_charge: Decimal,
+    charged: Decimal,
+    rerated_start_value: Option<i64>,
+    rerated_end_value: Option<i64>,
+    rerated_usage: Option<i64>,
+    rerated_charged: Option<Decimal>,
+    rerated_invoice_id: Option<Uuid>,
+}
+
+macro_rules! convert_period {
+    ($from:expr, $to:ident) => {{
+        let p = $from;
+        $to {
+            meter_id: p.meter_id,
+            period_start: p.period_start,
+            period_end: p.period_end,
+            contract_id: p.contract_id,
+            invoice_id: p.invoice_id,
+            start_value: p.start_value,
+            end_value: p.end_value,
+            end_read_on: p.end_read_on,
+            end_estimated: p.end_estimated,
+            end_reading_id: p.end_reading_id,
+            usage: p.usage,
+            included_units: p.included_units,
+            overage_rate: p.overage_rate,
+            minimum_charge: p.minimum_charge,
+            charged: p.charged,
+            rerated_start_value: p.rerated_start_value,
+            rerated_end_value: p.rerated_end_value,
+            rerated_usage: p.rerated_usage,
+            rerated_charged: p.rerated_charged,
+            rerated_invoice_id: p.rerated_invoice_id,
+        }
+    }};
+}
+
+pub async fn insert_run(conn: &mut Conn, row: &RunRow) -> Result<RunRow, ApiError> {
+    Ok(diesel::insert_into(br::billing_runs)
+        .values(row)
+        .returning(RunRow::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn find_run(conn: &mut Conn, id: Uuid) -> Result<RunRow, ApiError> {
+    br::billing_runs
+        .find(id)
+        .select(RunRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ApiError::NotFound("billing run"))
+}
+
+pub async fn run_errors(conn: &mut Conn, id: Uuid) -> Result<Vec<RunErrorRow>, ApiError> {
+    Ok(be::billing_run_errors
+        .filter(be::run_id.eq(id))
+        .select(RunErrorRow::as_select())
+        .order(be::id.asc())
+        .limit(1000)
+        .load(conn)
+        .await?)
+}
+
+pub async fn list_runs(
+    conn: &mut Conn,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<RunRow>, ApiError> {
+    let mut query = br::billing_runs.select(RunRow::as_select()).into_boxed();
+    if let Some(after) = after {
+        query = query.filter(br::id.gt(after));
+    }
+    Ok(query
+        .order(br::id.asc())
+        .limit(limit + 1)
+        .load(conn)
+        .await?)
+}
+
+/// Claims the oldest queued run, or a running one whose worker stopped sending heartbeats,
+/// for this worker; `SKIP LOCKED` lets any number of instances poll side by side.
+pub async fn claim_run(conn: &mut Conn, worker: &str) -> Result<Option<RunRow>, ApiError> {
+    let row = diesel::sql_query(
+        "UPDATE billing_runs SET status = 'running', claimed_by = $1, heartbeat_at = now(),
+                started_at = COALESCE(started_at, now())
+          WHERE id = (SELECT id FROM billing_runs
+                       WHERE status = 'queued'
+                          OR (status = 'running' AND heartbeat_at < now() - interval '2 minutes')
+                       ORDER BY created_at
+                       FOR UPDATE SKIP LOCKED LIMIT 1)
+          RETURNING *",
+    )
+    .bind::<diesel::sql_types::Text, _>(worker)
+    .get_result::<RunRowByName>(conn)
+    .await
+    .optional()?;
+    Ok(row.map(|r| r.0))
+}
+
+/// `RunRow` read from a raw query.
+struct RunRowByName(RunRow);
+
+impl diesel::QueryableByName<diesel::pg::Pg> for RunRowByName {
+    fn build<'a>(
+        row: &impl diesel::row::NamedRow<'a, diesel::pg::Pg>,
+    ) -> diesel::deserialize::Result<Self> {
+        use diesel::row::NamedRow;
+        use diesel::sql_types::*;
+        Ok(RunRowByName(RunRow {
+            id: NamedRow::get::<Uuid, _>(row, "id")?,
+            as_of: NamedRow::get::<diesel::sql_types::Date, _>(row, "as_of")?,
+            account_id: NamedRow::get::<Nullable<diesel::sql_types::Uuid>, _>(row, "account_id")?,
+            contract_id: NamedRow::get::<Nullable<diesel::sql_types::Uuid>, _>(row, "contract_id")?,
+            mode: NamedRow::get::<Text, _>(row, "mode")?,
+            status: NamedRow::get::<Text, _>(row, "status")?,
+            contracts_total: NamedRow::get::<Nullable<Integer>, _>(row, "contracts_total")?,
+            contracts_done: NamedRow::get::<Integer, _>(row, "contracts_done")?,
+            invoices_created: NamedRow::get::<Integer, _>(row, "invoices_created")?,
+            errors_count: NamedRow::get::<Integer, _>(row, "errors_count")?,
+            failure: NamedRow::get::<Nullable<Text>, _>(row, "failure")?,
+            requested_by: NamedRow::get::<Text, _>(row, "requested_by")?,
+            request_id: NamedRow::get::<Nullable<Text>, _>(row, "request_id")?,
+            claimed_by: NamedRow::get::<Nullable<Text>, _>(row, "claimed_by")?,
+            heartbeat_at: NamedRow::get::<Nullable<Timestamptz>, _>(row, "heartbeat_at")?,
+            created_at: NamedRow::get::<Timestamptz, _>(row, "created_at")?,
+            started_at: NamedRow::get::<Nullable<Timestamptz>, _>(row, "started_at")?,
+            finished_at: NamedRow::get::<Nullable<Timestamptz>, _>(row, "finished_at")?,
+        }))
+    }
+}
+
+/// The contracts a run covers, in id order.
+pub async fn contracts_in_scope(conn: &mut Conn, run: &RunRow) -> Result<Vec<Uuid>, ApiError> {
+    use crate::schema::contracts::dsl as c;
+    let mut query = c::contracts
+        .filter(c::status.eq_any([
+            ContractStatus::Active,
+            ContractStatus::Suspended,
+            ContractStatus::Terminated,
+            ContractStatus::Expired,
+        ]))
+        .filter(c::start_date.le(run.as_of))
+        .select(c::id)
+        .into_boxed();
+    if let Some(account) = run.account_id {
+        query = query.filter(c::account_id.eq(account));
+    }
+    if let Some(contract) = run.contract_id {
+        query = query.filter(c::id.eq(contract));
+    }
+    Ok(query.order(c::id.asc()).load(conn).await?)
+}
+
+pub async fn set_total(conn: &mut Conn, run_id: Uuid, total: i32) -> Result<(), ApiError> {
+    diesel::update(br::billing_runs.find(run_id))
+        .set((
+            br::contracts_total.eq(total),
+            br::heartbeat_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn add_progress(
+    conn: &mut Conn,
+    run_id: Uuid,
+    done: i32,
+    invoices: i32,
+    errors: &[(Uuid, &str, String)],
+) -> Result<(), ApiError> {
+    if !errors.is_empty() {
+        let rows: Vec<_> = errors
+            .iter()
+            .map(|(contract, code, reason)| {
+                (
+                    be::run_id.eq(run_id),
+                    be::contract_id.eq(*contract),
+                    be::code.eq(*code),
+                    be::reason.eq(reason),
+                )
+            })
+            .collect();
+        diesel::insert_into(be::billing_run_errors)
+            .values(rows)
+            .execute(conn)
+            .await?;
+    }
+    diesel::update(br::billing_runs.find(run_id))
+        .set((
+            br::contracts_done.eq(br::contracts_done + done),
+            br::invoices_created.eq(br::invoices_created + invoices),
+            br::errors_count.eq(br::errors_count + errors.len() as i32),
+            br::heartbeat_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn finish_run(
+    conn: &mut Conn,
+    run_id: Uuid,
+    status: RunStatus,
+    failure: Option<String>,
+) -> Result<(), ApiError> {
+    diesel::update(br::billing_runs.find(run_id))
+        .set((
+            br::status.eq(status),
+            br::failure.eq(failure),
+            br::finished_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Locks a chunk of contracts (in id order, so overlapping runs cannot deadlock) and loads
+/// everything billing needs about them, a fixed number of queries whatever the chunk size.
+pub async fn lock_inputs(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<ContractInput>, ApiError> {
+    use crate::schema::accounts::dsl as a;
+    use crate::schema::billed_periods::dsl as bp;
+    use crate::schema::contract_amendments::dsl as am;
+    use crate::schema::contract_charges::dsl as ch;
+    use crate::schema::contracts::dsl as c;
+    use crate::schema::equipment::dsl as eq;
+    use crate::schema::meter_periods::dsl as mp;
+    use crate::schema::meter_plans::dsl as pl;
+    use crate::schema::meter_readings::dsl as r;
+    use crate::schema::meters::dsl as m;
+
+    let contracts: Vec<ContractRow> = c::contracts
+        .filter(c::id.eq_any(ids))
+        .select(ContractRow::as_select())
+        .order(c::id.asc())
+        .for_update()
+        .load(conn)
+        .await?;
+    let charges: Vec<ChargeRow> = ch::contract_charges
+        .filter(ch::contract_id.eq_any(ids))
+        .select(ChargeRow::as_select())
+        .order((ch::effective_from.asc(), ch::id.asc()))
+        .load(conn)
+        .await?;
+    let amendments: Vec<AmendmentRow> = am::contract_amendments
+        .filter(am::contract_id.eq_any(ids))
+        .select(AmendmentRow::as_select())
+        .order((am::effective_date.asc(), am::created_at.asc()))
+        .load(conn)
+        .await?;
+    let billed: Vec<(Uuid, Date)> = bp::billed_periods
+        .filter(bp::contract_id.eq_any(ids))
+        .select((bp::contract_id, bp::period_start))
+        .load(conn)
+        .await?;
+    let mut account_ids: Vec<Uuid> = contracts.iter().map(|c| c.account_id).collect();
+    account_ids.extend(amendments.iter().filter_map(|a| a.previous_account_id));
+    account_ids.extend(amendments.iter().filter_map(|a| a.account_id));
+    let accounts: HashMap<Uuid, AccountTerms> = a::accounts
+        .filter(a::id.eq_any(&account_ids))
+        .select((a::id, a::payment_terms_days, a::tax_exempt, a::tax_rate))
+        .load::<(Uuid, i32, bool, Option<Decimal>)>(conn)
+        .await?
+        .into_iter()
+        .map(|(id, terms, exempt, rate)| {
+            let tax_rate = if exempt {
+                Decimal::ZERO
+            } else {
+                rate.unwrap_or_default()
+            };
+            (
+                id,
+                AccountTerms {
+                    payment_terms_days: terms,
+                    tax_rate,
+                },
+            )
+        })
+        .collect();
+    let equipment: HashMap<Uuid, EquipmentRow> = eq::equipment
+        .filter(eq::contract_id.eq_any(ids))
+        .select(EquipmentRow::as_select())
+        .load::<EquipmentRow>(conn)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
+    let meters: Vec<MeterRow> = m::meters
+        .filter(m::contract_id.eq_any(ids))
+        .select(MeterRow::as_select())
+        .order(m::id.asc())
+        .load(conn)
+        .await?;
+    let meter_ids: Vec<Uuid> = meters.iter().map(|m| m.id).collect();
+    let plans: Vec<PlanRow> = pl::meter_plans
+        .filter(pl::meter_id.eq_any(&meter_ids))
+        .select(PlanRow::as_select())
+        .order(pl::effective_from.asc())
+        .load(conn)
+        .await?;
+    let actuals: Vec<ReadingRow> = r::meter_readings
+        .filter(r::meter_id.eq_any(&meter_ids))
+        .filter(r::source.ne(ReadingSource::Estimated))
+        .select(ReadingRow::as_select())
+        .order(r::read_on.asc())
+        .load(conn)
+        .await?;
+    let periods: Vec<StoredMeterPeriod> = mp::meter_periods
+        .filter(mp::meter_id.eq_any(&meter_ids))
+        .select(StoredMeterPeriod::as_select())
+        .order(mp::period_start.asc())
+        .load(conn)
+        .await?;
+
+    let mut billed_by: HashMap<Uuid, HashSet<Date>> = HashMap::new();
+    for (contract, start) in billed {
+        billed_by.entry(contract).or_default().insert(start);
+    }
+    Ok(contracts
+        .into_iter()
+        .map(|contract| {
+            let id = contract.id;
+            let meters = meters
+                .iter()
+                .filter(|m| m.contract_id == id)
+                .filter_map(|m| {
+                    Some(MeterInput {
+                        meter: m.clone(),
+                        equipment: equipment.get(&m.equipment_id)?.clone(),
+                        plans: plans
+                            .iter()
+                            .filter(|p| p.meter_id == m.id)
+                            .cloned()
+                            .collect(),
+                        actuals: actuals
+                            .iter()
+                            .filter(|r| r.meter_id == m.id)
+                            .cloned()
+                            .collect(),
+                        billed: periods
+                            .iter()
+                            .filter(|p| p.meter_id == m.id)
+                            .map(|p| convert_period!(p.clone(), MeterPeriodRow))
+                            .collect(),
+                    })
+                })
+                .collect();
+            ContractInput {
+                charges: charges
+                    .iter()
+                    .filter(|c| c.contract_id == id)
+                    .cloned()
+                    .collect(),
+                amendments: amendments
+                    .iter()
+                    .filter(|a| a.contract_id == id)
+                    .cloned()
+                    .collect(),
+                meters,
+                billed_starts: billed_by.remove(&id).unwrap_or_default(),
+                accounts: accounts.clone(),
+                contract,
+            }
+        })
+        .collect())
+}
+
+/// Writes the bills of a chunk: invoices and lines, estimated readings, billed periods,
+/// re-rated periods, flagged amendments and their review tasks, audit entries.
+pub async fn write_bills(
+    conn: &mut Conn,
+    run: &RunRow,
+    bills: &mut [ContractBill],
+    now: OffsetDateTime,
+) -> Result<i32, ApiError> {
+    use crate::schema::audit_events::dsl as au;
+    use crate::schema::billed_periods::dsl as bp;
+    use crate::schema::contract_amendments::dsl as am;
+    use crate::schema::meter_periods::dsl as mp;
+    use crate::schema::tasks::dsl as t;
+
+    let mut invoices = Vec::new();
+    let mut lines = Vec::new();
+    let mut estimates = Vec::new();
+    let mut billed = Vec::new();
+    let mut new_periods = Vec::new();
+    let mut reviewed = Vec::new();
+    for bill in bills.iter_mut() {
+        if run.mode == super::model::RunMode::Issue {
+            for invoice in &mut bill.invoices {
+                let year = invoice.invoice_date.year();
+                let n = crate::db::next_number(conn, &format!("invoice-{year}")).await?;
+                invoice.number = Some(format!("INV-{year}-{n:06}"));
+                invoice.status = crate::invoices::model::InvoiceStatus::Open;
+                invoice.issued_at = Some(now);
+            }
+        }
+        invoices.extend(bill.invoices.iter().cloned());
+        lines.append(&mut bill.lines);
+        estimates.append(&mut bill.estimates);
+        billed.extend(bill.billed_periods.iter().map(|(start, end, invoice)| {
+            (
+                bp::contract_id.eq(bill
+                    .invoices
+                    .iter()
+                    .find(|i| i.id == *invoice)
+                    .and_then(|i| i.contract_id)
+                    .unwrap_or_default()),
+                bp::period_start.eq(*start),
+                bp::period_end.eq(*end),
+                bp::invoice_id.eq(*invoice),
+            )
+        }));
+        new_periods.extend(
+            bill.new_meter_periods
+                .iter()
+                .map(|p| convert_period!(p.clone(), StoredMeterPeriod)),
+        );
+        reviewed.extend(bill.reviewed.iter().copied());
+    }
+    crate::readings::store::insert_many(conn, &estimates).await?;
+    crate::invoices::store::insert_many(conn, &invoices, &lines).await?;
+    for chunk in billed.chunks(5000) {
+        diesel::insert_into(bp::billed_periods)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    for chunk in new_periods.chunks(2000) {
+        diesel::insert_into(mp::meter_periods)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    for bill in bills.iter() {
+        for p in &bill.rerated {
+            let row = convert_period!(p.clone(), StoredMeterPeriod);
+            diesel::update(mp::meter_periods.find((p.meter_id, p.period_start)))
+                .set(&row)
+                .execute(conn)
+                .await?;
+        }
+    }
+    let actor = format!("billing-run:{}", run.id);
+    let mut tasks = Vec::new();
+    for (amendment, invoice_id) in &reviewed {
+        diesel::update(am::contract_amendments.find(amendment))
+            .set(am::review_invoice_id.eq(invoice_id))
+            .execute(conn)
+            .await?;
+    }
+    for invoice in invoices.iter().filter(|i| i.review_required) {
+        tasks.push((
+            t::id.eq(Uuid::now_v7()),
+            t::type_.eq("first_invoice_review"),
+            t::subject_type.eq("invoice"),
+            t::subject_id.eq(invoice.id),
+            t::account_id.eq(Some(invoice.account_id)),
+            t::title.eq(format!(
+                "Review invoice {} before it goes out",
+                invoice
+                    .number
+                    .clone()
+                    .unwrap_or_else(|| format!("draft {}", invoice.id))
+            )),
+            t::description.eq(invoice.review_reason.clone()),
+            t::due_date.eq(invoice.invoice_date + time::Duration::days(2)),
+            t::priority.eq("normal"),
+            t::status.eq("open"),
+            t::created_by.eq(actor.clone()),
+        ));
+    }
+    if !tasks.is_empty() {
+        diesel::insert_into(t::tasks)
+            .values(tasks)
+            .execute(conn)
+            .await?;
+    }
+    let audits: Vec<_> = invoices
+        .iter()
+        .map(|i| {
+            (
+                au::actor.eq(actor.clone()),
+                au::actor_role.eq("system"),
+                au::action.eq("invoice.created"),
+                au::entity_type.eq("invoice"),
+                au::entity_id.eq(i.id),
+                au::account_id.eq(Some(i.account_id)),
+                au::after.eq(Some(serde_json::json!({
+                    "number": i.number,
+                    "status": i.status,
+                    "contract_id": i.contract_id,
+                    "billing_run_id": run.id,
+                    "total": i.total.to_string(),
+                    "currency": i.currency,
+                    "period_start": i.period_start.map(|d| d.to_string()),
+                    "period_end": i.period_end.map(|d| d.to_string()),
+                    "review_required": i.review_required,
+                }))),
+                au::request_id.eq(run.request_id.clone()),
+            )
+        })
+        .collect();
+    for chunk in audits.chunks(2000) {
+        diesel::insert_into(au::audit_events)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    Ok(invoices.len() as i32)
+}
+
+/// Active contracts whose end date passed by `as_of` become `expired` (their last periods are
+/// still billed by later runs); each change is audited.
+pub async fn expire_contracts(conn: &mut Conn, run: &RunRow, ids: &[Uuid]) -> Result<(), ApiError> {
+    use crate::schema::audit_events::dsl as au;
+    use crate::schema::contracts::dsl as c;
+    let expired: Vec<(Uuid, Uuid, Option<Date>)> = diesel::update(
+        c::contracts
+            .filter(c::id.eq_any(ids))
+            .filter(c::status.eq(ContractStatus::Active))
+            .filter(c::end_date.lt(run.as_of)),
+    )
+    .set((
+        c::status.eq(ContractStatus::Expired),
+        c::version.eq(c::version + 1),
+        c::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning((c::id, c::account_id, c::end_date))
+    .get_results(conn)
+    .await?;
+    if expired.is_empty() {
+        return Ok(());
+    }
+    let actor = format!("billing-run:{}", run.id);
+    let rows: Vec<_> = expired
+        .iter()
+        .map(|(id, account, end)| {
+            (
+                au::actor.eq(actor.clone()),
+                au::actor_role.eq("system"),
+                au::action.eq("contract.expired"),
+                au::entity_type.eq("contract"),
+                au::entity_id.eq(*id),
+                au::account_id.eq(Some(*account)),
+                au::before.eq(Some(serde_json::json!({"status": "active"}))),
+                au::after.eq(Some(serde_json::json!({
+                    "status": "expired",
+                    "end_date": end.map(|d| d.to_string()),
+                }))),
+                au::request_id.eq(run.request_id.clone()),
+            )
+        })
+        .collect();
+    diesel::insert_into(au::audit_events)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

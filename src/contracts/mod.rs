@@ -1,0 +1,7 @@
+//! Contracts: terms, recurring charges, amendments (the contract's history).
+
+pub mod amendments;
+pub mod model;
+pub mod routes;
+pub mod rules;
+pub mod store;

@@ -1,0 +1,186 @@
+//! SQL of contracts, their charges and amendments.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::model::{AmendmentRow, ChargeRow, ContractFilter, ContractRow};
+use super::rules::contract_number;
+use crate::db::{next_number, Conn};
+use crate::error::ApiError;
+use crate::financial_codes::model::FinancialCodeKind;
+use crate::schema::contract_amendments::dsl as am;
+use crate::schema::contract_charges::dsl as ch;
+use crate::schema::contracts::dsl as c;
+use crate::validate::Errors;
+
+pub async fn insert(conn: &mut Conn, row: &ContractRow) -> Result<ContractRow, ApiError> {
+    let mut row = row.clone();
+    row.number = contract_number(next_number(conn, "contract").await?);
+    Ok(diesel::insert_into(c::contracts)
+        .values(&row)
+        .returning(ContractRow::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn update(conn: &mut Conn, row: &ContractRow) -> Result<ContractRow, ApiError> {
+    Ok(diesel::update(c::contracts.find(row.id))
+        .set(row)
+        .returning(ContractRow::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<ContractRow, ApiError> {
+    c::contracts
+        .find(id)
+        .select(ContractRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ApiError::NotFound("contract"))
+}
+
+/// Like [`find`], locking the row for the rest of the transaction.
+pub async fn lock(conn: &mut Conn, id: Uuid) -> Result<ContractRow, ApiError> {
+    c::contracts
+        .find(id)
+        .select(ContractRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ApiError::NotFound("contract"))
+}
+
+pub async fn charges(conn: &mut Conn, contract_id: Uuid) -> Result<Vec<ChargeRow>, ApiError> {
+    Ok(ch::contract_charges
+        .filter(ch::contract_id.eq(contract_id))
+        .select(ChargeRow::as_select())
+        .order((ch::effective_from.asc(), ch::id.asc()))
+        .load(conn)
+        .await?)
+}
+
+pub async fn insert_charges(conn: &mut Conn, rows: &[ChargeRow]) -> Result<(), ApiError> {
+    if !rows.is_empty() {
+        diesel::insert_into(ch::contract_charges)
+            .values(rows)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Removes a draft's charges (a draft's charges are replaced whole).
+pub async fn delete_charges(conn: &mut Conn, contract_id: Uuid) -> Result<(), ApiError> {
+    diesel::delete(ch::contract_charges.filter(ch::contract_id.eq(contract_id)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn end_charge(
+    conn: &mut Conn,
+    charge_id: Uuid,
+    last_day: time::Date,
+) -> Result<(), ApiError> {
+    diesel::update(ch::contract_charges.find(charge_id))
+        .set(ch::effective_to.eq(last_day))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn amendments(conn: &mut Conn, contract_id: Uuid) -> Result<Vec<AmendmentRow>, ApiError> {
+    Ok(am::contract_amendments
+        .filter(am::contract_id.eq(contract_id))
+        .select(AmendmentRow::as_select())
+        .order((am::effective_date.asc(), am::created_at.asc()))
+        .load(conn)
+        .await?)
+}
+
+pub async fn insert_amendment(conn: &mut Conn, row: &AmendmentRow) -> Result<(), ApiError> {
+    diesel::insert_into(am::contract_amendments)
+        .values(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    filter: &ContractFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<ContractRow>, ApiError> {
+    let mut query = c::contracts.select(ContractRow::as_select()).into_boxed();
+    if let Some(account) = filter.account_id {
+        query = query.filter(c::account_id.eq(account));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(c::status.eq(status));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(c::kind.eq(kind));
+    }
+    if let Some(before) = filter.ending_before {
+        query = query.filter(c::end_date.lt(before));
+    }
+    if let Some(after) = after {
+        query = query.filter(c::id.gt(after));
+    }
+    Ok(query.order(c::id.asc()).limit(limit + 1).load(conn).await?)
+}
+
+/// Checks that every `(field, id)` names an active financial code of `kind`, with one query.
+pub async fn check_codes(
+    conn: &mut Conn,
+    codes: &[(String, Uuid)],
+    kind: FinancialCodeKind,
+    e: &mut Errors,
+) -> Result<(), ApiError> {
+    use crate::schema::financial_codes::dsl as f;
+    if codes.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = codes.iter().map(|(_, id)| *id).collect();
+    let found: HashMap<Uuid, (FinancialCodeKind, bool)> = f::financial_codes
+        .filter(f::id.eq_any(&ids))
+        .select((f::id, f::kind, f::active))
+        .load::<(Uuid, FinancialCodeKind, bool)>(conn)
+        .await?
+        .into_iter()
+        .map(|(id, k, a)| (id, (k, a)))
+        .collect();
+    for (field, id) in codes {
+        match found.get(id) {
+            None => e.add(field, "unknown", "no financial code has this id"),
+            Some((_, false)) => e.add(field, "inactive", "the financial code is inactive"),
+            Some((k, true)) if *k != kind => e.add(
+                field,
+                "wrong_kind",
+                format!("must be a financial code of kind {}", kind.as_str()),
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The last day whose recurring charges are billed, if any are.
+pub async fn last_billed_day(
+    conn: &mut Conn,
+    contract_id: Uuid,
+) -> Result<Option<time::Date>, ApiError> {
+    use crate::schema::billed_periods::dsl as b;
+    Ok(b::billed_periods
+        .filter(b::contract_id.eq(contract_id))
+        .select(diesel::dsl::max(b::period_end))
+        .first(conn)
+        .await?)
+}

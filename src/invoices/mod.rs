@@ -1,0 +1,5 @@
+//! Invoices and their lines, as billing runs create them.
+
+pub mod model;
+pub mod routes;
+pub mod store;

@@ -1,0 +1,272 @@
+//! HTTP handlers of meter readings: post one, post a batch, list a meter's readings.
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpResponse};
+use diesel_async::AsyncConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::model::{
+    BatchItem, BatchReport, NewReading, Outcome, ReadingBatch, ReadingFilter, ReadingRow,
+    ReadingView,
+};
+use super::{rules, store};
+use crate::audit::{self, Change};
+use crate::auth::Permission;
+use crate::context::Ctx;
+use crate::error::{ApiError, FieldError};
+use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
+use crate::idempotency::{self, Begin};
+use crate::openapi::responses::*;
+use crate::pagination::{Page, PageParams};
+use crate::AppState;
+
+/// Most readings in one batch.
+pub const MAX_BATCH: usize = 1000;
+
+fn row(meter_id: Uuid, r: &NewReading, ctx: &Ctx, now: OffsetDateTime) -> ReadingRow {
+    ReadingRow {
+        id: Uuid::now_v7(),
+        meter_id,
+        read_on: r.read_on,
+        value: r.value,
+        source: r.source,
+        reset: r.reset,
+        starting_value: r.starting_value,
+        final_value: r.final_value,
+        estimate_method: None,
+        estimate_basis: None,
+        billing_run_id: None,
+        note: r.note.clone(),
+        created_by: ctx.principal.subject.clone(),
+        created_at: now,
+    }
+}
+
+/// Handles the POST /v1/meters/{id}/readings route: records an actual reading.
+///
+/// Refused (422, naming the field): a value below the last actual reading without a
+/// `reset`, a date in the future, before the installation, or not after the last actual
+/// reading. Partner tokens post readings for their accounts' meters only.
+#[utoipa::path(
+    tag = "meter-readings",
+    request_body = NewReading,
+    params(
+        ("id" = Uuid, Path, description = "Meter id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
+    responses(
+        (status = 201, description = "The reading was recorded", body = ReadingView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/meters/{id}/readings")]
+pub async fn create_reading(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    body: ApiJson<NewReading>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::ReadingsWrite)?;
+    let meter_id = id.into_inner();
+    let new = body.0;
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/meters/{meter_id}/readings"), &new)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let stored = conn
+        .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
+            let states = store::lock_meter_states(conn, &[meter_id]).await?;
+            let meter = states
+                .get(&meter_id)
+                .filter(|m| m.visible_to(ctx.partner_scope()))
+                .ok_or(ApiError::NotFound("meter"))?;
+            let now = crate::db::now();
+            let errors = rules::check(&new, &meter.state, now.date(), "");
+            if !errors.is_empty() {
+                return Err(ApiError::Validation(errors));
+            }
+            let row = row(meter_id, &new, &ctx, now);
+            store::insert_many(conn, std::slice::from_ref(&row)).await?;
+            let view = ReadingView::from(row);
+            audit::record(
+                conn,
+                &ctx,
+                Change {
+                    action: "meter_reading.recorded",
+                    entity_type: "meter_reading",
+                    entity_id: view.id,
+                    account_id: Some(meter.account_id),
+                    before: None,
+                    after: Some(&view),
+                },
+            )
+            .await?;
+            claim.finish(conn, StatusCode::CREATED, &view).await
+        })
+        .await?;
+    Ok(stored.into_response())
+}
+
+/// Handles the POST /v1/meter-readings/batch route: up to 1,000 readings, each accepted or
+/// refused with its own reasons (the same rules as one reading). Accepted readings are
+/// recorded even when others are refused.
+#[utoipa::path(
+    tag = "meter-readings",
+    request_body = ReadingBatch,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    responses(
+        (status = 200, description = "What became of each reading", body = BatchReport),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/meter-readings/batch")]
+pub async fn create_reading_batch(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    key: IdempotencyKey,
+    body: ApiJson<ReadingBatch>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::ReadingsWrite)?;
+    let batch = body.0;
+    if batch.readings.is_empty() || batch.readings.len() > MAX_BATCH {
+        return Err(ApiError::field(
+            "readings",
+            "out_of_range",
+            format!("must hold 1 to {MAX_BATCH} readings"),
+        ));
+    }
+    let fingerprint = idempotency::fingerprint("POST", "/v1/meter-readings/batch", &batch)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let stored = conn
+        .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
+            let mut ids: Vec<Uuid> = batch.readings.iter().map(|r| r.meter_id).collect();
+            ids.sort();
+            ids.dedup();
+            let mut states = store::lock_meter_states(conn, &ids).await?;
+            let now = crate::db::now();
+            let mut rows = Vec::new();
+            let mut results = Vec::with_capacity(batch.readings.len());
+            for (index, item) in batch.readings.iter().enumerate() {
+                let prefix = format!("readings[{index}].");
+                let visible = states
+                    .get_mut(&item.meter_id)
+                    .filter(|m| m.visible_to(ctx.partner_scope()));
+                let errors = match visible {
+                    None => vec![FieldError::new(
+                        format!("{prefix}meter_id"),
+                        "unknown",
+                        "no meter has this id",
+                    )],
+                    Some(meter) => {
+                        let errors = rules::check(&item.reading, &meter.state, now.date(), &prefix);
+                        if errors.is_empty() {
+                            meter.state.last_actual =
+                                Some((item.reading.read_on, item.reading.value));
+                        }
+                        errors
+                    }
+                };
+                let (outcome, reading) = if errors.is_empty() {
+                    let r = row(item.meter_id, &item.reading, &ctx, now);
+                    rows.push(r.clone());
+                    (Outcome::Accepted, Some(ReadingView::from(r)))
+                } else {
+                    (Outcome::Refused, None)
+                };
+                results.push(BatchItem {
+                    index,
+                    meter_id: item.meter_id,
+                    outcome,
+                    reading,
+                    errors,
+                });
+            }
+            store::insert_many(conn, &rows).await?;
+            let report = BatchReport {
+                accepted: rows.len(),
+                refused: results.len() - rows.len(),
+                results,
+            };
+            let summary = serde_json::json!({
+                "accepted": report.accepted,
+                "refused": report.refused,
+                "reading_ids": rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+            });
+            audit::record(
+                conn,
+                &ctx,
+                Change {
+                    action: "meter_readings.batch_recorded",
+                    entity_type: "meter_reading_batch",
+                    entity_id: Uuid::now_v7(),
+                    account_id: None,
+                    before: None,
+                    after: Some(&summary),
+                },
+            )
+            .await?;
+            claim.finish(conn, StatusCode::OK, &report).await
+        })
+        .await?;
+    Ok(stored.into_response())
+}
+
+/// Handles the GET /v1/meters/{id}/readings route: a meter's readings, actual and estimated,
+/// in the order they were recorded.
+#[utoipa::path(
+    tag = "meter-readings",
+    params(("id" = Uuid, Path, description = "Meter id"), ReadingFilter, PageParams),
+    responses(
+        (status = 200, description = "A page of readings", body = Page<ReadingView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/meters/{id}/readings")]
+pub async fn list_readings(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+    filter: ApiQuery<ReadingFilter>,
+    page: ApiQuery<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::ContractsRead)
+        .or_else(|_| ctx.require(Permission::ReadingsWrite))?;
+    let limit = page.0.limit()?;
+    let meter_id = id.into_inner();
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let states = store::meter_states(&mut conn, &[meter_id]).await?;
+    states
+        .get(&meter_id)
+        .filter(|m| m.visible_to(ctx.partner_scope()))
+        .ok_or(ApiError::NotFound("meter"))?;
+    let rows = store::list(&mut conn, meter_id, &filter.0, page.0.after()?, limit).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id, ReadingView::from)))
+}

@@ -1,0 +1,744 @@
+//! Billing runs over HTTP: the worked examples to the cent, re-runs and concurrent runs that
+//! bill each period once, estimates, true-ups, reviews after amendments, run errors.
+
+use receivables::auth::Role;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn billing() -> String {
+    token(Role::Billing)
+}
+
+/// A revenue code and an account (8.25 % tax, net 30).
+async fn setup(app: &TestApp) -> (String, String) {
+    let code = app
+        .post(
+            "/v1/financial-codes",
+            &billing(),
+            &json!({"code": "4100-LEASE", "name": "Lease revenue", "kind": "revenue"}),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let account = app
+        .create_account(json!({"legal_name": "Acme Manufacturing", "tax_rate": "8.25"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (code, account)
+}
+
+/// An active monthly contract (anchor day 1, in advance) with a 250.00 base charge.
+async fn contract(app: &TestApp, account: &str, code: &str, start: &str, extra: Value) -> String {
+    let mut body = json!({
+        "account_id": account,
+        "kind": "lease",
+        "start_date": start,
+        "billing_frequency": "monthly",
+        "anchor_day": 1,
+        "billing_timing": "advance",
+        "charges": [{"description": "Base charge", "amount": "250.00", "financial_code_id": code}],
+    });
+    merge(&mut body, extra);
+    let id = app
+        .post("/v1/contracts", &billing(), &body)
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    id
+}
+
+async fn activate(app: &TestApp, contract: &str) {
+    app.post(
+        &format!("/v1/contracts/{contract}/activate"),
+        &billing(),
+        &json!(null),
+    )
+    .await
+    .expect(200);
+}
+
+/// Equipment with the given meters; returns the meter ids in order.
+async fn equipment(
+    app: &TestApp,
+    contract: &str,
+    serial: &str,
+    installed_on: &str,
+    meters: Value,
+) -> Vec<String> {
+    let body = app
+        .post(
+            &format!("/v1/contracts/{contract}/equipment"),
+            &billing(),
+            &json!({"serial_number": serial, "make": "Ricoh", "model": "IM C3000",
+                    "installed_on": installed_on, "meters": meters}),
+        )
+        .await
+        .expect(201)
+        .body;
+    body["meters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn reading(app: &TestApp, meter: &str, on: &str, value: i64) {
+    app.post(
+        &format!("/v1/meters/{meter}/readings"),
+        &billing(),
+        &json!({"read_on": on, "value": value, "source": "customer"}),
+    )
+    .await
+    .expect(201);
+}
+
+/// Starts a run and waits until it has finished; returns the finished run.
+async fn run(app: &TestApp, as_of: &str, extra: Value) -> Value {
+    let mut body = json!({"as_of": as_of});
+    merge(&mut body, extra);
+    let started = app
+        .post("/v1/billing-runs", &billing(), &body)
+        .await
+        .expect(202);
+    let id = started.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        started.header("location"),
+        Some(format!("/v1/billing-runs/{id}").as_str())
+    );
+    wait(app, &id).await
+}
+
+async fn wait(app: &TestApp, id: &str) -> Value {
+    for _ in 0..300 {
+        let body = app
+            .get(&format!("/v1/billing-runs/{id}"), &billing())
+            .await
+            .expect(200)
+            .body;
+        if body["status"] == "completed" || body["status"] == "failed" {
+            return body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("billing run {id} did not finish");
+}
+
+async fn invoices_of(app: &TestApp, run: &Value) -> Vec<Value> {
+    app.get(
+        &format!(
+            "/v1/invoices?billing_run_id={}",
+            run["id"].as_str().unwrap()
+        ),
+        &billing(),
+    )
+    .await
+    .expect(200)
+    .body["data"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn lines_of<'a>(invoice: &'a Value, kind: &str) -> Vec<&'a Value> {
+    invoice["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == kind)
+        .collect()
+}
+
+fn meter_line<'a>(invoice: &'a Value, meter: &str) -> &'a Value {
+    lines_of(invoice, "usage")
+        .into_iter()
+        .find(|l| l["meter"]["meter_id"] == meter)
+        .expect("a usage line of the meter")
+}
+
+fn bw_and_color(code: &str, bw_start: i64, color_start: i64) -> Value {
+    json!([
+        {"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
+         "financial_code_id": code, "initial_reading": bw_start},
+        {"meter_type": "color", "included_units": 1000, "overage_rate": "0.065",
+         "financial_code_id": code, "initial_reading": color_start},
+    ])
+}
+
+#[tokio::test]
+async fn october_usage_and_the_base_charge_match_the_worked_example() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let c = contract(&app, &account, &code, "2025-10-01", json!({})).await;
+    let meters = equipment(
+        &app,
+        &c,
+        "SN-1",
+        "2025-10-01",
+        bw_and_color(&code, 120_000, 30_000),
+    )
+    .await;
+    activate(&app, &c).await;
+
+    let october = run(&app, "2025-10-01", json!({})).await;
+    assert_eq!(october["status"], "completed");
+    assert_eq!(october["progress"]["contracts_total"], 1);
+    assert_eq!(october["progress"]["invoices_created"], 1);
+    let invoices = invoices_of(&app, &october).await;
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(invoices[0]["status"], "draft");
+    assert_eq!(invoices[0]["subtotal"], "250.00");
+    assert!(lines_of(&invoices[0], "usage").is_empty());
+
+    reading(&app, &meters[0], "2025-11-01", 127_350).await;
+    reading(&app, &meters[1], "2025-11-01", 31_420).await;
+    let november = run(&app, "2025-11-01", json!({})).await;
+    let invoices = invoices_of(&app, &november).await;
+    assert_eq!(invoices.len(), 1);
+    let inv = &invoices[0];
+    let base = lines_of(inv, "recurring");
+    assert_eq!(base.len(), 1);
+    assert_eq!(base[0]["amount"], "250.00");
+    assert_eq!(base[0]["period_start"], "2025-11-01");
+    let bw = meter_line(inv, &meters[0]);
+    assert_eq!(bw["meter"]["start_reading"], 120_000);
+    assert_eq!(bw["meter"]["end_reading"], 127_350);
+    assert_eq!(bw["meter"]["usage"], 7_350);
+    assert_eq!(bw["meter"]["included_units"], 5_000);
+    assert_eq!(bw["meter"]["overage_units"], 2_350);
+    assert_eq!(bw["meter"]["overage_rate"], "0.0085");
+    assert_eq!(bw["meter"]["end_estimated"], false);
+    assert_eq!(bw["amount"], "19.98");
+    assert_eq!(bw["period_start"], "2025-10-01");
+    assert_eq!(bw["period_end"], "2025-10-31");
+    let color = meter_line(inv, &meters[1]);
+    assert_eq!(color["meter"]["usage"], 1_420);
+    assert_eq!(color["meter"]["overage_units"], 420);
+    assert_eq!(color["amount"], "27.30");
+    // 250.00 + 19.98 + 27.30 = 297.28; tax 8.25 % = 24.5256 → 24.53.
+    assert_eq!(inv["subtotal"], "297.28");
+    assert_eq!(inv["tax_total"], "24.53");
+    assert_eq!(inv["total"], "321.81");
+    assert_eq!(inv["invoice_date"], "2025-11-01");
+    assert_eq!(inv["due_date"], "2025-12-01");
+    assert_eq!(app.count("billed_periods").await, 2);
+    assert_eq!(
+        app.count("meter_periods WHERE usage IN (7350, 1420)").await,
+        2
+    );
+    assert_eq!(
+        app.count("audit_events WHERE action = 'invoice.created'")
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_contract_starting_mid_month_is_prorated_16_of_31_days() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let c = contract(&app, &account, &code, "2025-10-16", json!({})).await;
+    activate(&app, &c).await;
+    let done = run(&app, "2025-10-16", json!({})).await;
+    let invoices = invoices_of(&app, &done).await;
+    let line = lines_of(&invoices[0], "recurring")[0].clone();
+    assert_eq!(line["amount"], "129.03");
+    assert_eq!(line["billed_days"], 16);
+    assert_eq!(line["period_days"], 31);
+    assert_eq!(line["period_start"], "2025-10-16");
+    assert_eq!(line["period_end"], "2025-10-31");
+    assert_eq!(
+        app.count("billed_periods WHERE period_start = '2025-10-16' AND period_end = '2025-10-31'")
+            .await,
+        1
+    );
+}
+
+/// The estimation example: actuals on 1 Jul, Aug, Sep and Oct; none on 1 Nov.
+async fn estimated_october(app: &TestApp) -> (String, String) {
+    let (code, account) = setup(app).await;
+    let c = contract(app, &account, &code, "2025-07-01", json!({})).await;
+    let meters = equipment(
+        app,
+        &c,
+        "SN-EST",
+        "2025-07-01",
+        json!([{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
+                "financial_code_id": code, "initial_reading": 100_000}]),
+    )
+    .await;
+    let bw = meters[0].clone();
+    reading(app, &bw, "2025-08-01", 106_200).await;
+    reading(app, &bw, "2025-09-01", 112_400).await;
+    reading(app, &bw, "2025-10-01", 120_000).await;
+    activate(app, &c).await;
+    run(app, "2025-10-01", json!({})).await;
+    let november = run(app, "2025-11-01", json!({})).await;
+    let invoices = invoices_of(app, &november).await;
+    let line = meter_line(&invoices[0], &bw);
+    assert_eq!(line["meter"]["start_reading"], 120_000);
+    assert_eq!(line["meter"]["end_reading"], 126_739);
+    assert_eq!(line["meter"]["end_estimated"], true);
+    assert_eq!(line["meter"]["estimate_method"], "average_daily_usage");
+    assert_eq!(line["meter"]["usage"], 6_739);
+    assert_eq!(line["meter"]["overage_units"], 1_739);
+    assert_eq!(line["amount"], "14.78");
+    assert!(line["description"].as_str().unwrap().contains("estimated"));
+    assert_eq!(
+        app.count(
+            "meter_readings WHERE source = 'estimated' AND read_on = '2025-11-01' \
+             AND value = 126739 AND estimate_method = 'average_daily_usage'"
+        )
+        .await,
+        1
+    );
+    let estimates = app
+        .get(
+            &format!("/v1/meters/{bw}/readings?estimated=true"),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(estimates["data"][0]["value"], 126_739);
+    assert_eq!(estimates["data"][0]["estimate_basis"]["days"], 92);
+    (bw, account)
+}
+
+#[tokio::test]
+async fn true_up_a_bills_november_from_the_estimate() {
+    let app = spawn_app().await;
+    let (bw, _) = estimated_october(&app).await;
+    reading(&app, &bw, "2025-12-01", 132_000).await;
+    let december = run(&app, "2025-12-01", json!({})).await;
+    let invoices = invoices_of(&app, &december).await;
+    let line = meter_line(&invoices[0], &bw);
+    assert_eq!(line["meter"]["start_reading"], 126_739);
+    assert_eq!(line["meter"]["start_estimated"], true);
+    assert_eq!(line["meter"]["end_reading"], 132_000);
+    assert_eq!(line["meter"]["usage"], 5_261);
+    assert_eq!(line["meter"]["overage_units"], 261);
+    assert_eq!(line["amount"], "2.22");
+    assert!(lines_of(&invoices[0], "true_up").is_empty());
+}
+
+#[tokio::test]
+async fn true_up_b_credits_the_over_estimate_and_bills_november_at_zero() {
+    let app = spawn_app().await;
+    let (bw, _) = estimated_october(&app).await;
+    reading(&app, &bw, "2025-12-01", 125_000).await;
+    let december = run(&app, "2025-12-01", json!({})).await;
+    let invoices = invoices_of(&app, &december).await;
+    let inv = &invoices[0];
+    let credit = lines_of(inv, "true_up");
+    assert_eq!(credit.len(), 1);
+    assert_eq!(credit[0]["amount"], "-14.78");
+    assert_eq!(credit[0]["period_start"], "2025-10-01");
+    assert_eq!(credit[0]["meter"]["usage"], 5_000);
+    let november = meter_line(inv, &bw);
+    assert_eq!(november["meter"]["usage"], 0);
+    assert_eq!(november["meter"]["start_reading"], 125_000);
+    assert_eq!(november["amount"], "0.00");
+    // 250.00 − 14.78 = 235.22; tax 19.40565 → 19.41.
+    assert_eq!(inv["subtotal"], "235.22");
+    assert_eq!(inv["tax_total"], "19.41");
+    assert_eq!(
+        app.count(
+            "meter_periods WHERE period_start = '2025-10-01' AND rerated_usage = 5000 \
+             AND rerated_charged = 0 AND rerated_invoice_id IS NOT NULL"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_rerun_creates_nothing_new() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let c = contract(&app, &account, &code, "2025-09-01", json!({})).await;
+    activate(&app, &c).await;
+    let first = run(&app, "2025-11-01", json!({})).await;
+    assert_eq!(first["progress"]["invoices_created"], 1);
+    let invoice = &invoices_of(&app, &first).await[0];
+    assert_eq!(lines_of(invoice, "recurring").len(), 3);
+    let again = run(&app, "2025-11-01", json!({})).await;
+    assert_eq!(again["status"], "completed");
+    assert_eq!(again["progress"]["contracts_done"], 1);
+    assert_eq!(again["progress"]["invoices_created"], 0);
+    assert_eq!(app.count("invoices").await, 1);
+    assert_eq!(app.count("invoice_lines").await, 3);
+    assert_eq!(app.count("billed_periods").await, 3);
+}
+
+#[tokio::test]
+async fn two_runs_started_at_once_bill_each_period_exactly_once() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let mut meters = Vec::new();
+    for i in 0..6 {
+        let c = contract(&app, &account, &code, "2025-10-01", json!({})).await;
+        let m = equipment(
+            &app,
+            &c,
+            &format!("SN-P{i}"),
+            "2025-10-01",
+            bw_and_color(&code, 0, 0),
+        )
+        .await;
+        meters.extend(m);
+        activate(&app, &c).await;
+    }
+    for m in &meters {
+        reading(&app, m, "2025-11-01", 9_000).await;
+    }
+    // Two more workers on the same database, as other instances of the service would run.
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    for _ in 0..2 {
+        receivables::billing::worker::spawn(app.pool.clone(), Default::default(), wake.clone());
+    }
+    let (token, body) = (billing(), json!({"as_of": "2025-11-01"}));
+    let start = || app.post("/v1/billing-runs", &token, &body);
+    let (a, b) = tokio::join!(start(), start());
+    let (a, b) = (a.expect(202), b.expect(202));
+    wake.notify_waiters();
+    let a = wait(&app, a.body["id"].as_str().unwrap()).await;
+    let b = wait(&app, b.body["id"].as_str().unwrap()).await;
+    assert_eq!(a["status"], "completed");
+    assert_eq!(b["status"], "completed");
+    let created = a["progress"]["invoices_created"].as_i64().unwrap()
+        + b["progress"]["invoices_created"].as_i64().unwrap();
+    assert_eq!(created, 6);
+    assert_eq!(app.count("invoices").await, 6);
+    assert_eq!(app.count("billed_periods").await, 12);
+    assert_eq!(app.count("meter_periods").await, 12);
+    assert_eq!(
+        app.count("meter_readings WHERE source = 'estimated'").await,
+        0
+    );
+    // The database itself refuses a second bill of a period.
+    let duplicate = app
+        .execute(
+            "INSERT INTO billed_periods (contract_id, period_start, period_end, invoice_id)
+             SELECT contract_id, period_start, period_end, invoice_id FROM billed_periods LIMIT 1",
+        )
+        .await;
+    assert!(duplicate.unwrap_err().contains("billed_periods_pkey"));
+}
+
+#[tokio::test]
+async fn a_meter_without_basis_for_an_estimate_is_an_error_of_the_run() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let bare = contract(&app, &account, &code, "2025-10-01", json!({})).await;
+    equipment(
+        &app,
+        &bare,
+        "SN-BARE",
+        "2025-10-01",
+        json!([{"meter_type": "bw", "included_units": 0, "overage_rate": "0.01",
+                "financial_code_id": code, "initial_reading": 500}]),
+    )
+    .await;
+    activate(&app, &bare).await;
+    let expected = contract(&app, &account, &code, "2025-10-01", json!({})).await;
+    let meter = equipment(
+        &app,
+        &expected,
+        "SN-EXP",
+        "2025-10-01",
+        json!([{"meter_type": "bw", "included_units": 0, "overage_rate": "0.01",
+                "financial_code_id": code, "initial_reading": 500,
+                "expected_monthly_volume": 3100}]),
+    )
+    .await;
+    activate(&app, &expected).await;
+
+    let done = run(&app, "2025-11-01", json!({})).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["progress"]["contracts_done"], 2);
+    assert_eq!(done["progress"]["errors"], 1);
+    assert_eq!(done["errors"][0]["contract_id"], bare.as_str());
+    assert_eq!(done["errors"][0]["code"], "no_basis_for_estimate");
+    assert!(done["errors"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no basis for estimate"));
+    assert_eq!(
+        app.count(&format!("invoices WHERE contract_id = '{bare}'"))
+            .await,
+        0
+    );
+    let invoices = invoices_of(&app, &done).await;
+    assert_eq!(invoices.len(), 1);
+    let line = meter_line(&invoices[0], &meter[0]);
+    assert_eq!(line["meter"]["estimate_method"], "expected_volume");
+    assert_eq!(line["meter"]["usage"], 3_100);
+    assert_eq!(line["amount"], "31.00");
+}
+
+#[tokio::test]
+async fn the_first_invoice_after_an_upgrade_is_flagged_and_a_review_task_created() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let c = contract(&app, &account, &code, "2025-10-01", json!({})).await;
+    activate(&app, &c).await;
+    run(&app, "2025-10-01", json!({})).await;
+    app.post(
+        &format!("/v1/contracts/{c}/amendments"),
+        &billing(),
+        &json!({"kind": "upgrade", "effective_date": "2025-11-01",
+                "charges": [{"description": "Finisher", "amount": "40.00", "financial_code_id": code}]}),
+    )
+    .await
+    .expect(201);
+    let november = run(&app, "2025-11-01", json!({})).await;
+    let inv = &invoices_of(&app, &november).await[0];
+    assert_eq!(inv["review_required"], true);
+    assert!(inv["review_reason"].as_str().unwrap().contains("upgrade"));
+    assert_eq!(inv["subtotal"], "290.00");
+    let id = inv["id"].as_str().unwrap();
+    assert_eq!(
+        app.count(&format!(
+            "tasks WHERE type = 'first_invoice_review' AND subject_type = 'invoice' \
+             AND subject_id = '{id}' AND status = 'open'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "contract_amendments WHERE contract_id = '{c}' AND review_invoice_id = '{id}'"
+        ))
+        .await,
+        1
+    );
+    let december = run(&app, "2025-12-01", json!({})).await;
+    let next = &invoices_of(&app, &december).await[0];
+    assert_eq!(next["review_required"], false);
+    assert_eq!(app.count("tasks").await, 1);
+}
+
+#[tokio::test]
+async fn an_ownership_change_splits_the_period_and_keeps_earlier_days_with_the_old_owner() {
+    let app = spawn_app().await;
+    let (code, old) = setup(&app).await;
+    let new = app.create_account(json!({"legal_name": "Buyer Ltd"})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = contract(
+        &app,
+        &old,
+        &code,
+        "2025-10-01",
+        json!({"billing_timing": "arrears",
+               "charges": [{"description": "Service", "amount": "300.00", "financial_code_id": code}]}),
+    )
+    .await;
+    activate(&app, &c).await;
+    app.post(
+        &format!("/v1/contracts/{c}/amendments"),
+        &billing(),
+        &json!({"kind": "ownership_change", "effective_date": "2025-11-11", "account_id": new}),
+    )
+    .await
+    .expect(201);
+    let done = run(&app, "2025-12-01", json!({})).await;
+    let invoices = invoices_of(&app, &done).await;
+    assert_eq!(invoices.len(), 2);
+    let of = |account: &str| {
+        invoices
+            .iter()
+            .find(|i| i["account_id"] == account)
+            .unwrap()
+            .clone()
+    };
+    let old_inv = of(&old);
+    let new_inv = of(&new);
+    // October whole to the old owner; November 1–10 (10/30) to the old, 11–30 (20/30) to the new.
+    assert_eq!(old_inv["subtotal"], "400.00");
+    assert_eq!(new_inv["subtotal"], "200.00");
+    assert_eq!(old_inv["review_required"], false);
+    assert_eq!(new_inv["review_required"], true);
+}
+
+#[tokio::test]
+async fn issue_mode_numbers_invoices_consecutively() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    for _ in 0..2 {
+        let c = contract(&app, &account, &code, "2025-10-01", json!({})).await;
+        activate(&app, &c).await;
+    }
+    let done = run(&app, "2025-10-01", json!({"mode": "issue"})).await;
+    let mut numbers: Vec<String> = invoices_of(&app, &done)
+        .await
+        .iter()
+        .map(|i| {
+            assert_eq!(i["status"], "open");
+            i["number"].as_str().unwrap().to_string()
+        })
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, vec!["INV-2025-000001", "INV-2025-000002"]);
+}
+
+#[tokio::test]
+async fn billing_runs_refuse_bad_requests() {
+    let app = spawn_app().await;
+    app.post(
+        "/v1/billing-runs",
+        &billing(),
+        &json!({"as_of": "2030-01-01"}),
+    )
+    .await
+    .expect(422);
+    let reply = app
+        .post(
+            "/v1/billing-runs",
+            &billing(),
+            &json!({"as_of": "2025-10-01", "account_id": "0192f1d2-0000-7000-8000-000000000001"}),
+        )
+        .await
+        .expect(422);
+    assert_eq!(reply.error_field(), "account_id");
+    app.post(
+        "/v1/billing-runs",
+        &token(Role::Viewer),
+        &json!({"as_of": "2025-10-01"}),
+    )
+    .await
+    .expect(403);
+    app.post(
+        "/v1/billing-runs",
+        &billing(),
+        &json!({"as_of": "2025-10-01", "mode": "final"}),
+    )
+    .await
+    .expect(422);
+    app.get(
+        "/v1/billing-runs/0192f1d2-0000-7000-8000-000000000001",
+        &billing(),
+    )
+    .await
+    .expect(404);
+    assert_eq!(app.count("billing_runs").await, 0);
+}
+
+#[tokio::test]
+async fn partners_see_only_their_accounts_invoices() {
+    let app = spawn_app().await;
+    let (code, _) = setup(&app).await;
+    let partner = app.create_partner("DEALER-1").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let theirs = app
+        .create_account(json!({"legal_name": "Dealer client", "partner_id": partner}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = app
+        .create_account(json!({"legal_name": "Direct client"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for account in [&theirs, &other] {
+        let c = contract(&app, account, &code, "2025-10-01", json!({})).await;
+        activate(&app, &c).await;
+    }
+    let done = run(&app, "2025-10-01", json!({})).await;
+    let all = invoices_of(&app, &done).await;
+    assert_eq!(all.len(), 2);
+    let token = partner_token(partner.parse().unwrap());
+    let seen = app.get("/v1/invoices", &token).await.expect(200).body;
+    assert_eq!(seen["data"].as_array().unwrap().len(), 1);
+    assert_eq!(seen["data"][0]["account_id"], theirs.as_str());
+    let hidden = all
+        .iter()
+        .find(|i| i["account_id"] == other.as_str())
+        .unwrap();
+    app.get(
+        &format!("/v1/invoices/{}", hidden["id"].as_str().unwrap()),
+        &token,
+    )
+    .await
+    .expect(404);
+}
+
+#[tokio::test]
+async fn billing_stops_at_termination_and_contracts_expire_after_their_end() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let terminated = contract(
+        &app,
+        &account,
+        &code,
+        "2025-10-01",
+        json!({"billing_timing": "arrears"}),
+    )
+    .await;
+    activate(&app, &terminated).await;
+    app.post(
+        &format!("/v1/contracts/{terminated}/amendments"),
+        &billing(),
+        &json!({"kind": "termination", "effective_date": "2025-10-15"}),
+    )
+    .await
+    .expect(201);
+    let ending = contract(
+        &app,
+        &account,
+        &code,
+        "2025-10-01",
+        json!({"end_date": "2025-10-31"}),
+    )
+    .await;
+    activate(&app, &ending).await;
+
+    let done = run(&app, "2025-12-01", json!({})).await;
+    assert_eq!(done["progress"]["errors"], 0);
+    let invoices = invoices_of(&app, &done).await;
+    let of = |c: &str| {
+        invoices
+            .iter()
+            .find(|i| i["contract_id"] == c)
+            .unwrap()
+            .clone()
+    };
+    // Terminated on 15 October: 15/31 of 250.00 in arrears, nothing after.
+    let t = of(&terminated);
+    assert_eq!(lines_of(&t, "recurring").len(), 1);
+    assert_eq!(t["subtotal"], "120.97");
+    assert_eq!(t["period_end"], "2025-10-15");
+    // Ended on 31 October: October only, then expired.
+    let e = of(&ending);
+    assert_eq!(e["subtotal"], "250.00");
+    let contract_now = app
+        .get(&format!("/v1/contracts/{ending}"), &billing())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(contract_now["status"], "expired");
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE action = 'contract.expired' AND entity_id = '{ending}'"
+        ))
+        .await,
+        1
+    );
+    let again = run(&app, "2026-01-01", json!({})).await;
+    assert_eq!(again["progress"]["invoices_created"], 0);
+}
