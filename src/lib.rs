@@ -19,6 +19,7 @@ pub mod operations;
 pub mod pagination;
 pub mod partners;
 pub mod schema;
+pub mod tasks;
 pub mod validate;
 
 use std::net::TcpListener;
@@ -68,6 +69,10 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(financial_codes::routes::update_financial_code)
         .service(financial_codes::routes::deactivate_financial_code)
         .service(financial_codes::routes::activate_financial_code)
+        .service(tasks::routes::create_task)
+        .service(tasks::routes::list_tasks)
+        .service(tasks::routes::get_task)
+        .service(tasks::routes::update_task)
         .service(audit::routes::list_audit_events);
 }
 

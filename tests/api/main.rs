@@ -10,3 +10,4 @@ mod idempotency;
 mod openapi;
 mod operations;
 mod partners;
+mod tasks;
