@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod context;
+pub mod contracts;
 pub mod db;
 pub mod error;
 pub mod extract;
@@ -73,6 +74,17 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(tasks::routes::list_tasks)
         .service(tasks::routes::get_task)
         .service(tasks::routes::update_task)
+        // A contract's documents have a scope of their own so that their upload may be up to
+        // 10 MiB; every other body stays under the JSON limit.
+        .service(
+            scope::scope("/contracts/{id}/documents")
+                .app_data(web::PayloadConfig::new(
+                    contracts::documents::MAX_DOCUMENT_BYTES,
+                ))
+                .service(contracts::documents::upload_contract_document)
+                .service(contracts::documents::list_contract_documents)
+                .service(contracts::documents::download_contract_document),
+        )
         .service(audit::routes::list_audit_events);
 }
 

@@ -3,6 +3,7 @@
 mod accounts;
 mod audit;
 mod auth;
+mod contract_documents;
 mod conventions;
 mod financial_codes;
 mod helpers;
