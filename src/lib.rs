@@ -24,6 +24,7 @@ pub mod pagination;
 pub mod partners;
 pub mod readings;
 pub mod schema;
+pub mod tasks;
 pub mod validate;
 
 use std::net::TcpListener;
@@ -95,6 +96,21 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(billing::routes::get_run)
         .service(invoices::routes::list_invoices)
         .service(invoices::routes::get_invoice)
+        .service(tasks::routes::create_task)
+        .service(tasks::routes::list_tasks)
+        .service(tasks::routes::get_task)
+        .service(tasks::routes::update_task)
+        // A contract's documents have a scope of their own so that their upload may be up to
+        // 10 MiB; every other body stays under the JSON limit.
+        .service(
+            scope::scope("/contracts/{id}/documents")
+                .app_data(web::PayloadConfig::new(
+                    contracts::documents::MAX_DOCUMENT_BYTES,
+                ))
+                .service(contracts::documents::upload_contract_document)
+                .service(contracts::documents::list_contract_documents)
+                .service(contracts::documents::download_contract_document),
+        )
         .service(audit::routes::list_audit_events);
 }
 

@@ -67,7 +67,7 @@ impl From<AuditRow> for AuditEventView {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditFilter {
-    /// Entity type: `account`, `contact`, `partner`, `financial_code`.
+    /// Entity type: `account`, `contact`, `partner`, `financial_code`, `task`, `contract`.
     pub entity_type: Option<String>,
     pub entity_id: Option<Uuid>,
     /// Every entry about an account and what hangs under it.

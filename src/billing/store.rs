@@ -490,29 +490,49 @@ pub async fn write_bills(
             .await?;
     }
     for invoice in invoices.iter().filter(|i| i.review_required) {
-        tasks.push((
-            t::id.eq(Uuid::now_v7()),
-            t::type_.eq("first_invoice_review"),
-            t::subject_type.eq("invoice"),
-            t::subject_id.eq(invoice.id),
-            t::account_id.eq(Some(invoice.account_id)),
-            t::title.eq(format!(
+        let mut task = crate::tasks::TaskRow::new(
+            "first_invoice_review",
+            crate::tasks::SubjectType::Invoice,
+            invoice.id,
+            Some(invoice.account_id),
+            format!(
                 "Review invoice {} before it goes out",
                 invoice
                     .number
                     .clone()
                     .unwrap_or_else(|| format!("draft {}", invoice.id))
-            )),
-            t::description.eq(invoice.review_reason.clone()),
-            t::due_date.eq(invoice.invoice_date + time::Duration::days(2)),
-            t::priority.eq("normal"),
-            t::status.eq("open"),
-            t::created_by.eq(actor.clone()),
-        ));
+            ),
+            invoice.invoice_date + time::Duration::days(2),
+            crate::tasks::Priority::Normal,
+            &actor,
+        );
+        task.description = invoice.review_reason.clone();
+        tasks.push(task);
     }
     if !tasks.is_empty() {
         diesel::insert_into(t::tasks)
-            .values(tasks)
+            .values(&tasks)
+            .execute(conn)
+            .await?;
+    }
+    let task_audits: Vec<_> = tasks
+        .iter()
+        .map(|task| {
+            (
+                au::actor.eq(actor.clone()),
+                au::actor_role.eq("system"),
+                au::action.eq("task.created"),
+                au::entity_type.eq("task"),
+                au::entity_id.eq(task.id),
+                au::account_id.eq(task.account_id),
+                au::after.eq(serde_json::to_value(crate::tasks::TaskView::from(task.clone())).ok()),
+                au::request_id.eq(run.request_id.clone()),
+            )
+        })
+        .collect();
+    if !task_audits.is_empty() {
+        diesel::insert_into(au::audit_events)
+            .values(task_audits)
             .execute(conn)
             .await?;
     }

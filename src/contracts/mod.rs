@@ -1,6 +1,7 @@
 //! Contracts: terms, recurring charges, amendments (the contract's history).
 
 pub mod amendments;
+pub mod documents;
 pub mod model;
 pub mod routes;
 pub mod rules;

@@ -522,6 +522,22 @@ async fn the_first_invoice_after_an_upgrade_is_flagged_and_a_review_task_created
         .await,
         1
     );
+    let tasks = app
+        .get("/v1/tasks?type=first_invoice_review", &billing())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(tasks["data"].as_array().unwrap().len(), 1);
+    assert_eq!(tasks["data"][0]["subject_id"], id);
+    assert!(tasks["data"][0]["description"]
+        .as_str()
+        .unwrap()
+        .contains("upgrade"));
+    assert_eq!(
+        app.count("audit_events WHERE action = 'task.created' AND actor LIKE 'billing-run:%'")
+            .await,
+        1
+    );
     let december = run(&app, "2025-12-01", json!({})).await;
     let next = &invoices_of(&app, &december).await[0];
     assert_eq!(next["review_required"], false);
