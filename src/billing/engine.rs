@@ -693,7 +693,14 @@ fn bill_meter(
                 plan.included_units,
                 plan.overage_rate.normalize(),
                 rated.overage_amount,
-                estimate_note.map(|n| format!("; end reading {n}")).unwrap_or_default()
+                estimate_note
+                    .map(|n| format!("; end reading {n}"))
+                    .unwrap_or_default()
+                    + &if start.estimated {
+                        format!("; start reading is the estimate billed for {}", start.on)
+                    } else {
+                        String::new()
+                    }
             )),
             ..Default::default()
         });

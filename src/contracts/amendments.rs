@@ -182,6 +182,18 @@ async fn apply(
     let effective = new.effective_date;
     let currency = c.currency();
     let mut e = Errors::default();
+    for (field, date) in [
+        ("effective_date", Some(effective)),
+        ("end_date", new.end_date),
+    ] {
+        if date.is_some_and(|d| d > rules::LATEST) {
+            e.add(
+                field,
+                "out_of_range",
+                format!("must not be after {}", rules::LATEST),
+            );
+        }
+    }
     if effective < c.start_date {
         e.add(
             "effective_date",
@@ -330,6 +342,16 @@ async fn apply(
                 );
             }
             let mut repriced = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for (i, price) in new.prices.iter().enumerate() {
+                if !seen.insert(price.charge_id) {
+                    e.add(
+                        &at("prices", i, "charge_id"),
+                        "duplicate",
+                        "each charge is repriced once",
+                    );
+                }
+            }
             for (i, price) in new.prices.iter().enumerate() {
                 rules::check_amount(&at("prices", i, "amount"), price.amount, currency, &mut e);
                 match current_charge(price.charge_id) {

@@ -64,7 +64,20 @@ pub fn apply(patch: &ContractPatch, current: &ContractRow, now: OffsetDateTime) 
 }
 
 /// Every rule a contract's terms must satisfy.
+/// Dates a contract can have: anything else is a typing mistake.
+pub const EARLIEST: time::Date = time::macros::date!(1970 - 01 - 01);
+pub const LATEST: time::Date = time::macros::date!(2199 - 12 - 31);
+
 pub fn validate(c: &ContractRow, e: &mut Errors) {
+    for (field, date) in [("start_date", Some(c.start_date)), ("end_date", c.end_date)] {
+        if date.is_some_and(|d| !(EARLIEST..=LATEST).contains(&d)) {
+            e.add(
+                field,
+                "out_of_range",
+                format!("must be between {EARLIEST} and {LATEST}"),
+            );
+        }
+    }
     if let Some(end) = c.end_date {
         if end < c.start_date {
             e.add("end_date", "before_start", "must not be before start_date");

@@ -10,6 +10,22 @@ pub fn validate(e: &EquipmentRow, errors: &mut Errors) {
     errors.text("serial_number", &e.serial_number, 64);
     errors.text("make", &e.make, 100);
     errors.text("model", &e.model, 100);
+    let (earliest, latest) = (
+        crate::contracts::rules::EARLIEST,
+        crate::contracts::rules::LATEST,
+    );
+    for (field, date) in [
+        ("installed_on", Some(e.installed_on)),
+        ("removed_on", e.removed_on),
+    ] {
+        if date.is_some_and(|d| !(earliest..=latest).contains(&d)) {
+            errors.add(
+                field,
+                "out_of_range",
+                format!("must be between {earliest} and {latest}"),
+            );
+        }
+    }
     if let Some(removed) = e.removed_on {
         if removed < e.installed_on {
             errors.add(

@@ -1733,3 +1733,58 @@ async fn meters_are_added_to_equipment_and_equipment_is_updated() {
         2
     );
 }
+
+#[tokio::test]
+async fn dates_out_of_range_and_repeated_repricing_are_refused() {
+    let app = spawn_app().await;
+    let (account, code, contract) = active_contract(&app).await;
+    let mut body = contract_body(&id(&account), &code);
+    body["start_date"] = json!("1900-01-01");
+    body["end_date"] = json!("2300-01-01");
+    let reply = app
+        .post("/v1/contracts", &token(Role::Billing), &body)
+        .await
+        .expect(422);
+    assert_eq!(
+        fields(&reply),
+        vec![
+            ("start_date".to_string(), "out_of_range".to_string()),
+            ("end_date".to_string(), "out_of_range".to_string()),
+        ]
+    );
+    let charge = contract["charges"][0]["id"].clone();
+    let reply = amend(
+        &app,
+        &id(&contract),
+        &json!({"kind": "renewal", "effective_date": "2025-07-01", "end_date": "2026-12-31",
+                "prices": [{"charge_id": charge, "amount": "260.00"},
+                           {"charge_id": charge, "amount": "270.00"}]}),
+    )
+    .await
+    .expect(422);
+    assert_eq!(
+        fields(&reply),
+        vec![("prices[1].charge_id".to_string(), "duplicate".to_string())]
+    );
+    let reply = amend(
+        &app,
+        &id(&contract),
+        &json!({"kind": "renewal", "effective_date": "2025-07-01", "end_date": "2400-12-31"}),
+    )
+    .await
+    .expect(422);
+    assert_eq!(reply.error_field(), "end_date");
+    let reply = app
+        .post(
+            &format!("/v1/contracts/{}/equipment", id(&contract)),
+            &token(Role::Billing),
+            &equipment_body("SN-OLD", &code, "1800-01-01"),
+        )
+        .await
+        .expect(422);
+    assert_eq!(reply.error_field(), "installed_on");
+    assert_eq!(app.count("contracts").await, 1);
+    assert_eq!(app.count("contract_charges").await, 1);
+    assert_eq!(app.count("contract_amendments").await, 0);
+    assert_eq!(app.count("equipment").await, 0);
+}
