@@ -44,6 +44,8 @@ pub enum Permission {
     ReadingsWrite,
     BillingRuns,
     InvoicesRead,
+    InvoicesWrite,
+    InvoicesIssue,
     TasksRead,
     TasksWrite,
 }
@@ -65,6 +67,8 @@ impl Permission {
         Permission::ReadingsWrite,
         Permission::BillingRuns,
         Permission::InvoicesRead,
+        Permission::InvoicesWrite,
+        Permission::InvoicesIssue,
         Permission::TasksRead,
         Permission::TasksWrite,
     ];
@@ -86,6 +90,8 @@ impl Permission {
             Permission::ReadingsWrite => "readings:write",
             Permission::BillingRuns => "billing_runs:write",
             Permission::InvoicesRead => "invoices:read",
+            Permission::InvoicesWrite => "invoices:write",
+            Permission::InvoicesIssue => "invoices:issue",
             Permission::TasksRead => "tasks:read",
             Permission::TasksWrite => "tasks:write",
         }
@@ -156,6 +162,8 @@ impl Permission {
                 Viewer,
                 Partner,
             ],
+            Permission::InvoicesWrite => &[Admin, Billing],
+            Permission::InvoicesIssue => &[Admin, Billing],
             Permission::TasksRead => &[
                 Admin,
                 Billing,

@@ -99,6 +99,23 @@ fn key_entries(name: &'static str) -> Result<Vec<(String, String, String)>, Conf
         .collect()
 }
 
+/// `INVOICE_NUMBER_PREFIX`: 1 to 10 of A–Z and 0–9.
+fn invoice_prefix() -> Result<String, ConfigError> {
+    let prefix = var("INVOICE_NUMBER_PREFIX").unwrap_or_else(|| "INV".into());
+    if (1..=10).contains(&prefix.len())
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        Ok(prefix)
+    } else {
+        Err(ConfigError {
+            name: "INVOICE_NUMBER_PREFIX",
+            reason: format!("{prefix:?} is not 1 to 10 of A-Z and 0-9"),
+        })
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let hs256_secret = match var("JWT_HS256_SECRET") {
@@ -135,6 +152,7 @@ impl Config {
             pg_dir: PathBuf::from(var("RECEIVABLES_PG_DIR").unwrap_or_else(|| "var/pg".into())),
             idempotency_ttl_hours: parse("IDEMPOTENCY_TTL_HOURS", 24i32)?.max(24),
             billing: crate::billing::engine::Settings {
+                invoice_prefix: invoice_prefix()?,
                 estimate_readings: parse("ESTIMATE_READINGS", 3usize)?.max(1),
                 reading_window_days: parse("READING_WINDOW_DAYS", 3i64)?.clamp(0, 15),
             },

@@ -147,6 +147,29 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// A JSON body that may be left out (an action whose options all have defaults): no body
+/// gives `T::default()`, a body is read as [`ApiJson`] would.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let typed = req.headers().contains_key(header::CONTENT_TYPE);
+        if length == Some(0) || (length.is_none() && !typed) {
+            return Box::pin(async { Ok(OptionalJson(T::default())) });
+        }
+        let json = ApiJson::<T>::from_request(req, payload);
+        Box::pin(async move { json.await.map(|j| OptionalJson(j.0)) })
+    }
+}
+
 /// A query string deserialised field by field, so an error names the parameter.
 pub struct ApiQuery<T>(pub T);
 

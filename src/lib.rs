@@ -15,6 +15,7 @@ pub mod extract;
 pub mod financial_codes;
 pub mod idempotency;
 pub mod invoices;
+pub mod ledger;
 pub mod local_pg;
 pub mod money;
 pub mod observability;
@@ -94,8 +95,13 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(billing::routes::create_run)
         .service(billing::routes::list_runs)
         .service(billing::routes::get_run)
+        .service(invoices::routes::create_invoice)
         .service(invoices::routes::list_invoices)
         .service(invoices::routes::get_invoice)
+        .service(invoices::routes::update_invoice)
+        .service(invoices::routes::delete_invoice)
+        .service(invoices::routes::issue_invoice)
+        .service(invoices::routes::void_invoice)
         .service(tasks::routes::create_task)
         .service(tasks::routes::list_tasks)
         .service(tasks::routes::get_task)
@@ -158,7 +164,7 @@ impl Application {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let spec = openapi_spec();
         let billing_wakeup = Arc::new(tokio::sync::Notify::new());
-        billing::worker::spawn(pool.clone(), config.billing, billing_wakeup.clone());
+        billing::worker::spawn(pool.clone(), config.billing.clone(), billing_wakeup.clone());
         let state = web::Data::new(AppState {
             billing_wakeup,
             pool,

@@ -276,6 +276,35 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        po_number -> Nullable<Text>,
+        reference_fields -> Jsonb,
+        memo -> Nullable<Text>,
+        amount_paid -> Numeric,
+        amount_credited -> Numeric,
+        amount_written_off -> Numeric,
+        balance_due -> Numeric,
+        disputed_amount -> Numeric,
+        voided_at -> Nullable<Timestamptz>,
+        void_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> Uuid,
+        seq -> Int8,
+        account_id -> Uuid,
+        invoice_id -> Nullable<Uuid>,
+        kind -> Text,
+        amount -> Numeric,
+        currency -> Text,
+        entry_date -> Date,
+        document_type -> Text,
+        document_id -> Uuid,
+        description -> Text,
+        created_by -> Text,
+        request_id -> Nullable<Text>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -414,6 +443,8 @@ diesel::joinable!(invoice_lines -> meters (meter_id));
 diesel::joinable!(invoices -> accounts (account_id));
 diesel::joinable!(invoices -> billing_runs (billing_run_id));
 diesel::joinable!(invoices -> contracts (contract_id));
+diesel::joinable!(ledger_entries -> accounts (account_id));
+diesel::joinable!(ledger_entries -> invoices (invoice_id));
 diesel::joinable!(meter_periods -> contracts (contract_id));
 diesel::joinable!(meter_periods -> meter_readings (end_reading_id));
 diesel::joinable!(meter_periods -> meters (meter_id));
@@ -442,6 +473,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     invoice_lines,
     invoices,
+    ledger_entries,
     meter_periods,
     meter_plans,
     meter_readings,

@@ -210,6 +210,9 @@ pub struct AccountView {
     pub updated_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub closed_at: Option<OffsetDateTime>,
+    /// What the account owes, from the ledger (on `GET /v1/accounts/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balance: Option<crate::ledger::model::BalanceSummary>,
 }
 
 impl From<AccountRow> for AccountView {
@@ -246,6 +249,7 @@ impl From<AccountRow> for AccountView {
             created_at: r.created_at,
             updated_at: r.updated_at,
             closed_at: r.closed_at,
+            balance: None,
         }
     }
 }

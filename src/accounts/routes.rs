@@ -171,11 +171,13 @@ pub async fn get_account(
     ctx.require(Permission::AccountsRead)?;
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = store::find_visible(&mut conn, id.into_inner(), ctx.partner_scope()).await?;
-    Ok(versioned(
-        StatusCode::OK,
-        row.version,
-        &AccountView::from(row),
-    ))
+    let currency = crate::money::Currency::parse(&row.currency).expect("a stored currency");
+    let summary =
+        crate::ledger::store::balance_summary(&mut conn, row.id, crate::db::now().date()).await?;
+    let version = row.version;
+    let mut view = AccountView::from(row);
+    view.balance = Some(summary.normalized(currency));
+    Ok(versioned(StatusCode::OK, version, &view))
 }
 
 /// Handles the PATCH /v1/accounts/{id} route: changes an account under optimistic concurrency.

@@ -16,8 +16,10 @@ use crate::money::Currency;
 use crate::readings::model::{ReadingRow, ReadingSource};
 
 /// Billing settings from configuration.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
+    /// Prefix of invoice numbers (`INV` gives `INV-2026-000001`).
+    pub invoice_prefix: String,
     /// N: estimates average the last N + 1 actual readings.
     pub estimate_readings: usize,
     /// An actual reading this many days either side of a period's end closes it.
@@ -27,6 +29,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            invoice_prefix: "INV".into(),
             estimate_readings: 3,
             reading_window_days: 3,
         }
@@ -230,7 +233,7 @@ pub fn bill_contract(
     as_of: Date,
     usage_as_of: Date,
     run_id: Uuid,
-    settings: Settings,
+    settings: &Settings,
     now: OffsetDateTime,
 ) -> Result<ContractBill, BillError> {
     let c = &input.contract;
@@ -352,9 +355,8 @@ pub fn bill_contract(
             l.line_no = i as i32 + 1;
             l.contract_id = Some(c.id);
         }
-        let subtotal: Decimal = lines.iter().map(|l| l.amount).sum();
-        let taxable: Decimal = lines.iter().filter(|l| l.taxable).map(|l| l.amount).sum();
-        let tax_total = currency.round(taxable * terms.tax_rate / Decimal::ONE_HUNDRED);
+        let (subtotal, taxable, tax_total, total) =
+            crate::invoices::rules::totals(&lines, terms.tax_rate, currency);
         let days = contract_terms.unwrap_or(terms.payment_terms_days);
         let period_start = lines.iter().filter_map(|l| l.period_start).min();
         let period_end = lines.iter().filter_map(|l| l.period_end).max();
@@ -391,17 +393,27 @@ pub fn bill_contract(
             payment_terms_days: days,
             period_start,
             period_end,
-            subtotal: currency.normalize(subtotal),
-            taxable_amount: currency.normalize(taxable),
+            subtotal,
+            taxable_amount: taxable,
             tax_rate: terms.tax_rate,
             tax_total,
-            total: currency.normalize(subtotal + tax_total),
+            total,
             review_required: !reasons.is_empty(),
             review_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
             issued_at: None,
             version: 1,
             created_at: now,
             updated_at: now,
+            po_number: None,
+            reference_fields: Default::default(),
+            memo: None,
+            amount_paid: Decimal::ZERO,
+            amount_credited: Decimal::ZERO,
+            amount_written_off: Decimal::ZERO,
+            balance_due: Decimal::ZERO,
+            disputed_amount: Decimal::ZERO,
+            voided_at: None,
+            void_reason: None,
         });
         bill.lines.extend(lines);
     }
@@ -423,7 +435,7 @@ fn bill_meter(
     periods: &[Period],
     as_of: Date,
     run_id: Uuid,
-    settings: Settings,
+    settings: &Settings,
     currency: Currency,
     owners: &[(Date, Uuid)],
     drafts: &mut Drafts,

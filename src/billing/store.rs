@@ -11,10 +11,12 @@ use uuid::Uuid;
 
 use super::engine::{AccountTerms, ContractBill, ContractInput, MeterInput, MeterPeriodRow};
 use super::model::{RunErrorRow, RunRow, RunStatus};
+use crate::accounts::model::AccountRow;
 use crate::contracts::model::{AmendmentRow, ChargeRow, ContractRow, ContractStatus};
 use crate::db::Conn;
 use crate::equipment::model::{EquipmentRow, MeterRow, PlanRow};
 use crate::error::ApiError;
+use crate::invoices;
 use crate::readings::model::{ReadingRow, ReadingSource};
 use crate::schema::billing_run_errors::dsl as be;
 use crate::schema::billing_runs::dsl as br;
@@ -407,12 +409,17 @@ pub async fn lock_inputs(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<ContractIn
 
 /// Writes the bills of a chunk: invoices and lines, estimated readings, billed periods,
 /// re-rated periods, flagged amendments and their review tasks, audit entries.
+///
+/// In `issue` mode each invoice is numbered and posted to the ledger; one whose account's
+/// presentment preferences are not met (a required PO number, say) stays a draft and is
+/// returned as an error of the run.
 pub async fn write_bills(
     conn: &mut Conn,
     run: &RunRow,
     bills: &mut [ContractBill],
+    invoice_prefix: &str,
     now: OffsetDateTime,
-) -> Result<i32, ApiError> {
+) -> Result<(i32, Vec<(Uuid, &'static str, String)>), ApiError> {
     use crate::schema::audit_events::dsl as au;
     use crate::schema::billed_periods::dsl as bp;
     use crate::schema::contract_amendments::dsl as am;
@@ -425,15 +432,58 @@ pub async fn write_bills(
     let mut billed = Vec::new();
     let mut new_periods = Vec::new();
     let mut reviewed = Vec::new();
+    let actor = format!("billing-run:{}", run.id);
+    let mut entries = Vec::new();
+    let mut refused = Vec::new();
+    let issuing = run.mode == super::model::RunMode::Issue;
+    let owners: HashMap<Uuid, AccountRow> = if issuing {
+        use crate::schema::accounts::dsl as a;
+        let ids: Vec<Uuid> = bills
+            .iter()
+            .flat_map(|b| b.invoices.iter().map(|i| i.account_id))
+            .collect();
+        a::accounts
+            .filter(a::id.eq_any(&ids))
+            .select(AccountRow::as_select())
+            .load::<AccountRow>(conn)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     for bill in bills.iter_mut() {
-        if run.mode == super::model::RunMode::Issue {
-            for invoice in &mut bill.invoices {
-                let year = invoice.invoice_date.year();
-                let n = crate::db::next_number(conn, &format!("invoice-{year}")).await?;
-                invoice.number = Some(format!("INV-{year}-{n:06}"));
-                invoice.status = crate::invoices::model::InvoiceStatus::Open;
-                invoice.issued_at = Some(now);
+        for invoice in bill.invoices.iter_mut().filter(|_| issuing) {
+            let mut problems = invoices::rules::issue_problems(invoice);
+            if let Some(account) = owners.get(&invoice.account_id) {
+                problems.extend(invoices::rules::presentment_problems(account, invoice));
             }
+            if !problems.is_empty() {
+                let reasons: Vec<String> = problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.field, p.message))
+                    .collect();
+                refused.push((
+                    invoice.contract_id.unwrap_or_default(),
+                    "not_issued",
+                    format!("invoice left as a draft: {}", reasons.join("; ")),
+                ));
+                continue;
+            }
+            let year = invoice.invoice_date.year();
+            let series = invoices::rules::invoice_series(invoice_prefix, year);
+            let n = crate::db::next_number(conn, &series).await?;
+            let number = invoices::rules::invoice_number(invoice_prefix, year, n);
+            let date = invoice.invoice_date;
+            entries.extend(invoices::rules::issue(
+                invoice,
+                number,
+                date,
+                now,
+                &actor,
+                run.request_id.clone(),
+            ));
         }
         invoices.extend(bill.invoices.iter().cloned());
         lines.append(&mut bill.lines);
@@ -460,6 +510,7 @@ pub async fn write_bills(
     }
     crate::readings::store::insert_many(conn, &estimates).await?;
     crate::invoices::store::insert_many(conn, &invoices, &lines).await?;
+    crate::ledger::store::post(conn, &entries).await?;
     for chunk in billed.chunks(5000) {
         diesel::insert_into(bp::billed_periods)
             .values(chunk)
@@ -481,7 +532,6 @@ pub async fn write_bills(
                 .await?;
         }
     }
-    let actor = format!("billing-run:{}", run.id);
     let mut tasks = Vec::new();
     for (amendment, invoice_id) in &reviewed {
         diesel::update(am::contract_amendments.find(amendment))
@@ -567,7 +617,7 @@ pub async fn write_bills(
             .execute(conn)
             .await?;
     }
-    Ok(invoices.len() as i32)
+    Ok((invoices.len() as i32, refused))
 }
 
 /// Active contracts whose end date passed by `as_of` become `expired` (their last periods are

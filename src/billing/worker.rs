@@ -24,7 +24,7 @@ pub fn spawn(pool: DbPool, settings: Settings, wake: Arc<Notify>) {
     let worker = format!("worker-{}", Uuid::now_v7());
     tokio::spawn(async move {
         loop {
-            match next(&pool, &worker, settings).await {
+            match next(&pool, &worker, &settings).await {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(e) => log::warn!("billing worker: {e}"),
@@ -38,7 +38,7 @@ pub fn spawn(pool: DbPool, settings: Settings, wake: Arc<Notify>) {
 }
 
 /// Claims and performs one run; `false` when none is waiting.
-async fn next(pool: &DbPool, worker: &str, settings: Settings) -> Result<bool, ApiError> {
+async fn next(pool: &DbPool, worker: &str, settings: &Settings) -> Result<bool, ApiError> {
     let mut conn = crate::db::conn(pool).await?;
     let Some(run) = store::claim_run(&mut conn, worker).await? else {
         return Ok(false);
@@ -57,7 +57,7 @@ async fn next(pool: &DbPool, worker: &str, settings: Settings) -> Result<bool, A
     Ok(true)
 }
 
-async fn perform(conn: &mut Conn, run: &RunRow, settings: Settings) -> Result<(), ApiError> {
+async fn perform(conn: &mut Conn, run: &RunRow, settings: &Settings) -> Result<(), ApiError> {
     let ids = store::contracts_in_scope(conn, run).await?;
     store::set_total(conn, run.id, ids.len() as i32).await?;
     for chunk in ids.chunks(CHUNK) {
@@ -83,7 +83,7 @@ async fn bill_chunk(
     conn: &mut Conn,
     run: &RunRow,
     ids: &[Uuid],
-    settings: Settings,
+    settings: &Settings,
 ) -> Result<(), ApiError> {
     conn.transaction(async |conn| {
         let now = OffsetDateTime::now_utc();
@@ -97,7 +97,9 @@ async fn bill_chunk(
                 Err(e) => errors.push((input.contract.id, e.code, e.reason)),
             }
         }
-        let invoices = store::write_bills(conn, run, &mut bills, now).await?;
+        let (invoices, refused) =
+            store::write_bills(conn, run, &mut bills, &settings.invoice_prefix, now).await?;
+        errors.extend(refused);
         store::expire_contracts(conn, run, ids).await?;
         store::add_progress(conn, run.id, ids.len() as i32, invoices, &errors).await
     })

@@ -2,4 +2,5 @@
 
 pub mod model;
 pub mod routes;
+pub mod rules;
 pub mod store;

@@ -31,8 +31,33 @@ crate::text_enum! {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = crate::schema::invoices)]
+/// A reference the customer wants printed on the invoice (cost centre, project, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceValue {
+    #[schema(example = "Cost center")]
+    pub name: String,
+    #[schema(example = "CC-4410")]
+    pub value: String,
+}
+
+/// The references of an invoice, stored as JSON.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Jsonb)]
+pub struct References(pub Vec<ReferenceValue>);
+crate::jsonb_column!(References);
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = crate::schema::invoices, treat_none_as_null = true)]
 pub struct InvoiceRow {
     pub id: Uuid,
     pub number: Option<String>,
@@ -57,6 +82,25 @@ pub struct InvoiceRow {
     pub version: i32,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    pub po_number: Option<String>,
+    pub reference_fields: References,
+    pub memo: Option<String>,
+    pub amount_paid: Decimal,
+    pub amount_credited: Decimal,
+    pub amount_written_off: Decimal,
+    pub balance_due: Decimal,
+    pub disputed_amount: Decimal,
+    pub voided_at: Option<OffsetDateTime>,
+    pub void_reason: Option<String>,
+}
+
+impl InvoiceRow {
+    /// Whether money was applied to it in any way (then it cannot be voided).
+    pub fn has_applications(&self) -> bool {
+        !(self.amount_paid.is_zero()
+            && self.amount_credited.is_zero()
+            && self.amount_written_off.is_zero())
+    }
 }
 
 #[derive(Debug, Clone, Default, Queryable, Selectable, Insertable)]
@@ -215,11 +259,31 @@ pub struct InvoiceView {
     pub tax_total: Decimal,
     #[schema(value_type = String, example = "321.81")]
     pub total: Decimal,
+    #[schema(value_type = String, example = "0.00")]
+    pub amount_paid: Decimal,
+    #[schema(value_type = String, example = "0.00")]
+    pub amount_credited: Decimal,
+    #[schema(value_type = String, example = "0.00")]
+    pub amount_written_off: Decimal,
+    /// total − paid − credited − written off; what the ledger says the invoice owes.
+    #[schema(value_type = String, example = "321.81")]
+    pub balance_due: Decimal,
+    /// The part of the balance under open dispute (not dunned).
+    #[schema(value_type = String, example = "0.00")]
+    pub disputed_amount: Decimal,
+    /// Days since the due date while a balance is left (0 when not past due).
+    pub days_past_due: i64,
+    pub po_number: Option<String>,
+    pub reference_fields: Vec<ReferenceValue>,
+    pub memo: Option<String>,
     /// Set on the first invoice after an upgrade, renewal or ownership change.
     pub review_required: bool,
     pub review_reason: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub issued_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub voided_at: Option<OffsetDateTime>,
+    pub void_reason: Option<String>,
     pub version: i32,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -250,9 +314,25 @@ impl InvoiceView {
             tax_rate,
             tax_total: money(i.tax_total),
             total: money(i.total),
+            amount_paid: money(i.amount_paid),
+            amount_credited: money(i.amount_credited),
+            amount_written_off: money(i.amount_written_off),
+            balance_due: money(i.balance_due),
+            disputed_amount: money(i.disputed_amount),
+            days_past_due: super::rules::days_past_due(
+                i.status,
+                i.due_date,
+                i.balance_due,
+                crate::db::now().date(),
+            ),
+            po_number: i.po_number,
+            reference_fields: i.reference_fields.0,
+            memo: i.memo,
             review_required: i.review_required,
             review_reason: i.review_reason,
             issued_at: i.issued_at,
+            voided_at: i.voided_at,
+            void_reason: i.void_reason,
             version: i.version,
             created_at: i.created_at,
             lines: lines
@@ -269,8 +349,112 @@ impl InvoiceView {
 #[into_params(parameter_in = Query)]
 pub struct InvoiceFilter {
     pub account_id: Option<Uuid>,
+    /// Invoices of the partner's accounts.
+    pub partner_id: Option<Uuid>,
     pub contract_id: Option<Uuid>,
     pub billing_run_id: Option<Uuid>,
     pub status: Option<InvoiceStatus>,
     pub review_required: Option<bool>,
+    /// Invoice date on or after.
+    pub issued_from: Option<Date>,
+    /// Invoice date on or before.
+    pub issued_to: Option<Date>,
+    pub due_from: Option<Date>,
+    pub due_to: Option<Date>,
+    /// Open with a balance and due before today (`true`), or not (`false`).
+    pub past_due: Option<bool>,
+    /// With a disputed amount (`true`) or without (`false`).
+    pub has_dispute: Option<bool>,
+    /// Total at least.
+    #[param(value_type = Option<String>, example = "100.00")]
+    pub min_total: Option<String>,
+    /// Total at most.
+    #[param(value_type = Option<String>, example = "5000.00")]
+    pub max_total: Option<String>,
+    /// `created` (default), `invoice_date`, `due_date` or `total`.
+    pub sort: Option<InvoiceSort>,
+    /// `asc` (default) or `desc`.
+    pub order: Option<SortOrder>,
+}
+
+crate::text_enum! {
+    InvoiceSort { Created => "created", InvoiceDate => "invoice_date", DueDate => "due_date", Total => "total" }
+}
+
+crate::text_enum! {
+    SortOrder { Asc => "asc", Desc => "desc" }
+}
+
+/// A line of a manual invoice.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"description": "Toner cartridge, black", "quantity": "2", "unit_price": "89.50", "financial_code_id": "0192f1d2-0000-7000-8000-000000000001"}))]
+pub struct NewLine {
+    pub description: String,
+    /// Up to 4 decimals, more than zero.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "2")]
+    pub quantity: Decimal,
+    /// Up to 6 decimals; negative for a discount line.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "89.50")]
+    pub unit_price: Decimal,
+    /// An active code of kind `revenue` or `fee`.
+    pub financial_code_id: Uuid,
+    /// Default true.
+    pub taxable: Option<bool>,
+}
+
+/// A manual invoice for one-off charges, created as a draft.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"account_id": "0192f1d2-0000-7000-8000-000000000010", "po_number": "PO-7781",
+    "lines": [{"description": "Toner cartridge, black", "quantity": "2", "unit_price": "89.50", "financial_code_id": "0192f1d2-0000-7000-8000-000000000001"}]}))]
+pub struct NewInvoice {
+    pub account_id: Uuid,
+    /// The contract the charges belong to, if any (must be the account's).
+    pub contract_id: Option<Uuid>,
+    pub po_number: Option<String>,
+    #[serde(default)]
+    pub reference_fields: Vec<ReferenceValue>,
+    pub memo: Option<String>,
+    /// 1 to 500 lines.
+    pub lines: Vec<NewLine>,
+}
+
+/// Changes to a draft. Absent fields stay; `null` clears; `lines` (manual invoices only)
+/// replaces every line.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoicePatch {
+    #[serde(default, deserialize_with = "crate::validate::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub po_number: Option<Option<String>>,
+    pub reference_fields: Option<Vec<ReferenceValue>>,
+    #[serde(default, deserialize_with = "crate::validate::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub memo: Option<Option<String>>,
+    pub lines: Option<Vec<NewLine>>,
+    /// The version being changed (or send `If-Match`).
+    pub version: Option<i32>,
+}
+
+/// Issues a draft: assigns its number, dates it and posts it to the ledger.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueInvoice {
+    /// Default today; the due date follows from the payment terms.
+    pub invoice_date: Option<Date>,
+    /// The version being issued (optional; or send `If-Match`).
+    pub version: Option<i32>,
+}
+
+/// Voids an issued invoice on which nothing is applied.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Billed to the wrong account"}))]
+pub struct VoidInvoice {
+    pub reason: String,
+    /// The version being voided (optional; or send `If-Match`).
+    pub version: Option<i32>,
 }

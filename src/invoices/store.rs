@@ -4,7 +4,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::model::{InvoiceFilter, InvoiceRow, LineRow};
+use rust_decimal::Decimal;
+
+use super::model::{InvoiceFilter, InvoiceRow, InvoiceSort, InvoiceStatus, LineRow, SortOrder};
 use crate::db::Conn;
 use crate::error::ApiError;
 use crate::schema::invoice_lines::dsl as l;
@@ -61,12 +63,47 @@ pub async fn lines_of(conn: &mut Conn, invoice_ids: &[Uuid]) -> Result<Vec<LineR
         .await?)
 }
 
+/// Where a sorted page ends: the sort key's value and the id (ties broken by id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortCursor {
+    pub key: String,
+    pub id: Uuid,
+}
+
+impl std::str::FromStr for SortCursor {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (key, id) = s.rsplit_once('|').ok_or(())?;
+        Ok(SortCursor {
+            key: key.to_string(),
+            id: id.parse().map_err(|_| ())?,
+        })
+    }
+}
+
+/// The cursor of a row in a list sorted by `sort`.
+pub fn cursor_of(row: &InvoiceRow, sort: InvoiceSort) -> String {
+    let key = match sort {
+        InvoiceSort::Created => String::new(),
+        InvoiceSort::InvoiceDate => row.invoice_date.to_string(),
+        InvoiceSort::DueDate => row.due_date.to_string(),
+        InvoiceSort::Total => row.total.to_string(),
+    };
+    format!("{key}|{}", row.id)
+}
+
+fn bad_cursor() -> ApiError {
+    ApiError::field("cursor", "invalid", "is not a cursor returned by this list")
+}
+
+/// Invoices matching the filter, sorted, after the cursor.
 pub async fn list(
     conn: &mut Conn,
     filter: &InvoiceFilter,
     partner: Option<Uuid>,
-    after: Option<Uuid>,
+    after: Option<SortCursor>,
     limit: i64,
+    today: time::Date,
 ) -> Result<Vec<InvoiceRow>, ApiError> {
     use crate::schema::accounts::dsl as a;
     let mut query = i::invoices
@@ -74,6 +111,9 @@ pub async fn list(
         .select(InvoiceRow::as_select())
         .into_boxed();
     if let Some(partner) = partner {
+        query = query.filter(a::partner_id.eq(partner));
+    }
+    if let Some(partner) = filter.partner_id {
         query = query.filter(a::partner_id.eq(partner));
     }
     if let Some(account) = filter.account_id {
@@ -91,8 +131,144 @@ pub async fn list(
     if let Some(review) = filter.review_required {
         query = query.filter(i::review_required.eq(review));
     }
-    if let Some(after) = after {
-        query = query.filter(i::id.gt(after));
+    if let Some(from) = filter.issued_from {
+        query = query.filter(i::invoice_date.ge(from));
     }
-    Ok(query.order(i::id.asc()).limit(limit + 1).load(conn).await?)
+    if let Some(to) = filter.issued_to {
+        query = query.filter(i::invoice_date.le(to));
+    }
+    if let Some(from) = filter.due_from {
+        query = query.filter(i::due_date.ge(from));
+    }
+    if let Some(to) = filter.due_to {
+        query = query.filter(i::due_date.le(to));
+    }
+    match filter.past_due {
+        Some(true) => {
+            query = query.filter(
+                i::status
+                    .eq(InvoiceStatus::Open)
+                    .and(i::balance_due.gt(Decimal::ZERO))
+                    .and(i::due_date.lt(today)),
+            )
+        }
+        Some(false) => {
+            query = query.filter(
+                i::status
+                    .ne(InvoiceStatus::Open)
+                    .or(i::balance_due.eq(Decimal::ZERO))
+                    .or(i::due_date.ge(today)),
+            )
+        }
+        None => {}
+    }
+    match filter.has_dispute {
+        Some(true) => query = query.filter(i::disputed_amount.gt(Decimal::ZERO)),
+        Some(false) => query = query.filter(i::disputed_amount.eq(Decimal::ZERO)),
+        None => {}
+    }
+    if let Some(min) = filter.min_total.as_deref() {
+        let min: Decimal = min
+            .parse()
+            .map_err(|_| ApiError::field("min_total", "invalid", "must be a decimal amount"))?;
+        query = query.filter(i::total.ge(min));
+    }
+    if let Some(max) = filter.max_total.as_deref() {
+        let max: Decimal = max
+            .parse()
+            .map_err(|_| ApiError::field("max_total", "invalid", "must be a decimal amount"))?;
+        query = query.filter(i::total.le(max));
+    }
+    let sort = filter.sort.unwrap_or(InvoiceSort::Created);
+    let desc = filter.order == Some(SortOrder::Desc);
+    macro_rules! keyset {
+        ($column:expr, $value:expr) => {{
+            if let Some(c) = &after {
+                let v = $value(&c.key).ok_or_else(bad_cursor)?;
+                query = if desc {
+                    query.filter($column.lt(v).or($column.eq(v).and(i::id.lt(c.id))))
+                } else {
+                    query.filter($column.gt(v).or($column.eq(v).and(i::id.gt(c.id))))
+                };
+            }
+            query = if desc {
+                query.order(($column.desc(), i::id.desc()))
+            } else {
+                query.order(($column.asc(), i::id.asc()))
+            };
+        }};
+    }
+    let date =
+        |k: &str| time::Date::parse(k, &time::format_description::well_known::Iso8601::DATE).ok();
+    match sort {
+        InvoiceSort::Created => {
+            if let Some(c) = &after {
+                query = if desc {
+                    query.filter(i::id.lt(c.id))
+                } else {
+                    query.filter(i::id.gt(c.id))
+                };
+            }
+            query = if desc {
+                query.order(i::id.desc())
+            } else {
+                query.order(i::id.asc())
+            };
+        }
+        InvoiceSort::InvoiceDate => keyset!(i::invoice_date, date),
+        InvoiceSort::DueDate => keyset!(i::due_date, date),
+        InvoiceSort::Total => keyset!(i::total, |k: &str| k.parse::<Decimal>().ok()),
+    }
+    Ok(query.limit(limit + 1).load(conn).await?)
+}
+
+/// Like [`find_visible`], locking the row.
+pub async fn lock_visible(
+    conn: &mut Conn,
+    id: Uuid,
+    partner: Option<Uuid>,
+) -> Result<InvoiceRow, ApiError> {
+    let row: InvoiceRow = i::invoices
+        .find(id)
+        .select(InvoiceRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ApiError::NotFound("invoice"))?;
+    if partner.is_some() {
+        find_visible(conn, id, partner).await?;
+    }
+    Ok(row)
+}
+
+pub async fn update(conn: &mut Conn, row: &InvoiceRow) -> Result<InvoiceRow, ApiError> {
+    Ok(diesel::update(i::invoices.find(row.id))
+        .set(row)
+        .returning(InvoiceRow::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// Replaces a draft's lines.
+pub async fn replace_lines(
+    conn: &mut Conn,
+    invoice_id: Uuid,
+    lines: &[LineRow],
+) -> Result<(), ApiError> {
+    diesel::delete(l::invoice_lines.filter(l::invoice_id.eq(invoice_id)))
+        .execute(conn)
+        .await?;
+    insert_many(conn, &[], lines).await
+}
+
+/// Deletes a draft and its lines.
+pub async fn delete_draft(conn: &mut Conn, invoice_id: Uuid) -> Result<(), ApiError> {
+    diesel::delete(l::invoice_lines.filter(l::invoice_id.eq(invoice_id)))
+        .execute(conn)
+        .await?;
+    diesel::delete(i::invoices.find(invoice_id))
+        .execute(conn)
+        .await?;
+    Ok(())
 }

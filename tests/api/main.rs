@@ -10,6 +10,7 @@ mod conventions;
 mod financial_codes;
 mod helpers;
 mod idempotency;
+mod invoices;
 mod openapi;
 mod operations;
 mod partners;

@@ -1,0 +1,357 @@
+//! Rules of invoices: line amounts, totals and tax, presentment requirements, numbering,
+//! issuing and voiding, days past due.
+
+use rust_decimal::Decimal;
+use time::{Date, Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::model::{InvoiceRow, InvoiceStatus, LineKind, LineRow, NewLine, References};
+use crate::accounts::model::AccountRow;
+use crate::error::FieldError;
+use crate::ledger::model::{DocumentType, EntryRow, LedgerKind};
+use crate::money::Currency;
+use crate::validate::Errors;
+
+/// Most lines on a manual invoice.
+pub const MAX_LINES: usize = 500;
+
+/// Days since the due date while an open invoice has a balance; 0 otherwise.
+pub fn days_past_due(status: InvoiceStatus, due: Date, balance: Decimal, today: Date) -> i64 {
+    if status == InvoiceStatus::Open && balance > Decimal::ZERO && today > due {
+        (today - due).whole_days()
+    } else {
+        0
+    }
+}
+
+/// quantity × unit price, rounded half-up to the currency.
+pub fn line_amount(quantity: Decimal, unit_price: Decimal, currency: Currency) -> Decimal {
+    currency.round(quantity * unit_price)
+}
+
+/// Subtotal, taxable amount, tax and total of lines: tax is the rate (percent) of the taxable
+/// lines, rounded half-up once for the invoice.
+pub fn totals(
+    lines: &[LineRow],
+    tax_rate: Decimal,
+    currency: Currency,
+) -> (Decimal, Decimal, Decimal, Decimal) {
+    let subtotal: Decimal = lines.iter().map(|l| l.amount).sum();
+    let taxable: Decimal = lines.iter().filter(|l| l.taxable).map(|l| l.amount).sum();
+    let tax = currency.round(taxable * tax_rate / Decimal::ONE_HUNDRED);
+    (
+        currency.normalize(subtotal),
+        currency.normalize(taxable),
+        tax,
+        currency.normalize(subtotal + tax),
+    )
+}
+
+/// Sets an invoice's totals from its lines.
+pub fn set_totals(invoice: &mut InvoiceRow, lines: &[LineRow], currency: Currency) {
+    let (subtotal, taxable, tax, total) = totals(lines, invoice.tax_rate, currency);
+    invoice.subtotal = subtotal;
+    invoice.taxable_amount = taxable;
+    invoice.tax_total = tax;
+    invoice.total = total;
+}
+
+/// The account's tax rate in percent (zero when exempt or unset).
+pub fn tax_rate(account: &AccountRow) -> Decimal {
+    if account.tax_exempt {
+        Decimal::ZERO
+    } else {
+        account.tax_rate.unwrap_or_default()
+    }
+}
+
+pub fn validate_lines(lines: &[NewLine], currency: Currency, e: &mut Errors) {
+    if lines.is_empty() || lines.len() > MAX_LINES {
+        e.add("lines", "out_of_range", format!("1 to {MAX_LINES} lines"));
+    }
+    for (i, l) in lines.iter().enumerate() {
+        let at = |name: &str| format!("lines[{i}].{name}");
+        e.text(&at("description"), &l.description, 500);
+        if l.quantity <= Decimal::ZERO {
+            e.add(&at("quantity"), "out_of_range", "must be more than zero");
+        } else if l.quantity.normalize().scale() > 4 {
+            e.add(
+                &at("quantity"),
+                "too_many_decimals",
+                "allows at most 4 decimals",
+            );
+        }
+        if l.unit_price.normalize().scale() > 6 {
+            e.add(
+                &at("unit_price"),
+                "too_many_decimals",
+                "allows at most 6 decimals",
+            );
+        }
+        let limit = Decimal::from(1_000_000_000i64);
+        if l.unit_price.abs() >= limit || l.quantity >= limit {
+            e.add(
+                &at("unit_price"),
+                "out_of_range",
+                "quantity and unit price stay below 1,000,000,000",
+            );
+        } else if line_amount(l.quantity, l.unit_price, currency).abs() >= limit {
+            e.add(
+                &at("unit_price"),
+                "out_of_range",
+                "a line stays below 1,000,000,000",
+            );
+        }
+    }
+}
+
+pub fn validate_header(
+    po_number: Option<&str>,
+    references: &References,
+    memo: Option<&str>,
+    e: &mut Errors,
+) {
+    e.optional_text("po_number", po_number, 64);
+    e.optional_text("memo", memo, 2000);
+    if references.0.len() > 20 {
+        e.add("reference_fields", "too_many", "at most 20 references");
+    }
+    for (i, r) in references.0.iter().enumerate() {
+        e.text(&format!("reference_fields[{i}].name"), &r.name, 100);
+        e.text(&format!("reference_fields[{i}].value"), &r.value, 200);
+    }
+}
+
+/// The rows of a manual invoice's lines.
+pub fn manual_lines(invoice_id: Uuid, lines: &[NewLine], currency: Currency) -> Vec<LineRow> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LineRow {
+            id: Uuid::now_v7(),
+            invoice_id,
+            line_no: i as i32 + 1,
+            kind: LineKind::Manual.as_str().into(),
+            description: l.description.trim().to_string(),
+            quantity: l.quantity.normalize(),
+            unit_price: l.unit_price.normalize(),
+            amount: line_amount(l.quantity, l.unit_price, currency),
+            financial_code_id: l.financial_code_id,
+            taxable: l.taxable.unwrap_or(true),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// What the account's presentment preferences still miss on this invoice: a PO number when
+/// required, each required reference without a value.
+pub fn presentment_problems(account: &AccountRow, invoice: &InvoiceRow) -> Vec<FieldError> {
+    let p = &account.presentment;
+    let mut out = Vec::new();
+    if p.po_number_required && invoice.po_number.is_none() && p.po_number.is_none() {
+        out.push(FieldError::new(
+            "po_number",
+            "required",
+            "the account requires a PO number on its invoices",
+        ));
+    }
+    for field in p.reference_fields.iter().filter(|f| f.required) {
+        let given = field.value.is_some()
+            || invoice
+                .reference_fields
+                .0
+                .iter()
+                .any(|r| r.name == field.name && !r.value.trim().is_empty());
+        if !given {
+            out.push(FieldError::new(
+                format!("reference_fields.{}", field.name),
+                "required",
+                format!(
+                    "the account requires the reference {:?} on its invoices",
+                    field.name
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// The PO number printed: the invoice's own, else the account's standing one.
+pub fn effective_po(account: &AccountRow, invoice: &InvoiceRow) -> Option<String> {
+    invoice
+        .po_number
+        .clone()
+        .or_else(|| account.presentment.po_number.clone())
+}
+
+/// The invoice number: `<prefix>-<year>-<six digits>`.
+pub fn invoice_number(prefix: &str, year: i32, n: i64) -> String {
+    format!("{prefix}-{year}-{n:06}")
+}
+
+/// The number series of a prefix and year (one counter each, gapless).
+pub fn invoice_series(prefix: &str, year: i32) -> String {
+    format!("invoice:{prefix}:{year}")
+}
+
+/// Why a draft cannot be issued, apart from presentment.
+pub fn issue_problems(invoice: &InvoiceRow) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    if invoice.total < Decimal::ZERO {
+        out.push(FieldError::new(
+            "total",
+            "negative",
+            "an invoice cannot total below zero; issue a credit memo instead",
+        ));
+    }
+    out
+}
+
+/// Turns a draft into an issued invoice with its number and dates; the ledger entry that
+/// posts it, when it is worth anything.
+pub fn issue(
+    invoice: &mut InvoiceRow,
+    number: String,
+    invoice_date: Date,
+    now: OffsetDateTime,
+    actor: &str,
+    request_id: Option<String>,
+) -> Option<EntryRow> {
+    invoice.number = Some(number);
+    invoice.invoice_date = invoice_date;
+    invoice.due_date = invoice_date + Duration::days(invoice.payment_terms_days as i64);
+    invoice.status = if invoice.total.is_zero() {
+        InvoiceStatus::Paid
+    } else {
+        InvoiceStatus::Open
+    };
+    invoice.balance_due = invoice.total;
+    invoice.issued_at = Some(now);
+    invoice.updated_at = now;
+    invoice.version += 1;
+    (!invoice.total.is_zero()).then(|| EntryRow {
+        id: Uuid::now_v7(),
+        seq: 0,
+        account_id: invoice.account_id,
+        invoice_id: Some(invoice.id),
+        kind: LedgerKind::InvoiceIssued,
+        amount: invoice.total,
+        currency: invoice.currency.clone(),
+        entry_date: invoice_date,
+        document_type: DocumentType::Invoice,
+        document_id: invoice.id,
+        description: format!(
+            "Invoice {} issued",
+            invoice.number.as_deref().unwrap_or_default()
+        ),
+        created_by: actor.to_string(),
+        request_id,
+        created_at: now,
+    })
+}
+
+/// Why an invoice cannot be voided: only an issued invoice with nothing applied can be.
+pub fn void_refusal(invoice: &InvoiceRow) -> Option<&'static str> {
+    match invoice.status {
+        InvoiceStatus::Draft => Some("A draft is deleted, not voided."),
+        InvoiceStatus::Void => Some("The invoice is already void."),
+        InvoiceStatus::Uncollectible => Some("The invoice was written off as uncollectible."),
+        _ if invoice.has_applications() => {
+            Some("Payments, credits or write-offs are applied to the invoice; reverse them first.")
+        }
+        _ => None,
+    }
+}
+
+/// Voids an invoice: the number stays used, the balance goes to zero through a reversing
+/// ledger entry.
+pub fn void(
+    invoice: &mut InvoiceRow,
+    reason: &str,
+    today: Date,
+    now: OffsetDateTime,
+    actor: &str,
+    request_id: Option<String>,
+) -> Option<EntryRow> {
+    let reversed = invoice.balance_due;
+    invoice.status = InvoiceStatus::Void;
+    invoice.balance_due = Decimal::ZERO;
+    invoice.voided_at = Some(now);
+    invoice.void_reason = Some(reason.trim().to_string());
+    invoice.updated_at = now;
+    invoice.version += 1;
+    (!reversed.is_zero()).then(|| EntryRow {
+        id: Uuid::now_v7(),
+        seq: 0,
+        account_id: invoice.account_id,
+        invoice_id: Some(invoice.id),
+        kind: LedgerKind::InvoiceVoided,
+        amount: -reversed,
+        currency: invoice.currency.clone(),
+        entry_date: today,
+        document_type: DocumentType::Invoice,
+        document_id: invoice.id,
+        description: format!(
+            "Invoice {} voided: {}",
+            invoice.number.as_deref().unwrap_or_default(),
+            reason.trim()
+        ),
+        created_by: actor.to_string(),
+        request_id,
+        created_at: now,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+    use time::macros::date;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn tax_is_rounded_once_on_the_taxable_lines() {
+        let usd = Currency::parse("USD").unwrap();
+        let line = |amount: &str, taxable| LineRow {
+            amount: d(amount),
+            taxable,
+            ..Default::default()
+        };
+        let lines = vec![
+            line("250.00", true),
+            line("19.98", true),
+            line("27.30", true),
+            line("10.00", false),
+        ];
+        let (subtotal, taxable, tax, total) = totals(&lines, d("8.25"), usd);
+        assert_eq!(subtotal, d("307.28"));
+        assert_eq!(taxable, d("297.28"));
+        assert_eq!(tax, d("24.53"));
+        assert_eq!(total, d("331.81"));
+    }
+
+    #[test]
+    fn line_amounts_round_half_up() {
+        let usd = Currency::parse("USD").unwrap();
+        assert_eq!(line_amount(d("3"), d("0.335"), usd), d("1.01"));
+        assert_eq!(line_amount(d("1.5"), d("-0.01"), usd), d("-0.02"));
+    }
+
+    #[test]
+    fn only_open_invoices_with_a_balance_are_past_due() {
+        let due = date!(2026 - 10 - 31);
+        let today = date!(2026 - 11 - 22);
+        assert_eq!(days_past_due(InvoiceStatus::Open, due, d("1"), today), 22);
+        assert_eq!(days_past_due(InvoiceStatus::Open, due, d("0"), today), 0);
+        assert_eq!(days_past_due(InvoiceStatus::Paid, due, d("1"), today), 0);
+        assert_eq!(days_past_due(InvoiceStatus::Open, today, d("1"), today), 0);
+    }
+
+    #[test]
+    fn numbers_carry_prefix_year_and_six_digits() {
+        assert_eq!(invoice_number("INV", 2026, 123), "INV-2026-000123");
+    }
+}

@@ -1,0 +1,562 @@
+//! Invoices over HTTP: manual drafts, issue with gapless numbers and presentment checks,
+//! void, the ledger behind every balance, lists with filters and sorting.
+
+use receivables::auth::Role;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn billing() -> String {
+    token(Role::Billing)
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_string()
+}
+
+async fn code(app: &TestApp, code: &str, kind: &str) -> String {
+    id(&app
+        .post(
+            "/v1/financial-codes",
+            &admin_token(),
+            &json!({"code": code, "name": code, "kind": kind}),
+        )
+        .await
+        .expect(201)
+        .body)
+}
+
+fn lines(code: &str) -> Value {
+    json!([
+        {"description": "Toner cartridge, black", "quantity": "2", "unit_price": "89.50", "financial_code_id": code},
+        {"description": "Delivery", "quantity": "1", "unit_price": "25.00", "financial_code_id": code, "taxable": false},
+    ])
+}
+
+async fn draft(app: &TestApp, account: &str, code: &str) -> Value {
+    app.post(
+        "/v1/invoices",
+        &billing(),
+        &json!({"account_id": account, "lines": lines(code)}),
+    )
+    .await
+    .expect(201)
+    .body
+}
+
+async fn issue(app: &TestApp, invoice: &str, body: Value) -> Reply {
+    app.post(&format!("/v1/invoices/{invoice}/issue"), &billing(), &body)
+        .await
+}
+
+/// Every cached balance equals what the ledger says.
+async fn assert_ledger_reconciles(app: &TestApp) {
+    assert_eq!(
+        app.count(
+            "invoices i WHERE i.balance_due <> COALESCE((SELECT sum(amount) FROM ledger_entries l \
+             WHERE l.invoice_id = i.id), 0)"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_manual_draft_totals_its_lines_and_taxes_the_taxable_ones() {
+    let app = spawn_app().await;
+    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let account = id(&app.create_account(json!({})).await);
+    let inv = draft(&app, &account, &code).await;
+    assert_eq!(inv["status"], "draft");
+    assert_eq!(inv["number"], Value::Null);
+    assert_eq!(inv["lines"][0]["amount"], "179.00");
+    assert_eq!(inv["lines"][1]["taxable"], false);
+    // 8.25 % of 179.00 = 14.7675 → 14.77.
+    assert_eq!(inv["subtotal"], "204.00");
+    assert_eq!(inv["taxable_amount"], "179.00");
+    assert_eq!(inv["tax_total"], "14.77");
+    assert_eq!(inv["total"], "218.77");
+    assert_eq!(inv["balance_due"], "0.00");
+    assert_eq!(app.count("invoice_lines").await, 2);
+    assert_eq!(app.count("ledger_entries").await, 0);
+    assert_eq!(
+        app.count("audit_events WHERE action = 'invoice.created'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn bad_drafts_are_refused_with_the_field_and_change_nothing() {
+    let app = spawn_app().await;
+    let code_id = code(&app, "4200-SUPPLIES", "revenue").await;
+    let tax = code(&app, "2200-TAX", "tax").await;
+    let account = id(&app.create_account(json!({})).await);
+    let cases = [
+        (json!({"account_id": account, "lines": []}), "lines"),
+        (
+            json!({"account_id": account, "lines": [{"description": "x", "quantity": "0", "unit_price": "1.00", "financial_code_id": code_id}]}),
+            "lines[0].quantity",
+        ),
+        (
+            json!({"account_id": account, "lines": [{"description": "x", "quantity": "1", "unit_price": "1.0000001", "financial_code_id": code_id}]}),
+            "lines[0].unit_price",
+        ),
+        (
+            json!({"account_id": account, "lines": [{"description": "x", "quantity": "1", "unit_price": "1.00", "financial_code_id": tax}]}),
+            "lines[0].financial_code_id",
+        ),
+        (
+            json!({"account_id": "0192f1d2-0000-7000-8000-000000000001", "lines": lines(&code_id)}),
+            "account_id",
+        ),
+        (
+            json!({"account_id": account, "lines": lines(&code_id), "colour": "red"}),
+            "colour",
+        ),
+    ];
+    for (body, field) in cases {
+        let reply = app
+            .post("/v1/invoices", &billing(), &body)
+            .await
+            .expect(422);
+        assert_eq!(reply.error_field(), field, "{body}");
+    }
+    app.post(
+        "/v1/invoices",
+        &token(Role::Viewer),
+        &json!({"account_id": account, "lines": lines(&code_id)}),
+    )
+    .await
+    .expect(403);
+    assert_eq!(app.count("invoices").await, 0);
+}
+
+#[tokio::test]
+async fn drafts_are_edited_and_deleted_but_issued_invoices_are_immutable() {
+    let app = spawn_app().await;
+    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let account = id(&app.create_account(json!({})).await);
+    let inv = draft(&app, &account, &code).await;
+    let path = format!("/v1/invoices/{}", id(&inv));
+    app.send(
+        app.client
+            .patch(app.url(&path))
+            .bearer_auth(billing())
+            .header("If-Match", "\"7\"")
+            .json(&json!({"po_number": "PO-1"})),
+    )
+    .await
+    .expect(412);
+    let edited = app
+        .patch(
+            &path,
+            &billing(),
+            &json!({"version": 1, "po_number": "PO-1", "memo": "Call before delivery",
+                    "lines": [{"description": "Staples", "quantity": "3", "unit_price": "4.335", "financial_code_id": code}]}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(edited["version"], 2);
+    assert_eq!(edited["po_number"], "PO-1");
+    // 3 × 4.335 = 13.005 → 13.01; tax 1.0733… → 1.07.
+    assert_eq!(edited["lines"][0]["amount"], "13.01");
+    assert_eq!(edited["total"], "14.08");
+    assert_eq!(app.count("invoice_lines").await, 1);
+
+    let other = draft(&app, &account, &code).await;
+    app.delete(&format!("/v1/invoices/{}", id(&other)), &billing())
+        .await
+        .expect(204);
+    assert_eq!(
+        app.count(&format!("invoices WHERE id = '{}'", id(&other)))
+            .await,
+        0
+    );
+
+    issue(&app, &id(&inv), json!({})).await.expect(200);
+    app.patch(
+        &path,
+        &billing(),
+        &json!({"version": 3, "memo": "late change"}),
+    )
+    .await
+    .expect_problem(409, "invoice_not_draft");
+    app.delete(&path, &billing())
+        .await
+        .expect_problem(409, "invoice_not_draft");
+    assert_eq!(
+        app.count(
+            "audit_events WHERE action IN ('invoice.updated', 'invoice.deleted', 'invoice.issued')"
+        )
+        .await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn issuing_numbers_dates_and_posts_the_invoice_to_the_ledger() {
+    let app = spawn_app().await;
+    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let account = id(&app.create_account(json!({})).await);
+    let inv = draft(&app, &account, &code).await;
+    let issued = issue(&app, &id(&inv), json!({"invoice_date": "2026-11-02"}))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(issued["status"], "open");
+    assert_eq!(issued["number"], "INV-2026-000001");
+    assert_eq!(issued["invoice_date"], "2026-11-02");
+    assert_eq!(issued["due_date"], "2026-12-02");
+    assert_eq!(issued["balance_due"], "218.77");
+    assert_eq!(issued["days_past_due"], 0);
+    assert_eq!(
+        app.count(&format!(
+            "ledger_entries WHERE invoice_id = '{}' AND kind = 'invoice_issued' AND amount = 218.77 \
+             AND entry_date = '2026-11-02'",
+            id(&inv)
+        ))
+        .await,
+        1
+    );
+    issue(&app, &id(&inv), json!({}))
+        .await
+        .expect_problem(409, "invoice_not_draft");
+    assert_ledger_reconciles(&app).await;
+    // The ledger refuses to be rewritten.
+    assert!(app
+        .execute("UPDATE ledger_entries SET amount = 1")
+        .await
+        .unwrap_err()
+        .contains("append-only"));
+}
+
+#[tokio::test]
+async fn presentment_preferences_must_be_met_before_issue() {
+    let app = spawn_app().await;
+    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let account = id(&app
+        .create_account(
+            json!({"presentment": {"channel": "portal", "po_number_required": true,
+            "reference_fields": [{"name": "Cost center", "required": true}]}}),
+        )
+        .await);
+    let inv = draft(&app, &account, &code).await;
+    let reply = issue(&app, &id(&inv), json!({})).await.expect(422);
+    let fields: Vec<&str> = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["po_number", "reference_fields.Cost center"]);
+    assert_eq!(app.count("ledger_entries").await, 0);
+    assert_eq!(app.count("invoices WHERE number IS NOT NULL").await, 0);
+    app.patch(
+        &format!("/v1/invoices/{}", id(&inv)),
+        &billing(),
+        &json!({"version": 1, "po_number": "PO-7781",
+                "reference_fields": [{"name": "Cost center", "value": "CC-4410"}]}),
+    )
+    .await
+    .expect(200);
+    let issued = issue(&app, &id(&inv), json!({})).await.expect(200).body;
+    assert_eq!(issued["po_number"], "PO-7781");
+    assert_eq!(issued["reference_fields"][0]["value"], "CC-4410");
+    // The number refused earlier was not used up.
+    assert_eq!(issued["number"], format!("INV-{}-000001", today_year()));
+}
+
+fn today_year() -> i32 {
+    time::OffsetDateTime::now_utc().year()
+}
+
+#[tokio::test]
+async fn voiding_reverses_the_balance_and_keeps_the_number() {
+    let app = spawn_app().await;
+    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let account = id(&app.create_account(json!({})).await);
+    let inv = draft(&app, &account, &code).await;
+    let void_path = format!("/v1/invoices/{}/void", id(&inv));
+    app.post(&void_path, &billing(), &json!({"reason": "wrong account"}))
+        .await
+        .expect_problem(409, "invoice_not_voidable");
+    let issued = issue(&app, &id(&inv), json!({})).await.expect(200).body;
+    app.post(&void_path, &billing(), &json!({"reason": " "}))
+        .await
+        .expect(422);
+    let void = app
+        .post(
+            &void_path,
+            &billing(),
+            &json!({"reason": "Billed to the wrong account"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(void["status"], "void");
+    assert_eq!(void["number"], issued["number"]);
+    assert_eq!(void["balance_due"], "0.00");
+    assert_eq!(void["void_reason"], "Billed to the wrong account");
+    app.post(&void_path, &billing(), &json!({"reason": "again"}))
+        .await
+        .expect_problem(409, "invoice_not_voidable");
+    assert_eq!(
+        app.count(&format!(
+            "ledger_entries WHERE invoice_id = '{}' AND kind = 'invoice_voided' AND amount = -218.77",
+            id(&inv)
+        ))
+        .await,
+        1
+    );
+    assert_ledger_reconciles(&app).await;
+    // An invoice with money applied is not voided.
+    let other = draft(&app, &account, &code).await;
+    issue(&app, &id(&other), json!({})).await.expect(200);
+    app.execute(&format!(
+        "UPDATE invoices SET amount_paid = 10, balance_due = balance_due - 10 WHERE id = '{}'",
+        id(&other)
+    ))
+    .await
+    .unwrap();
+    app.post(
+        &format!("/v1/invoices/{}/void", id(&other)),
+        &billing(),
+        &json!({"reason": "x"}),
+    )
+    .await
+    .expect_problem(409, "invoice_not_voidable");
+}
+
+#[tokio::test]
+async fn fifty_drafts_issued_in_parallel_get_fifty_consecutive_numbers() {
+    let app = spawn_app().await;
+    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let account = id(&app.create_account(json!({})).await);
+    let mut ids = Vec::new();
+    for _ in 0..50 {
+        ids.push(id(&draft(&app, &account, &code).await));
+    }
+    let replies = futures_util::future::join_all(
+        ids.iter()
+            .map(|invoice| issue(&app, invoice, json!({"invoice_date": "2026-11-20"}))),
+    )
+    .await;
+    let mut numbers: Vec<String> = replies
+        .into_iter()
+        .map(|r| r.expect(200).body["number"].as_str().unwrap().to_string())
+        .collect();
+    numbers.sort();
+    let expected: Vec<String> = (1..=50).map(|n| format!("INV-2026-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+    assert_eq!(
+        app.count("ledger_entries WHERE kind = 'invoice_issued'")
+            .await,
+        50
+    );
+    assert_ledger_reconciles(&app).await;
+}
+
+#[tokio::test]
+async fn invoices_are_filtered_and_sorted_across_pages() {
+    let app = spawn_app().await;
+    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let account = id(&app.create_account(json!({})).await);
+    let other = id(&app.create_account(json!({"legal_name": "Other"})).await);
+    let mut totals = Vec::new();
+    for (i, price) in ["10.00", "30.00", "20.00", "40.00"].iter().enumerate() {
+        let inv = app
+            .post(
+                "/v1/invoices",
+                &billing(),
+                &json!({"account_id": account, "lines": [{"description": "Item", "quantity": "1",
+                        "unit_price": price, "financial_code_id": code, "taxable": false}]}),
+            )
+            .await
+            .expect(201)
+            .body;
+        // The first two are issued long ago: past due now.
+        let date = if i < 2 { "2026-01-05" } else { "2026-11-20" };
+        issue(&app, &id(&inv), json!({"invoice_date": date}))
+            .await
+            .expect(200);
+        totals.push(price.to_string());
+    }
+    draft(&app, &other, &code).await;
+
+    let list = |q: &str| {
+        let app = &app;
+        let q = q.to_string();
+        async move {
+            app.get(&format!("/v1/invoices?{q}"), &billing())
+                .await
+                .expect(200)
+                .body
+        }
+    };
+    let page = list(&format!("account_id={account}&past_due=true")).await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    assert!(page["data"][0]["days_past_due"].as_i64().unwrap() > 250);
+    let page = list("status=draft").await;
+    assert_eq!(page["data"][0]["account_id"], other.as_str());
+    let page = list(&format!("account_id={account}&min_total=20&max_total=30")).await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    let page = list("status=open&due_from=2026-12-01&issued_from=2026-11-01").await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+
+    // Sorted by total, descending, two per page.
+    let first = list(&format!(
+        "account_id={account}&sort=total&order=desc&limit=2"
+    ))
+    .await;
+    let got: Vec<&str> = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["total"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, vec!["40.00", "30.00"]);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = list(&format!(
+        "account_id={account}&sort=total&order=desc&limit=2&cursor={cursor}"
+    ))
+    .await;
+    let got: Vec<&str> = second["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["total"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, vec!["20.00", "10.00"]);
+    assert_eq!(second["has_more"], false);
+
+    app.get("/v1/invoices?min_total=lots", &billing())
+        .await
+        .expect(422);
+    app.get("/v1/invoices?sort=colour", &billing())
+        .await
+        .expect(400);
+    app.get(
+        "/v1/invoices?sort=total&cursor=bm90LWEtY3Vyc29y",
+        &billing(),
+    )
+    .await
+    .expect(400);
+}
+
+#[tokio::test]
+async fn a_billing_run_in_issue_mode_posts_to_the_ledger_and_leaves_incomplete_presentment_as_drafts(
+) {
+    let app = spawn_app().await;
+    let code = code(&app, "4100-LEASE", "revenue").await;
+    let plain = id(&app.create_account(json!({})).await);
+    let strict = id(&app
+        .create_account(
+            json!({"legal_name": "Strict", "presentment": {"po_number_required": true}}),
+        )
+        .await);
+    for account in [&plain, &strict] {
+        let c = app
+            .post(
+                "/v1/contracts",
+                &billing(),
+                &json!({"account_id": account, "kind": "lease", "start_date": "2025-10-01",
+                        "anchor_day": 1, "charges": [{"description": "Base", "amount": "100.00", "financial_code_id": code}]}),
+            )
+            .await
+            .expect(201)
+            .body;
+        app.post(
+            &format!("/v1/contracts/{}/activate", id(&c)),
+            &billing(),
+            &json!(null),
+        )
+        .await
+        .expect(200);
+    }
+    let run = app
+        .post(
+            "/v1/billing-runs",
+            &billing(),
+            &json!({"as_of": "2025-10-01", "mode": "issue"}),
+        )
+        .await
+        .expect(202)
+        .body;
+    let mut done = Value::Null;
+    for _ in 0..300 {
+        done = app
+            .get(&format!("/v1/billing-runs/{}", id(&run)), &billing())
+            .await
+            .expect(200)
+            .body;
+        if done["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["progress"]["errors"], 1);
+    assert_eq!(done["errors"][0]["code"], "not_issued");
+    assert!(done["errors"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("PO number"));
+    assert_eq!(
+        app.count(&format!(
+            "invoices WHERE account_id = '{plain}' AND status = 'open' AND number = 'INV-2025-000001' \
+             AND balance_due = 108.25"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "invoices WHERE account_id = '{strict}' AND status = 'draft'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(app.count("ledger_entries").await, 1);
+    assert_ledger_reconciles(&app).await;
+}
+
+#[tokio::test]
+async fn the_account_shows_its_balance_from_the_ledger() {
+    let app = spawn_app().await;
+    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let account = id(&app.create_account(json!({})).await);
+    let old = draft(&app, &account, &code).await;
+    issue(&app, &id(&old), json!({"invoice_date": "2026-01-05"}))
+        .await
+        .expect(200);
+    let recent = draft(&app, &account, &code).await;
+    issue(&app, &id(&recent), json!({})).await.expect(200);
+    let voided = draft(&app, &account, &code).await;
+    issue(&app, &id(&voided), json!({})).await.expect(200);
+    app.post(
+        &format!("/v1/invoices/{}/void", id(&voided)),
+        &billing(),
+        &json!({"reason": "duplicate"}),
+    )
+    .await
+    .expect(200);
+    draft(&app, &account, &code).await;
+    let body = app
+        .get(&format!("/v1/accounts/{account}"), &billing())
+        .await
+        .expect(200)
+        .body;
+    let b = &body["balance"];
+    assert_eq!(b["balance"], "437.54");
+    assert_eq!(b["open_balance"], "437.54");
+    assert_eq!(b["past_due"], "218.77");
+    assert_eq!(b["disputed"], "0.00");
+    assert_eq!(b["unapplied_cash"], "0.00");
+    assert_eq!(b["unapplied_credits"], "0.00");
+    assert_eq!(b["open_invoices"], 2);
+    // Lists leave the summary out.
+    let list = app.get("/v1/accounts", &billing()).await.expect(200).body;
+    assert!(list["data"][0].get("balance").is_none());
+}
