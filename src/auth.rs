@@ -46,6 +46,7 @@ pub enum Permission {
     InvoicesRead,
     InvoicesWrite,
     InvoicesIssue,
+    PresentmentWrite,
     TasksRead,
     TasksWrite,
 }
@@ -69,6 +70,7 @@ impl Permission {
         Permission::InvoicesRead,
         Permission::InvoicesWrite,
         Permission::InvoicesIssue,
+        Permission::PresentmentWrite,
         Permission::TasksRead,
         Permission::TasksWrite,
     ];
@@ -92,6 +94,7 @@ impl Permission {
             Permission::InvoicesRead => "invoices:read",
             Permission::InvoicesWrite => "invoices:write",
             Permission::InvoicesIssue => "invoices:issue",
+            Permission::PresentmentWrite => "invoices:presentment",
             Permission::TasksRead => "tasks:read",
             Permission::TasksWrite => "tasks:write",
         }
@@ -164,6 +167,7 @@ impl Permission {
             ],
             Permission::InvoicesWrite => &[Admin, Billing],
             Permission::InvoicesIssue => &[Admin, Billing],
+            Permission::PresentmentWrite => &[Admin, Billing, Partner, Integration],
             Permission::TasksRead => &[
                 Admin,
                 Billing,

@@ -16,6 +16,43 @@ pub struct JwtSettings {
     pub signing_key: Option<(String, String, String)>,
 }
 
+/// Who issues the invoices, as printed on them.
+#[derive(Clone, Debug)]
+pub struct Seller {
+    pub name: String,
+    /// Address lines.
+    pub address: Vec<String>,
+    pub tax_id: Option<String>,
+    /// Where payments go (lines).
+    pub remit_to: Vec<String>,
+    /// How to pay (lines: bank transfer details, portal address, ...).
+    pub payment_instructions: Vec<String>,
+}
+
+impl Default for Seller {
+    fn default() -> Self {
+        Seller {
+            name: "(set SELLER_NAME)".into(),
+            address: Vec::new(),
+            tax_id: None,
+            remit_to: Vec::new(),
+            payment_instructions: Vec::new(),
+        }
+    }
+}
+
+/// Lines of a multi-line setting, separated by `|`.
+fn lines(name: &str) -> Vec<String> {
+    var(name)
+        .map(|v| {
+            v.split('|')
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `None`: start a private PostgreSQL under `pg_dir`.
@@ -30,6 +67,7 @@ pub struct Config {
     pub pg_dir: PathBuf,
     pub idempotency_ttl_hours: i32,
     pub billing: crate::billing::engine::Settings,
+    pub seller: Seller,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +189,13 @@ impl Config {
                 .transpose()?,
             pg_dir: PathBuf::from(var("RECEIVABLES_PG_DIR").unwrap_or_else(|| "var/pg".into())),
             idempotency_ttl_hours: parse("IDEMPOTENCY_TTL_HOURS", 24i32)?.max(24),
+            seller: Seller {
+                name: var("SELLER_NAME").unwrap_or_else(|| Seller::default().name),
+                address: lines("SELLER_ADDRESS"),
+                tax_id: var("SELLER_TAX_ID"),
+                remit_to: lines("REMIT_TO"),
+                payment_instructions: lines("PAYMENT_INSTRUCTIONS"),
+            },
             billing: crate::billing::engine::Settings {
                 invoice_prefix: invoice_prefix()?,
                 estimate_readings: parse("ESTIMATE_READINGS", 3usize)?.max(1),

@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod operations;
 pub mod pagination;
 pub mod partners;
+pub mod pdf;
 pub mod readings;
 pub mod schema;
 pub mod tasks;
@@ -102,6 +103,9 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(invoices::routes::delete_invoice)
         .service(invoices::routes::issue_invoice)
         .service(invoices::routes::void_invoice)
+        .service(invoices::document::invoice_document)
+        .service(invoices::presentments::create_presentment)
+        .service(invoices::presentments::list_presentments)
         .service(tasks::routes::create_task)
         .service(tasks::routes::list_tasks)
         .service(tasks::routes::get_task)

@@ -252,6 +252,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    invoice_presentments (id) {
+        id -> Uuid,
+        invoice_id -> Uuid,
+        account_id -> Uuid,
+        channel -> Text,
+        destination -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        occurred_at -> Timestamptz,
+        posted_by -> Text,
+        posted_role -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     invoices (id) {
         id -> Uuid,
         number -> Nullable<Text>,
@@ -440,6 +456,8 @@ diesel::joinable!(invoice_lines -> contracts (contract_id));
 diesel::joinable!(invoice_lines -> financial_codes (financial_code_id));
 diesel::joinable!(invoice_lines -> invoices (invoice_id));
 diesel::joinable!(invoice_lines -> meters (meter_id));
+diesel::joinable!(invoice_presentments -> accounts (account_id));
+diesel::joinable!(invoice_presentments -> invoices (invoice_id));
 diesel::joinable!(invoices -> accounts (account_id));
 diesel::joinable!(invoices -> billing_runs (billing_run_id));
 diesel::joinable!(invoices -> contracts (contract_id));
@@ -472,6 +490,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     financial_codes,
     idempotency_keys,
     invoice_lines,
+    invoice_presentments,
     invoices,
     ledger_entries,
     meter_periods,

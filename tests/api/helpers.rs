@@ -201,6 +201,13 @@ pub fn test_config(db_url: &str) -> Config {
         pg_dir: "var/pg".into(),
         idempotency_ttl_hours: 24,
         billing: Default::default(),
+        seller: receivables::config::Seller {
+            name: "Northwind Office Equipment LLC".into(),
+            address: vec!["1 Commerce Way".into(), "Springfield, IL 62701".into()],
+            tax_id: Some("36-0000000".into()),
+            remit_to: vec!["Lockbox 4410".into(), "Chicago, IL 60680".into()],
+            payment_instructions: vec!["ACH: routing 000000000, account 000000000".into()],
+        },
     }
 }
 

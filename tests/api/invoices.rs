@@ -560,3 +560,229 @@ async fn the_account_shows_its_balance_from_the_ledger() {
     let list = app.get("/v1/accounts", &billing()).await.expect(200).body;
     assert!(list["data"][0].get("balance").is_none());
 }
+
+#[tokio::test]
+async fn front_ends_and_partner_portals_log_how_an_invoice_was_presented() {
+    let app = spawn_app().await;
+    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let partner = id(&app.create_partner("DEALER-1").await);
+    let stranger = id(&app.create_partner("DEALER-2").await);
+    let account = id(&app.create_account(json!({"partner_id": partner})).await);
+    let inv = draft(&app, &account, &code).await;
+    let path = format!("/v1/invoices/{}/presentments", id(&inv));
+    let sent = json!({"channel": "email", "destination": "ap@acme.example", "status": "sent"});
+    app.post(&path, &billing(), &sent)
+        .await
+        .expect_problem(409, "invoice_not_issued");
+    issue(&app, &id(&inv), json!({})).await.expect(200);
+    app.post(&path, &billing(), &sent).await.expect(201);
+    let portal = partner_token(partner.parse().unwrap());
+    let reply = app
+        .post(
+            &path,
+            &portal,
+            &json!({"channel": "portal", "destination": "Dealer portal", "status": "rejected"}),
+        )
+        .await
+        .expect(422);
+    assert_eq!(reply.error_field(), "reason");
+    let rejected = app
+        .post(
+            &path,
+            &portal,
+            &json!({"channel": "portal", "destination": "Dealer portal", "status": "rejected",
+                    "reason": "PO number does not match"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(rejected["posted_role"], "partner");
+    app.post(
+        &path,
+        &partner_token(stranger.parse().unwrap()),
+        &json!({"channel": "portal", "destination": "x", "status": "accepted"}),
+    )
+    .await
+    .expect(404);
+    app.post(&path, &token(Role::Viewer), &sent)
+        .await
+        .expect(403);
+    let log = app.get(&path, &portal).await.expect(200).body;
+    let statuses: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["sent", "rejected"]);
+    assert_eq!(app.count("invoice_presentments").await, 2);
+    assert_eq!(
+        app.count("audit_events WHERE action = 'invoice.presentment_recorded'")
+            .await,
+        2
+    );
+}
+
+async fn document(
+    app: &TestApp,
+    invoice: &str,
+    format: &str,
+    token: &str,
+) -> (u16, String, Vec<u8>) {
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/invoices/{invoice}/document?format={format}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, kind, response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn the_invoice_document_reads_the_same_in_html_and_pdf() {
+    let app = spawn_app().await;
+    let code = code(&app, "4100-LEASE", "revenue").await;
+    let partner = id(&app.create_partner("DEALER-1").await);
+    let account = id(&app
+        .create_account(
+            json!({"legal_name": "Acme <Manufacturing> & Sons", "partner_id": partner,
+            "presentment": {"po_number": "PO-7781"}}),
+        )
+        .await);
+    let contract = id(&app
+        .post(
+            "/v1/contracts",
+            &billing(),
+            &json!({"account_id": account, "kind": "lease", "start_date": "2025-10-01", "anchor_day": 1,
+                    "charges": [{"description": "Base charge", "amount": "250.00", "financial_code_id": code}]}),
+        )
+        .await
+        .expect(201)
+        .body);
+    let equipment = app
+        .post(
+            &format!("/v1/contracts/{contract}/equipment"),
+            &billing(),
+            &json!({"serial_number": "SN-DOC", "make": "Ricoh", "model": "IM C3000", "installed_on": "2025-10-01",
+                    "meters": [{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
+                                "financial_code_id": code, "initial_reading": 120000}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let meter = equipment["meters"][0]["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("/v1/contracts/{contract}/activate"),
+        &billing(),
+        &json!(null),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/v1/meters/{meter}/readings"),
+        &billing(),
+        &json!({"read_on": "2025-11-01", "value": 127350, "source": "device"}),
+    )
+    .await
+    .expect(201);
+    let run = app
+        .post(
+            "/v1/billing-runs",
+            &billing(),
+            &json!({"as_of": "2025-11-01", "contract_id": contract, "mode": "issue"}),
+        )
+        .await
+        .expect(202)
+        .body;
+    let mut invoice = Value::Null;
+    for _ in 0..300 {
+        let list = app
+            .get(
+                &format!("/v1/invoices?billing_run_id={}", id(&run)),
+                &billing(),
+            )
+            .await
+            .expect(200)
+            .body;
+        if let Some(first) = list["data"].as_array().and_then(|d| d.first()) {
+            invoice = first.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let number = invoice["number"].as_str().unwrap().to_string();
+    assert_eq!(number, "INV-2025-000001");
+
+    let (status, kind, html) = document(&app, &id(&invoice), "html", &billing()).await;
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("text/html"));
+    let html = String::from_utf8(html).unwrap();
+    for needle in [
+        number.as_str(),
+        "PO-7781",
+        "Northwind Office Equipment LLC",
+        "Acme &lt;Manufacturing&gt; &amp; Sons",
+        "Readings 120,000 on 2025-10-01 to 127,350 on 2025-11-01; usage 7,350, included 5,000, overage 2,350 at 0.0085",
+        "Balance due USD",
+        "Lockbox 4410",
+        "ACH: routing",
+    ] {
+        assert!(html.contains(needle), "{needle} missing from the HTML");
+    }
+    assert!(!html.contains("<Manufacturing>"));
+
+    let (status, kind, pdf) = document(&app, &id(&invoice), "pdf", &billing()).await;
+    assert_eq!(status, 200);
+    assert_eq!(kind, "application/pdf");
+    assert!(pdf.starts_with(b"%PDF-1.4"));
+    let text = receivables::pdf::extract_text(&pdf).join("\n");
+    let total = invoice["total"].as_str().unwrap();
+    for needle in [
+        number.as_str(),
+        "PO-7781",
+        total,
+        "Balance due USD",
+        "Page 1 of 1",
+        "usage 7,350",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from the PDF text");
+    }
+
+    // The partner portal reads it; another partner and other roles' limits hold.
+    let portal = partner_token(partner.parse().unwrap());
+    assert_eq!(document(&app, &id(&invoice), "pdf", &portal).await.0, 200);
+    let stranger = id(&app.create_partner("DEALER-2").await);
+    assert_eq!(
+        document(
+            &app,
+            &id(&invoice),
+            "pdf",
+            &partner_token(stranger.parse().unwrap())
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        document(&app, &id(&invoice), "docx", &billing()).await.0,
+        400
+    );
+
+    // A void invoice says so.
+    app.post(
+        &format!("/v1/invoices/{}/void", id(&invoice)),
+        &billing(),
+        &json!({"reason": "test"}),
+    )
+    .await
+    .expect(200);
+    let (_, _, html) = document(&app, &id(&invoice), "html", &billing()).await;
+    assert!(String::from_utf8(html).unwrap().contains(">VOID<"));
+}
