@@ -73,6 +73,10 @@ impl Currency {
     pub fn normalize(self, amount: Decimal) -> Decimal {
         let mut a = amount;
         a.rescale(self.minor_units);
+        if a.is_zero() {
+            // Never "-0.00".
+            a.set_sign_positive(true);
+        }
         a
     }
 

@@ -786,3 +786,129 @@ async fn the_invoice_document_reads_the_same_in_html_and_pdf() {
     let (_, _, html) = document(&app, &id(&invoice), "html", &billing()).await;
     assert!(String::from_utf8(html).unwrap().contains(">VOID<"));
 }
+
+#[tokio::test]
+async fn the_statement_runs_from_the_opening_to_the_ledger_balance() {
+    let app = spawn_app().await;
+    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let partner = id(&app.create_partner("DEALER-1").await);
+    let account = id(&app.create_account(json!({"partner_id": partner})).await);
+    let mut issued = Vec::new();
+    for date in ["2026-01-05", "2026-06-10", "2026-10-01", "2026-10-20"] {
+        let inv = draft(&app, &account, &code).await;
+        issue(&app, &id(&inv), json!({"invoice_date": date}))
+            .await
+            .expect(200);
+        issued.push(id(&inv));
+    }
+    app.post(
+        &format!("/v1/invoices/{}/void", issued[3]),
+        &billing(),
+        &json!({"reason": "duplicate"}),
+    )
+    .await
+    .expect(200);
+    let statement = app
+        .get(
+            &format!("/v1/accounts/{account}/statement?from=2026-06-01&to=2026-11-21"),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(statement["opening_balance"], "218.77");
+    let lines = statement["lines"].as_array().unwrap();
+    let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    // The void of today is after the statement's last day.
+    assert_eq!(
+        kinds,
+        vec!["invoice_issued", "invoice_issued", "invoice_issued"]
+    );
+    assert_eq!(lines[0]["document"], "INV-2026-000002");
+    assert_eq!(lines[0]["balance"], "437.54");
+    assert_eq!(statement["closing_balance"], "875.08");
+    // Aging on 21 November: due 5 Feb and 10 Jul over 120 days, due 31 Oct and 19 Nov within 30.
+    assert_eq!(statement["aging"]["days_over_120"], "437.54");
+    assert_eq!(statement["aging"]["days_1_30"], "437.54");
+    assert_eq!(statement["aging"]["total"], "875.08");
+    assert_eq!(statement["unapplied"], "0.00");
+    // Up to today: the void is in, and closing = ledger balance = open invoice balances.
+    let today = app
+        .get(
+            &format!("/v1/accounts/{account}/statement?from=2026-01-01"),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(today["opening_balance"], "0.00");
+    let last = today["lines"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "invoice_voided");
+    assert_eq!(last["amount"], "-218.77");
+    assert_eq!(today["closing_balance"], "656.31");
+    let account_view = app
+        .get(&format!("/v1/accounts/{account}"), &billing())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(account_view["balance"]["balance"], today["closing_balance"]);
+    assert_eq!(
+        account_view["balance"]["open_balance"],
+        today["closing_balance"]
+    );
+    assert_eq!(today["aging"]["total"], today["closing_balance"]);
+
+    let csv = app
+        .client
+        .get(app.url(&format!(
+            "/v1/accounts/{account}/statement?from=2026-06-01&to=2026-11-21&format=csv"
+        )))
+        .bearer_auth(billing())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "date,kind,document,description,amount,balance");
+    assert_eq!(rows.len(), 1 + 1 + 3 + 1);
+    assert_eq!(
+        rows[5],
+        "2026-11-21,closing_balance,,Closing balance,,875.08"
+    );
+
+    let portal = partner_token(partner.parse().unwrap());
+    let pdf = app
+        .client
+        .get(app.url(&format!(
+            "/v1/accounts/{account}/statement?from=2026-06-01&to=2026-11-21&format=pdf"
+        )))
+        .bearer_auth(&portal)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let text = receivables::pdf::extract_text(&pdf).join("\n");
+    assert!(text.contains("Closing balance"));
+    assert!(text.contains("875.08"));
+    assert!(text.contains("INV-2026-000003"));
+
+    let stranger = id(&app.create_partner("DEALER-2").await);
+    app.get(
+        &format!("/v1/accounts/{account}/statement"),
+        &partner_token(stranger.parse().unwrap()),
+    )
+    .await
+    .expect(404);
+    let reply = app
+        .get(
+            &format!("/v1/accounts/{account}/statement?from=2026-11-01&to=2026-10-01"),
+            &billing(),
+        )
+        .await
+        .expect(422);
+    assert_eq!(reply.error_field(), "from");
+}

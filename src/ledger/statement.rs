@@ -1,0 +1,436 @@
+//! Account statements: the opening balance, every ledger entry of the period with a running
+//! balance, the closing balance (which is the ledger's balance on the last day), and an aging
+//! of what is open that day. JSON, CSV or PDF.
+
+use actix_web::http::header;
+use actix_web::{get, web, HttpResponse};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::model::{EntryRow, LedgerKind};
+use crate::auth::Permission;
+use crate::context::Ctx;
+use crate::db::Conn;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::money::Currency;
+use crate::openapi::responses::*;
+use crate::pdf::{Align, Layout};
+use crate::validate::Errors;
+use crate::AppState;
+
+crate::text_enum! {
+    StatementFormat { Json => "json", Csv => "csv", Pdf => "pdf" }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatementQuery {
+    /// First day (default 30 days before `to`).
+    pub from: Option<Date>,
+    /// Last day (default today).
+    pub to: Option<Date>,
+    /// `json` (default), `csv` or `pdf`.
+    pub format: Option<StatementFormat>,
+}
+
+/// One entry of a statement.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatementLine {
+    pub date: Date,
+    pub kind: LedgerKind,
+    /// The invoice's number, or the document's kind.
+    pub document: String,
+    pub invoice_id: Option<Uuid>,
+    pub description: String,
+    #[schema(value_type = String, example = "321.81")]
+    pub amount: Decimal,
+    /// The balance after this entry.
+    #[schema(value_type = String, example = "321.81")]
+    pub balance: Decimal,
+}
+
+/// What is open on the last day, by days past due.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct Aging {
+    #[schema(value_type = String)]
+    pub current: Decimal,
+    #[schema(value_type = String)]
+    pub days_1_30: Decimal,
+    #[schema(value_type = String)]
+    pub days_31_60: Decimal,
+    #[schema(value_type = String)]
+    pub days_61_90: Decimal,
+    #[schema(value_type = String)]
+    pub days_91_120: Decimal,
+    #[schema(value_type = String)]
+    pub days_over_120: Decimal,
+    /// Sum of the buckets: the open invoices' balances.
+    #[schema(value_type = String)]
+    pub total: Decimal,
+}
+
+/// Buckets invoice balances `(due date, balance)` by days past due on `as_of`.
+pub fn age(open: &[(Date, Decimal)], as_of: Date) -> Aging {
+    let mut a = Aging::default();
+    for (due, balance) in open {
+        let days = (as_of - *due).whole_days();
+        let bucket = match days {
+            d if d <= 0 => &mut a.current,
+            1..=30 => &mut a.days_1_30,
+            31..=60 => &mut a.days_31_60,
+            61..=90 => &mut a.days_61_90,
+            91..=120 => &mut a.days_91_120,
+            _ => &mut a.days_over_120,
+        };
+        *bucket += *balance;
+        a.total += *balance;
+    }
+    a
+}
+
+/// An account statement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Statement {
+    pub account_id: Uuid,
+    pub account_number: String,
+    pub legal_name: String,
+    pub currency: String,
+    pub from: Date,
+    pub to: Date,
+    #[schema(value_type = String)]
+    pub opening_balance: Decimal,
+    pub lines: Vec<StatementLine>,
+    /// Opening balance plus every line: the ledger's balance at the end of `to`.
+    #[schema(value_type = String)]
+    pub closing_balance: Decimal,
+    pub aging: Aging,
+    /// Payments and credits not applied to invoices at the end of `to`.
+    #[schema(value_type = String)]
+    pub unapplied: Decimal,
+}
+
+/// Runs the lines' balances from the opening balance.
+pub fn running(
+    opening: Decimal,
+    entries: Vec<(EntryRow, Option<String>)>,
+    currency: Currency,
+) -> (Vec<StatementLine>, Decimal) {
+    let mut balance = opening;
+    let lines = entries
+        .into_iter()
+        .map(|(e, number)| {
+            balance += e.amount;
+            StatementLine {
+                date: e.entry_date,
+                kind: e.kind,
+                document: number.unwrap_or_else(|| e.document_type.as_str().replace('_', " ")),
+                invoice_id: e.invoice_id,
+                description: e.description,
+                amount: currency.normalize(e.amount),
+                balance: currency.normalize(balance),
+            }
+        })
+        .collect();
+    (lines, currency.normalize(balance))
+}
+
+async fn build(
+    conn: &mut Conn,
+    account: &crate::accounts::model::AccountRow,
+    from: Date,
+    to: Date,
+) -> Result<Statement, ApiError> {
+    use crate::schema::invoices::dsl as i;
+    use crate::schema::ledger_entries::dsl as l;
+    let currency = Currency::parse(&account.currency).expect("a stored currency");
+    let opening: Option<Decimal> = l::ledger_entries
+        .filter(l::account_id.eq(account.id))
+        .filter(l::entry_date.lt(from))
+        .select(diesel::dsl::sum(l::amount))
+        .first(conn)
+        .await?;
+    let entries: Vec<(EntryRow, Option<String>)> = l::ledger_entries
+        .left_join(i::invoices)
+        .filter(l::account_id.eq(account.id))
+        .filter(l::entry_date.between(from, to))
+        .select((EntryRow::as_select(), i::number.nullable()))
+        .order((l::entry_date.asc(), l::seq.asc()))
+        .load(conn)
+        .await?;
+    let open: Vec<(Date, Option<Decimal>)> = l::ledger_entries
+        .inner_join(i::invoices)
+        .filter(l::account_id.eq(account.id))
+        .filter(l::entry_date.le(to))
+        .group_by((i::id, i::due_date))
+        .select((i::due_date, diesel::dsl::sum(l::amount)))
+        .load(conn)
+        .await?;
+    let unapplied: Option<Decimal> = l::ledger_entries
+        .filter(l::account_id.eq(account.id))
+        .filter(l::entry_date.le(to))
+        .filter(l::invoice_id.is_null())
+        .select(diesel::dsl::sum(l::amount))
+        .first(conn)
+        .await?;
+    let opening = currency.normalize(opening.unwrap_or_default());
+    let (lines, closing) = running(opening, entries, currency);
+    let open: Vec<(Date, Decimal)> = open
+        .into_iter()
+        .filter_map(|(due, b)| b.filter(|b| !b.is_zero()).map(|b| (due, b)))
+        .collect();
+    let mut aging = age(&open, to);
+    for amount in [
+        &mut aging.current,
+        &mut aging.days_1_30,
+        &mut aging.days_31_60,
+        &mut aging.days_61_90,
+        &mut aging.days_91_120,
+        &mut aging.days_over_120,
+        &mut aging.total,
+    ] {
+        *amount = currency.normalize(*amount);
+    }
+    Ok(Statement {
+        account_id: account.id,
+        account_number: account.number.clone(),
+        legal_name: account.legal_name.clone(),
+        currency: account.currency.clone(),
+        from,
+        to,
+        opening_balance: opening,
+        lines,
+        closing_balance: closing,
+        aging,
+        unapplied: currency.normalize(-unapplied.unwrap_or_default()),
+    })
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+pub fn csv(s: &Statement) -> String {
+    let mut out = String::from("date,kind,document,description,amount,balance\n");
+    out.push_str(&format!(
+        "{},opening_balance,,Opening balance,,{}\n",
+        s.from, s.opening_balance
+    ));
+    for l in &s.lines {
+        out.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            l.date,
+            l.kind.as_str(),
+            csv_field(&l.document),
+            csv_field(&l.description),
+            l.amount,
+            l.balance
+        ));
+    }
+    out.push_str(&format!(
+        "{},closing_balance,,Closing balance,,{}\n",
+        s.to, s.closing_balance
+    ));
+    out
+}
+
+pub fn pdf(s: &Statement) -> Vec<u8> {
+    let title = format!("Statement {} {} to {}", s.account_number, s.from, s.to);
+    let mut page = Layout::new(50);
+    page.line(
+        16,
+        true,
+        &format!("Statement of account {}", s.account_number),
+    );
+    page.line(11, false, &s.legal_name);
+    page.line(
+        10,
+        false,
+        &format!("{} to {} ({})", s.from, s.to, s.currency),
+    );
+    page.gap(8);
+    page.row(
+        9,
+        true,
+        &[
+            (50, Align::Left, "Date"),
+            (120, Align::Left, "Document"),
+            (220, Align::Left, "Description"),
+            (480, Align::Right, "Amount"),
+            (562, Align::Right, "Balance"),
+        ],
+    );
+    page.rule();
+    let opening = s.opening_balance.to_string();
+    page.row(
+        9,
+        false,
+        &[
+            (50, Align::Left, &s.from.to_string()),
+            (220, Align::Left, "Opening balance"),
+            (562, Align::Right, &opening),
+        ],
+    );
+    for l in &s.lines {
+        let (date, amount, balance) = (
+            l.date.to_string(),
+            l.amount.to_string(),
+            l.balance.to_string(),
+        );
+        page.row(
+            9,
+            false,
+            &[
+                (50, Align::Left, &date),
+                (120, Align::Left, &l.document),
+                (220, Align::Left, &l.description),
+                (480, Align::Right, &amount),
+                (562, Align::Right, &balance),
+            ],
+        );
+    }
+    page.rule();
+    let closing = s.closing_balance.to_string();
+    page.row(
+        10,
+        true,
+        &[
+            (220, Align::Left, "Closing balance"),
+            (562, Align::Right, &closing),
+        ],
+    );
+    page.gap(10);
+    page.line(10, true, "Aging of open invoices");
+    let a = &s.aging;
+    for (label, amount) in [
+        ("Current", a.current),
+        ("1-30 days past due", a.days_1_30),
+        ("31-60 days", a.days_31_60),
+        ("61-90 days", a.days_61_90),
+        ("91-120 days", a.days_91_120),
+        ("Over 120 days", a.days_over_120),
+        ("Total open", a.total),
+    ] {
+        let amount = amount.to_string();
+        page.row(
+            9,
+            false,
+            &[(60, Align::Left, label), (300, Align::Right, &amount)],
+        );
+    }
+    page.finish(&title)
+}
+
+/// Handles the GET /v1/accounts/{id}/statement route: the account's statement for a period.
+#[utoipa::path(
+    tag = "accounts",
+    params(("id" = Uuid, Path, description = "Account id"), StatementQuery),
+    responses(
+        (status = 200, description = "The statement", content(
+            (Statement = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/pdf"),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/accounts/{id}/statement")]
+pub async fn account_statement(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+    query: ApiQuery<StatementQuery>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::InvoicesRead)?;
+    let today = crate::db::now().date();
+    let to = query.0.to.unwrap_or(today);
+    let from = query.0.from.unwrap_or(to - Duration::days(30));
+    let mut e = Errors::default();
+    if from > to {
+        e.add("from", "after_to", "must not be after `to`");
+    } else if (to - from).whole_days() > 366 * 5 {
+        e.add(
+            "from",
+            "out_of_range",
+            "a statement covers at most five years",
+        );
+    }
+    e.finish()?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let account =
+        crate::accounts::store::find_visible(&mut conn, id.into_inner(), ctx.partner_scope())
+            .await?;
+    let statement = build(&mut conn, &account, from, to).await?;
+    let name = format!("statement-{}-{from}-{to}", account.number);
+    Ok(match query.0.format.unwrap_or(StatementFormat::Json) {
+        StatementFormat::Json => HttpResponse::Ok().json(statement),
+        StatementFormat::Csv => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.csv\""),
+            ))
+            .body(csv(&statement)),
+        StatementFormat::Pdf => HttpResponse::Ok()
+            .content_type("application/pdf")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}.pdf\""),
+            ))
+            .body(pdf(&statement)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+    use time::macros::date;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn balances_fall_in_the_bucket_of_their_days_past_due() {
+        let as_of = date!(2026 - 11 - 30);
+        let open = vec![
+            (date!(2026 - 12 - 15), d("100")),
+            (date!(2026 - 11 - 30), d("1")),
+            (date!(2026 - 11 - 29), d("10")),
+            (date!(2026 - 10 - 31), d("20")),
+            (date!(2026 - 10 - 01), d("30")),
+            (date!(2026 - 08 - 15), d("40")),
+            (date!(2026 - 07 - 01), d("50")),
+        ];
+        let a = age(&open, as_of);
+        assert_eq!(a.current, d("101"));
+        assert_eq!(a.days_1_30, d("30"));
+        assert_eq!(a.days_31_60, d("30"));
+        assert_eq!(a.days_61_90, Decimal::ZERO);
+        assert_eq!(a.days_91_120, d("40"));
+        assert_eq!(a.days_over_120, d("50"));
+        assert_eq!(a.total, d("251"));
+    }
+
+    #[test]
+    fn csv_fields_with_commas_or_quotes_are_quoted() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a, b"), "\"a, b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}
