@@ -68,6 +68,7 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(accounts::routes::update_account)
         .service(accounts::routes::close_account)
         .service(accounts::routes::account_history)
+        .service(accounts::activity::account_activity)
         .service(ledger::statement::account_statement)
         .service(accounts::contacts::create_contact)
         .service(accounts::contacts::list_contacts)

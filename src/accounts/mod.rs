@@ -1,5 +1,6 @@
 //! Customer accounts and their billing contacts.
 
+pub mod activity;
 pub mod contacts;
 pub mod model;
 pub mod routes;

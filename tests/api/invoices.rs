@@ -912,3 +912,75 @@ async fn the_statement_runs_from_the_opening_to_the_ledger_balance() {
         .expect(422);
     assert_eq!(reply.error_field(), "from");
 }
+
+#[tokio::test]
+async fn the_activity_timeline_tells_the_account_history_newest_first() {
+    let app = spawn_app().await;
+    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let account = id(&app.create_account(json!({})).await);
+    let contract = id(&app
+        .post(
+            "/v1/contracts",
+            &billing(),
+            &json!({"account_id": account, "kind": "service", "start_date": "2026-01-01",
+                    "charges": [{"description": "Service", "amount": "50.00", "financial_code_id": code}]}),
+        )
+        .await
+        .expect(201)
+        .body);
+    app.post(
+        &format!("/v1/contracts/{contract}/activate"),
+        &billing(),
+        &json!(null),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/v1/contracts/{contract}/amendments"),
+        &billing(),
+        &json!({"kind": "suspension", "effective_date": "2026-11-01"}),
+    )
+    .await
+    .expect(201);
+    let inv = draft(&app, &account, &code).await;
+    issue(&app, &id(&inv), json!({})).await.expect(200);
+
+    let body = app
+        .get(&format!("/v1/accounts/{account}/activity"), &billing())
+        .await
+        .expect(200)
+        .body;
+    let summaries: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["summary"].as_str().unwrap())
+        .collect();
+    let number = format!("INV-{}-000001", today_year());
+    assert_eq!(summaries[0], format!("Invoice {number} issued: 218.77 USD"));
+    assert_eq!(summaries[1], "Invoice (draft) created: 218.77 USD");
+    assert_eq!(
+        summaries[2],
+        "Contract CON-000001 amended (suspension effective 2026-11-01)"
+    );
+    assert!(summaries.contains(&"Contract CON-000001 activated"));
+    assert_eq!(*summaries.last().unwrap(), "Account created");
+
+    let invoices_only = app
+        .get(
+            &format!("/v1/accounts/{account}/activity?kind=invoice&limit=1"),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(invoices_only["data"].as_array().unwrap().len(), 1);
+    assert_eq!(invoices_only["data"][0]["kind"], "invoice");
+    assert_eq!(invoices_only["has_more"], true);
+    app.get(
+        "/v1/accounts/0192f1d2-0000-7000-8000-000000000001/activity",
+        &billing(),
+    )
+    .await
+    .expect(404);
+}
