@@ -86,6 +86,7 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(contracts::routes::update_contract)
         .service(contracts::routes::activate_contract)
         .service(contracts::amendments::create_amendment)
+        .service(contracts::reconciliation::contract_reconciliation)
         .service(equipment::routes::create_equipment)
         .service(equipment::routes::list_equipment)
         .service(equipment::routes::get_equipment)

@@ -3,6 +3,7 @@
 pub mod amendments;
 pub mod documents;
 pub mod model;
+pub mod reconciliation;
 pub mod routes;
 pub mod rules;
 pub mod store;

@@ -984,3 +984,81 @@ async fn the_activity_timeline_tells_the_account_history_newest_first() {
     .await
     .expect(404);
 }
+
+#[tokio::test]
+async fn reconciliation_flags_missing_and_unpaid_periods_of_a_contract() {
+    let app = spawn_app().await;
+    let code = code(&app, "4100-LEASE", "revenue").await;
+    let account = id(&app.create_account(json!({})).await);
+    let contract = id(&app
+        .post(
+            "/v1/contracts",
+            &billing(),
+            &json!({"account_id": account, "kind": "lease", "start_date": "2026-08-16", "anchor_day": 1,
+                    "charges": [{"description": "Base", "amount": "310.00", "financial_code_id": code}]}),
+        )
+        .await
+        .expect(201)
+        .body);
+    app.post(
+        &format!("/v1/contracts/{contract}/activate"),
+        &billing(),
+        &json!(null),
+    )
+    .await
+    .expect(200);
+    let run = app
+        .post(
+            "/v1/billing-runs",
+            &billing(),
+            &json!({"as_of": "2026-09-01", "contract_id": contract, "mode": "issue"}),
+        )
+        .await
+        .expect(202)
+        .body;
+    for _ in 0..300 {
+        let r = app
+            .get(&format!("/v1/billing-runs/{}", id(&run)), &billing())
+            .await
+            .expect(200)
+            .body;
+        if r["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let rec = app
+        .get(
+            &format!("/v1/contracts/{contract}/reconciliation?as_of=2026-10-15"),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    let periods = rec["periods"].as_array().unwrap();
+    let starts: Vec<&str> = periods
+        .iter()
+        .map(|p| p["period_start"].as_str().unwrap())
+        .collect();
+    assert_eq!(starts, vec!["2026-08-16", "2026-09-01", "2026-10-01"]);
+    // 16/31 of 310.00 = 160.00.
+    assert_eq!(periods[0]["expected"], "160.00");
+    assert_eq!(periods[0]["billed"], "160.00");
+    assert_eq!(periods[0]["unpaid"], true);
+    assert_eq!(periods[0]["invoices"][0]["number"], "INV-2026-000001");
+    assert_eq!(periods[1]["missing"], false);
+    assert_eq!(periods[2]["missing"], true);
+    assert_eq!(periods[2]["billed"], "0.00");
+    assert_eq!(rec["summary"]["missing"], 1);
+    assert_eq!(rec["summary"]["unpaid"], 2);
+    assert_eq!(rec["summary"]["duplicate"], 0);
+    assert_eq!(rec["summary"]["expected"], "780.00");
+    assert_eq!(rec["summary"]["billed"], "470.00");
+    let partner = id(&app.create_partner("DEALER-1").await);
+    app.get(
+        &format!("/v1/contracts/{contract}/reconciliation"),
+        &partner_token(partner.parse().unwrap()),
+    )
+    .await
+    .expect(403);
+}
