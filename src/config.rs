@@ -137,21 +137,25 @@ fn key_entries(name: &'static str) -> Result<Vec<(String, String, String)>, Conf
         .collect()
 }
 
-/// `INVOICE_NUMBER_PREFIX`: 1 to 10 of A–Z and 0–9.
-fn invoice_prefix() -> Result<String, ConfigError> {
-    let prefix = var("INVOICE_NUMBER_PREFIX").unwrap_or_else(|| "INV".into());
-    if (1..=10).contains(&prefix.len())
+/// `INVOICE_NUMBER_PREFIX` (1 to 10 of A–Z and 0–9) and `INVOICE_NUMBER_FORMAT`.
+fn numbering() -> Result<crate::invoices::rules::Numbering, ConfigError> {
+    let default = crate::invoices::rules::Numbering::default();
+    let prefix = var("INVOICE_NUMBER_PREFIX").unwrap_or(default.prefix);
+    if !((1..=10).contains(&prefix.len())
         && prefix
             .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
     {
-        Ok(prefix)
-    } else {
-        Err(ConfigError {
+        return Err(ConfigError {
             name: "INVOICE_NUMBER_PREFIX",
             reason: format!("{prefix:?} is not 1 to 10 of A-Z and 0-9"),
-        })
+        });
     }
+    let format = var("INVOICE_NUMBER_FORMAT").unwrap_or(default.format);
+    crate::invoices::rules::Numbering::new(&prefix, &format).map_err(|reason| ConfigError {
+        name: "INVOICE_NUMBER_FORMAT",
+        reason,
+    })
 }
 
 impl Config {
@@ -197,7 +201,7 @@ impl Config {
                 payment_instructions: lines("PAYMENT_INSTRUCTIONS"),
             },
             billing: crate::billing::engine::Settings {
-                invoice_prefix: invoice_prefix()?,
+                numbering: numbering()?,
                 estimate_readings: parse("ESTIMATE_READINGS", 3usize)?.max(1),
                 reading_window_days: parse("READING_WINDOW_DAYS", 3i64)?.clamp(0, 15),
             },

@@ -18,8 +18,8 @@ use crate::readings::model::{ReadingRow, ReadingSource};
 /// Billing settings from configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Prefix of invoice numbers (`INV` gives `INV-2026-000001`).
-    pub invoice_prefix: String,
+    /// How issued invoices are numbered.
+    pub numbering: crate::invoices::rules::Numbering,
     /// N: estimates average the last N + 1 actual readings.
     pub estimate_readings: usize,
     /// An actual reading this many days either side of a period's end closes it.
@@ -29,7 +29,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            invoice_prefix: "INV".into(),
+            numbering: Default::default(),
             estimate_readings: 3,
             reading_window_days: 3,
         }

@@ -417,7 +417,7 @@ pub async fn write_bills(
     conn: &mut Conn,
     run: &RunRow,
     bills: &mut [ContractBill],
-    invoice_prefix: &str,
+    numbering: &invoices::rules::Numbering,
     now: OffsetDateTime,
 ) -> Result<(i32, Vec<(Uuid, &'static str, String)>), ApiError> {
     use crate::schema::audit_events::dsl as au;
@@ -472,9 +472,8 @@ pub async fn write_bills(
                 continue;
             }
             let year = invoice.invoice_date.year();
-            let series = invoices::rules::invoice_series(invoice_prefix, year);
-            let n = crate::db::next_number(conn, &series).await?;
-            let number = invoices::rules::invoice_number(invoice_prefix, year, n);
+            let n = crate::db::next_number(conn, &numbering.series(year)).await?;
+            let number = numbering.number(year, n);
             let date = invoice.invoice_date;
             entries.extend(invoices::rules::issue(
                 invoice,

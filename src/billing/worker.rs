@@ -98,7 +98,7 @@ async fn bill_chunk(
             }
         }
         let (invoices, refused) =
-            store::write_bills(conn, run, &mut bills, &settings.invoice_prefix, now).await?;
+            store::write_bills(conn, run, &mut bills, &settings.numbering, now).await?;
         errors.extend(refused);
         store::expire_contracts(conn, run, ids).await?;
         store::add_progress(conn, run.id, ids.len() as i32, invoices, &errors).await

@@ -409,7 +409,7 @@ pub async fn issue_invoice(
         None => Expected::optional(&req)?,
     };
     let id = id.into_inner();
-    let prefix = state.config.billing.invoice_prefix.clone();
+    let numbering = state.config.billing.numbering.clone();
     let mut conn = crate::db::conn(&state.pool).await?;
     let (version, view) = conn
         .transaction(async |conn| {
@@ -435,8 +435,8 @@ pub async fn issue_invoice(
             let before = view(conn, current.clone()).await?;
             let mut next = current;
             let year = date.year();
-            let n = crate::db::next_number(conn, &rules::invoice_series(&prefix, year)).await?;
-            let number = rules::invoice_number(&prefix, year, n);
+            let n = crate::db::next_number(conn, &numbering.series(year)).await?;
+            let number = numbering.number(year, n);
             let entry = rules::issue(
                 &mut next,
                 number,

@@ -184,14 +184,75 @@ pub fn effective_po(account: &AccountRow, invoice: &InvoiceRow) -> Option<String
         .or_else(|| account.presentment.po_number.clone())
 }
 
-/// The invoice number: `<prefix>-<year>-<six digits>`.
-pub fn invoice_number(prefix: &str, year: i32, n: i64) -> String {
-    format!("{prefix}-{year}-{n:06}")
+/// How invoice numbers are made: a prefix and a format with the placeholders `{prefix}`,
+/// `{year}` and `{seq:N}` (the series' counter, zero-padded to N digits). A format with
+/// `{year}` numbers each year from 1; without it, one series runs on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Numbering {
+    pub prefix: String,
+    pub format: String,
 }
 
-/// The number series of a prefix and year (one counter each, gapless).
-pub fn invoice_series(prefix: &str, year: i32) -> String {
-    format!("invoice:{prefix}:{year}")
+impl Default for Numbering {
+    fn default() -> Self {
+        Numbering {
+            prefix: "INV".into(),
+            format: "{prefix}-{year}-{seq:6}".into(),
+        }
+    }
+}
+
+impl Numbering {
+    /// Checks a format: exactly one `{seq:N}` (N from 1 to 12), no other placeholder than
+    /// `{prefix}` and `{year}`.
+    pub fn new(prefix: &str, format: &str) -> Result<Numbering, String> {
+        let numbering = Numbering {
+            prefix: prefix.to_string(),
+            format: format.to_string(),
+        };
+        let mut seq = 0;
+        let mut rest = format;
+        while let Some(open) = rest.find('{') {
+            let close = rest[open..]
+                .find('}')
+                .ok_or_else(|| format!("{format:?} has an unclosed placeholder"))?;
+            match &rest[open + 1..open + close] {
+                "prefix" | "year" => {}
+                other => match other.strip_prefix("seq:").map(str::parse::<usize>) {
+                    Some(Ok(1..=12)) => seq += 1,
+                    _ => return Err(format!("{format:?}: unknown placeholder {{{other}}}")),
+                },
+            }
+            rest = &rest[open + close + 1..];
+        }
+        if seq != 1 {
+            return Err(format!("{format:?} needs exactly one {{seq:N}}"));
+        }
+        Ok(numbering)
+    }
+
+    /// The counter this number is taken from.
+    pub fn series(&self, year: i32) -> String {
+        if self.format.contains("{year}") {
+            format!("invoice:{}:{year}", self.prefix)
+        } else {
+            format!("invoice:{}", self.prefix)
+        }
+    }
+
+    /// The `n`th number of the series.
+    pub fn number(&self, year: i32, n: i64) -> String {
+        let mut out = self
+            .format
+            .replace("{prefix}", &self.prefix)
+            .replace("{year}", &year.to_string());
+        if let Some(open) = out.find("{seq:") {
+            let close = open + out[open..].find('}').expect("checked in new");
+            let width: usize = out[open + 5..close].parse().expect("checked in new");
+            out.replace_range(open..=close, &format!("{n:0width$}"));
+        }
+        out
+    }
 }
 
 /// Why a draft cannot be issued, apart from presentment.
@@ -351,7 +412,16 @@ mod tests {
     }
 
     #[test]
-    fn numbers_carry_prefix_year_and_six_digits() {
-        assert_eq!(invoice_number("INV", 2026, 123), "INV-2026-000123");
+    fn numbers_follow_the_configured_format() {
+        let default = Numbering::default();
+        assert_eq!(default.number(2026, 123), "INV-2026-000123");
+        assert_eq!(default.series(2026), "invoice:INV:2026");
+        let running = Numbering::new("AR", "{prefix}{seq:8}").unwrap();
+        assert_eq!(running.number(2026, 42), "AR00000042");
+        assert_eq!(running.series(2027), "invoice:AR");
+        assert!(Numbering::new("INV", "{prefix}-{year}").is_err());
+        assert!(Numbering::new("INV", "{prefix}-{seq:6}-{seq:2}").is_err());
+        assert!(Numbering::new("INV", "{prefix}-{month}-{seq:6}").is_err());
+        assert!(Numbering::new("INV", "{prefix}-{seq:6").is_err());
     }
 }

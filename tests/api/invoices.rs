@@ -1062,3 +1062,65 @@ async fn reconciliation_flags_missing_and_unpaid_periods_of_a_contract() {
     .await
     .expect(403);
 }
+
+#[tokio::test]
+async fn another_partners_invoices_are_not_found_on_any_invoice_endpoint() {
+    let app = spawn_app().await;
+    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let owner = id(&app.create_partner("DEALER-1").await);
+    let stranger = id(&app.create_partner("DEALER-2").await);
+    let account = id(&app.create_account(json!({"partner_id": owner})).await);
+    let inv = draft(&app, &account, &code).await;
+    issue(&app, &id(&inv), json!({})).await.expect(200);
+    let other = partner_token(stranger.parse().unwrap());
+    let mine = partner_token(owner.parse().unwrap());
+    let invoice = id(&inv);
+    for path in [
+        format!("/v1/invoices/{invoice}"),
+        format!("/v1/invoices/{invoice}/document?format=pdf"),
+        format!("/v1/invoices/{invoice}/presentments"),
+        format!("/v1/accounts/{account}/statement"),
+    ] {
+        app.get(&path, &other).await.expect(404);
+        app.get(&path, &mine).await.expect(200);
+    }
+    let listed = app.get("/v1/invoices", &other).await.expect(200).body;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 0);
+    app.post(
+        &format!("/v1/invoices/{invoice}/presentments"),
+        &other,
+        &json!({"channel": "portal", "destination": "x", "status": "accepted"}),
+    )
+    .await
+    .expect(404);
+    // What partners may not do at all is forbidden, whoever's invoice it is.
+    app.post(
+        "/v1/invoices",
+        &mine,
+        &json!({"account_id": account, "lines": lines(&code)}),
+    )
+    .await
+    .expect(403);
+    app.patch(
+        &format!("/v1/invoices/{invoice}"),
+        &mine,
+        &json!({"version": 2}),
+    )
+    .await
+    .expect(403);
+    app.post(
+        &format!("/v1/invoices/{invoice}/void"),
+        &mine,
+        &json!({"reason": "x"}),
+    )
+    .await
+    .expect(403);
+    app.post(&format!("/v1/invoices/{invoice}/issue"), &mine, &json!({}))
+        .await
+        .expect(403);
+    app.delete(&format!("/v1/invoices/{invoice}"), &mine)
+        .await
+        .expect(403);
+    assert_eq!(app.count("invoices WHERE status = 'open'").await, 1);
+    assert_eq!(app.count("invoice_presentments").await, 0);
+}

@@ -714,10 +714,12 @@ async fn concurrent_readings_of_one_meter_and_date_record_exactly_one() {
     assert_eq!(created.len(), 1, "exactly one reading wins");
     for reply in replies.iter().filter(|r| r.status != 201) {
         assert_eq!(reply.status, 422, "the others are refused: {}", reply.body);
-        assert_eq!(
-            fields(&reply.body),
-            [pair("read_on", "not_after_last_actual")]
-        );
+        // A loser with a lower value than the winner's is also told so.
+        let reasons = fields(&reply.body);
+        assert_eq!(reasons[0], pair("read_on", "not_after_last_actual"));
+        assert!(reasons[1..]
+            .iter()
+            .all(|r| *r == pair("value", "lower_than_last_actual")));
     }
     assert_eq!(
         app.count(&format!(
