@@ -106,31 +106,7 @@ async fn reading(app: &TestApp, meter: &str, on: &str, value: i64) {
 async fn run(app: &TestApp, as_of: &str, extra: Value) -> Value {
     let mut body = json!({"as_of": as_of});
     merge(&mut body, extra);
-    let started = app
-        .post("/v1/billing-runs", &billing(), &body)
-        .await
-        .expect(202);
-    let id = started.body["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        started.header("location"),
-        Some(format!("/v1/billing-runs/{id}").as_str())
-    );
-    wait(app, &id).await
-}
-
-async fn wait(app: &TestApp, id: &str) -> Value {
-    for _ in 0..300 {
-        let body = app
-            .get(&format!("/v1/billing-runs/{id}"), &billing())
-            .await
-            .expect(200)
-            .body;
-        if body["status"] == "completed" || body["status"] == "failed" {
-            return body;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("billing run {id} did not finish");
+    app.billing_run(body).await
 }
 
 async fn invoices_of(app: &TestApp, run: &Value) -> Vec<Value> {
@@ -411,8 +387,8 @@ async fn two_runs_started_at_once_bill_each_period_exactly_once() {
     let (a, b) = tokio::join!(start(), start());
     let (a, b) = (a.expect(202), b.expect(202));
     wake.notify_waiters();
-    let a = wait(&app, a.body["id"].as_str().unwrap()).await;
-    let b = wait(&app, b.body["id"].as_str().unwrap()).await;
+    let a = app.wait_for_run(a.body["id"].as_str().unwrap()).await;
+    let b = app.wait_for_run(b.body["id"].as_str().unwrap()).await;
     assert_eq!(a["status"], "completed");
     assert_eq!(b["status"], "completed");
     let created = a["progress"]["invoices_created"].as_i64().unwrap()

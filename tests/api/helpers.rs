@@ -436,6 +436,57 @@ impl TestApp {
             .body
     }
 
+    /// Creates a contract through the API (as billing) and activates it; returns its id.
+    pub async fn active_contract(&self, body: Value) -> String {
+        let billing = token(Role::Billing);
+        let id = self
+            .post("/v1/contracts", &billing, &body)
+            .await
+            .expect(201)
+            .body["id"]
+            .as_str()
+            .expect("a contract id")
+            .to_string();
+        self.post(
+            &format!("/v1/contracts/{id}/activate"),
+            &billing,
+            &Value::Null,
+        )
+        .await
+        .expect(200);
+        id
+    }
+
+    /// Starts a billing run and waits until it has finished; returns the finished run.
+    pub async fn billing_run(&self, body: Value) -> Value {
+        let started = self
+            .post("/v1/billing-runs", &token(Role::Billing), &body)
+            .await
+            .expect(202);
+        let id = started.body["id"].as_str().expect("a run id").to_string();
+        assert_eq!(
+            started.header("location"),
+            Some(format!("/v1/billing-runs/{id}").as_str())
+        );
+        self.wait_for_run(&id).await
+    }
+
+    /// Polls a billing run until it has completed or failed.
+    pub async fn wait_for_run(&self, id: &str) -> Value {
+        for _ in 0..300 {
+            let body = self
+                .get(&format!("/v1/billing-runs/{id}"), &token(Role::Billing))
+                .await
+                .expect(200)
+                .body;
+            if body["status"] == "completed" || body["status"] == "failed" {
+                return body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("billing run {id} did not finish");
+    }
+
     pub async fn create_partner(&self, code: &str) -> Value {
         self.post(
             "/v1/partners",

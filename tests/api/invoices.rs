@@ -457,45 +457,13 @@ async fn a_billing_run_in_issue_mode_posts_to_the_ledger_and_leaves_incomplete_p
         )
         .await);
     for account in [&plain, &strict] {
-        let c = app
-            .post(
-                "/v1/contracts",
-                &billing(),
-                &json!({"account_id": account, "kind": "lease", "start_date": "2025-10-01",
-                        "anchor_day": 1, "charges": [{"description": "Base", "amount": "100.00", "financial_code_id": code}]}),
-            )
-            .await
-            .expect(201)
-            .body;
-        app.post(
-            &format!("/v1/contracts/{}/activate", id(&c)),
-            &billing(),
-            &json!(null),
-        )
-        .await
-        .expect(200);
+        app.active_contract(json!({"account_id": account, "kind": "lease", "start_date": "2025-10-01",
+            "anchor_day": 1, "charges": [{"description": "Base", "amount": "100.00", "financial_code_id": code}]}))
+            .await;
     }
-    let run = app
-        .post(
-            "/v1/billing-runs",
-            &billing(),
-            &json!({"as_of": "2025-10-01", "mode": "issue"}),
-        )
-        .await
-        .expect(202)
-        .body;
-    let mut done = Value::Null;
-    for _ in 0..300 {
-        done = app
-            .get(&format!("/v1/billing-runs/{}", id(&run)), &billing())
-            .await
-            .expect(200)
-            .body;
-        if done["status"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let done = app
+        .billing_run(json!({"as_of": "2025-10-01", "mode": "issue"}))
+        .await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["progress"]["errors"], 1);
     assert_eq!(done["errors"][0]["code"], "not_issued");
@@ -693,30 +661,17 @@ async fn the_invoice_document_reads_the_same_in_html_and_pdf() {
     .await
     .expect(201);
     let run = app
-        .post(
-            "/v1/billing-runs",
+        .billing_run(json!({"as_of": "2025-11-01", "contract_id": contract, "mode": "issue"}))
+        .await;
+    let invoice = app
+        .get(
+            &format!("/v1/invoices?billing_run_id={}", id(&run)),
             &billing(),
-            &json!({"as_of": "2025-11-01", "contract_id": contract, "mode": "issue"}),
         )
         .await
-        .expect(202)
-        .body;
-    let mut invoice = Value::Null;
-    for _ in 0..300 {
-        let list = app
-            .get(
-                &format!("/v1/invoices?billing_run_id={}", id(&run)),
-                &billing(),
-            )
-            .await
-            .expect(200)
-            .body;
-        if let Some(first) = list["data"].as_array().and_then(|d| d.first()) {
-            invoice = first.clone();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        .expect(200)
+        .body["data"][0]
+        .clone();
     let number = invoice["number"].as_str().unwrap().to_string();
     assert_eq!(number, "INV-2025-000001");
 
@@ -918,23 +873,10 @@ async fn the_activity_timeline_tells_the_account_history_newest_first() {
     let app = spawn_app().await;
     let code = code(&app, "4200-SUPPLIES", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
-    let contract = id(&app
-        .post(
-            "/v1/contracts",
-            &billing(),
-            &json!({"account_id": account, "kind": "service", "start_date": "2026-01-01",
-                    "charges": [{"description": "Service", "amount": "50.00", "financial_code_id": code}]}),
-        )
-        .await
-        .expect(201)
-        .body);
-    app.post(
-        &format!("/v1/contracts/{contract}/activate"),
-        &billing(),
-        &json!(null),
-    )
-    .await
-    .expect(200);
+    let contract = app
+        .active_contract(json!({"account_id": account, "kind": "service", "start_date": "2026-01-01",
+                    "charges": [{"description": "Service", "amount": "50.00", "financial_code_id": code}]}))
+        .await;
     app.post(
         &format!("/v1/contracts/{contract}/amendments"),
         &billing(),
@@ -990,43 +932,12 @@ async fn reconciliation_flags_missing_and_unpaid_periods_of_a_contract() {
     let app = spawn_app().await;
     let code = code(&app, "4100-LEASE", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
-    let contract = id(&app
-        .post(
-            "/v1/contracts",
-            &billing(),
-            &json!({"account_id": account, "kind": "lease", "start_date": "2026-08-16", "anchor_day": 1,
-                    "charges": [{"description": "Base", "amount": "310.00", "financial_code_id": code}]}),
-        )
-        .await
-        .expect(201)
-        .body);
-    app.post(
-        &format!("/v1/contracts/{contract}/activate"),
-        &billing(),
-        &json!(null),
-    )
-    .await
-    .expect(200);
-    let run = app
-        .post(
-            "/v1/billing-runs",
-            &billing(),
-            &json!({"as_of": "2026-09-01", "contract_id": contract, "mode": "issue"}),
-        )
-        .await
-        .expect(202)
-        .body;
-    for _ in 0..300 {
-        let r = app
-            .get(&format!("/v1/billing-runs/{}", id(&run)), &billing())
-            .await
-            .expect(200)
-            .body;
-        if r["status"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let contract = app
+        .active_contract(json!({"account_id": account, "kind": "lease", "start_date": "2026-08-16", "anchor_day": 1,
+                    "charges": [{"description": "Base", "amount": "310.00", "financial_code_id": code}]}))
+        .await;
+    app.billing_run(json!({"as_of": "2026-09-01", "contract_id": contract, "mode": "issue"}))
+        .await;
     let rec = app
         .get(
             &format!("/v1/contracts/{contract}/reconciliation?as_of=2026-10-15"),
