@@ -100,6 +100,17 @@ pub async fn find_visible(
     visible(row, partner)
 }
 
+/// The account a request names in `field`: an unknown id is a 422 on that field (other
+/// errors stay what they are).
+pub async fn find_named(conn: &mut Conn, id: Uuid, field: &str) -> Result<AccountRow, ApiError> {
+    match find_visible(conn, id, None).await {
+        Err(ApiError::NotFound(_)) => {
+            Err(ApiError::field(field, "unknown", "no account has this id"))
+        }
+        other => other,
+    }
+}
+
 /// Like [`find_visible`], locking the row for the rest of the transaction.
 pub async fn lock_visible(
     conn: &mut Conn,

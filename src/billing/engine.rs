@@ -45,7 +45,16 @@ pub struct AccountTerms {
 }
 
 /// A meter period already billed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    diesel::Queryable,
+    diesel::Selectable,
+    diesel::Insertable,
+    diesel::AsChangeset,
+)]
+#[diesel(table_name = crate::schema::meter_periods, treat_none_as_null = true)]
 pub struct MeterPeriodRow {
     pub meter_id: Uuid,
     pub period_start: Date,
@@ -110,7 +119,6 @@ pub struct ContractInput {
     pub meters: Vec<MeterInput>,
     /// Starts of the periods whose recurring charges are billed.
     pub billed_starts: HashSet<Date>,
-    pub accounts: HashMap<Uuid, AccountTerms>,
 }
 
 /// What billing one contract writes.
@@ -230,6 +238,7 @@ struct ChainPoint {
 /// a reading is never estimated for a day still to come).
 pub fn bill_contract(
     input: &ContractInput,
+    accounts: &HashMap<Uuid, AccountTerms>,
     as_of: Date,
     usage_as_of: Date,
     run_id: Uuid,
@@ -340,8 +349,7 @@ pub fn bill_contract(
         if draft.lines.is_empty() {
             continue;
         }
-        let terms = input
-            .accounts
+        let terms = accounts
             .get(&draft.account_id)
             .copied()
             .unwrap_or(AccountTerms {

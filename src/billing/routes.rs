@@ -71,15 +71,16 @@ pub async fn create_run(
                 Begin::Fresh(claim) => claim,
             };
             if let Some(account) = new.account_id {
-                if crate::accounts::store::find_visible(conn, account, None)
-                    .await
-                    .is_err()
+                if let Err(ApiError::NotFound(_)) =
+                    crate::accounts::store::find_visible(conn, account, None).await
                 {
                     e.add("account_id", "unknown", "no account has this id");
                 }
             }
             if let Some(contract) = new.contract_id {
-                if crate::contracts::store::find(conn, contract).await.is_err() {
+                if let Err(ApiError::NotFound(_)) =
+                    crate::contracts::store::find(conn, contract).await
+                {
                     e.add("contract_id", "unknown", "no contract has this id");
                 }
             }

@@ -21,60 +21,6 @@ use crate::readings::model::{ReadingRow, ReadingSource};
 use crate::schema::billing_run_errors::dsl as be;
 use crate::schema::billing_runs::dsl as br;
 
-/// Meter-period rows as stored.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = crate::schema::meter_periods, treat_none_as_null = true)]
-struct StoredMeterPeriod {
-    meter_id: Uuid,
-    period_start: Date,
-    period_end: Date,
-    contract_id: Uuid,
-    invoice_id: Uuid,
-    start_value: i64,
-    end_value: i64,
-    end_read_on: Date,
-    end_estimated: bool,
-    end_reading_id: Uuid,
-    usage: i64,
-    included_units: i64,
-    overage_rate: Decimal,
-    minimum_charge: Decimal,
-    charged: Decimal,
-    rerated_start_value: Option<i64>,
-    rerated_end_value: Option<i64>,
-    rerated_usage: Option<i64>,
-    rerated_charged: Option<Decimal>,
-    rerated_invoice_id: Option<Uuid>,
-}
-
-macro_rules! convert_period {
-    ($from:expr, $to:ident) => {{
-        let p = $from;
-        $to {
-            meter_id: p.meter_id,
-            period_start: p.period_start,
-            period_end: p.period_end,
-            contract_id: p.contract_id,
-            invoice_id: p.invoice_id,
-            start_value: p.start_value,
-            end_value: p.end_value,
-            end_read_on: p.end_read_on,
-            end_estimated: p.end_estimated,
-            end_reading_id: p.end_reading_id,
-            usage: p.usage,
-            included_units: p.included_units,
-            overage_rate: p.overage_rate,
-            minimum_charge: p.minimum_charge,
-            charged: p.charged,
-            rerated_start_value: p.rerated_start_value,
-            rerated_end_value: p.rerated_end_value,
-            rerated_usage: p.rerated_usage,
-            rerated_charged: p.rerated_charged,
-            rerated_invoice_id: p.rerated_invoice_id,
-        }
-    }};
-}
-
 pub async fn insert_run(conn: &mut Conn, row: &RunRow) -> Result<RunRow, ApiError> {
     Ok(diesel::insert_into(br::billing_runs)
         .values(row)
@@ -258,8 +204,12 @@ pub async fn finish_run(
 }
 
 /// Locks a chunk of contracts (in id order, so overlapping runs cannot deadlock) and loads
-/// everything billing needs about them, a fixed number of queries whatever the chunk size.
-pub async fn lock_inputs(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<ContractInput>, ApiError> {
+/// everything billing needs about them, a fixed number of queries whatever the chunk size:
+/// the contracts' inputs, and the terms of every account they bill.
+pub async fn lock_inputs(
+    conn: &mut Conn,
+    ids: &[Uuid],
+) -> Result<(Vec<ContractInput>, HashMap<Uuid, AccountTerms>), ApiError> {
     use crate::schema::accounts::dsl as a;
     use crate::schema::billed_periods::dsl as bp;
     use crate::schema::contract_amendments::dsl as am;
@@ -347,9 +297,9 @@ pub async fn lock_inputs(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<ContractIn
         .order(r::read_on.asc())
         .load(conn)
         .await?;
-    let periods: Vec<StoredMeterPeriod> = mp::meter_periods
+    let periods: Vec<MeterPeriodRow> = mp::meter_periods
         .filter(mp::meter_id.eq_any(&meter_ids))
-        .select(StoredMeterPeriod::as_select())
+        .select(MeterPeriodRow::as_select())
         .order(mp::period_start.asc())
         .load(conn)
         .await?;
@@ -358,53 +308,50 @@ pub async fn lock_inputs(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<ContractIn
     for (contract, start) in billed {
         billed_by.entry(contract).or_default().insert(start);
     }
-    Ok(contracts
+    let mut charges = group(charges, |c| c.contract_id);
+    let mut amendments = group(amendments, |a| a.contract_id);
+    let mut plans = group(plans, |p| p.meter_id);
+    let mut actuals = group(actuals, |r| r.meter_id);
+    let mut periods = group(periods, |p| p.meter_id);
+    let mut meters_of = HashMap::<Uuid, Vec<MeterInput>>::new();
+    for m in meters {
+        let Some(equipment) = equipment.get(&m.equipment_id) else {
+            continue;
+        };
+        meters_of
+            .entry(m.contract_id)
+            .or_default()
+            .push(MeterInput {
+                equipment: equipment.clone(),
+                plans: plans.remove(&m.id).unwrap_or_default(),
+                actuals: actuals.remove(&m.id).unwrap_or_default(),
+                billed: periods.remove(&m.id).unwrap_or_default(),
+                meter: m,
+            });
+    }
+    let inputs = contracts
         .into_iter()
         .map(|contract| {
             let id = contract.id;
-            let meters = meters
-                .iter()
-                .filter(|m| m.contract_id == id)
-                .filter_map(|m| {
-                    Some(MeterInput {
-                        meter: m.clone(),
-                        equipment: equipment.get(&m.equipment_id)?.clone(),
-                        plans: plans
-                            .iter()
-                            .filter(|p| p.meter_id == m.id)
-                            .cloned()
-                            .collect(),
-                        actuals: actuals
-                            .iter()
-                            .filter(|r| r.meter_id == m.id)
-                            .cloned()
-                            .collect(),
-                        billed: periods
-                            .iter()
-                            .filter(|p| p.meter_id == m.id)
-                            .map(|p| convert_period!(p.clone(), MeterPeriodRow))
-                            .collect(),
-                    })
-                })
-                .collect();
             ContractInput {
-                charges: charges
-                    .iter()
-                    .filter(|c| c.contract_id == id)
-                    .cloned()
-                    .collect(),
-                amendments: amendments
-                    .iter()
-                    .filter(|a| a.contract_id == id)
-                    .cloned()
-                    .collect(),
-                meters,
+                charges: charges.remove(&id).unwrap_or_default(),
+                amendments: amendments.remove(&id).unwrap_or_default(),
+                meters: meters_of.remove(&id).unwrap_or_default(),
                 billed_starts: billed_by.remove(&id).unwrap_or_default(),
-                accounts: accounts.clone(),
                 contract,
             }
         })
-        .collect())
+        .collect();
+    Ok((inputs, accounts))
+}
+
+/// Rows grouped by a key, each group in the rows' order.
+fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
+    let mut out: HashMap<Uuid, Vec<T>> = HashMap::new();
+    for row in rows {
+        out.entry(key(&row)).or_default().push(row);
+    }
+    out
 }
 
 /// Writes the bills of a chunk: invoices and lines, estimated readings, billed periods,
@@ -500,11 +447,7 @@ pub async fn write_bills(
                 bp::invoice_id.eq(*invoice),
             )
         }));
-        new_periods.extend(
-            bill.new_meter_periods
-                .iter()
-                .map(|p| convert_period!(p.clone(), StoredMeterPeriod)),
-        );
+        new_periods.extend(bill.new_meter_periods.iter().cloned());
         reviewed.extend(bill.reviewed.iter().copied());
     }
     crate::readings::store::insert_many(conn, &estimates).await?;
@@ -524,9 +467,8 @@ pub async fn write_bills(
     }
     for bill in bills.iter() {
         for p in &bill.rerated {
-            let row = convert_period!(p.clone(), StoredMeterPeriod);
             diesel::update(mp::meter_periods.find((p.meter_id, p.period_start)))
-                .set(&row)
+                .set(p)
                 .execute(conn)
                 .await?;
         }

@@ -88,11 +88,19 @@ async fn bill_chunk(
     conn.transaction(async |conn| {
         let now = OffsetDateTime::now_utc();
         let usage_as_of = run.as_of.min(now.date());
-        let inputs = store::lock_inputs(conn, ids).await?;
+        let (inputs, accounts) = store::lock_inputs(conn, ids).await?;
         let mut bills: Vec<ContractBill> = Vec::new();
         let mut errors = Vec::new();
         for input in &inputs {
-            match engine::bill_contract(input, run.as_of, usage_as_of, run.id, settings, now) {
+            match engine::bill_contract(
+                input,
+                &accounts,
+                run.as_of,
+                usage_as_of,
+                run.id,
+                settings,
+                now,
+            ) {
                 Ok(bill) => bills.push(bill),
                 Err(e) => errors.push((input.contract.id, e.code, e.reason)),
             }

@@ -272,7 +272,13 @@ async fn apply(
                 .enumerate()
                 .map(|(i, ch)| (at("charges", i, "financial_code_id"), ch.financial_code_id))
                 .collect();
-            store::check_codes(conn, &codes, FinancialCodeKind::Revenue, &mut e).await?;
+            crate::financial_codes::store::check_codes(
+                conn,
+                &codes,
+                &[FinancialCodeKind::Revenue],
+                &mut e,
+            )
+            .await?;
             for (i, charge_id) in new.end_charge_ids.iter().enumerate() {
                 if current_charge(*charge_id).is_none() {
                     e.add(
@@ -387,9 +393,7 @@ async fn apply(
         }
         AmendmentKind::OwnershipChange => {
             let to = new.account_id.expect("checked");
-            let account = crate::accounts::store::find_visible(conn, to, None)
-                .await
-                .map_err(|_| ApiError::field("account_id", "unknown", "no account has this id"))?;
+            let account = crate::accounts::store::find_named(conn, to, "account_id").await?;
             if to == c.account_id {
                 e.add("account_id", "unchanged", "already owns the contract");
             }

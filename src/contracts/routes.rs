@@ -74,7 +74,7 @@ async fn check_charge_codes(
             )
         })
         .collect();
-    store::check_codes(conn, &codes, FinancialCodeKind::Revenue, e).await
+    crate::financial_codes::store::check_codes(conn, &codes, &[FinancialCodeKind::Revenue], e).await
 }
 
 /// Handles the POST /v1/contracts route: creates a draft contract with its charges.
@@ -112,9 +112,8 @@ pub async fn create_contract(
                 Begin::Replay(stored) => return Ok(stored),
                 Begin::Fresh(claim) => claim,
             };
-            let account = crate::accounts::store::find_visible(conn, new.account_id, None)
-                .await
-                .map_err(|_| ApiError::field("account_id", "unknown", "no account has this id"))?;
+            let account =
+                crate::accounts::store::find_named(conn, new.account_id, "account_id").await?;
             let now = OffsetDateTime::now_utc();
             let row = rules::draft(&new, &account.currency, now);
             let currency = row.currency();

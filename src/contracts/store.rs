@@ -1,7 +1,5 @@
 //! SQL of contracts, their charges and amendments.
 
-use std::collections::HashMap;
-
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -10,11 +8,9 @@ use super::model::{AmendmentRow, ChargeRow, ContractFilter, ContractRow};
 use super::rules::contract_number;
 use crate::db::{next_number, Conn};
 use crate::error::ApiError;
-use crate::financial_codes::model::FinancialCodeKind;
 use crate::schema::contract_amendments::dsl as am;
 use crate::schema::contract_charges::dsl as ch;
 use crate::schema::contracts::dsl as c;
-use crate::validate::Errors;
 
 pub async fn insert(conn: &mut Conn, row: &ContractRow) -> Result<ContractRow, ApiError> {
     let mut row = row.clone();
@@ -135,41 +131,6 @@ pub async fn list(
         query = query.filter(c::id.gt(after));
     }
     Ok(query.order(c::id.asc()).limit(limit + 1).load(conn).await?)
-}
-
-/// Checks that every `(field, id)` names an active financial code of `kind`, with one query.
-pub async fn check_codes(
-    conn: &mut Conn,
-    codes: &[(String, Uuid)],
-    kind: FinancialCodeKind,
-    e: &mut Errors,
-) -> Result<(), ApiError> {
-    use crate::schema::financial_codes::dsl as f;
-    if codes.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = codes.iter().map(|(_, id)| *id).collect();
-    let found: HashMap<Uuid, (FinancialCodeKind, bool)> = f::financial_codes
-        .filter(f::id.eq_any(&ids))
-        .select((f::id, f::kind, f::active))
-        .load::<(Uuid, FinancialCodeKind, bool)>(conn)
-        .await?
-        .into_iter()
-        .map(|(id, k, a)| (id, (k, a)))
-        .collect();
-    for (field, id) in codes {
-        match found.get(id) {
-            None => e.add(field, "unknown", "no financial code has this id"),
-            Some((_, false)) => e.add(field, "inactive", "the financial code is inactive"),
-            Some((k, true)) if *k != kind => e.add(
-                field,
-                "wrong_kind",
-                format!("must be a financial code of kind {}", kind.as_str()),
-            ),
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 /// The last day whose recurring charges are billed, if any are.

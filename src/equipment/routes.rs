@@ -110,7 +110,8 @@ async fn meter_rows(
             "each meter type appears once per equipment",
         );
     }
-    crate::contracts::store::check_codes(conn, &codes, FinancialCodeKind::Revenue, e).await?;
+    crate::financial_codes::store::check_codes(conn, &codes, &[FinancialCodeKind::Revenue], e)
+        .await?;
     Ok((out, plans, readings))
 }
 

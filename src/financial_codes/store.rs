@@ -1,13 +1,16 @@
 //! SQL of financial codes.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::model::{FinancialCodeFilter, FinancialCodeRow};
+use super::model::{FinancialCodeFilter, FinancialCodeKind, FinancialCodeRow};
 use crate::db::{unique_violation, Conn};
 use crate::error::ApiError;
 use crate::schema::financial_codes::dsl as f;
+use crate::validate::Errors;
 
 pub async fn insert(conn: &mut Conn, row: &FinancialCodeRow) -> Result<FinancialCodeRow, ApiError> {
     diesel::insert_into(f::financial_codes)
@@ -73,4 +76,46 @@ pub async fn list(
         query = query.filter(f::id.gt(after));
     }
     Ok(query.order(f::id.asc()).limit(limit + 1).load(conn).await?)
+}
+
+/// Checks that every `(field, id)` names an active financial code of one of `kinds`, with one
+/// query.
+pub async fn check_codes(
+    conn: &mut Conn,
+    codes: &[(String, Uuid)],
+    kinds: &[FinancialCodeKind],
+    e: &mut Errors,
+) -> Result<(), ApiError> {
+    if codes.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = codes.iter().map(|(_, id)| *id).collect();
+    let found: HashMap<Uuid, (FinancialCodeKind, bool)> = f::financial_codes
+        .filter(f::id.eq_any(&ids))
+        .select((f::id, f::kind, f::active))
+        .load::<(Uuid, FinancialCodeKind, bool)>(conn)
+        .await?
+        .into_iter()
+        .map(|(id, k, a)| (id, (k, a)))
+        .collect();
+    for (field, id) in codes {
+        match found.get(id) {
+            None => e.add(field, "unknown", "no financial code has this id"),
+            Some((_, false)) => e.add(field, "inactive", "the financial code is inactive"),
+            Some((k, true)) if !kinds.contains(k) => e.add(
+                field,
+                "wrong_kind",
+                format!(
+                    "must be a financial code of kind {}",
+                    kinds
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -39,31 +39,18 @@ async fn check_line_codes(
     lines: &[NewLine],
     e: &mut Errors,
 ) -> Result<(), ApiError> {
-    let mut revenue = Vec::new();
-    let mut e_fee = Errors::default();
-    for (i, l) in lines.iter().enumerate() {
-        revenue.push((format!("lines[{i}].financial_code_id"), l.financial_code_id));
-    }
-    crate::contracts::store::check_codes(conn, &revenue, FinancialCodeKind::Revenue, &mut e_fee)
-        .await?;
-    if e_fee.0.is_empty() {
-        return Ok(());
-    }
-    // A fee code is as good as a revenue code on a manual invoice.
-    let mut fee = Errors::default();
-    crate::contracts::store::check_codes(conn, &revenue, FinancialCodeKind::Fee, &mut fee).await?;
-    for err in e_fee.0 {
-        let fee_ok = !fee.0.iter().any(|f| f.field == err.field);
-        if !fee_ok {
-            let message = if err.code == "wrong_kind" {
-                "must be a financial code of kind revenue or fee".to_string()
-            } else {
-                err.message
-            };
-            e.add(&err.field, &err.code, message);
-        }
-    }
-    Ok(())
+    let codes: Vec<(String, Uuid)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (format!("lines[{i}].financial_code_id"), l.financial_code_id))
+        .collect();
+    crate::financial_codes::store::check_codes(
+        conn,
+        &codes,
+        &[FinancialCodeKind::Revenue, FinancialCodeKind::Fee],
+        e,
+    )
+    .await
 }
 
 fn refuse_unless_draft(row: &InvoiceRow) -> Result<(), ApiError> {
@@ -111,9 +98,8 @@ pub async fn create_invoice(
                 Begin::Replay(stored) => return Ok(stored),
                 Begin::Fresh(claim) => claim,
             };
-            let account = crate::accounts::store::find_visible(conn, new.account_id, None)
-                .await
-                .map_err(|_| ApiError::field("account_id", "unknown", "no account has this id"))?;
+            let account =
+                crate::accounts::store::find_named(conn, new.account_id, "account_id").await?;
             let currency = Currency::parse(&account.currency).expect("a stored currency");
             let mut e = Errors::default();
             let references = References(new.reference_fields.clone());
