@@ -49,6 +49,10 @@ pub enum Permission {
     PresentmentWrite,
     TasksRead,
     TasksWrite,
+    PaymentsRead,
+    PaymentsWrite,
+    PaymentsRefund,
+    DeductionsWriteOff,
 }
 
 impl Permission {
@@ -73,6 +77,10 @@ impl Permission {
         Permission::PresentmentWrite,
         Permission::TasksRead,
         Permission::TasksWrite,
+        Permission::PaymentsRead,
+        Permission::PaymentsWrite,
+        Permission::PaymentsRefund,
+        Permission::DeductionsWriteOff,
     ];
 
     pub fn name(self) -> &'static str {
@@ -97,6 +105,10 @@ impl Permission {
             Permission::PresentmentWrite => "invoices:presentment",
             Permission::TasksRead => "tasks:read",
             Permission::TasksWrite => "tasks:write",
+            Permission::PaymentsRead => "payments:read",
+            Permission::PaymentsWrite => "payments:write",
+            Permission::PaymentsRefund => "payments:refund",
+            Permission::DeductionsWriteOff => "deductions:write_off",
         }
     }
 
@@ -177,6 +189,17 @@ impl Permission {
                 Viewer,
             ],
             Permission::TasksWrite => &[Admin, Billing, Collections, CollectionsManager, Credit],
+            Permission::PaymentsRead => &[
+                Admin,
+                Billing,
+                Collections,
+                CollectionsManager,
+                Credit,
+                Viewer,
+            ],
+            Permission::PaymentsWrite => &[Admin, Billing, Collections, CollectionsManager],
+            Permission::PaymentsRefund => &[Admin, Billing, CollectionsManager],
+            Permission::DeductionsWriteOff => &[Admin, Billing, Collections, CollectionsManager],
         }
     }
 }

@@ -53,6 +53,68 @@ fn lines(name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Cash application settings.
+#[derive(Clone, Debug)]
+pub struct PaymentSettings {
+    /// Deductions up to this amount may be written off as small balances.
+    pub small_balance_tolerance: rust_decimal::Decimal,
+    /// The returned-payment fee: its amount and the code (kind `fee`) of its invoice line.
+    pub returned_payment_fee: Option<(rust_decimal::Decimal, String)>,
+}
+
+impl Default for PaymentSettings {
+    fn default() -> Self {
+        PaymentSettings {
+            small_balance_tolerance: rust_decimal::Decimal::new(500, 2),
+            returned_payment_fee: None,
+        }
+    }
+}
+
+/// `SMALL_BALANCE_TOLERANCE`, and `RETURNED_PAYMENT_FEE` with `RETURNED_PAYMENT_FEE_CODE`.
+fn payment_settings() -> Result<PaymentSettings, ConfigError> {
+    let amount = |name: &'static str, default| -> Result<rust_decimal::Decimal, ConfigError> {
+        let value: rust_decimal::Decimal = parse(name, default)?;
+        if value.is_sign_negative() || value.scale() > 4 {
+            return Err(ConfigError {
+                name,
+                reason: format!("{value} is not a non-negative amount"),
+            });
+        }
+        Ok(value)
+    };
+    let defaults = PaymentSettings::default();
+    let fee = match (
+        var("RETURNED_PAYMENT_FEE"),
+        var("RETURNED_PAYMENT_FEE_CODE"),
+    ) {
+        (None, None) => None,
+        (Some(_), Some(code)) => Some((
+            amount("RETURNED_PAYMENT_FEE", rust_decimal::Decimal::ZERO)?,
+            code.trim().to_string(),
+        )),
+        (Some(_), None) => {
+            return Err(ConfigError {
+                name: "RETURNED_PAYMENT_FEE_CODE",
+                reason: "is needed with RETURNED_PAYMENT_FEE".into(),
+            })
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError {
+                name: "RETURNED_PAYMENT_FEE",
+                reason: "is needed with RETURNED_PAYMENT_FEE_CODE".into(),
+            })
+        }
+    };
+    Ok(PaymentSettings {
+        small_balance_tolerance: amount(
+            "SMALL_BALANCE_TOLERANCE",
+            defaults.small_balance_tolerance,
+        )?,
+        returned_payment_fee: fee,
+    })
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `None`: start a private PostgreSQL under `pg_dir`.
@@ -67,6 +129,7 @@ pub struct Config {
     pub pg_dir: PathBuf,
     pub idempotency_ttl_hours: i32,
     pub billing: crate::billing::engine::Settings,
+    pub payments: PaymentSettings,
     pub seller: Seller,
 }
 
@@ -200,6 +263,7 @@ impl Config {
                 remit_to: lines("REMIT_TO"),
                 payment_instructions: lines("PAYMENT_INSTRUCTIONS"),
             },
+            payments: payment_settings()?,
             billing: crate::billing::engine::Settings {
                 numbering: numbering()?,
                 estimate_readings: parse("ESTIMATE_READINGS", 3usize)?.max(1),

@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod operations;
 pub mod pagination;
 pub mod partners;
+pub mod payments;
 pub mod pdf;
 pub mod readings;
 pub mod schema;
@@ -109,6 +110,16 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(invoices::document::invoice_document)
         .service(invoices::presentments::create_presentment)
         .service(invoices::presentments::list_presentments)
+        .service(payments::routes::create_payment)
+        .service(payments::routes::list_payments)
+        .service(payments::routes::get_payment)
+        .service(payments::routes::create_application)
+        .service(payments::routes::reverse_application)
+        .service(payments::routes::create_refund)
+        .service(payments::routes::return_payment)
+        .service(payments::deductions::list_deductions)
+        .service(payments::deductions::get_deduction)
+        .service(payments::deductions::write_off_deduction)
         .service(tasks::routes::create_task)
         .service(tasks::routes::list_tasks)
         .service(tasks::routes::get_task)

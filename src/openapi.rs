@@ -160,6 +160,8 @@ impl Modify for BearerAuth {
         (name = "meter-readings", description = "Actual meter readings, and the estimates billing makes"),
         (name = "billing-runs", description = "Background runs that invoice every contract period that is due"),
         (name = "invoices", description = "Invoices and their lines, with every figure explained"),
+        (name = "payments", description = "Payments received, applied to invoices, refunded and returned"),
+        (name = "deductions", description = "What short payments left unpaid, and small-balance write-offs"),
         (name = "tasks", description = "Work items for billing and collections (reviews, follow-ups)"),
         (name = "audit", description = "The append-only audit log"),
         (name = "operations", description = "Health, readiness, metrics and this document"),

@@ -29,6 +29,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    adjustments (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        invoice_id -> Nullable<Uuid>,
+        kind -> Text,
+        amount -> Numeric,
+        currency -> Text,
+        financial_code_id -> Uuid,
+        reason -> Text,
+        deduction_id -> Nullable<Uuid>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Int8,
         occurred_at -> Timestamptz,
@@ -171,6 +187,26 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         activated_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    deductions (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        payment_id -> Uuid,
+        invoice_id -> Uuid,
+        amount -> Numeric,
+        currency -> Text,
+        reason -> Text,
+        status -> Text,
+        note -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamptz>,
+        resolved_by -> Nullable<Text>,
+        adjustment_id -> Nullable<Uuid>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -415,6 +451,63 @@ diesel::table! {
 }
 
 diesel::table! {
+    payment_applications (id) {
+        id -> Uuid,
+        payment_id -> Uuid,
+        invoice_id -> Uuid,
+        amount -> Numeric,
+        source -> Text,
+        applied_on -> Date,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        reversed_at -> Nullable<Timestamptz>,
+        reversed_by -> Nullable<Text>,
+        reversal_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    payment_refunds (id) {
+        id -> Uuid,
+        payment_id -> Uuid,
+        amount -> Numeric,
+        method -> Text,
+        reference -> Nullable<Text>,
+        refunded_on -> Date,
+        reason -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Uuid,
+        number -> Text,
+        account_id -> Uuid,
+        amount -> Numeric,
+        currency -> Text,
+        method -> Text,
+        reference -> Nullable<Text>,
+        received_date -> Date,
+        application_mode -> Text,
+        memo -> Nullable<Text>,
+        amount_applied -> Numeric,
+        amount_refunded -> Numeric,
+        status -> Text,
+        returned_on -> Nullable<Date>,
+        return_reason -> Nullable<Text>,
+        return_code -> Nullable<Text>,
+        return_note -> Nullable<Text>,
+        return_fee_invoice_id -> Nullable<Uuid>,
+        version -> Int4,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     tasks (id) {
         id -> Uuid,
         #[sql_name = "type"]
@@ -437,6 +530,9 @@ diesel::table! {
 }
 
 diesel::joinable!(accounts -> partners (partner_id));
+diesel::joinable!(adjustments -> accounts (account_id));
+diesel::joinable!(adjustments -> financial_codes (financial_code_id));
+diesel::joinable!(adjustments -> invoices (invoice_id));
 diesel::joinable!(billed_periods -> contracts (contract_id));
 diesel::joinable!(billed_periods -> invoices (invoice_id));
 diesel::joinable!(billing_run_errors -> billing_runs (run_id));
@@ -450,6 +546,9 @@ diesel::joinable!(contract_charges -> contracts (contract_id));
 diesel::joinable!(contract_charges -> financial_codes (financial_code_id));
 diesel::joinable!(contract_documents -> contracts (contract_id));
 diesel::joinable!(contracts -> accounts (account_id));
+diesel::joinable!(deductions -> accounts (account_id));
+diesel::joinable!(deductions -> invoices (invoice_id));
+diesel::joinable!(deductions -> payments (payment_id));
 diesel::joinable!(equipment -> contracts (contract_id));
 diesel::joinable!(invoice_lines -> contract_charges (charge_id));
 diesel::joinable!(invoice_lines -> contracts (contract_id));
@@ -473,10 +572,16 @@ diesel::joinable!(meter_readings -> meters (meter_id));
 diesel::joinable!(meters -> contracts (contract_id));
 diesel::joinable!(meters -> equipment (equipment_id));
 diesel::joinable!(meters -> financial_codes (financial_code_id));
+diesel::joinable!(payment_applications -> invoices (invoice_id));
+diesel::joinable!(payment_applications -> payments (payment_id));
+diesel::joinable!(payment_refunds -> payments (payment_id));
+diesel::joinable!(payments -> accounts (account_id));
+diesel::joinable!(payments -> invoices (return_fee_invoice_id));
 diesel::joinable!(tasks -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    adjustments,
     audit_events,
     billed_periods,
     billing_run_errors,
@@ -486,6 +591,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contract_charges,
     contract_documents,
     contracts,
+    deductions,
     equipment,
     financial_codes,
     idempotency_keys,
@@ -499,5 +605,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     meters,
     number_series,
     partners,
+    payment_applications,
+    payment_refunds,
+    payments,
     tasks,
 );

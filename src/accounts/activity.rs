@@ -100,6 +100,35 @@ pub fn summary(action: &str, after: Option<&Value>, before: Option<&Value>) -> S
             "Equipment {} {verb}",
             text(&data, "serial_number").unwrap_or_default()
         ),
+        "payment" => {
+            let number = text(&data, "number").unwrap_or_default();
+            let currency = text(&data, "currency").unwrap_or_default();
+            let detail = match action {
+                "payment.received" => format!(
+                    ": {} {currency}, {} applied, {} unapplied",
+                    text(&data, "amount").unwrap_or_default(),
+                    text(&data, "applied").unwrap_or_default(),
+                    text(&data, "unapplied").unwrap_or_default()
+                ),
+                "payment.returned" => data
+                    .get("return")
+                    .and_then(|r| text(r, "reason"))
+                    .map(|r| format!(" ({})", r.replace('_', " ")))
+                    .unwrap_or_default(),
+                _ => format!(
+                    ": {} {currency} applied, {} unapplied",
+                    text(&data, "applied").unwrap_or_default(),
+                    text(&data, "unapplied").unwrap_or_default()
+                ),
+            };
+            format!("Payment {number} {verb}{detail}")
+        }
+        "deduction" => format!(
+            "Deduction of {} {} ({}) {verb}",
+            text(&data, "amount").unwrap_or_default(),
+            text(&data, "currency").unwrap_or_default(),
+            text(&data, "reason").unwrap_or_default().replace('_', " ")
+        ),
         _ => action.replace(['.', '_'], " "),
     }
 }
@@ -170,6 +199,16 @@ mod tests {
         assert_eq!(
             summary("contract.amended", Some(&contract), None),
             "Contract CON-000001 amended (ownership change effective 2026-11-01)"
+        );
+        let payment = json!({"number": "PMT-000001", "amount": "1600.00", "currency": "USD",
+            "applied": "1550.00", "unapplied": "50.00", "return": {"reason": "ach_return"}});
+        assert_eq!(
+            summary("payment.received", Some(&payment), None),
+            "Payment PMT-000001 received: 1600.00 USD, 1550.00 applied, 50.00 unapplied"
+        );
+        assert_eq!(
+            summary("payment.returned", Some(&payment), None),
+            "Payment PMT-000001 returned (ach return)"
         );
         assert_eq!(
             summary("billing_run.requested", None, None),

@@ -213,6 +213,9 @@ pub struct AccountView {
     /// What the account owes, from the ledger (on `GET /v1/accounts/{id}` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub balance: Option<crate::ledger::model::BalanceSummary>,
+    /// Payments received and returned (on `GET /v1/accounts/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_history: Option<crate::payments::store::PaymentHistory>,
 }
 
 impl From<AccountRow> for AccountView {
@@ -250,6 +253,7 @@ impl From<AccountRow> for AccountView {
             updated_at: r.updated_at,
             closed_at: r.closed_at,
             balance: None,
+            payment_history: None,
         }
     }
 }

@@ -119,3 +119,16 @@ pub async fn check_codes(
     }
     Ok(())
 }
+
+/// The code with this `code`, if any.
+pub async fn find_by_code(
+    conn: &mut Conn,
+    code: &str,
+) -> Result<Option<FinancialCodeRow>, ApiError> {
+    Ok(f::financial_codes
+        .filter(f::code.eq(code))
+        .select(FinancialCodeRow::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}

@@ -288,6 +288,10 @@ pub struct InvoiceView {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub lines: Vec<LineView>,
+    /// The payments applied to it, oldest first; reversed applications stay, flagged.
+    pub payments: Vec<crate::payments::model::ApplicationView>,
+    /// What short payments left unpaid on it, and why.
+    pub deductions: Vec<crate::payments::model::DeductionView>,
 }
 
 impl InvoiceView {
@@ -339,6 +343,8 @@ impl InvoiceView {
                 .into_iter()
                 .map(|l| LineView::new(l, currency))
                 .collect(),
+            payments: Vec::new(),
+            deductions: Vec::new(),
             currency: i.currency,
         }
     }

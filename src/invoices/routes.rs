@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
-use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::model::{
@@ -29,8 +28,33 @@ use crate::validate::Errors;
 use crate::AppState;
 
 async fn view(conn: &mut Conn, row: InvoiceRow) -> Result<InvoiceView, ApiError> {
-    let lines = store::lines_of(conn, &[row.id]).await?;
-    Ok(InvoiceView::new(row, lines))
+    Ok(views(conn, vec![row]).await?.remove(0))
+}
+
+/// Invoices with their lines, the payments applied to them and their deductions: three
+/// queries whatever the number of invoices.
+async fn views(conn: &mut Conn, rows: Vec<InvoiceRow>) -> Result<Vec<InvoiceView>, ApiError> {
+    use crate::payments::store as payments;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut lines: HashMap<Uuid, Vec<_>> = HashMap::new();
+    for line in store::lines_of(conn, &ids).await? {
+        lines.entry(line.invoice_id).or_default().push(line);
+    }
+    let mut applied = payments::applications_of_invoices(conn, &ids).await?;
+    let mut deductions: HashMap<Uuid, Vec<_>> = HashMap::new();
+    for d in payments::deductions_of(conn, None, Some(&ids)).await? {
+        deductions.entry(d.invoice_id).or_default().push(d.into());
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let id = r.id;
+            let mut view = InvoiceView::new(r, lines.remove(&id).unwrap_or_default());
+            view.payments = applied.remove(&id).unwrap_or_default();
+            view.deductions = deductions.remove(&id).unwrap_or_default();
+            view
+        })
+        .collect())
 }
 
 /// Lines name active revenue or fee codes.
@@ -132,44 +156,12 @@ pub async fn create_invoice(
                 ));
             }
             let now = crate::db::now();
-            let today = now.date();
             let id = Uuid::now_v7();
             let lines = rules::manual_lines(id, &new.lines, currency);
-            let mut row = InvoiceRow {
-                id,
-                number: None,
-                account_id: account.id,
-                contract_id: new.contract_id,
-                billing_run_id: None,
-                status: InvoiceStatus::Draft,
-                currency: account.currency.clone(),
-                invoice_date: today,
-                due_date: today + time::Duration::days(terms as i64),
-                payment_terms_days: terms,
-                period_start: None,
-                period_end: None,
-                subtotal: Decimal::ZERO,
-                taxable_amount: Decimal::ZERO,
-                tax_rate: rules::tax_rate(&account),
-                tax_total: Decimal::ZERO,
-                total: Decimal::ZERO,
-                review_required: false,
-                review_reason: None,
-                issued_at: None,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-                po_number: new.po_number.clone().map(|p| p.trim().to_string()),
-                reference_fields: references,
-                memo: new.memo.clone(),
-                amount_paid: Decimal::ZERO,
-                amount_credited: Decimal::ZERO,
-                amount_written_off: Decimal::ZERO,
-                balance_due: Decimal::ZERO,
-                disputed_amount: Decimal::ZERO,
-                voided_at: None,
-                void_reason: None,
-            };
+            let mut row = rules::new_draft(&account, id, new.contract_id, terms, now);
+            row.po_number = new.po_number.clone().map(|p| p.trim().to_string());
+            row.reference_fields = references;
+            row.memo = new.memo.clone();
             rules::set_totals(&mut row, &lines, currency);
             store::insert_many(conn, std::slice::from_ref(&row), &lines).await?;
             let view = InvoiceView::new(row, lines);
@@ -602,18 +594,15 @@ pub async fn list_invoices(
         crate::db::now().date(),
     )
     .await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut lines: HashMap<Uuid, Vec<_>> = HashMap::new();
-    for line in store::lines_of(&mut conn, &ids).await? {
-        lines.entry(line.invoice_id).or_default().push(line);
-    }
+    let cursors: HashMap<Uuid, String> = rows
+        .iter()
+        .map(|r| (r.id, store::cursor_of(r, sort)))
+        .collect();
+    let views = views(&mut conn, rows).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
-        rows,
+        views,
         limit,
-        |r| store::cursor_of(r, sort),
-        |r| {
-            let of = lines.remove(&r.id).unwrap_or_default();
-            InvoiceView::new(r, of)
-        },
+        |v| cursors[&v.id].clone(),
+        |v| v,
     )))
 }

@@ -255,6 +255,53 @@ impl Numbering {
     }
 }
 
+/// A new manual draft of the account, dated today, due after `terms` days; totals are set
+/// from its lines with [`set_totals`].
+pub fn new_draft(
+    account: &AccountRow,
+    id: Uuid,
+    contract_id: Option<Uuid>,
+    terms: i32,
+    now: OffsetDateTime,
+) -> InvoiceRow {
+    let today = now.date();
+    InvoiceRow {
+        id,
+        number: None,
+        account_id: account.id,
+        contract_id,
+        billing_run_id: None,
+        status: InvoiceStatus::Draft,
+        currency: account.currency.clone(),
+        invoice_date: today,
+        due_date: today + Duration::days(terms as i64),
+        payment_terms_days: terms,
+        period_start: None,
+        period_end: None,
+        subtotal: Decimal::ZERO,
+        taxable_amount: Decimal::ZERO,
+        tax_rate: tax_rate(account),
+        tax_total: Decimal::ZERO,
+        total: Decimal::ZERO,
+        review_required: false,
+        review_reason: None,
+        issued_at: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        po_number: None,
+        reference_fields: References::default(),
+        memo: None,
+        amount_paid: Decimal::ZERO,
+        amount_credited: Decimal::ZERO,
+        amount_written_off: Decimal::ZERO,
+        balance_due: Decimal::ZERO,
+        disputed_amount: Decimal::ZERO,
+        voided_at: None,
+        void_reason: None,
+    }
+}
+
 /// Why a draft cannot be issued, apart from presentment.
 pub fn issue_problems(invoice: &InvoiceRow) -> Vec<FieldError> {
     let mut out = Vec::new();

@@ -272,3 +272,50 @@ pub async fn delete_draft(conn: &mut Conn, invoice_id: Uuid) -> Result<(), ApiEr
         .await?;
     Ok(())
 }
+
+/// Locks invoices in id order (the order every money movement takes them in).
+pub async fn lock_many(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<InvoiceRow>, ApiError> {
+    Ok(i::invoices
+        .filter(i::id.eq_any(ids))
+        .select(InvoiceRow::as_select())
+        .order(i::id.asc())
+        .for_update()
+        .load(conn)
+        .await?)
+}
+
+/// The ids of invoices named by number.
+pub async fn ids_by_number(
+    conn: &mut Conn,
+    numbers: &[&str],
+) -> Result<std::collections::HashMap<String, Uuid>, ApiError> {
+    if numbers.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(Option<String>, Uuid)> = i::invoices
+        .filter(i::number.eq_any(numbers))
+        .select((i::number, i::id))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(n, id)| n.map(|n| (n, id)))
+        .collect())
+}
+
+/// Which of the ids name invoices.
+pub async fn existing(
+    conn: &mut Conn,
+    ids: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, ApiError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(i::invoices
+        .filter(i::id.eq_any(ids))
+        .select(i::id)
+        .load::<Uuid>(conn)
+        .await?
+        .into_iter()
+        .collect())
+}

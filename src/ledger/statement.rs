@@ -12,7 +12,7 @@ use time::{Date, Duration};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::model::{EntryRow, LedgerKind};
+use super::model::{DocumentType, EntryRow, LedgerKind};
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::db::Conn;
@@ -155,7 +155,7 @@ async fn build(
         .select(diesel::dsl::sum(l::amount))
         .first(conn)
         .await?;
-    let entries: Vec<(EntryRow, Option<String>)> = l::ledger_entries
+    let mut entries: Vec<(EntryRow, Option<String>)> = l::ledger_entries
         .left_join(i::invoices)
         .filter(l::account_id.eq(account.id))
         .filter(l::entry_date.between(from, to))
@@ -163,6 +163,27 @@ async fn build(
         .order((l::entry_date.asc(), l::seq.asc()))
         .load(conn)
         .await?;
+    // Entries of unapplied cash name their payment.
+    let payment_ids: Vec<Uuid> = entries
+        .iter()
+        .filter(|(e, _)| e.invoice_id.is_none() && e.document_type == DocumentType::Payment)
+        .map(|(e, _)| e.document_id)
+        .collect();
+    if !payment_ids.is_empty() {
+        use crate::schema::payments::dsl as p;
+        let numbers: std::collections::HashMap<Uuid, String> = p::payments
+            .filter(p::id.eq_any(&payment_ids))
+            .select((p::id, p::number))
+            .load::<(Uuid, String)>(conn)
+            .await?
+            .into_iter()
+            .collect();
+        for (e, number) in &mut entries {
+            if e.invoice_id.is_none() && e.document_type == DocumentType::Payment {
+                *number = numbers.get(&e.document_id).cloned();
+            }
+        }
+    }
     let open: Vec<(Date, Option<Decimal>)> = l::ledger_entries
         .inner_join(i::invoices)
         .filter(l::account_id.eq(account.id))

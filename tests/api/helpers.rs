@@ -188,6 +188,9 @@ pub struct TestApp {
     handle: actix_web::dev::ServerHandle,
 }
 
+/// The financial code the returned-payment fee is billed under in tests (create it first).
+pub const RETURNED_FEE_CODE: &str = "4950";
+
 pub fn test_config(db_url: &str) -> Config {
     Config {
         database_url: Some(db_url.to_string()),
@@ -201,6 +204,10 @@ pub fn test_config(db_url: &str) -> Config {
         pg_dir: "var/pg".into(),
         idempotency_ttl_hours: 24,
         billing: Default::default(),
+        payments: receivables::config::PaymentSettings {
+            small_balance_tolerance: "5.00".parse().unwrap(),
+            returned_payment_fee: Some(("25.00".parse().unwrap(), RETURNED_FEE_CODE.into())),
+        },
         seller: receivables::config::Seller {
             name: "Northwind Office Equipment LLC".into(),
             address: vec!["1 Commerce Way".into(), "Springfield, IL 62701".into()],
@@ -418,6 +425,21 @@ impl TestApp {
             .await
             .expect("count query");
         row.n
+    }
+
+    /// The value of a one-row, one-column query, as text (`""` for NULL).
+    pub async fn value(&self, sql: &str) -> String {
+        #[derive(diesel::QueryableByName)]
+        struct V {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            v: Option<String>,
+        }
+        let mut conn = self.pool.get().await.expect("connection");
+        let row: V = diesel::sql_query(format!("SELECT ({sql})::text AS v"))
+            .get_result(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        row.v.unwrap_or_default()
     }
 
     /// Runs a statement on the test's database and returns the error text, if any.

@@ -14,5 +14,6 @@ mod invoices;
 mod openapi;
 mod operations;
 mod partners;
+mod payments;
 mod readings;
 mod tasks;

@@ -1,0 +1,217 @@
+//! HTTP handlers of deductions: what short payments left unpaid, listed, read and written
+//! off when within the small-balance tolerance.
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpResponse};
+use diesel_async::AsyncConnection;
+use uuid::Uuid;
+
+use super::model::{
+    AdjustmentKind, AdjustmentRow, DeductionFilter, DeductionStatus, DeductionView,
+    WriteOffDeduction,
+};
+use super::routes::stamp;
+use super::{rules, store};
+use crate::audit::{self, Change};
+use crate::auth::Permission;
+use crate::context::Ctx;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
+use crate::financial_codes::model::FinancialCodeKind;
+use crate::idempotency::{self, Begin};
+use crate::invoices::model::InvoiceStatus;
+use crate::openapi::responses::*;
+use crate::pagination::{Page, PageParams};
+use crate::validate::Errors;
+use crate::AppState;
+
+/// Handles the GET /v1/deductions route: deductions in creation order, filtered.
+#[utoipa::path(
+    tag = "deductions",
+    params(DeductionFilter, PageParams),
+    responses(
+        (status = 200, description = "A page of deductions", body = Page<DeductionView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/deductions")]
+pub async fn list_deductions(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    filter: ApiQuery<DeductionFilter>,
+    page: ApiQuery<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::PaymentsRead)?;
+    let limit = page.0.limit()?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let rows = store::list_deductions(&mut conn, &filter.0, page.0.after()?, limit).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |d| d.id, DeductionView::from)))
+}
+
+/// Handles the GET /v1/deductions/{id} route.
+#[utoipa::path(
+    tag = "deductions",
+    params(("id" = Uuid, Path, description = "Deduction id")),
+    responses(
+        (status = 200, description = "The deduction", body = DeductionView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/deductions/{id}")]
+pub async fn get_deduction(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::PaymentsRead)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let row = store::find_deduction(&mut conn, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(DeductionView::from(row)))
+}
+
+/// Handles the POST /v1/deductions/{id}/write-off route: writes an open deduction off as a
+/// small balance.
+///
+/// Only up to the configured tolerance (`SMALL_BALANCE_TOLERANCE`, default 5.00; above it:
+/// 409 `above_tolerance`), with an active financial code of kind `write_off`. The invoice's
+/// balance goes down by the deduction through a `write_off` ledger entry and an adjustment
+/// document; the invoice is paid when nothing is left.
+#[utoipa::path(
+    tag = "deductions",
+    request_body = WriteOffDeduction,
+    params(
+        ("id" = Uuid, Path, description = "Deduction id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
+    responses(
+        (status = 200, description = "The written-off deduction", body = DeductionView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/deductions/{id}/write-off")]
+pub async fn write_off_deduction(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    body: ApiJson<WriteOffDeduction>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::DeductionsWriteOff)?;
+    let write_off = body.0;
+    let id = id.into_inner();
+    let mut e = Errors::default();
+    e.optional_text("note", write_off.note.as_deref(), 1000);
+    e.finish()?;
+    let fingerprint = idempotency::fingerprint(
+        "POST",
+        &format!("/v1/deductions/{id}/write-off"),
+        &write_off,
+    )?;
+    let tolerance = state.config.payments.small_balance_tolerance;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let stored = conn
+        .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
+            // The invoice is locked before the deduction, the order cash application takes.
+            let invoice_id = store::find_deduction(conn, id).await?.invoice_id;
+            let mut invoice = crate::invoices::store::lock_many(conn, &[invoice_id])
+                .await?
+                .pop()
+                .ok_or(ApiError::NotFound("invoice"))?;
+            let mut deduction = store::lock_deduction(conn, id).await?;
+            let mut e = Errors::default();
+            crate::financial_codes::store::check_codes(
+                conn,
+                &[("financial_code_id".into(), write_off.financial_code_id)],
+                &[FinancialCodeKind::WriteOff],
+                &mut e,
+            )
+            .await?;
+            e.finish()?;
+            if let Some(refusal) = rules::write_off_refusal(&deduction, &invoice, tolerance) {
+                return Err(refusal);
+            }
+            let before = DeductionView::from(deduction.clone());
+            let stamp = stamp(&ctx);
+            let reason = write_off
+                .note
+                .as_deref()
+                .map(str::trim)
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    format!(
+                        "Small-balance write-off of a {} deduction",
+                        deduction.reason.as_str()
+                    )
+                });
+            let adjustment = AdjustmentRow {
+                id: Uuid::now_v7(),
+                account_id: deduction.account_id,
+                invoice_id: Some(invoice.id),
+                kind: AdjustmentKind::SmallBalanceWriteOff,
+                amount: deduction.amount,
+                currency: deduction.currency.clone(),
+                financial_code_id: write_off.financial_code_id,
+                reason: reason.clone(),
+                deduction_id: Some(deduction.id),
+                created_by: stamp.actor.clone(),
+                created_at: stamp.now,
+            };
+            store::insert_adjustment(conn, &adjustment).await?;
+            let description = format!(
+                "Small-balance write-off on {}: {reason}",
+                invoice.number.as_deref().unwrap_or_default()
+            );
+            let entry = rules::write_off(
+                &mut invoice,
+                deduction.amount,
+                adjustment.id,
+                description,
+                &stamp,
+            );
+            crate::invoices::store::update(conn, &invoice).await?;
+            crate::ledger::store::post(conn, &[entry]).await?;
+            rules::resolve(&mut deduction, DeductionStatus::WrittenOff, &stamp);
+            deduction.adjustment_id = Some(adjustment.id);
+            deduction.note = write_off.note.clone();
+            store::update_deduction(conn, &deduction).await?;
+            if invoice.status == InvoiceStatus::Paid {
+                store::settle_deductions(conn, &[invoice.id], &stamp).await?;
+            }
+            let after = DeductionView::from(deduction);
+            audit::record(
+                conn,
+                &ctx,
+                Change {
+                    action: "deduction.written_off",
+                    entity_type: "deduction",
+                    entity_id: id,
+                    account_id: Some(after.account_id),
+                    before: Some(&before),
+                    after: Some(&after),
+                },
+            )
+            .await?;
+            claim.finish(conn, StatusCode::OK, &after).await
+        })
+        .await?;
+    Ok(stored.into_response())
+}

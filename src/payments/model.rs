@@ -1,0 +1,542 @@
+//! Payment, application, refund, deduction and adjustment rows and their JSON shapes.
+
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::money::Currency;
+
+crate::text_enum! {
+    /// How the money came in.
+    PaymentMethod {
+        Ach => "ach",
+        Check => "check",
+        Wire => "wire",
+        Card => "card",
+        Cash => "cash",
+        Lockbox => "lockbox",
+        Portal => "portal",
+    }
+}
+
+crate::text_enum! {
+    /// How a new payment is applied: as its remittance says, oldest due first, or not at all.
+    ApplicationMode { Remittance => "remittance", Auto => "auto", None => "none" }
+}
+
+crate::text_enum! {
+    /// Where a payment stands: `unapplied` (nothing applied), `partially_applied`, `applied`
+    /// (nothing left), `refunded` (everything not applied went back), `returned` (bounced).
+    PaymentStatus {
+        Unapplied => "unapplied",
+        PartiallyApplied => "partially_applied",
+        Applied => "applied",
+        Refunded => "refunded",
+        Returned => "returned",
+    }
+}
+
+crate::text_enum! {
+    /// What made an application: the remittance, auto application, or a person.
+    ApplicationSource { Remittance => "remittance", Auto => "auto", Manual => "manual" }
+}
+
+crate::text_enum! {
+    /// How a refund goes back to the customer.
+    RefundMethod { Ach => "ach", Check => "check", Wire => "wire", Card => "card" }
+}
+
+crate::text_enum! {
+    /// Why the bank gave a payment back.
+    ReturnReason { Nsf => "nsf", AchReturn => "ach_return", Chargeback => "chargeback" }
+}
+
+crate::text_enum! {
+    /// Why a customer paid less than the invoice's balance.
+    DeductionReason {
+        Pricing => "pricing",
+        Tax => "tax",
+        Damaged => "damaged",
+        NotReceived => "not_received",
+        Promotional => "promotional",
+        Other => "other",
+    }
+}
+
+crate::text_enum! {
+    /// open → written_off | disputed | paid (a later payment covered it) | cancelled (its
+    /// payment or application was reversed).
+    DeductionStatus {
+        Open => "open",
+        WrittenOff => "written_off",
+        Disputed => "disputed",
+        Paid => "paid",
+        Cancelled => "cancelled",
+    }
+}
+
+crate::text_enum! {
+    AdjustmentKind { SmallBalanceWriteOff => "small_balance_write_off" }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = crate::schema::payments, treat_none_as_null = true)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct PaymentRow {
+    pub id: Uuid,
+    pub number: String,
+    pub account_id: Uuid,
+    pub amount: Decimal,
+    pub currency: String,
+    pub method: PaymentMethod,
+    pub reference: Option<String>,
+    pub received_date: Date,
+    pub application_mode: ApplicationMode,
+    pub memo: Option<String>,
+    pub amount_applied: Decimal,
+    pub amount_refunded: Decimal,
+    pub status: PaymentStatus,
+    pub returned_on: Option<Date>,
+    pub return_reason: Option<ReturnReason>,
+    pub return_code: Option<String>,
+    pub return_note: Option<String>,
+    pub return_fee_invoice_id: Option<Uuid>,
+    pub version: i32,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = crate::schema::payment_applications, treat_none_as_null = true)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct ApplicationRow {
+    pub id: Uuid,
+    pub payment_id: Uuid,
+    pub invoice_id: Uuid,
+    pub amount: Decimal,
+    pub source: ApplicationSource,
+    pub applied_on: Date,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub reversed_at: Option<OffsetDateTime>,
+    pub reversed_by: Option<String>,
+    pub reversal_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::payment_refunds)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct RefundRow {
+    pub id: Uuid,
+    pub payment_id: Uuid,
+    pub amount: Decimal,
+    pub method: RefundMethod,
+    pub reference: Option<String>,
+    pub refunded_on: Date,
+    pub reason: Option<String>,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = crate::schema::deductions, treat_none_as_null = true)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct DeductionRow {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub payment_id: Uuid,
+    pub invoice_id: Uuid,
+    pub amount: Decimal,
+    pub currency: String,
+    pub reason: DeductionReason,
+    pub status: DeductionStatus,
+    pub note: Option<String>,
+    pub resolved_at: Option<OffsetDateTime>,
+    pub resolved_by: Option<String>,
+    pub adjustment_id: Option<Uuid>,
+    pub version: i32,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::adjustments)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct AdjustmentRow {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub invoice_id: Option<Uuid>,
+    pub kind: AdjustmentKind,
+    pub amount: Decimal,
+    pub currency: String,
+    pub financial_code_id: Uuid,
+    pub reason: String,
+    pub deduction_id: Option<Uuid>,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+}
+
+fn money(currency: &str, amount: Decimal) -> Decimal {
+    Currency::parse(currency).map_or(amount, |c| c.normalize(amount))
+}
+
+/// One application of a payment to an invoice; a reversed one keeps its history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationView {
+    pub id: Uuid,
+    pub payment_id: Uuid,
+    /// The payment's number (`PMT-2026-000001`).
+    pub payment_number: String,
+    pub invoice_id: Uuid,
+    /// The invoice's number.
+    pub invoice_number: Option<String>,
+    #[schema(value_type = String, example = "1000.00")]
+    pub amount: Decimal,
+    pub currency: String,
+    pub source: ApplicationSource,
+    pub applied_on: Date,
+    pub created_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Whether it was reversed (then it no longer counts).
+    pub reversed: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub reversed_at: Option<OffsetDateTime>,
+    pub reversed_by: Option<String>,
+    pub reversal_reason: Option<String>,
+}
+
+impl ApplicationView {
+    pub fn new(
+        a: ApplicationRow,
+        currency: &str,
+        payment_number: String,
+        invoice_number: Option<String>,
+    ) -> ApplicationView {
+        ApplicationView {
+            id: a.id,
+            payment_id: a.payment_id,
+            payment_number,
+            invoice_id: a.invoice_id,
+            invoice_number,
+            amount: money(currency, a.amount),
+            currency: currency.to_string(),
+            source: a.source,
+            applied_on: a.applied_on,
+            created_by: a.created_by,
+            created_at: a.created_at,
+            reversed: a.reversed_at.is_some(),
+            reversed_at: a.reversed_at,
+            reversed_by: a.reversed_by,
+            reversal_reason: a.reversal_reason,
+        }
+    }
+}
+
+/// Money sent back to the customer from a payment's unapplied amount.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundView {
+    pub id: Uuid,
+    #[schema(value_type = String, example = "50.00")]
+    pub amount: Decimal,
+    pub method: RefundMethod,
+    pub reference: Option<String>,
+    pub refunded_on: Date,
+    pub reason: Option<String>,
+    pub created_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl RefundView {
+    pub fn new(r: RefundRow, currency: &str) -> RefundView {
+        RefundView {
+            id: r.id,
+            amount: money(currency, r.amount),
+            method: r.method,
+            reference: r.reference,
+            refunded_on: r.refunded_on,
+            reason: r.reason,
+            created_by: r.created_by,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// What a short payment left unpaid on an invoice, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeductionView {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub payment_id: Uuid,
+    pub invoice_id: Uuid,
+    #[schema(value_type = String, example = "50.00")]
+    pub amount: Decimal,
+    pub currency: String,
+    pub reason: DeductionReason,
+    pub status: DeductionStatus,
+    pub note: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub resolved_at: Option<OffsetDateTime>,
+    pub resolved_by: Option<String>,
+    /// The write-off that settled it.
+    pub adjustment_id: Option<Uuid>,
+    pub version: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<DeductionRow> for DeductionView {
+    fn from(d: DeductionRow) -> Self {
+        DeductionView {
+            id: d.id,
+            account_id: d.account_id,
+            payment_id: d.payment_id,
+            invoice_id: d.invoice_id,
+            amount: money(&d.currency, d.amount),
+            currency: d.currency,
+            reason: d.reason,
+            status: d.status,
+            note: d.note,
+            resolved_at: d.resolved_at,
+            resolved_by: d.resolved_by,
+            adjustment_id: d.adjustment_id,
+            version: d.version,
+            created_at: d.created_at,
+        }
+    }
+}
+
+/// How a payment came back from the bank.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnView {
+    pub returned_on: Date,
+    pub reason: ReturnReason,
+    /// The bank's return code (`R01`), when given.
+    pub code: Option<String>,
+    pub note: Option<String>,
+    /// The returned-payment fee invoice, when one was charged.
+    pub fee_invoice_id: Option<Uuid>,
+}
+
+/// A payment with what became of it: applied, unapplied and refunded amounts, every
+/// application (reversed ones included), refunds, deductions and its return.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentView {
+    pub id: Uuid,
+    #[schema(example = "PMT-2026-000001")]
+    pub number: String,
+    pub account_id: Uuid,
+    #[schema(value_type = String, example = "1600.00")]
+    pub amount: Decimal,
+    #[schema(example = "USD")]
+    pub currency: String,
+    pub method: PaymentMethod,
+    /// Check number, ACH trace, card authorisation, ...
+    pub reference: Option<String>,
+    pub received_date: Date,
+    pub application_mode: ApplicationMode,
+    pub memo: Option<String>,
+    pub status: PaymentStatus,
+    #[schema(value_type = String, example = "1600.00")]
+    pub applied: Decimal,
+    /// amount − applied − refunded (zero once returned): unapplied cash on the account.
+    #[schema(value_type = String, example = "0.00")]
+    pub unapplied: Decimal,
+    #[schema(value_type = String, example = "0.00")]
+    pub refunded: Decimal,
+    pub applications: Vec<ApplicationView>,
+    pub refunds: Vec<RefundView>,
+    pub deductions: Vec<DeductionView>,
+    /// Set when the payment was returned.
+    #[serde(rename = "return")]
+    pub return_: Option<ReturnView>,
+    pub created_by: String,
+    pub version: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl PaymentView {
+    pub fn new(
+        p: PaymentRow,
+        applications: Vec<ApplicationView>,
+        refunds: Vec<RefundRow>,
+        deductions: Vec<DeductionRow>,
+    ) -> PaymentView {
+        let unapplied = super::rules::unapplied(&p);
+        let c = p.currency.clone();
+        PaymentView {
+            id: p.id,
+            number: p.number,
+            account_id: p.account_id,
+            amount: money(&c, p.amount),
+            method: p.method,
+            reference: p.reference,
+            received_date: p.received_date,
+            application_mode: p.application_mode,
+            memo: p.memo,
+            status: p.status,
+            applied: money(&c, p.amount_applied),
+            unapplied: money(&c, unapplied),
+            refunded: money(&c, p.amount_refunded),
+            applications,
+            refunds: refunds
+                .into_iter()
+                .map(|r| RefundView::new(r, &c))
+                .collect(),
+            deductions: deductions.into_iter().map(DeductionView::from).collect(),
+            return_: match (p.returned_on, p.return_reason) {
+                (Some(returned_on), Some(reason)) => Some(ReturnView {
+                    returned_on,
+                    reason,
+                    code: p.return_code,
+                    note: p.return_note,
+                    fee_invoice_id: p.return_fee_invoice_id,
+                }),
+                _ => None,
+            },
+            created_by: p.created_by,
+            version: p.version,
+            created_at: p.created_at,
+            currency: c,
+        }
+    }
+}
+
+/// A line of a remittance advice: which invoice (by id or number) and how much of it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"invoice_number": "INV-2026-000123", "amount": "950.00", "deduction_reason": "pricing"}))]
+pub struct RemittanceLine {
+    /// The invoice's id, or give `invoice_number`.
+    pub invoice_id: Option<Uuid>,
+    pub invoice_number: Option<String>,
+    /// More than zero and at most the invoice's balance.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "950.00")]
+    pub amount: Decimal,
+    /// Why less than the balance was paid (default `other` when the line pays less).
+    pub deduction_reason: Option<DeductionReason>,
+}
+
+/// A payment received.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"account_id": "0192f1d2-0000-7000-8000-000000000010", "amount": "1600.00",
+    "currency": "USD", "method": "check", "reference": "10442", "received_date": "2026-11-20",
+    "application_mode": "auto"}))]
+pub struct NewPayment {
+    pub account_id: Uuid,
+    /// More than zero, in the account's currency.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "1600.00")]
+    pub amount: Decimal,
+    /// Must be the account's currency.
+    pub currency: String,
+    pub method: PaymentMethod,
+    /// Check number, ACH trace, ... (up to 100 characters).
+    pub reference: Option<String>,
+    /// Not in the future.
+    pub received_date: Date,
+    /// Which invoices the customer says it pays (up to 500 lines; each invoice once).
+    pub remittance: Option<Vec<RemittanceLine>>,
+    /// `remittance` (default when a remittance is given, and only then), `auto` (default
+    /// otherwise: oldest due first, skipping disputed amounts) or `none`.
+    pub application_mode: Option<ApplicationMode>,
+    pub memo: Option<String>,
+}
+
+/// Applies part of a payment's unapplied amount to an invoice of its account.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"invoice_id": "0192f1d2-0000-7000-8000-000000000020", "amount": "150.00"}))]
+pub struct NewApplication {
+    /// The invoice's id, or give `invoice_number`.
+    pub invoice_id: Option<Uuid>,
+    pub invoice_number: Option<String>,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "150.00")]
+    pub amount: Decimal,
+}
+
+/// Reverses one application: the amount goes back to the payment's unapplied cash and the
+/// invoice's balance.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Applied to the wrong invoice"}))]
+pub struct ReverseApplication {
+    pub reason: String,
+}
+
+/// Sends part of a payment's unapplied amount back to the customer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": "50.00", "method": "check", "reference": "CHK-7781"}))]
+pub struct NewRefund {
+    /// At most the payment's unapplied amount.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "50.00")]
+    pub amount: Decimal,
+    pub method: RefundMethod,
+    pub reference: Option<String>,
+    /// Default today; not before the payment was received, not in the future.
+    pub refunded_on: Option<Date>,
+    pub reason: Option<String>,
+}
+
+/// The bank gave the payment back.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "ach_return", "return_code": "R01", "charge_fee": true}))]
+pub struct ReturnPayment {
+    pub reason: ReturnReason,
+    /// The bank's return code (`R01` insufficient funds, ...).
+    pub return_code: Option<String>,
+    /// Default today; not before the payment was received, not in the future.
+    pub returned_on: Option<Date>,
+    pub note: Option<String>,
+    /// Adds the configured returned-payment fee as a new issued invoice (default false).
+    #[serde(default)]
+    pub charge_fee: bool,
+}
+
+/// Writes a small deduction off.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"financial_code_id": "0192f1d2-0000-7000-8000-000000000030", "note": "Below tolerance"}))]
+pub struct WriteOffDeduction {
+    /// An active code of kind `write_off`.
+    pub financial_code_id: Uuid,
+    pub note: Option<String>,
+}
+
+/// Filters of the payment list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PaymentFilter {
+    pub account_id: Option<Uuid>,
+    pub method: Option<PaymentMethod>,
+    pub status: Option<PaymentStatus>,
+    /// Received on or after.
+    pub received_from: Option<Date>,
+    /// Received on or before.
+    pub received_to: Option<Date>,
+    /// Case-insensitive prefix of the reference (check number, ACH trace).
+    pub reference: Option<String>,
+}
+
+/// Filters of the deduction list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeductionFilter {
+    pub account_id: Option<Uuid>,
+    pub invoice_id: Option<Uuid>,
+    pub payment_id: Option<Uuid>,
+    pub status: Option<DeductionStatus>,
+    pub reason: Option<DeductionReason>,
+}

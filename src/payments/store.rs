@@ -1,0 +1,467 @@
+//! SQL of payments, their applications, refunds and deductions, and of adjustments.
+//!
+//! Lock order, everywhere: the payment, then its invoices in id order, then deductions. Every
+//! change of money happens under those row locks; the database's CHECKs (no negative balance,
+//! nothing applied beyond the amount) are the last line.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::model::{
+    AdjustmentRow, ApplicationRow, ApplicationView, DeductionFilter, DeductionRow, DeductionStatus,
+    PaymentFilter, PaymentRow, PaymentView, RefundRow,
+};
+use crate::db::Conn;
+use crate::error::ApiError;
+use crate::invoices::model::InvoiceRow;
+use crate::schema::deductions::dsl as d;
+use crate::schema::payment_applications::dsl as pa;
+use crate::schema::payment_refunds::dsl as r;
+use crate::schema::payments::dsl as p;
+
+#[derive(diesel::QueryableByName)]
+struct Next {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// The next payment number, `PMT-000001`.
+pub async fn next_number(conn: &mut Conn) -> Result<String, ApiError> {
+    let next: Next = diesel::sql_query("SELECT nextval('payment_numbers') AS n")
+        .get_result(conn)
+        .await?;
+    Ok(format!("PMT-{:06}", next.n))
+}
+
+pub async fn insert(conn: &mut Conn, row: &PaymentRow) -> Result<(), ApiError> {
+    diesel::insert_into(p::payments)
+        .values(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<PaymentRow, ApiError> {
+    p::payments
+        .find(id)
+        .select(PaymentRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ApiError::NotFound("payment"))
+}
+
+/// Like [`find`], locking the payment for the rest of the transaction.
+pub async fn lock(conn: &mut Conn, id: Uuid) -> Result<PaymentRow, ApiError> {
+    p::payments
+        .find(id)
+        .select(PaymentRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ApiError::NotFound("payment"))
+}
+
+pub async fn update(conn: &mut Conn, row: &PaymentRow) -> Result<(), ApiError> {
+    diesel::update(p::payments.find(row.id))
+        .set(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_applications(conn: &mut Conn, rows: &[ApplicationRow]) -> Result<(), ApiError> {
+    if !rows.is_empty() {
+        diesel::insert_into(pa::payment_applications)
+            .values(rows)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn update_application(conn: &mut Conn, row: &ApplicationRow) -> Result<(), ApiError> {
+    diesel::update(pa::payment_applications.find(row.id))
+        .set(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A payment's applications that still count (not reversed), oldest first. Read under the
+/// payment's lock, which guards them.
+pub async fn live_applications(
+    conn: &mut Conn,
+    payment_id: Uuid,
+) -> Result<Vec<ApplicationRow>, ApiError> {
+    Ok(pa::payment_applications
+        .filter(pa::payment_id.eq(payment_id))
+        .filter(pa::reversed_at.is_null())
+        .select(ApplicationRow::as_select())
+        .order(pa::id.asc())
+        .load(conn)
+        .await?)
+}
+
+/// One application of the payment.
+pub async fn find_application(
+    conn: &mut Conn,
+    payment_id: Uuid,
+    id: Uuid,
+) -> Result<ApplicationRow, ApiError> {
+    pa::payment_applications
+        .filter(pa::id.eq(id))
+        .filter(pa::payment_id.eq(payment_id))
+        .select(ApplicationRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ApiError::NotFound("application"))
+}
+
+/// Applications with their payment's number and the invoice's number, for views: of the
+/// given payments, or of the given invoices.
+async fn application_views(
+    conn: &mut Conn,
+    of_payments: Option<&[Uuid]>,
+    of_invoices: Option<&[Uuid]>,
+) -> Result<Vec<ApplicationView>, ApiError> {
+    use crate::schema::invoices::dsl as i;
+    let mut query = pa::payment_applications
+        .inner_join(p::payments)
+        .inner_join(i::invoices)
+        .select((
+            ApplicationRow::as_select(),
+            p::number,
+            p::currency,
+            i::number.nullable(),
+        ))
+        .order(pa::id.asc())
+        .into_boxed();
+    if let Some(ids) = of_payments {
+        query = query.filter(pa::payment_id.eq_any(ids));
+    }
+    if let Some(ids) = of_invoices {
+        query = query.filter(pa::invoice_id.eq_any(ids));
+    }
+    let rows: Vec<(ApplicationRow, String, String, Option<String>)> = query.load(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(a, payment_number, currency, invoice_number)| {
+            ApplicationView::new(a, &currency, payment_number, invoice_number)
+        })
+        .collect())
+}
+
+/// The payments and credits applied to each of the invoices, oldest first.
+pub async fn applications_of_invoices(
+    conn: &mut Conn,
+    invoice_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<ApplicationView>>, ApiError> {
+    let mut out: HashMap<Uuid, Vec<ApplicationView>> = HashMap::new();
+    for a in application_views(conn, None, Some(invoice_ids)).await? {
+        out.entry(a.invoice_id).or_default().push(a);
+    }
+    Ok(out)
+}
+
+pub async fn insert_refund(conn: &mut Conn, row: &RefundRow) -> Result<(), ApiError> {
+    diesel::insert_into(r::payment_refunds)
+        .values(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_deductions(conn: &mut Conn, rows: &[DeductionRow]) -> Result<(), ApiError> {
+    if !rows.is_empty() {
+        diesel::insert_into(d::deductions)
+            .values(rows)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn find_deduction(conn: &mut Conn, id: Uuid) -> Result<DeductionRow, ApiError> {
+    d::deductions
+        .find(id)
+        .select(DeductionRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ApiError::NotFound("deduction"))
+}
+
+pub async fn lock_deduction(conn: &mut Conn, id: Uuid) -> Result<DeductionRow, ApiError> {
+    d::deductions
+        .find(id)
+        .select(DeductionRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ApiError::NotFound("deduction"))
+}
+
+pub async fn update_deduction(conn: &mut Conn, row: &DeductionRow) -> Result<(), ApiError> {
+    diesel::update(d::deductions.find(row.id))
+        .set(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Closes the open deductions of invoices whose balance reached zero (a later payment covered
+/// them): status `paid`.
+pub async fn settle_deductions(
+    conn: &mut Conn,
+    paid_invoices: &[Uuid],
+    stamp: &super::rules::Stamp,
+) -> Result<(), ApiError> {
+    if paid_invoices.is_empty() {
+        return Ok(());
+    }
+    diesel::update(
+        d::deductions
+            .filter(d::invoice_id.eq_any(paid_invoices))
+            .filter(d::status.eq(DeductionStatus::Open)),
+    )
+    .set((
+        d::status.eq(DeductionStatus::Paid),
+        d::resolved_at.eq(stamp.now),
+        d::resolved_by.eq(&stamp.actor),
+        d::version.eq(d::version + 1),
+        d::updated_at.eq(stamp.now),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Cancels the open deductions a payment left on the given invoices (its application there
+/// was reversed or the payment returned).
+pub async fn cancel_deductions(
+    conn: &mut Conn,
+    payment_id: Uuid,
+    invoice_ids: &[Uuid],
+    stamp: &super::rules::Stamp,
+) -> Result<(), ApiError> {
+    diesel::update(
+        d::deductions
+            .filter(d::payment_id.eq(payment_id))
+            .filter(d::invoice_id.eq_any(invoice_ids))
+            .filter(d::status.eq(DeductionStatus::Open)),
+    )
+    .set((
+        d::status.eq(DeductionStatus::Cancelled),
+        d::resolved_at.eq(stamp.now),
+        d::resolved_by.eq(&stamp.actor),
+        d::version.eq(d::version + 1),
+        d::updated_at.eq(stamp.now),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The deductions of the given payments or invoices, oldest first.
+pub async fn deductions_of(
+    conn: &mut Conn,
+    of_payments: Option<&[Uuid]>,
+    of_invoices: Option<&[Uuid]>,
+) -> Result<Vec<DeductionRow>, ApiError> {
+    let mut query = d::deductions
+        .select(DeductionRow::as_select())
+        .order(d::id.asc())
+        .into_boxed();
+    if let Some(ids) = of_payments {
+        query = query.filter(d::payment_id.eq_any(ids));
+    }
+    if let Some(ids) = of_invoices {
+        query = query.filter(d::invoice_id.eq_any(ids));
+    }
+    Ok(query.load(conn).await?)
+}
+
+/// Deductions matching the filter in creation order, after the cursor id.
+pub async fn list_deductions(
+    conn: &mut Conn,
+    filter: &DeductionFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<DeductionRow>, ApiError> {
+    let mut query = d::deductions.select(DeductionRow::as_select()).into_boxed();
+    if let Some(v) = filter.account_id {
+        query = query.filter(d::account_id.eq(v));
+    }
+    if let Some(v) = filter.invoice_id {
+        query = query.filter(d::invoice_id.eq(v));
+    }
+    if let Some(v) = filter.payment_id {
+        query = query.filter(d::payment_id.eq(v));
+    }
+    if let Some(v) = filter.status {
+        query = query.filter(d::status.eq(v));
+    }
+    if let Some(v) = filter.reason {
+        query = query.filter(d::reason.eq(v));
+    }
+    if let Some(after) = after {
+        query = query.filter(d::id.gt(after));
+    }
+    Ok(query.order(d::id.asc()).limit(limit + 1).load(conn).await?)
+}
+
+pub async fn insert_adjustment(conn: &mut Conn, row: &AdjustmentRow) -> Result<(), ApiError> {
+    use crate::schema::adjustments::dsl as a;
+    diesel::insert_into(a::adjustments)
+        .values(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Payments matching the filter, newest first (by id), after the cursor id.
+pub async fn list(
+    conn: &mut Conn,
+    filter: &PaymentFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<PaymentRow>, ApiError> {
+    let mut query = p::payments.select(PaymentRow::as_select()).into_boxed();
+    if let Some(v) = filter.account_id {
+        query = query.filter(p::account_id.eq(v));
+    }
+    if let Some(v) = filter.method {
+        query = query.filter(p::method.eq(v));
+    }
+    if let Some(v) = filter.status {
+        query = query.filter(p::status.eq(v));
+    }
+    if let Some(v) = filter.received_from {
+        query = query.filter(p::received_date.ge(v));
+    }
+    if let Some(v) = filter.received_to {
+        query = query.filter(p::received_date.le(v));
+    }
+    if let Some(reference) = filter.reference.as_deref().map(str::trim) {
+        let escaped = reference
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query = query.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(reference) LIKE ")
+                .bind::<diesel::sql_types::Text, _>(format!("{escaped}%")),
+        );
+    }
+    if let Some(after) = after {
+        query = query.filter(p::id.lt(after));
+    }
+    Ok(query
+        .order(p::id.desc())
+        .limit(limit + 1)
+        .load(conn)
+        .await?)
+}
+
+/// Views of payments with their applications, refunds and deductions: three queries
+/// whatever the number of payments.
+pub async fn views(conn: &mut Conn, rows: Vec<PaymentRow>) -> Result<Vec<PaymentView>, ApiError> {
+    let ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
+    let mut applications: HashMap<Uuid, Vec<ApplicationView>> = HashMap::new();
+    for a in application_views(conn, Some(&ids), None).await? {
+        applications.entry(a.payment_id).or_default().push(a);
+    }
+    let mut refunds: HashMap<Uuid, Vec<RefundRow>> = HashMap::new();
+    let refund_rows: Vec<RefundRow> = r::payment_refunds
+        .filter(r::payment_id.eq_any(&ids))
+        .select(RefundRow::as_select())
+        .order(r::id.asc())
+        .load(conn)
+        .await?;
+    for row in refund_rows {
+        refunds.entry(row.payment_id).or_default().push(row);
+    }
+    let mut deductions: HashMap<Uuid, Vec<DeductionRow>> = HashMap::new();
+    for row in deductions_of(conn, Some(&ids), None).await? {
+        deductions.entry(row.payment_id).or_default().push(row);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|p| {
+            let id = p.id;
+            PaymentView::new(
+                p,
+                applications.remove(&id).unwrap_or_default(),
+                refunds.remove(&id).unwrap_or_default(),
+                deductions.remove(&id).unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
+pub async fn view(conn: &mut Conn, row: PaymentRow) -> Result<PaymentView, ApiError> {
+    Ok(views(conn, vec![row]).await?.remove(0))
+}
+
+/// The account's history of payments: how many were received and returned (all time and in
+/// the last 12 months), and the latest dates.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, diesel::QueryableByName)]
+pub struct PaymentHistory {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub payments_received: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    pub last_payment_date: Option<time::Date>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub returned_payments: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub returned_last_12_months: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    pub last_returned_on: Option<time::Date>,
+}
+
+pub async fn history(
+    conn: &mut Conn,
+    account_id: Uuid,
+    today: time::Date,
+) -> Result<PaymentHistory, ApiError> {
+    use diesel::sql_types::{Date, Uuid as SqlUuid};
+    Ok(diesel::sql_query(
+        "SELECT count(*) AS payments_received,
+                max(received_date) AS last_payment_date,
+                count(*) FILTER (WHERE status = 'returned') AS returned_payments,
+                count(*) FILTER (WHERE status = 'returned' AND returned_on > $2 - interval '12 months')
+                    AS returned_last_12_months,
+                max(returned_on) AS last_returned_on
+           FROM payments WHERE account_id = $1",
+    )
+    .bind::<SqlUuid, _>(account_id)
+    .bind::<Date, _>(today)
+    .get_result(conn)
+    .await?)
+}
+
+/// Locks the account's open invoices with something left to pay, in id order.
+pub async fn lock_open_invoices(
+    conn: &mut Conn,
+    account_id: Uuid,
+) -> Result<Vec<InvoiceRow>, ApiError> {
+    use crate::invoices::model::InvoiceStatus;
+    use crate::schema::invoices::dsl as i;
+    Ok(i::invoices
+        .filter(i::account_id.eq(account_id))
+        .filter(i::status.eq(InvoiceStatus::Open))
+        .filter(i::balance_due.gt(Decimal::ZERO))
+        .select(InvoiceRow::as_select())
+        .order(i::id.asc())
+        .for_update()
+        .load(conn)
+        .await?)
+}
