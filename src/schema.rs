@@ -41,6 +41,7 @@ diesel::table! {
         deduction_id -> Nullable<Uuid>,
         created_by -> Text,
         created_at -> Timestamptz,
+        payment_id -> Nullable<Uuid>,
     }
 }
 
@@ -191,6 +192,81 @@ diesel::table! {
 }
 
 diesel::table! {
+    credit_applications (id) {
+        id -> Uuid,
+        credit_memo_id -> Uuid,
+        invoice_id -> Uuid,
+        amount -> Numeric,
+        applied_on -> Date,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    credit_memo_lines (id) {
+        id -> Uuid,
+        credit_memo_id -> Uuid,
+        line_no -> Int4,
+        description -> Text,
+        amount -> Numeric,
+    }
+}
+
+diesel::table! {
+    credit_memo_targets (credit_memo_id, invoice_id) {
+        credit_memo_id -> Uuid,
+        invoice_id -> Uuid,
+        amount -> Numeric,
+    }
+}
+
+diesel::table! {
+    credit_memos (id) {
+        id -> Uuid,
+        number -> Nullable<Text>,
+        account_id -> Uuid,
+        status -> Text,
+        reason -> Text,
+        financial_code_id -> Uuid,
+        currency -> Text,
+        total -> Numeric,
+        amount_applied -> Numeric,
+        amount_refunded -> Numeric,
+        dispute_id -> Nullable<Uuid>,
+        memo -> Nullable<Text>,
+        credit_date -> Nullable<Date>,
+        submitted_by -> Nullable<Text>,
+        submitted_at -> Nullable<Timestamptz>,
+        approved_by -> Nullable<Text>,
+        approved_at -> Nullable<Timestamptz>,
+        approval_note -> Nullable<Text>,
+        rejected_by -> Nullable<Text>,
+        rejection_note -> Nullable<Text>,
+        issued_at -> Nullable<Timestamptz>,
+        voided_at -> Nullable<Timestamptz>,
+        void_reason -> Nullable<Text>,
+        created_by -> Text,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    credit_refunds (id) {
+        id -> Uuid,
+        credit_memo_id -> Uuid,
+        amount -> Numeric,
+        method -> Text,
+        reference -> Nullable<Text>,
+        refunded_on -> Date,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     deductions (id) {
         id -> Uuid,
         account_id -> Uuid,
@@ -204,6 +280,64 @@ diesel::table! {
         resolved_at -> Nullable<Timestamptz>,
         resolved_by -> Nullable<Text>,
         adjustment_id -> Nullable<Uuid>,
+        settled_by_payment_id -> Nullable<Uuid>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        dispute_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    dispute_attachments (id) {
+        id -> Uuid,
+        dispute_id -> Uuid,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> Int8,
+        sha256 -> Text,
+        content -> Bytea,
+        uploaded_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    dispute_notes (id) {
+        id -> Uuid,
+        dispute_id -> Uuid,
+        author -> Text,
+        text -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    disputes (id) {
+        id -> Uuid,
+        number -> Text,
+        account_id -> Uuid,
+        invoice_id -> Uuid,
+        invoice_line_id -> Nullable<Uuid>,
+        deduction_id -> Nullable<Uuid>,
+        amount -> Numeric,
+        currency -> Text,
+        reason -> Text,
+        description -> Text,
+        contact_name -> Nullable<Text>,
+        contact_email -> Nullable<Text>,
+        contact_phone -> Nullable<Text>,
+        status -> Text,
+        assignee -> Nullable<Text>,
+        opened_on -> Date,
+        sla_due_date -> Date,
+        root_cause -> Nullable<Text>,
+        resolution_note -> Nullable<Text>,
+        approved_amount -> Nullable<Numeric>,
+        credit_memo_id -> Nullable<Uuid>,
+        resolved_at -> Nullable<Timestamptz>,
+        resolved_by -> Nullable<Text>,
+        opened_by -> Text,
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
@@ -533,6 +667,7 @@ diesel::joinable!(accounts -> partners (partner_id));
 diesel::joinable!(adjustments -> accounts (account_id));
 diesel::joinable!(adjustments -> financial_codes (financial_code_id));
 diesel::joinable!(adjustments -> invoices (invoice_id));
+diesel::joinable!(adjustments -> payments (payment_id));
 diesel::joinable!(billed_periods -> contracts (contract_id));
 diesel::joinable!(billed_periods -> invoices (invoice_id));
 diesel::joinable!(billing_run_errors -> billing_runs (run_id));
@@ -546,9 +681,21 @@ diesel::joinable!(contract_charges -> contracts (contract_id));
 diesel::joinable!(contract_charges -> financial_codes (financial_code_id));
 diesel::joinable!(contract_documents -> contracts (contract_id));
 diesel::joinable!(contracts -> accounts (account_id));
+diesel::joinable!(credit_applications -> credit_memos (credit_memo_id));
+diesel::joinable!(credit_applications -> invoices (invoice_id));
+diesel::joinable!(credit_memo_lines -> credit_memos (credit_memo_id));
+diesel::joinable!(credit_memo_targets -> credit_memos (credit_memo_id));
+diesel::joinable!(credit_memo_targets -> invoices (invoice_id));
+diesel::joinable!(credit_memos -> accounts (account_id));
+diesel::joinable!(credit_memos -> financial_codes (financial_code_id));
+diesel::joinable!(credit_refunds -> credit_memos (credit_memo_id));
 diesel::joinable!(deductions -> accounts (account_id));
 diesel::joinable!(deductions -> invoices (invoice_id));
-diesel::joinable!(deductions -> payments (payment_id));
+diesel::joinable!(dispute_attachments -> disputes (dispute_id));
+diesel::joinable!(dispute_notes -> disputes (dispute_id));
+diesel::joinable!(disputes -> accounts (account_id));
+diesel::joinable!(disputes -> invoice_lines (invoice_line_id));
+diesel::joinable!(disputes -> invoices (invoice_id));
 diesel::joinable!(equipment -> contracts (contract_id));
 diesel::joinable!(invoice_lines -> contract_charges (charge_id));
 diesel::joinable!(invoice_lines -> contracts (contract_id));
@@ -591,7 +738,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     contract_charges,
     contract_documents,
     contracts,
+    credit_applications,
+    credit_memo_lines,
+    credit_memo_targets,
+    credit_memos,
+    credit_refunds,
     deductions,
+    dispute_attachments,
+    dispute_notes,
+    disputes,
     equipment,
     financial_codes,
     idempotency_keys,

@@ -83,6 +83,8 @@ CREATE TABLE deductions (
     resolved_at     timestamptz,
     resolved_by     text,
     adjustment_id   uuid,
+    -- The payment whose application paid the invoice off and so settled it (`paid`).
+    settled_by_payment_id uuid REFERENCES payments (id),
     version         integer NOT NULL DEFAULT 1,
     created_at      timestamptz NOT NULL,
     updated_at      timestamptz NOT NULL,
@@ -90,6 +92,8 @@ CREATE TABLE deductions (
 );
 CREATE INDEX deductions_account_idx ON deductions (account_id, status);
 CREATE INDEX deductions_invoice_idx ON deductions (invoice_id);
+-- An invoice has at most one open deduction: what it is still short.
+CREATE UNIQUE INDEX deductions_one_open_per_invoice ON deductions (invoice_id) WHERE status = 'open';
 CREATE INDEX deductions_payment_idx ON deductions (payment_id);
 
 -- Changes to what an invoice owes that are neither payments nor credit memos.

@@ -19,7 +19,6 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::financial_codes::model::FinancialCodeKind;
 use crate::idempotency::{self, Begin};
-use crate::invoices::model::InvoiceStatus;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::validate::Errors;
@@ -193,9 +192,7 @@ pub async fn write_off_deduction(
             deduction.adjustment_id = Some(adjustment.id);
             deduction.note = write_off.note.clone();
             store::update_deduction(conn, &deduction).await?;
-            if invoice.status == InvoiceStatus::Paid {
-                store::settle_deductions(conn, &[invoice.id], &stamp).await?;
-            }
+            store::sync_deductions(conn, &[invoice.id], None, &stamp).await?;
             let after = DeductionView::from(deduction);
             audit::record(
                 conn,

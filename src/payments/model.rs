@@ -158,9 +158,11 @@ pub struct DeductionRow {
     pub resolved_at: Option<OffsetDateTime>,
     pub resolved_by: Option<String>,
     pub adjustment_id: Option<Uuid>,
+    pub settled_by_payment_id: Option<Uuid>,
     pub version: i32,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    pub dispute_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -189,7 +191,7 @@ fn money(currency: &str, amount: Decimal) -> Decimal {
 pub struct ApplicationView {
     pub id: Uuid,
     pub payment_id: Uuid,
-    /// The payment's number (`PMT-2026-000001`).
+    /// The payment's number (`PMT-000001`).
     pub payment_number: String,
     pub invoice_id: Uuid,
     /// The invoice's number.
@@ -328,7 +330,7 @@ pub struct ReturnView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentView {
     pub id: Uuid,
-    #[schema(example = "PMT-2026-000001")]
+    #[schema(example = "PMT-000001")]
     pub number: String,
     pub account_id: Uuid,
     #[schema(value_type = String, example = "1600.00")]

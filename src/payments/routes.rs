@@ -43,12 +43,16 @@ pub fn stamp(ctx: &Ctx) -> Stamp {
 struct Moves {
     invoices: Vec<InvoiceRow>,
     applications: Vec<ApplicationRow>,
+    /// New deductions.
     deductions: Vec<DeductionRow>,
+    /// Open deductions brought to a new short amount.
+    updated_deductions: Vec<DeductionRow>,
     entries: Vec<EntryRow>,
 }
 
-/// Writes a movement: the payment, the invoices it touched (closing the open deductions of
-/// those now paid), new applications and deductions, and the ledger entries.
+/// Writes a movement: the payment, the invoices it touched (keeping their open deductions
+/// within what they are short: settled by this payment when nothing is), new applications
+/// and deductions, and the ledger entries.
 async fn save(
     conn: &mut Conn,
     payment: &PaymentRow,
@@ -60,13 +64,11 @@ async fn save(
         crate::invoices::store::update(conn, invoice).await?;
     }
     store::insert_applications(conn, &moves.applications).await?;
-    let paid: Vec<Uuid> = moves
-        .invoices
-        .iter()
-        .filter(|i| i.status == InvoiceStatus::Paid)
-        .map(|i| i.id)
-        .collect();
-    store::settle_deductions(conn, &paid, stamp).await?;
+    for deduction in &moves.updated_deductions {
+        store::update_deduction(conn, deduction).await?;
+    }
+    let touched: Vec<Uuid> = moves.invoices.iter().map(|i| i.id).collect();
+    store::sync_deductions(conn, &touched, Some(payment.id), stamp).await?;
     store::insert_deductions(conn, &moves.deductions).await?;
     crate::ledger::store::post(conn, &moves.entries).await
 }
@@ -136,13 +138,22 @@ async fn apply_remittance(
 ) -> Result<Moves, ApiError> {
     let ids = resolve_lines(conn, lines).await?;
     let mut invoices = crate::invoices::store::lock_many(conn, &ids).await?;
+    let mut open = store::open_deductions(conn, &ids).await?;
     let mut e = Errors::default();
     for (k, (line, id)) in lines.iter().zip(&ids).enumerate() {
-        let invoice = invoices.iter().find(|i| i.id == *id).expect("locked");
         let field = if line.invoice_id.is_some() {
             "invoice_id"
         } else {
             "invoice_number"
+        };
+        let Some(invoice) = invoices.iter().find(|i| i.id == *id) else {
+            // Deleted (a draft) since the lines were resolved.
+            e.add(
+                &format!("remittance[{k}].{field}"),
+                "unknown",
+                "no invoice has it",
+            );
+            continue;
         };
         collect(
             rules::application_refusal(
@@ -167,7 +178,8 @@ async fn apply_remittance(
     e.finish()?;
     let mut moves = Moves::default();
     for (line, id) in lines.iter().zip(&ids) {
-        let invoice = invoices.iter_mut().find(|i| i.id == *id).expect("locked");
+        // Every line's invoice was found above, or the request ended there.
+        let invoice = invoices.iter_mut().find(|i| i.id == *id).expect("checked");
         let date = applied_on(payment, invoice);
         let (application, entries) = rules::apply(
             payment,
@@ -179,12 +191,16 @@ async fn apply_remittance(
         );
         moves.applications.push(application);
         moves.entries.extend(entries);
-        moves.deductions.extend(rules::deduction(
-            payment,
-            invoice,
-            line.deduction_reason,
-            stamp,
-        ));
+        let existing = open.remove(&invoice.id);
+        let updating = existing.is_some();
+        if let Some(d) = rules::deduction(payment, invoice, line.deduction_reason, existing, stamp)
+        {
+            if updating {
+                moves.updated_deductions.push(d);
+            } else {
+                moves.deductions.push(d);
+            }
+        }
     }
     moves.invoices = invoices;
     Ok(moves)
@@ -424,19 +440,21 @@ pub async fn create_application(
             }
             let before = store::view(conn, payment.clone()).await?;
             let stamp = stamp(&ctx);
+            // Dated today, or the invoice's date when the invoice is dated later.
+            let date = stamp.today().max(invoice.invoice_date);
             let (application, entries) = rules::apply(
                 &mut payment,
                 &mut invoice,
                 new.amount,
                 ApplicationSource::Manual,
-                stamp.today(),
+                date,
                 &stamp,
             );
             let moves = Moves {
                 invoices: vec![invoice],
                 applications: vec![application],
-                deductions: Vec::new(),
                 entries: entries.into(),
+                ..Moves::default()
             };
             save(conn, &payment, &moves, &stamp).await?;
             let after = store::view(conn, payment).await?;
@@ -530,22 +548,26 @@ pub async fn reverse_application(
             }
             let before = store::view(conn, payment.clone()).await?;
             let stamp = stamp(&ctx);
+            // Never dated before the application it undoes.
+            let date = stamp.today().max(application.applied_on);
             let entries = rules::reverse(
                 &mut payment,
                 &mut invoice,
                 &mut application,
                 reverse.reason.trim(),
-                stamp.today(),
+                date,
                 &stamp,
             );
             store::update_application(conn, &application).await?;
             store::cancel_deductions(conn, payment.id, &[invoice.id], &stamp).await?;
+            let invoice_id = invoice.id;
             let moves = Moves {
                 invoices: vec![invoice],
                 entries: entries.into(),
                 ..Moves::default()
             };
             save(conn, &payment, &moves, &stamp).await?;
+            store::reopen_deductions(conn, payment.id, &[invoice_id], &stamp).await?;
             let after = store::view(conn, payment).await?;
             audit::record(
                 conn,
@@ -623,13 +645,10 @@ pub async fn create_refund(
                 Currency::parse(&payment.currency),
                 &mut e,
             );
-            rules::check_date(
-                "refunded_on",
-                refunded_on,
-                payment.received_date,
-                stamp.today(),
-                &mut e,
-            );
+            let earliest = store::last_movement(conn, id)
+                .await?
+                .unwrap_or(payment.received_date);
+            rules::check_date("refunded_on", refunded_on, earliest, stamp.today(), &mut e);
             e.finish()?;
             if let Some(refusal) = rules::refund_refusal(&payment, new.amount) {
                 return Err(refusal);
@@ -716,6 +735,26 @@ async fn fee_invoice(
         invoice_rules::new_draft(account, id, None, account.payment_terms_days, stamp.now);
     invoice_rules::set_totals(&mut row, &lines, currency);
     crate::invoices::store::insert_many(conn, std::slice::from_ref(&row), &lines).await?;
+    row.po_number = invoice_rules::effective_po(account, &row);
+    if !invoice_rules::presentment_problems(account, &row).is_empty() {
+        // The account's presentment preferences (a PO number, a reference field) are not met:
+        // the fee stays a draft for billing to complete and issue.
+        let view = InvoiceView::new(row.clone(), lines);
+        audit::record(
+            conn,
+            ctx,
+            Change {
+                action: "invoice.created",
+                entity_type: "invoice",
+                entity_id: row.id,
+                account_id: Some(row.account_id),
+                before: None,
+                after: Some(&view),
+            },
+        )
+        .await?;
+        return Ok(row);
+    }
     let numbering = &state.config.billing.numbering;
     let year = stamp.today().year();
     let n = crate::db::next_number(conn, &numbering.series(year)).await?;
@@ -801,13 +840,10 @@ pub async fn return_payment(
             let stamp = stamp(&ctx);
             let returned_on = how.returned_on.unwrap_or(stamp.today());
             let mut e = Errors::default();
-            rules::check_date(
-                "returned_on",
-                returned_on,
-                payment.received_date,
-                stamp.today(),
-                &mut e,
-            );
+            let earliest = store::last_movement(conn, id)
+                .await?
+                .unwrap_or(payment.received_date);
+            rules::check_date("returned_on", returned_on, earliest, stamp.today(), &mut e);
             e.finish()?;
             if let Some(refusal) = rules::return_refusal(&payment) {
                 return Err(refusal);
@@ -824,7 +860,7 @@ pub async fn return_payment(
                 let invoice = invoices
                     .iter_mut()
                     .find(|i| i.id == application.invoice_id)
-                    .expect("locked");
+                    .ok_or(ApiError::NotFound("invoice"))?;
                 moves.entries.extend(rules::reverse(
                     &mut payment,
                     invoice,
@@ -851,6 +887,7 @@ pub async fn return_payment(
                 payment.return_fee_invoice_id = Some(fee.id);
             }
             save(conn, &payment, &moves, &stamp).await?;
+            store::reopen_deductions(conn, id, &invoice_ids, &stamp).await?;
             let after = store::view(conn, payment).await?;
             audit::record(
                 conn,

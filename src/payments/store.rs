@@ -217,31 +217,107 @@ pub async fn update_deduction(conn: &mut Conn, row: &DeductionRow) -> Result<(),
     Ok(())
 }
 
-/// Closes the open deductions of invoices whose balance reached zero (a later payment covered
-/// them): status `paid`.
-pub async fn settle_deductions(
+/// Keeps the invoices' open deductions within what they are short (balance less disputed):
+/// a deduction nothing is short of any more is `paid`, settled by `payment` when a payment
+/// did it; one that is short of less shrinks.
+pub async fn sync_deductions(
     conn: &mut Conn,
-    paid_invoices: &[Uuid],
+    invoice_ids: &[Uuid],
+    payment: Option<Uuid>,
     stamp: &super::rules::Stamp,
 ) -> Result<(), ApiError> {
-    if paid_invoices.is_empty() {
+    use diesel::sql_types::{Array, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    if invoice_ids.is_empty() {
         return Ok(());
     }
-    diesel::update(
-        d::deductions
-            .filter(d::invoice_id.eq_any(paid_invoices))
-            .filter(d::status.eq(DeductionStatus::Open)),
+    diesel::sql_query(
+        "UPDATE deductions d SET status = 'paid', resolved_at = $2, resolved_by = $3,
+                settled_by_payment_id = $4, version = d.version + 1, updated_at = $2
+           FROM invoices i
+          WHERE i.id = d.invoice_id AND d.invoice_id = ANY($1) AND d.status = 'open'
+            AND i.balance_due - i.disputed_amount <= 0",
     )
-    .set((
-        d::status.eq(DeductionStatus::Paid),
-        d::resolved_at.eq(stamp.now),
-        d::resolved_by.eq(&stamp.actor),
-        d::version.eq(d::version + 1),
-        d::updated_at.eq(stamp.now),
-    ))
+    .bind::<Array<SqlUuid>, _>(invoice_ids)
+    .bind::<Timestamptz, _>(stamp.now)
+    .bind::<Text, _>(&stamp.actor)
+    .bind::<Nullable<SqlUuid>, _>(payment)
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "UPDATE deductions d SET amount = i.balance_due - i.disputed_amount,
+                version = d.version + 1, updated_at = $2
+           FROM invoices i
+          WHERE i.id = d.invoice_id AND d.invoice_id = ANY($1) AND d.status = 'open'
+            AND d.amount > i.balance_due - i.disputed_amount",
+    )
+    .bind::<Array<SqlUuid>, _>(invoice_ids)
+    .bind::<Timestamptz, _>(stamp.now)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Reopens the deductions a payment had settled on the given invoices, now that its
+/// applications there are reversed and the invoices are short again.
+pub async fn reopen_deductions(
+    conn: &mut Conn,
+    payment_id: Uuid,
+    invoice_ids: &[Uuid],
+    stamp: &super::rules::Stamp,
+) -> Result<(), ApiError> {
+    use diesel::sql_types::{Array, Timestamptz, Uuid as SqlUuid};
+    if invoice_ids.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "UPDATE deductions d SET status = 'open', resolved_at = NULL, resolved_by = NULL,
+                settled_by_payment_id = NULL,
+                amount = LEAST(d.amount, i.balance_due - i.disputed_amount),
+                version = d.version + 1, updated_at = $3
+           FROM invoices i
+          WHERE i.id = d.invoice_id AND d.invoice_id = ANY($1) AND d.status = 'paid'
+            AND d.settled_by_payment_id = $2 AND i.balance_due - i.disputed_amount > 0
+            AND d.id = (SELECT x.id FROM deductions x WHERE x.invoice_id = d.invoice_id
+                         AND x.status = 'paid' AND x.settled_by_payment_id = $2
+                         ORDER BY x.id DESC LIMIT 1)
+            AND NOT EXISTS (SELECT 1 FROM deductions o WHERE o.invoice_id = d.invoice_id AND o.status = 'open')",
+    )
+    .bind::<Array<SqlUuid>, _>(invoice_ids)
+    .bind::<SqlUuid, _>(payment_id)
+    .bind::<Timestamptz, _>(stamp.now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The open deduction of each of the invoices (there is at most one).
+pub async fn open_deductions(
+    conn: &mut Conn,
+    invoice_ids: &[Uuid],
+) -> Result<HashMap<Uuid, DeductionRow>, ApiError> {
+    Ok(d::deductions
+        .filter(d::invoice_id.eq_any(invoice_ids))
+        .filter(d::status.eq(DeductionStatus::Open))
+        .select(DeductionRow::as_select())
+        .load::<DeductionRow>(conn)
+        .await?
+        .into_iter()
+        .map(|row| (row.invoice_id, row))
+        .collect())
+}
+
+/// The latest date the payment's ledger entries carry: refunds and returns may not be dated
+/// before it.
+pub async fn last_movement(
+    conn: &mut Conn,
+    payment_id: Uuid,
+) -> Result<Option<time::Date>, ApiError> {
+    use crate::schema::ledger_entries::dsl as l;
+    Ok(l::ledger_entries
+        .filter(l::document_id.eq(payment_id))
+        .select(diesel::dsl::max(l::entry_date))
+        .first(conn)
+        .await?)
 }
 
 /// Cancels the open deductions a payment left on the given invoices (its application there

@@ -204,6 +204,10 @@ pub fn test_config(db_url: &str) -> Config {
         pg_dir: "var/pg".into(),
         idempotency_ttl_hours: 24,
         billing: Default::default(),
+        credits: receivables::config::CreditSettings {
+            holidays: vec![time::macros::date!(2026 - 12 - 25)],
+            ..Default::default()
+        },
         payments: receivables::config::PaymentSettings {
             small_balance_tolerance: "5.00".parse().unwrap(),
             returned_payment_fee: Some(("25.00".parse().unwrap(), RETURNED_FEE_CODE.into())),

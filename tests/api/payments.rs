@@ -129,6 +129,7 @@ async fn assert_books_balance(app: &TestApp) {
         ("negative balance", "invoices WHERE balance_due < 0"),
         ("paid with balance", "invoices WHERE status = 'paid' AND balance_due <> 0"),
         ("open without balance", "invoices WHERE status = 'open' AND balance_due = 0"),
+        ("open deduction beyond what is short", "deductions d JOIN invoices i ON i.id = d.invoice_id WHERE d.status = 'open' AND (i.status <> 'open' OR d.amount > i.balance_due - i.disputed_amount)"),
     ];
     for (what, from_where) in broken {
         assert_eq!(app.count(from_where).await, 0, "{what}");
@@ -351,6 +352,130 @@ async fn a_short_remittance_line_leaves_a_deduction_with_its_reason() {
         .body;
     assert_eq!(settled["status"], "paid");
     assert_eq!(get_invoice(&app, &a).await["status"], "paid");
+    assert_books_balance(&app).await;
+}
+
+/// An invoice keeps one open deduction: later short payments bring it down, the payment that
+/// pays the invoice off settles it, and its return reopens it.
+#[tokio::test]
+async fn an_invoice_keeps_one_deduction_that_follows_what_it_is_short() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let inv = invoice(&app, &b, "100.00", today() - Duration::days(10)).await;
+    let remit = |amount: &str, reason: Option<&str>| {
+        let mut line = json!({"invoice_id": id(&inv), "amount": amount});
+        if let Some(r) = reason {
+            line["deduction_reason"] = json!(r);
+        }
+        json!({"amount": amount, "remittance": [line]})
+    };
+    let first = pay(&app, &b, remit("90.00", Some("pricing")))
+        .await
+        .expect(201)
+        .body;
+    let deduction = id(&first["deductions"][0]);
+    pay(&app, &b, remit("4.00", None)).await.expect(201);
+    let open = app
+        .get(
+            &format!("/v1/deductions?invoice_id={}", id(&inv)),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(open["data"].as_array().unwrap().len(), 1);
+    assert_eq!(open["data"][0]["id"], json!(deduction));
+    assert_eq!(open["data"][0]["amount"], "6.00");
+    assert_eq!(open["data"][0]["reason"], "pricing");
+    let last = pay(&app, &b, remit("6.00", None)).await.expect(201).body;
+    let path = format!("/v1/deductions/{deduction}");
+    assert_eq!(
+        app.get(&path, &billing()).await.expect(200).body["status"],
+        "paid"
+    );
+    app.post(
+        &format!("/v1/payments/{}/return", id(&last)),
+        &billing(),
+        &json!({"reason": "nsf"}),
+    )
+    .await
+    .expect(200);
+    let reopened = app.get(&path, &billing()).await.expect(200).body;
+    assert_eq!(reopened["status"], "open");
+    assert_eq!(reopened["amount"], "6.00");
+    assert_eq!(get_invoice(&app, &inv).await["balance_due"], "6.00");
+    assert_books_balance(&app).await;
+}
+
+/// The disputed part of an invoice is not paid by hand either, and refunds and returns are
+/// not dated before what they undo.
+#[tokio::test]
+async fn disputed_parts_wait_and_dates_follow_the_movements() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let inv = invoice(&app, &b, "500.00", today() - Duration::days(20)).await;
+    app.execute(&format!(
+        "UPDATE invoices SET disputed_amount = 200 WHERE id = '{}'",
+        id(&inv)
+    ))
+    .await
+    .unwrap();
+    let week_ago = (today() - Duration::days(7)).to_string();
+    let payment = pay(
+        &app,
+        &b,
+        json!({"amount": "500.00", "application_mode": "none", "received_date": week_ago}),
+    )
+    .await
+    .expect(201)
+    .body;
+    let path = format!("/v1/payments/{}/applications", id(&payment));
+    let reply = app
+        .post(
+            &path,
+            &billing(),
+            &json!({"invoice_id": id(&inv), "amount": "300.01"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(reply.body["errors"][0]["code"], "disputed");
+    let applied = app
+        .post(
+            &path,
+            &billing(),
+            &json!({"invoice_id": id(&inv), "amount": "300.00"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(
+        applied["applications"][0]["applied_on"],
+        today().to_string()
+    );
+    // The application is dated today: a refund or return dated before it is refused.
+    let yesterday = (today() - Duration::days(1)).to_string();
+    let reply = app
+        .post(
+            &format!("/v1/payments/{}/refunds", id(&payment)),
+            &billing(),
+            &json!({"amount": "10.00", "method": "check", "refunded_on": yesterday}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(reply.error_field(), "refunded_on");
+    let reply = app
+        .post(
+            &format!("/v1/payments/{}/return", id(&payment)),
+            &billing(),
+            &json!({"reason": "nsf", "returned_on": yesterday}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(reply.error_field(), "returned_on");
+    let huge = pay(&app, &b, json!({"amount": "50000000000000000000000000000"}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(huge.error_field(), "amount");
     assert_books_balance(&app).await;
 }
 
@@ -1135,13 +1260,15 @@ async fn random_sequences_keep_every_balance_exact() {
                     continue;
                 }
                 1 => {
-                    let mode = ["auto", "none"][rng.below(2) as usize];
-                    let reply = pay(
-                        &app,
-                        &b,
-                        json!({"amount": rng.amount(60_000), "application_mode": mode}),
-                    )
-                    .await;
+                    let body = match rng.below(3) {
+                        0 if !invoices.is_empty() => {
+                            let amount = rng.amount(30_000);
+                            json!({"amount": amount, "remittance": [{"invoice_id": pick(&mut rng, &invoices), "amount": amount}]})
+                        }
+                        1 => json!({"amount": rng.amount(60_000), "application_mode": "none"}),
+                        _ => json!({"amount": rng.amount(60_000), "application_mode": "auto"}),
+                    };
+                    let reply = pay(&app, &b, body).await;
                     if reply.status == 201 {
                         payments.push(id(&reply.body));
                     }
@@ -1200,26 +1327,39 @@ async fn random_sequences_keep_every_balance_exact() {
                 done[action as usize] += 1;
             }
             assert_books_balance(&app).await;
-            // Each payment's parts add up to its amount, as the API shows them.
+            // Each payment's unapplied amount, as the API shows it, is its amount less its
+            // live applications and refunds, as listed.
             for payment in &payments {
                 let p = app
                     .get(&format!("/v1/payments/{payment}"), &token)
                     .await
                     .expect(200)
                     .body;
-                let part = |k: &str| {
-                    p[k].as_str()
+                let dec = |v: &Value| {
+                    v.as_str()
                         .unwrap()
                         .parse::<rust_decimal::Decimal>()
                         .unwrap()
                 };
-                if p["status"] != "returned" {
-                    assert_eq!(
-                        part("applied") + part("refunded") + part("unapplied"),
-                        part("amount")
-                    );
-                }
-                assert!(part("unapplied") >= rust_decimal::Decimal::ZERO);
+                let sum = |list: &str, live: bool| -> rust_decimal::Decimal {
+                    p[list]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|x| !live || x["reversed"] == false)
+                        .map(|x| dec(&x["amount"]))
+                        .sum()
+                };
+                let (applied, refunded) = (sum("applications", true), sum("refunds", false));
+                assert_eq!(dec(&p["applied"]), applied);
+                assert_eq!(dec(&p["refunded"]), refunded);
+                let expected = if p["status"] == "returned" {
+                    rust_decimal::Decimal::ZERO
+                } else {
+                    dec(&p["amount"]) - applied - refunded
+                };
+                assert_eq!(dec(&p["unapplied"]), expected);
+                assert!(expected >= rust_decimal::Decimal::ZERO);
             }
         }
     }

@@ -1,0 +1,15 @@
+ALTER TABLE deductions DROP COLUMN dispute_id;
+DROP INDEX adjustments_kind_idx;
+ALTER TABLE adjustments DROP COLUMN payment_id;
+ALTER TABLE adjustments DROP CONSTRAINT adjustments_kind_check;
+ALTER TABLE adjustments ADD CONSTRAINT adjustments_kind_check CHECK (kind IN ('small_balance_write_off'));
+DROP TABLE credit_refunds;
+DROP TABLE credit_applications;
+DROP TABLE credit_memo_targets;
+DROP TABLE credit_memo_lines;
+ALTER TABLE disputes DROP CONSTRAINT disputes_credit_memo_id_fkey;
+DROP TABLE credit_memos;
+DROP TABLE dispute_attachments;
+DROP TABLE dispute_notes;
+DROP TABLE disputes;
+DROP SEQUENCE dispute_numbers;
