@@ -53,6 +53,16 @@ pub enum Permission {
     PaymentsWrite,
     PaymentsRefund,
     DeductionsWriteOff,
+    CreditMemosRead,
+    CreditMemosWrite,
+    CreditMemosApprove,
+    DisputesRead,
+    DisputesWrite,
+    DisputesManage,
+    DisputesResolve,
+    AdjustmentsRead,
+    AdjustmentsWrite,
+    AdjustmentsBadDebt,
 }
 
 impl Permission {
@@ -81,6 +91,16 @@ impl Permission {
         Permission::PaymentsWrite,
         Permission::PaymentsRefund,
         Permission::DeductionsWriteOff,
+        Permission::CreditMemosRead,
+        Permission::CreditMemosWrite,
+        Permission::CreditMemosApprove,
+        Permission::DisputesRead,
+        Permission::DisputesWrite,
+        Permission::DisputesManage,
+        Permission::DisputesResolve,
+        Permission::AdjustmentsRead,
+        Permission::AdjustmentsWrite,
+        Permission::AdjustmentsBadDebt,
     ];
 
     pub fn name(self) -> &'static str {
@@ -109,6 +129,16 @@ impl Permission {
             Permission::PaymentsWrite => "payments:write",
             Permission::PaymentsRefund => "payments:refund",
             Permission::DeductionsWriteOff => "deductions:write_off",
+            Permission::CreditMemosRead => "credit_memos:read",
+            Permission::CreditMemosWrite => "credit_memos:write",
+            Permission::CreditMemosApprove => "credit_memos:approve",
+            Permission::DisputesRead => "disputes:read",
+            Permission::DisputesWrite => "disputes:write",
+            Permission::DisputesManage => "disputes:manage",
+            Permission::DisputesResolve => "disputes:resolve",
+            Permission::AdjustmentsRead => "adjustments:read",
+            Permission::AdjustmentsWrite => "adjustments:write",
+            Permission::AdjustmentsBadDebt => "adjustments:bad_debt",
         }
     }
 
@@ -200,6 +230,40 @@ impl Permission {
             Permission::PaymentsWrite => &[Admin, Billing, Collections, CollectionsManager],
             Permission::PaymentsRefund => &[Admin, Billing, CollectionsManager],
             Permission::DeductionsWriteOff => &[Admin, Billing, Collections, CollectionsManager],
+            Permission::CreditMemosRead => &[
+                Admin,
+                Billing,
+                Collections,
+                CollectionsManager,
+                Credit,
+                Viewer,
+            ],
+            Permission::CreditMemosWrite => &[Admin, Billing, CollectionsManager],
+            Permission::CreditMemosApprove => &[Admin, Billing, CollectionsManager],
+            Permission::DisputesRead => &[
+                Admin,
+                Billing,
+                Collections,
+                CollectionsManager,
+                Credit,
+                Viewer,
+                Partner,
+            ],
+            Permission::DisputesWrite => {
+                &[Admin, Billing, Collections, CollectionsManager, Partner]
+            }
+            Permission::DisputesManage => &[Admin, Billing, Collections, CollectionsManager],
+            Permission::DisputesResolve => &[Admin, Billing, CollectionsManager],
+            Permission::AdjustmentsRead => &[
+                Admin,
+                Billing,
+                Collections,
+                CollectionsManager,
+                Credit,
+                Viewer,
+            ],
+            Permission::AdjustmentsWrite => &[Admin, Billing, Collections, CollectionsManager],
+            Permission::AdjustmentsBadDebt => &[Admin, CollectionsManager],
         }
     }
 }

@@ -2,13 +2,16 @@
 //! only reads configuration and runs it, and the tests build it the same way.
 
 pub mod accounts;
+pub mod adjustments;
 pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod config;
 pub mod context;
 pub mod contracts;
+pub mod credit_memos;
 pub mod db;
+pub mod disputes;
 pub mod equipment;
 pub mod error;
 pub mod extract;
@@ -120,6 +123,28 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(payments::deductions::list_deductions)
         .service(payments::deductions::get_deduction)
         .service(payments::deductions::write_off_deduction)
+        .service(credit_memos::routes::create_credit_memo)
+        .service(credit_memos::routes::list_credit_memos)
+        .service(credit_memos::routes::get_credit_memo)
+        .service(credit_memos::routes::issue_credit_memo)
+        .service(credit_memos::routes::approve_credit_memo)
+        .service(credit_memos::routes::reject_credit_memo)
+        .service(credit_memos::routes::apply_credit_memo)
+        .service(credit_memos::routes::refund_credit_memo)
+        .service(credit_memos::routes::void_credit_memo)
+        .service(credit_memos::routes::credit_memo_document)
+        .service(disputes::routes::create_dispute)
+        .service(disputes::routes::dispute_deduction)
+        .service(disputes::routes::list_disputes)
+        .service(disputes::routes::get_dispute)
+        .service(disputes::routes::update_dispute)
+        .service(disputes::routes::review_dispute)
+        .service(disputes::routes::add_note)
+        .service(disputes::routes::resolve_dispute)
+        .service(disputes::routes::withdraw_dispute)
+        .service(adjustments::routes::create_adjustment)
+        .service(adjustments::routes::list_adjustments)
+        .service(adjustments::routes::get_adjustment)
         .service(tasks::routes::create_task)
         .service(tasks::routes::list_tasks)
         .service(tasks::routes::get_task)
@@ -134,6 +159,15 @@ fn v1(cfg: &mut ServiceConfig) {
                 .service(contracts::documents::upload_contract_document)
                 .service(contracts::documents::list_contract_documents)
                 .service(contracts::documents::download_contract_document),
+        )
+        .service(
+            scope::scope("/disputes/{id}/attachments")
+                .app_data(web::PayloadConfig::new(
+                    contracts::documents::MAX_DOCUMENT_BYTES,
+                ))
+                .service(disputes::attachments::upload_attachment)
+                .service(disputes::attachments::list_attachments)
+                .service(disputes::attachments::download_attachment),
         )
         .service(audit::routes::list_audit_events);
 }

@@ -123,6 +123,25 @@ pub fn summary(action: &str, after: Option<&Value>, before: Option<&Value>) -> S
             };
             format!("Payment {number} {verb}{detail}")
         }
+        "dispute" => format!(
+            "Dispute {} {verb}: {} {} ({})",
+            text(&data, "number").unwrap_or_default(),
+            text(&data, "amount").unwrap_or_default(),
+            text(&data, "currency").unwrap_or_default(),
+            text(&data, "reason").unwrap_or_default().replace('_', " ")
+        ),
+        "credit_memo" => format!(
+            "Credit memo {} {verb}: {} {}",
+            text(&data, "number").unwrap_or_else(|| "(draft)".into()),
+            text(&data, "total").unwrap_or_default(),
+            text(&data, "currency").unwrap_or_default()
+        ),
+        "adjustment" => format!(
+            "{} of {} {}",
+            text(&data, "kind").unwrap_or_default().replace('_', " "),
+            text(&data, "amount").unwrap_or_default(),
+            text(&data, "currency").unwrap_or_default()
+        ),
         "deduction" => format!(
             "Deduction of {} {} ({}) {verb}",
             text(&data, "amount").unwrap_or_default(),

@@ -230,7 +230,7 @@ async fn contract_account(conn: &mut Conn, contract_id: Uuid) -> Result<Uuid, Ap
 }
 
 /// The body as read under the route's `PayloadConfig`: too large is a 413 problem.
-fn read_body(body: Result<web::Bytes, actix_web::Error>) -> Result<web::Bytes, ApiError> {
+pub fn read_body(body: Result<web::Bytes, actix_web::Error>) -> Result<web::Bytes, ApiError> {
     body.map_err(|err| match err.as_error::<PayloadError>() {
         Some(PayloadError::Overflow) => ApiError::PayloadTooLarge {
             limit: MAX_DOCUMENT_BYTES,
@@ -243,6 +243,80 @@ fn read_body(body: Result<web::Bytes, actix_web::Error>) -> Result<web::Bytes, A
     })
 }
 
+/// Checks an uploaded file's name, adding its problem to `e`; the name.
+pub fn check_filename(filename: Option<&str>, e: &mut Errors) -> String {
+    match filename {
+        None => e.add("filename", "required", "is required"),
+        Some(name) => {
+            if let Some((code, message)) = filename_problem(name) {
+                e.add("filename", code, message);
+            }
+        }
+    }
+    filename.unwrap_or_default().to_string()
+}
+
+/// Checks an uploaded file's content against its type, adding its problem to `e`.
+pub fn check_content(content_type: DocumentContentType, content: &[u8], e: &mut Errors) {
+    if content.is_empty() {
+        e.add("content", "required", "the document is empty");
+    } else if !content_type.matches(content) {
+        e.add(
+            "content",
+            "content_mismatch",
+            format!("is not a {} file", content_type.as_str()),
+        );
+    }
+}
+
+/// The media type of an upload, from its `Content-Type` (415 for any other).
+pub fn upload_type(req: &HttpRequest) -> Result<DocumentContentType, ApiError> {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(DocumentContentType::from_header)
+        .ok_or_else(|| {
+            ApiError::UnsupportedMediaType(
+                "A document must be sent with Content-Type application/pdf, image/png, \
+                 image/jpeg or image/tiff."
+                    .into(),
+            )
+        })
+}
+
+/// A stored file as a download: its media type, `attachment` name, its SHA-256 as the ETag
+/// (304 when `If-None-Match` names it).
+pub fn file_response(
+    req: &HttpRequest,
+    content_type: DocumentContentType,
+    filename: &str,
+    sha256: &str,
+    content: Vec<u8>,
+) -> HttpResponse {
+    let etag = header::EntityTag::new_strong(sha256.to_string());
+    let quoted = etag.to_string();
+    let current = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.trim_start_matches("W/") == quoted)
+        });
+    if current {
+        return HttpResponse::NotModified()
+            .insert_header(header::ETag(etag))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .content_type(content_type.as_str())
+        .insert_header((header::CONTENT_DISPOSITION, content_disposition(filename)))
+        .insert_header(header::ETag(etag))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(content)
+}
+
 /// Checks the metadata and content of an upload, collecting every problem.
 fn check_upload(
     params: &UploadParams,
@@ -250,12 +324,7 @@ fn check_upload(
     content: &[u8],
 ) -> Result<(String, DocumentKind), ApiError> {
     let mut e = Errors::default();
-    let filename = params.filename.clone().unwrap_or_default();
-    if params.filename.is_none() {
-        e.add("filename", "required", "is required");
-    } else if let Some((code, message)) = filename_problem(&filename) {
-        e.add("filename", code, message);
-    }
+    let filename = check_filename(params.filename.as_deref(), &mut e);
     let kind = match params.kind.as_deref() {
         None => DocumentKind::Other,
         Some(text) => text.parse().unwrap_or_else(|_| {
@@ -267,15 +336,7 @@ fn check_upload(
             DocumentKind::Other
         }),
     };
-    if content.is_empty() {
-        e.add("content", "required", "the document is empty");
-    } else if !content_type.matches(content) {
-        e.add(
-            "content",
-            "content_mismatch",
-            format!("is not a {} file", content_type.as_str()),
-        );
-    }
+    check_content(content_type, content, &mut e);
     e.finish()?;
     Ok((filename, kind))
 }
@@ -316,18 +377,7 @@ pub async fn upload_contract_document(
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ContractsWrite)?;
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(DocumentContentType::from_header)
-        .ok_or_else(|| {
-            ApiError::UnsupportedMediaType(
-                "A document must be sent with Content-Type application/pdf, image/png, \
-                 image/jpeg or image/tiff."
-                    .into(),
-            )
-        })?;
+    let content_type = upload_type(&req)?;
     let content = read_body(body)?;
     let (filename, kind) = check_upload(&params.0, content_type, &content)?;
     let contract_id = id.into_inner();
@@ -473,31 +523,13 @@ pub async fn download_contract_document(
         .await
         .optional()?
         .ok_or(ApiError::NotFound("document"))?;
-    let etag = header::EntityTag::new_strong(meta.sha256.clone());
-    let quoted = etag.to_string();
-    let current = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag.trim_start_matches("W/") == quoted)
-        });
-    if current {
-        return Ok(HttpResponse::NotModified()
-            .insert_header(header::ETag(etag))
-            .finish());
-    }
-    Ok(HttpResponse::Ok()
-        .content_type(meta.content_type.as_str())
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            content_disposition(&meta.filename),
-        ))
-        .insert_header(header::ETag(etag))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(content))
+    Ok(file_response(
+        &req,
+        meta.content_type,
+        &meta.filename,
+        &meta.sha256,
+        content,
+    ))
 }
 
 #[cfg(test)]

@@ -54,6 +54,8 @@ pub struct Sheet {
     pub bill_to: Vec<String>,
     /// Label and value: invoice number, PO, dates, terms, account, references.
     pub facts: Vec<(String, String)>,
+    /// The heading of the lines: `Charges` on invoices, `Credits` on credit memos.
+    pub lines_title: String,
     pub lines: Vec<SheetLine>,
     /// Label and amount: subtotal, tax, total, paid, credited, written off, balance due.
     pub totals: Vec<(String, String)>,
@@ -121,6 +123,36 @@ fn meter_detail(l: &LineRow) -> Option<String> {
 }
 
 /// The document of an invoice.
+/// The seller as printed on documents: name, address and tax id.
+pub fn seller_lines(seller: &Seller) -> Vec<String> {
+    let mut lines = vec![seller.name.clone()];
+    lines.extend(seller.address.iter().cloned());
+    if let Some(tax_id) = &seller.tax_id {
+        lines.push(format!("Tax ID {tax_id}"));
+    }
+    lines
+}
+
+/// The customer as printed on documents: legal name and billing address.
+pub fn bill_to(account: &AccountRow) -> Vec<String> {
+    let a = &account.billing_address;
+    let mut lines = vec![account.legal_name.clone(), a.line1.clone()];
+    lines.extend(a.line2.clone());
+    lines.push(
+        [
+            Some(a.city.clone()),
+            a.region.clone(),
+            a.postal_code.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" "),
+    );
+    lines.push(a.country.clone());
+    lines
+}
+
 pub fn sheet(
     invoice: &InvoiceRow,
     lines: &[LineRow],
@@ -135,26 +167,8 @@ pub fn sheet(
         InvoiceStatus::Draft => Some("DRAFT".to_string()),
         _ => None,
     };
-    let mut seller_lines = vec![seller.name.clone()];
-    seller_lines.extend(seller.address.iter().cloned());
-    if let Some(tax_id) = &seller.tax_id {
-        seller_lines.push(format!("Tax ID {tax_id}"));
-    }
-    let a = &account.billing_address;
-    let mut bill_to = vec![account.legal_name.clone(), a.line1.clone()];
-    bill_to.extend(a.line2.clone());
-    bill_to.push(
-        [
-            Some(a.city.clone()),
-            a.region.clone(),
-            a.postal_code.clone(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" "),
-    );
-    bill_to.push(a.country.clone());
+    let seller_lines = seller_lines(seller);
+    let bill_to = bill_to(account);
     let mut facts = vec![
         ("Invoice number".to_string(), number.clone()),
         ("Invoice date".to_string(), invoice.invoice_date.to_string()),
@@ -221,6 +235,7 @@ pub fn sheet(
         seller: seller_lines,
         bill_to,
         facts,
+        lines_title: "Charges".into(),
         lines: sheet_lines,
         totals,
         remit_to: seller.remit_to.clone(),
@@ -280,7 +295,8 @@ pub fn html(s: &Sheet) -> String {
             escape(value)
         ));
     }
-    out.push_str("</table>\n<h3>Charges</h3>\n<table class=\"lines\"><tr><th>Description</th><th class=\"num\">Quantity</th><th class=\"num\">Unit price</th><th class=\"num\">Amount</th></tr>\n");
+    out.push_str(&format!("</table>\n<h3>{}</h3>\n", escape(&s.lines_title)));
+    out.push_str("<table class=\"lines\"><tr><th>Description</th><th class=\"num\">Quantity</th><th class=\"num\">Unit price</th><th class=\"num\">Amount</th></tr>\n");
     for l in &s.lines {
         let detail = l
             .detail
@@ -345,6 +361,7 @@ pub fn pdf(s: &Sheet) -> Vec<u8> {
         );
     }
     page.gap(8);
+    page.line(11, true, &s.lines_title);
     page.row(
         9,
         true,
@@ -433,18 +450,23 @@ pub async fn invoice_document(
         .number
         .clone()
         .unwrap_or_else(|| format!("draft-{}", invoice.id));
-    Ok(match query.0.format.unwrap_or(DocumentFormat::Html) {
+    Ok(respond(&sheet, query.0.format, &name))
+}
+
+/// A document in the asked format (HTML by default); a PDF is named `<name>.pdf`.
+pub fn respond(sheet: &Sheet, format: Option<DocumentFormat>, name: &str) -> HttpResponse {
+    match format.unwrap_or(DocumentFormat::Html) {
         DocumentFormat::Html => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
-            .body(html(&sheet)),
+            .body(html(sheet)),
         DocumentFormat::Pdf => HttpResponse::Ok()
             .content_type("application/pdf")
             .insert_header((
                 header::CONTENT_DISPOSITION,
                 format!("inline; filename=\"{name}.pdf\""),
             ))
-            .body(pdf(&sheet)),
-    })
+            .body(pdf(sheet)),
+    }
 }
 
 #[cfg(test)]

@@ -367,6 +367,9 @@ pub fn void_refusal(invoice: &InvoiceRow) -> Option<&'static str> {
         _ if invoice.has_applications() => {
             Some("Payments, credits or write-offs are applied to the invoice; reverse them first.")
         }
+        _ if !invoice.disputed_amount.is_zero() => {
+            Some("The invoice is under dispute; resolve or withdraw the dispute first.")
+        }
         _ => None,
     }
 }

@@ -129,3 +129,61 @@ impl BalanceSummary {
         self
     }
 }
+
+/// Who does a change, when, and under which request: stamped on rows and ledger entries.
+#[derive(Debug, Clone)]
+pub struct Stamp {
+    pub now: OffsetDateTime,
+    pub actor: String,
+    pub request_id: Option<String>,
+}
+
+impl Stamp {
+    /// The stamp of a request's change, taken now.
+    pub fn of(ctx: &crate::context::Ctx) -> Stamp {
+        Stamp {
+            now: crate::db::now(),
+            actor: ctx.principal.subject.clone(),
+            request_id: ctx.request_id.clone(),
+        }
+    }
+
+    pub fn today(&self) -> Date {
+        self.now.date()
+    }
+
+    /// A ledger entry made by this change.
+    pub fn entry(
+        &self,
+        on: Target,
+        kind: LedgerKind,
+        amount: Decimal,
+        date: Date,
+        document: (DocumentType, Uuid),
+        description: String,
+    ) -> EntryRow {
+        EntryRow {
+            id: Uuid::now_v7(),
+            seq: 0,
+            account_id: on.account_id,
+            invoice_id: on.invoice_id,
+            kind,
+            amount,
+            currency: on.currency.to_string(),
+            entry_date: date,
+            document_type: document.0,
+            document_id: document.1,
+            description,
+            created_by: self.actor.clone(),
+            request_id: self.request_id.clone(),
+            created_at: self.now,
+        }
+    }
+}
+
+/// Where an entry goes: the account, and the invoice when it changes an invoice's balance.
+pub struct Target<'a> {
+    pub account_id: Uuid,
+    pub invoice_id: Option<Uuid>,
+    pub currency: &'a str,
+}

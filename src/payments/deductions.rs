@@ -6,12 +6,9 @@ use actix_web::{get, post, web, HttpResponse};
 use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use super::model::{
-    AdjustmentKind, AdjustmentRow, DeductionFilter, DeductionStatus, DeductionView,
-    WriteOffDeduction,
-};
-use super::routes::stamp;
+use super::model::{DeductionFilter, DeductionStatus, DeductionView, WriteOffDeduction};
 use super::{rules, store};
+use crate::adjustments::model::{AdjustmentKind, AdjustmentRow};
 use crate::audit::{self, Change};
 use crate::auth::Permission;
 use crate::context::Ctx;
@@ -19,6 +16,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::financial_codes::model::FinancialCodeKind;
 use crate::idempotency::{self, Begin};
+use crate::ledger::model::Stamp;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::validate::Errors;
@@ -149,7 +147,7 @@ pub async fn write_off_deduction(
                 return Err(refusal);
             }
             let before = DeductionView::from(deduction.clone());
-            let stamp = stamp(&ctx);
+            let stamp = Stamp::of(&ctx);
             let reason = write_off
                 .note
                 .as_deref()
@@ -171,15 +169,16 @@ pub async fn write_off_deduction(
                 financial_code_id: write_off.financial_code_id,
                 reason: reason.clone(),
                 deduction_id: Some(deduction.id),
+                payment_id: None,
                 created_by: stamp.actor.clone(),
                 created_at: stamp.now,
             };
-            store::insert_adjustment(conn, &adjustment).await?;
+            crate::adjustments::store::insert(conn, &adjustment).await?;
             let description = format!(
                 "Small-balance write-off on {}: {reason}",
                 invoice.number.as_deref().unwrap_or_default()
             );
-            let entry = rules::write_off(
+            let entry = crate::adjustments::rules::write_off(
                 &mut invoice,
                 deduction.amount,
                 adjustment.id,

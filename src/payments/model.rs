@@ -78,10 +78,6 @@ crate::text_enum! {
     }
 }
 
-crate::text_enum! {
-    AdjustmentKind { SmallBalanceWriteOff => "small_balance_write_off" }
-}
-
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = crate::schema::payments, treat_none_as_null = true)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
@@ -163,23 +159,6 @@ pub struct DeductionRow {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub dispute_id: Option<Uuid>,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = crate::schema::adjustments)]
-#[diesel(check_for_backend(diesel::pg::Pg))]
-pub struct AdjustmentRow {
-    pub id: Uuid,
-    pub account_id: Uuid,
-    pub invoice_id: Option<Uuid>,
-    pub kind: AdjustmentKind,
-    pub amount: Decimal,
-    pub currency: String,
-    pub financial_code_id: Uuid,
-    pub reason: String,
-    pub deduction_id: Option<Uuid>,
-    pub created_by: String,
-    pub created_at: OffsetDateTime,
 }
 
 fn money(currency: &str, amount: Decimal) -> Decimal {

@@ -15,6 +15,7 @@ use super::model::{
 use super::rules::{self, Stamp};
 use super::store;
 use crate::accounts::model::AccountRow;
+use crate::adjustments::model::{AdjustmentKind, AdjustmentRow};
 use crate::audit::{self, Change};
 use crate::auth::Permission;
 use crate::context::Ctx;
@@ -22,21 +23,13 @@ use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::idempotency::{self, Begin};
-use crate::invoices::model::{InvoiceRow, InvoiceStatus, InvoiceView, NewLine};
+use crate::invoices::model::{InvoiceRow, InvoiceStatus};
 use crate::ledger::model::EntryRow;
 use crate::money::Currency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::validate::Errors;
 use crate::AppState;
-
-pub fn stamp(ctx: &Ctx) -> Stamp {
-    Stamp {
-        now: crate::db::now(),
-        actor: ctx.principal.subject.clone(),
-        request_id: ctx.request_id.clone(),
-    }
-}
 
 /// What one cash movement changed, written by [`save`].
 #[derive(Default)]
@@ -47,7 +40,112 @@ struct Moves {
     deductions: Vec<DeductionRow>,
     /// Open deductions brought to a new short amount.
     updated_deductions: Vec<DeductionRow>,
+    /// Recoveries of written-off invoices, and write-offs of reversed recoveries.
+    adjustments: Vec<AdjustmentRow>,
     entries: Vec<EntryRow>,
+}
+
+/// Before a payment is applied to an uncollectible invoice, the written-off amount it pays is
+/// reinstated: a recovery.
+async fn recover(
+    conn: &mut Conn,
+    payment: &PaymentRow,
+    invoice: &mut InvoiceRow,
+    amount: Decimal,
+    stamp: &Stamp,
+    moves: &mut Moves,
+) -> Result<(), ApiError> {
+    if invoice.status != InvoiceStatus::Uncollectible {
+        return Ok(());
+    }
+    let row = written_off_adjustment(
+        conn,
+        payment,
+        invoice,
+        amount,
+        AdjustmentKind::Recovery,
+        stamp,
+    )
+    .await?;
+    let description = format!(
+        "Recovery on {} by payment {}",
+        invoice.number.as_deref().unwrap_or_default(),
+        payment.number
+    );
+    moves.entries.push(crate::adjustments::rules::recover(
+        invoice,
+        amount,
+        row.id,
+        description,
+        stamp,
+    ));
+    moves.adjustments.push(row);
+    Ok(())
+}
+
+/// After an application to an uncollectible invoice is reversed, the amount it recovered is
+/// written off again.
+async fn write_off_again(
+    conn: &mut Conn,
+    payment: &PaymentRow,
+    invoice: &mut InvoiceRow,
+    amount: Decimal,
+    stamp: &Stamp,
+    moves: &mut Moves,
+) -> Result<(), ApiError> {
+    if invoice.status != InvoiceStatus::Uncollectible {
+        return Ok(());
+    }
+    let row = written_off_adjustment(
+        conn,
+        payment,
+        invoice,
+        amount,
+        AdjustmentKind::BadDebtWriteOff,
+        stamp,
+    )
+    .await?;
+    let description = format!(
+        "Recovery by payment {} reversed: {} written off again",
+        payment.number,
+        invoice.number.as_deref().unwrap_or_default()
+    );
+    moves.entries.push(crate::adjustments::rules::write_off(
+        invoice,
+        amount,
+        row.id,
+        description,
+        stamp,
+    ));
+    moves.adjustments.push(row);
+    Ok(())
+}
+
+async fn written_off_adjustment(
+    conn: &mut Conn,
+    payment: &PaymentRow,
+    invoice: &InvoiceRow,
+    amount: Decimal,
+    kind: AdjustmentKind,
+    stamp: &Stamp,
+) -> Result<AdjustmentRow, ApiError> {
+    let code = crate::adjustments::store::bad_debt_code(conn, invoice.id)
+        .await?
+        .ok_or_else(|| ApiError::internal("an uncollectible invoice without its write-off"))?;
+    Ok(AdjustmentRow {
+        id: Uuid::now_v7(),
+        account_id: invoice.account_id,
+        invoice_id: Some(invoice.id),
+        kind,
+        amount,
+        currency: invoice.currency.clone(),
+        financial_code_id: code,
+        reason: format!("payment {}", payment.number),
+        deduction_id: None,
+        created_by: stamp.actor.clone(),
+        created_at: stamp.now,
+        payment_id: Some(payment.id),
+    })
 }
 
 /// Writes a movement: the payment, the invoices it touched (keeping their open deductions
@@ -70,6 +168,7 @@ async fn save(
     let touched: Vec<Uuid> = moves.invoices.iter().map(|i| i.id).collect();
     store::sync_deductions(conn, &touched, Some(payment.id), stamp).await?;
     store::insert_deductions(conn, &moves.deductions).await?;
+    crate::adjustments::store::insert_many(conn, &moves.adjustments).await?;
     crate::ledger::store::post(conn, &moves.entries).await
 }
 
@@ -180,6 +279,7 @@ async fn apply_remittance(
     for (line, id) in lines.iter().zip(&ids) {
         // Every line's invoice was found above, or the request ended there.
         let invoice = invoices.iter_mut().find(|i| i.id == *id).expect("checked");
+        recover(conn, payment, invoice, line.amount, stamp, &mut moves).await?;
         let date = applied_on(payment, invoice);
         let (application, entries) = rules::apply(
             payment,
@@ -288,7 +388,7 @@ pub async fn create_payment(
                     format!("must be the account's currency ({})", account.currency),
                 ));
             }
-            let stamp = stamp(&ctx);
+            let stamp = Stamp::of(&ctx);
             let mut payment = PaymentRow {
                 id: Uuid::now_v7(),
                 number: store::next_number(conn).await?,
@@ -439,9 +539,11 @@ pub async fn create_application(
                 return Err(refusal);
             }
             let before = store::view(conn, payment.clone()).await?;
-            let stamp = stamp(&ctx);
+            let stamp = Stamp::of(&ctx);
             // Dated today, or the invoice's date when the invoice is dated later.
             let date = stamp.today().max(invoice.invoice_date);
+            let mut moves = Moves::default();
+            recover(conn, &payment, &mut invoice, new.amount, &stamp, &mut moves).await?;
             let (application, entries) = rules::apply(
                 &mut payment,
                 &mut invoice,
@@ -450,12 +552,9 @@ pub async fn create_application(
                 date,
                 &stamp,
             );
-            let moves = Moves {
-                invoices: vec![invoice],
-                applications: vec![application],
-                entries: entries.into(),
-                ..Moves::default()
-            };
+            moves.invoices = vec![invoice];
+            moves.applications = vec![application];
+            moves.entries.extend(entries);
             save(conn, &payment, &moves, &stamp).await?;
             let after = store::view(conn, payment).await?;
             audit::record(
@@ -540,14 +639,8 @@ pub async fn reverse_application(
                 .await?
                 .pop()
                 .ok_or(ApiError::NotFound("invoice"))?;
-            if invoice.status == InvoiceStatus::Uncollectible {
-                return Err(ApiError::conflict(
-                    "invoice_uncollectible",
-                    "The invoice was written off as uncollectible; reverse the write-off first.",
-                ));
-            }
             let before = store::view(conn, payment.clone()).await?;
-            let stamp = stamp(&ctx);
+            let stamp = Stamp::of(&ctx);
             // Never dated before the application it undoes.
             let date = stamp.today().max(application.applied_on);
             let entries = rules::reverse(
@@ -561,11 +654,20 @@ pub async fn reverse_application(
             store::update_application(conn, &application).await?;
             store::cancel_deductions(conn, payment.id, &[invoice.id], &stamp).await?;
             let invoice_id = invoice.id;
-            let moves = Moves {
-                invoices: vec![invoice],
+            let mut moves = Moves {
                 entries: entries.into(),
                 ..Moves::default()
             };
+            write_off_again(
+                conn,
+                &payment,
+                &mut invoice,
+                application.amount,
+                &stamp,
+                &mut moves,
+            )
+            .await?;
+            moves.invoices = vec![invoice];
             save(conn, &payment, &moves, &stamp).await?;
             store::reopen_deductions(conn, payment.id, &[invoice_id], &stamp).await?;
             let after = store::view(conn, payment).await?;
@@ -636,7 +738,7 @@ pub async fn create_refund(
                 Begin::Fresh(claim) => claim,
             };
             let mut payment = store::lock(conn, id).await?;
-            let stamp = stamp(&ctx);
+            let stamp = Stamp::of(&ctx);
             let refunded_on = new.refunded_on.unwrap_or(stamp.today());
             let mut e = Errors::default();
             rules::check_amount(
@@ -702,7 +804,6 @@ async fn fee_invoice(
     stamp: &Stamp,
 ) -> Result<InvoiceRow, ApiError> {
     use crate::financial_codes::model::FinancialCodeKind;
-    use crate::invoices::rules as invoice_rules;
     let not_configured = |why: String| ApiError::field("charge_fee", "fee_not_configured", why);
     let Some((amount, code)) = &state.config.payments.returned_payment_fee else {
         return Err(not_configured(
@@ -717,72 +818,22 @@ async fn fee_invoice(
             )))
         }
     };
-    let currency = Currency::parse(&account.currency).expect("a stored currency");
-    let id = Uuid::now_v7();
-    let line = NewLine {
-        description: format!(
-            "Returned payment fee: payment {} ({})",
-            payment.number,
-            payment.return_reason.map_or("returned", |r| r.as_str())
-        ),
-        quantity: Decimal::ONE,
-        unit_price: currency.round(*amount),
-        financial_code_id: code.id,
-        taxable: Some(false),
-    };
-    let lines = invoice_rules::manual_lines(id, &[line], currency);
-    let mut row =
-        invoice_rules::new_draft(account, id, None, account.payment_terms_days, stamp.now);
-    invoice_rules::set_totals(&mut row, &lines, currency);
-    crate::invoices::store::insert_many(conn, std::slice::from_ref(&row), &lines).await?;
-    row.po_number = invoice_rules::effective_po(account, &row);
-    if !invoice_rules::presentment_problems(account, &row).is_empty() {
-        // The account's presentment preferences (a PO number, a reference field) are not met:
-        // the fee stays a draft for billing to complete and issue.
-        let view = InvoiceView::new(row.clone(), lines);
-        audit::record(
-            conn,
-            ctx,
-            Change {
-                action: "invoice.created",
-                entity_type: "invoice",
-                entity_id: row.id,
-                account_id: Some(row.account_id),
-                before: None,
-                after: Some(&view),
-            },
-        )
-        .await?;
-        return Ok(row);
-    }
-    let numbering = &state.config.billing.numbering;
-    let year = stamp.today().year();
-    let n = crate::db::next_number(conn, &numbering.series(year)).await?;
-    let entry = invoice_rules::issue(
-        &mut row,
-        numbering.number(year, n),
-        stamp.today(),
-        stamp.now,
-        &stamp.actor,
-        stamp.request_id.clone(),
+    let description = format!(
+        "Returned payment fee: payment {} ({})",
+        payment.number,
+        payment.return_reason.map_or("returned", |r| r.as_str())
     );
-    let row = crate::invoices::store::update(conn, &row).await?;
-    crate::ledger::store::post(conn, entry.as_slice()).await?;
-    let view = InvoiceView::new(row.clone(), lines);
-    audit::record(
+    crate::invoices::routes::fee_invoice(
         conn,
         ctx,
-        Change {
-            action: "invoice.issued",
-            entity_type: "invoice",
-            entity_id: row.id,
-            account_id: Some(row.account_id),
-            before: None,
-            after: Some(&view),
-        },
+        &state.config.billing.numbering,
+        account,
+        description,
+        *amount,
+        code.id,
+        stamp,
     )
-    .await?;
-    Ok(row)
+    .await
 }
 
 /// Handles the POST /v1/payments/{id}/return route: the bank gave the payment back (NSF, ACH
@@ -837,7 +888,7 @@ pub async fn return_payment(
                 Begin::Fresh(claim) => claim,
             };
             let mut payment = store::lock(conn, id).await?;
-            let stamp = stamp(&ctx);
+            let stamp = Stamp::of(&ctx);
             let returned_on = how.returned_on.unwrap_or(stamp.today());
             let mut e = Errors::default();
             let earliest = store::last_movement(conn, id)
@@ -869,6 +920,15 @@ pub async fn return_payment(
                     returned_on,
                     &stamp,
                 ));
+                write_off_again(
+                    conn,
+                    &payment,
+                    invoice,
+                    application.amount,
+                    &stamp,
+                    &mut moves,
+                )
+                .await?;
                 store::update_application(conn, application).await?;
             }
             store::cancel_deductions(conn, id, &invoice_ids, &stamp).await?;

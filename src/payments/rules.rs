@@ -20,57 +20,10 @@ use super::model::{
 };
 use crate::error::{ApiError, FieldError};
 use crate::invoices::model::{InvoiceRow, InvoiceStatus};
-use crate::ledger::model::{DocumentType, EntryRow, LedgerKind};
+pub use crate::ledger::model::Stamp;
+use crate::ledger::model::{DocumentType, EntryRow, LedgerKind, Target};
 use crate::money::Currency;
 use crate::validate::Errors;
-
-/// Who does a change, when, and under which request: stamped on rows and ledger entries.
-#[derive(Debug, Clone)]
-pub struct Stamp {
-    pub now: OffsetDateTime,
-    pub actor: String,
-    pub request_id: Option<String>,
-}
-
-impl Stamp {
-    pub fn today(&self) -> Date {
-        self.now.date()
-    }
-
-    fn entry(
-        &self,
-        on: Target,
-        kind: LedgerKind,
-        amount: Decimal,
-        date: Date,
-        document: (DocumentType, Uuid),
-        description: String,
-    ) -> EntryRow {
-        EntryRow {
-            id: Uuid::now_v7(),
-            seq: 0,
-            account_id: on.account_id,
-            invoice_id: on.invoice_id,
-            kind,
-            amount,
-            currency: on.currency.to_string(),
-            entry_date: date,
-            document_type: document.0,
-            document_id: document.1,
-            description,
-            created_by: self.actor.clone(),
-            request_id: self.request_id.clone(),
-            created_at: self.now,
-        }
-    }
-}
-
-/// Where an entry goes: the account, and the invoice when it changes an invoice's balance.
-struct Target<'a> {
-    account_id: Uuid,
-    invoice_id: Option<Uuid>,
-    currency: &'a str,
-}
 
 /// The account-level side of a payment's entries (its unapplied cash).
 fn cash(p: &PaymentRow) -> Target<'_> {
@@ -191,14 +144,7 @@ pub fn application_refusal(
             return problem(field, "not_issued", "is a draft, not issued".into())
         }
         InvoiceStatus::Void => return problem(field, "void", "is void".into()),
-        InvoiceStatus::Uncollectible => {
-            return problem(
-                field,
-                "uncollectible",
-                "was written off as uncollectible".into(),
-            )
-        }
-        InvoiceStatus::Open | InvoiceStatus::Paid => {}
+        InvoiceStatus::Open | InvoiceStatus::Paid | InvoiceStatus::Uncollectible => {}
     }
     if amount <= Decimal::ZERO {
         return problem(
@@ -214,6 +160,19 @@ pub fn application_refusal(
             "exceeds_unapplied",
             format!("is more than the payment's unapplied amount ({left})"),
         );
+    }
+    if invoice.status == InvoiceStatus::Uncollectible {
+        // A recovery: at most what was written off and not yet recovered.
+        return (amount > invoice.amount_written_off).then(|| {
+            ApiError::Validation(vec![FieldError::new(
+                amount_field,
+                "exceeds_written_off",
+                format!(
+                    "is more than the invoice's written-off amount ({})",
+                    invoice.amount_written_off
+                ),
+            )])
+        });
     }
     if amount > invoice.balance_due {
         return problem(
@@ -562,31 +521,6 @@ pub fn write_off_refusal(
         ));
     }
     None
-}
-
-/// Writes `amount` of an invoice off and returns the entry (document: the adjustment).
-pub fn write_off(
-    invoice: &mut InvoiceRow,
-    amount: Decimal,
-    adjustment_id: Uuid,
-    description: String,
-    stamp: &Stamp,
-) -> EntryRow {
-    invoice.amount_written_off += amount;
-    invoice.balance_due -= amount;
-    touch(invoice, stamp.now);
-    stamp.entry(
-        Target {
-            account_id: invoice.account_id,
-            invoice_id: Some(invoice.id),
-            currency: &invoice.currency,
-        },
-        LedgerKind::WriteOff,
-        -amount,
-        stamp.today(),
-        (DocumentType::Adjustment, adjustment_id),
-        description,
-    )
 }
 
 /// Most lines in a remittance.

@@ -12,8 +12,8 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::model::{
-    AdjustmentRow, ApplicationRow, ApplicationView, DeductionFilter, DeductionRow, DeductionStatus,
-    PaymentFilter, PaymentRow, PaymentView, RefundRow,
+    ApplicationRow, ApplicationView, DeductionFilter, DeductionRow, DeductionStatus, PaymentFilter,
+    PaymentRow, PaymentView, RefundRow,
 };
 use crate::db::Conn;
 use crate::error::ApiError;
@@ -394,15 +394,6 @@ pub async fn list_deductions(
     Ok(query.order(d::id.asc()).limit(limit + 1).load(conn).await?)
 }
 
-pub async fn insert_adjustment(conn: &mut Conn, row: &AdjustmentRow) -> Result<(), ApiError> {
-    use crate::schema::adjustments::dsl as a;
-    diesel::insert_into(a::adjustments)
-        .values(row)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Payments matching the filter, newest first (by id), after the cursor id.
 pub async fn list(
     conn: &mut Conn,
@@ -540,4 +531,27 @@ pub async fn lock_open_invoices(
         .for_update()
         .load(conn)
         .await?)
+}
+
+/// Cancels the open deductions of invoices that no longer collect (written off as bad debt).
+pub async fn cancel_open_deductions(
+    conn: &mut Conn,
+    invoice_ids: &[Uuid],
+    stamp: &super::rules::Stamp,
+) -> Result<(), ApiError> {
+    diesel::update(
+        d::deductions
+            .filter(d::invoice_id.eq_any(invoice_ids))
+            .filter(d::status.eq(DeductionStatus::Open)),
+    )
+    .set((
+        d::status.eq(DeductionStatus::Cancelled),
+        d::resolved_at.eq(stamp.now),
+        d::resolved_by.eq(&stamp.actor),
+        d::version.eq(d::version + 1),
+        d::updated_at.eq(stamp.now),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
 }

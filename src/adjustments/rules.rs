@@ -1,0 +1,172 @@
+//! Adjustment rules, free of SQL: late-fee amounts, write-offs and recoveries, and their
+//! ledger entries (document: the adjustment).
+
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::invoices::model::{InvoiceRow, InvoiceStatus};
+use crate::ledger::model::{DocumentType, EntryRow, LedgerKind, Stamp, Target};
+use crate::money::Currency;
+
+fn on_invoice(invoice: &InvoiceRow) -> Target<'_> {
+    Target {
+        account_id: invoice.account_id,
+        invoice_id: Some(invoice.id),
+        currency: &invoice.currency,
+    }
+}
+
+fn touch(invoice: &mut InvoiceRow, stamp: &Stamp) {
+    crate::payments::rules::settle_status(invoice);
+    invoice.version += 1;
+    invoice.updated_at = stamp.now;
+}
+
+/// A late fee: the amount given, or `percentage` percent of `past_due` rounded half-up to
+/// the currency's minor unit.
+pub fn late_fee(
+    amount: Option<Decimal>,
+    percentage: Option<Decimal>,
+    past_due: Decimal,
+    currency: Currency,
+) -> Decimal {
+    match (amount, percentage) {
+        (Some(a), _) => a,
+        (None, Some(p)) => currency.round(past_due * p / Decimal::ONE_HUNDRED),
+        (None, None) => Decimal::ZERO,
+    }
+}
+
+/// Why `amount` of an invoice cannot be written off as a small balance, if it cannot.
+pub fn small_balance_refusal(
+    invoice: &InvoiceRow,
+    amount: Decimal,
+    tolerance: Decimal,
+) -> Option<ApiError> {
+    if invoice.status != InvoiceStatus::Open {
+        return Some(ApiError::field(
+            "invoice_id",
+            "not_open",
+            format!(
+                "is {}; only an open balance is written off",
+                invoice.status.as_str()
+            ),
+        ));
+    }
+    if amount > tolerance {
+        return Some(ApiError::conflict(
+            "above_tolerance",
+            format!("{amount} is above the small-balance write-off tolerance ({tolerance})."),
+        ));
+    }
+    let room = invoice.balance_due - invoice.disputed_amount;
+    (amount > room).then(|| {
+        ApiError::field(
+            "amount",
+            "exceeds_balance",
+            format!("is more than the invoice's undisputed balance ({room})"),
+        )
+    })
+}
+
+/// Why an invoice cannot be written off as bad debt, if it cannot.
+pub fn bad_debt_refusal(invoice: &InvoiceRow) -> Option<ApiError> {
+    let number = invoice.number.as_deref().unwrap_or_default();
+    if invoice.status != InvoiceStatus::Open || invoice.balance_due.is_zero() {
+        return Some(ApiError::conflict(
+            "nothing_to_write_off",
+            format!(
+                "Invoice {number} is {} with nothing open.",
+                invoice.status.as_str()
+            ),
+        ));
+    }
+    (!invoice.disputed_amount.is_zero()).then(|| {
+        ApiError::conflict(
+            "invoice_disputed",
+            format!("Invoice {number} is under dispute; resolve or withdraw the dispute first."),
+        )
+    })
+}
+
+/// Writes `amount` of an invoice off (entry: `−amount` on the invoice).
+pub fn write_off(
+    invoice: &mut InvoiceRow,
+    amount: Decimal,
+    adjustment_id: Uuid,
+    description: String,
+    stamp: &Stamp,
+) -> EntryRow {
+    invoice.amount_written_off += amount;
+    invoice.balance_due -= amount;
+    touch(invoice, stamp);
+    stamp.entry(
+        on_invoice(invoice),
+        LedgerKind::WriteOff,
+        -amount,
+        stamp.today(),
+        (DocumentType::Adjustment, adjustment_id),
+        description,
+    )
+}
+
+/// Writes an invoice's whole balance off as bad debt: it becomes uncollectible.
+pub fn bad_debt(
+    invoice: &mut InvoiceRow,
+    adjustment_id: Uuid,
+    description: String,
+    stamp: &Stamp,
+) -> (Decimal, EntryRow) {
+    let amount = invoice.balance_due;
+    invoice.status = InvoiceStatus::Uncollectible;
+    (
+        amount,
+        write_off(invoice, amount, adjustment_id, description, stamp),
+    )
+}
+
+/// Reinstates `amount` of a written-off invoice so that a payment can be applied to it (a
+/// recovery): entry `+amount` on the invoice.
+pub fn recover(
+    invoice: &mut InvoiceRow,
+    amount: Decimal,
+    adjustment_id: Uuid,
+    description: String,
+    stamp: &Stamp,
+) -> EntryRow {
+    invoice.amount_written_off -= amount;
+    invoice.balance_due += amount;
+    stamp.entry(
+        on_invoice(invoice),
+        LedgerKind::Adjustment,
+        amount,
+        stamp.today().max(invoice.invoice_date),
+        (DocumentType::Adjustment, adjustment_id),
+        description,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_percentage_late_fee_rounds_half_up() {
+        let usd = Currency::parse("USD").unwrap();
+        // 1.5 % of 1,234.50 = 18.5175 → 18.52.
+        assert_eq!(
+            late_fee(
+                None,
+                Some(Decimal::new(15, 1)),
+                Decimal::new(123450, 2),
+                usd
+            ),
+            Decimal::new(1852, 2)
+        );
+        assert_eq!(
+            late_fee(Some(Decimal::new(3500, 2)), None, Decimal::ZERO, usd),
+            Decimal::new(3500, 2)
+        );
+    }
+}

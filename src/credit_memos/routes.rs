@@ -1,0 +1,887 @@
+//! HTTP handlers of credit memos: drafts, issue (or approval above the issuer's limit),
+//! approve, reject, apply, refund, void, read, list and the document.
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpResponse};
+use diesel_async::AsyncConnection;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::model::{
+    ApprovalNote, CreditLineRow, CreditMemoFilter, CreditMemoRow, CreditMemoStatus, CreditMemoView,
+    CreditReason, CreditRefundRow, NewCreditApplication, NewCreditMemo, NewCreditRefund, TargetRow,
+    VoidCreditMemo,
+};
+use super::{rules, store};
+use crate::audit::{self, Change};
+use crate::auth::Permission;
+use crate::context::Ctx;
+use crate::db::Conn;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, IdempotencyKey, OptionalJson};
+use crate::financial_codes::model::FinancialCodeKind;
+use crate::idempotency::{self, Begin};
+use crate::invoices::document::{DocumentQuery, Sheet, SheetLine};
+use crate::ledger::model::Stamp;
+use crate::money::Currency;
+use crate::openapi::responses::*;
+use crate::pagination::{Page, PageParams};
+use crate::payments::rules::check_amount;
+use crate::validate::Errors;
+use crate::AppState;
+
+/// Most lines on a credit memo.
+const MAX_LINES: usize = 100;
+
+/// Numbers and issues a memo, then applies it to its targets (each up to the invoice's
+/// undisputed balance; the rest stays on account). Everything in the caller's transaction.
+pub async fn issue_and_apply(
+    conn: &mut Conn,
+    memo: &mut CreditMemoRow,
+    stamp: &Stamp,
+) -> Result<(), ApiError> {
+    let year = stamp.today().year();
+    let n = crate::db::next_number(conn, &format!("CM-{year}")).await?;
+    let mut entries = vec![rules::issue(memo, format!("CM-{year}-{n:06}"), stamp)];
+    let targets = store::targets_of(conn, memo.id).await?;
+    let ids: Vec<Uuid> = targets.iter().map(|t| t.invoice_id).collect();
+    let mut invoices = crate::invoices::store::lock_many(conn, &ids).await?;
+    let mut applications = Vec::new();
+    for target in &targets {
+        let Some(invoice) = invoices.iter_mut().find(|i| i.id == target.invoice_id) else {
+            continue;
+        };
+        let amount = target
+            .amount
+            .min(rules::creditable(invoice))
+            .min(rules::unapplied(memo));
+        if amount > Decimal::ZERO {
+            let (application, pair) = rules::apply(memo, invoice, amount, stamp.today(), stamp);
+            applications.push(application);
+            entries.extend(pair);
+        }
+    }
+    store::update(conn, memo).await?;
+    for invoice in &invoices {
+        crate::invoices::store::update(conn, invoice).await?;
+    }
+    store::insert_applications(conn, &applications).await?;
+    crate::payments::store::sync_deductions(conn, &ids, None, stamp).await?;
+    crate::ledger::store::post(conn, &entries).await
+}
+
+/// Sends a draft for issue on behalf of `ctx`: issued and applied now when its total is within
+/// the caller's approval limit, else pending approval.
+pub async fn submit(
+    conn: &mut Conn,
+    state: &AppState,
+    ctx: &Ctx,
+    memo: &mut CreditMemoRow,
+    stamp: &Stamp,
+) -> Result<(), ApiError> {
+    let within = state
+        .config
+        .credits
+        .within_limit(ctx.principal.role, memo.total);
+    if rules::submit(memo, within, stamp) {
+        issue_and_apply(conn, memo, stamp).await
+    } else {
+        store::update(conn, memo).await
+    }
+}
+
+/// Checks a new memo's fields; returns its lines.
+fn check_new(new: &NewCreditMemo, currency: Currency, e: &mut Errors) -> Vec<(String, Decimal)> {
+    let lines: Vec<(String, Decimal)> = match (&new.lines, new.amount) {
+        (Some(lines), None) => {
+            if lines.is_empty() || lines.len() > MAX_LINES {
+                e.add("lines", "out_of_range", format!("1 to {MAX_LINES} lines"));
+            }
+            for (k, l) in lines.iter().enumerate() {
+                e.text(&format!("lines[{k}].description"), &l.description, 500);
+                check_amount(&format!("lines[{k}].amount"), l.amount, Some(currency), e);
+            }
+            lines
+                .iter()
+                .map(|l| (l.description.trim().to_string(), l.amount))
+                .collect()
+        }
+        (None, Some(amount)) => {
+            e.optional_text("description", new.description.as_deref(), 500);
+            check_amount("amount", amount, Some(currency), e);
+            vec![(
+                new.description
+                    .as_deref()
+                    .map_or("Credit".to_string(), |d| d.trim().to_string()),
+                amount,
+            )]
+        }
+        _ => {
+            e.add("lines", "one_of", "give either lines or amount");
+            Vec::new()
+        }
+    };
+    e.optional_text("memo", new.memo.as_deref(), 1000);
+    let total: Decimal = lines.iter().map(|(_, a)| a.max(&Decimal::ZERO)).sum();
+    let targeted: Decimal = new
+        .targets
+        .iter()
+        .map(|t| t.amount.max(Decimal::ZERO))
+        .sum();
+    let mut seen = std::collections::HashSet::new();
+    for (k, t) in new.targets.iter().enumerate() {
+        check_amount(&format!("targets[{k}].amount"), t.amount, Some(currency), e);
+        if !seen.insert(t.invoice_id) {
+            e.add(
+                &format!("targets[{k}].invoice_id"),
+                "duplicate",
+                "names an invoice already targeted",
+            );
+        }
+    }
+    if targeted > total {
+        e.add(
+            "targets",
+            "exceeds_total",
+            format!("target {targeted}, more than the memo's total {total}"),
+        );
+    }
+    lines
+}
+
+/// Handles the POST /v1/credit-memos route: a credit memo draft.
+///
+/// Lines (or one `amount`), a reason, an active financial code of kind `credit`, and
+/// optionally the invoices of the account it goes to (each target at most the invoice's
+/// undisputed balance; together at most the total).
+#[utoipa::path(
+    tag = "credit memos",
+    request_body = NewCreditMemo,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    responses(
+        (status = 201, description = "The draft", body = CreditMemoView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/credit-memos")]
+pub async fn create_credit_memo(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    key: IdempotencyKey,
+    body: ApiJson<NewCreditMemo>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CreditMemosWrite)?;
+    let new = body.0;
+    let fingerprint = idempotency::fingerprint("POST", "/v1/credit-memos", &new)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let stored = conn
+        .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
+            let account =
+                crate::accounts::store::find_named(conn, new.account_id, "account_id").await?;
+            let currency = Currency::parse(&account.currency).expect("a stored currency");
+            let mut e = Errors::default();
+            let lines = check_new(&new, currency, &mut e);
+            crate::financial_codes::store::check_codes(
+                conn,
+                &[("financial_code_id".into(), new.financial_code_id)],
+                &[FinancialCodeKind::Credit],
+                &mut e,
+            )
+            .await?;
+            let ids: Vec<Uuid> = new.targets.iter().map(|t| t.invoice_id).collect();
+            let invoices = crate::invoices::store::lock_many(conn, &ids).await?;
+            for (k, t) in new.targets.iter().enumerate() {
+                let field = format!("targets[{k}].invoice_id");
+                match invoices.iter().find(|i| i.id == t.invoice_id) {
+                    None => e.add(&field, "unknown", "no invoice has this id"),
+                    Some(i) if i.account_id != account.id => {
+                        e.add(&field, "other_account", "is an invoice of another account")
+                    }
+                    Some(i) if t.amount > rules::creditable(i) => e.add(
+                        &format!("targets[{k}].amount"),
+                        "exceeds_balance",
+                        format!(
+                            "is more than the invoice's undisputed open balance ({})",
+                            rules::creditable(i)
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            e.finish()?;
+            let stamp = Stamp::of(&ctx);
+            let memo = new_memo(
+                account.id,
+                &account.currency,
+                new.reason,
+                new.financial_code_id,
+                &lines,
+                new.memo.clone(),
+                None,
+                &stamp,
+            );
+            let line_rows = line_rows(memo.id, &lines);
+            let targets: Vec<TargetRow> = new
+                .targets
+                .iter()
+                .map(|t| TargetRow {
+                    credit_memo_id: memo.id,
+                    invoice_id: t.invoice_id,
+                    amount: t.amount,
+                })
+                .collect();
+            store::insert(conn, &memo, &line_rows, &targets).await?;
+            let view = store::view(conn, memo).await?;
+            audit::record(
+                conn,
+                &ctx,
+                Change {
+                    action: "credit_memo.created",
+                    entity_type: "credit_memo",
+                    entity_id: view.id,
+                    account_id: Some(view.account_id),
+                    before: None,
+                    after: Some(&view),
+                },
+            )
+            .await?;
+            claim.finish(conn, StatusCode::CREATED, &view).await
+        })
+        .await?;
+    Ok(stored.into_response())
+}
+
+/// A new draft memo row.
+#[allow(clippy::too_many_arguments)]
+pub fn new_memo(
+    account_id: Uuid,
+    currency: &str,
+    reason: CreditReason,
+    financial_code_id: Uuid,
+    lines: &[(String, Decimal)],
+    memo: Option<String>,
+    dispute_id: Option<Uuid>,
+    stamp: &Stamp,
+) -> CreditMemoRow {
+    CreditMemoRow {
+        id: Uuid::now_v7(),
+        number: None,
+        account_id,
+        status: CreditMemoStatus::Draft,
+        reason,
+        financial_code_id,
+        currency: currency.to_string(),
+        total: lines.iter().map(|(_, a)| *a).sum(),
+        amount_applied: Decimal::ZERO,
+        amount_refunded: Decimal::ZERO,
+        dispute_id,
+        memo,
+        credit_date: None,
+        submitted_by: None,
+        submitted_at: None,
+        approved_by: None,
+        approved_at: None,
+        approval_note: None,
+        rejected_by: None,
+        rejection_note: None,
+        issued_at: None,
+        voided_at: None,
+        void_reason: None,
+        created_by: stamp.actor.clone(),
+        version: 1,
+        created_at: stamp.now,
+        updated_at: stamp.now,
+    }
+}
+
+pub fn line_rows(memo_id: Uuid, lines: &[(String, Decimal)]) -> Vec<CreditLineRow> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(k, (description, amount))| CreditLineRow {
+            id: Uuid::now_v7(),
+            credit_memo_id: memo_id,
+            line_no: k as i32 + 1,
+            description: description.clone(),
+            amount: *amount,
+        })
+        .collect()
+}
+
+/// Runs one change of a memo in a transaction: claims the idempotency key, locks the memo,
+/// runs `$body` (a `Result<(), ApiError>`) with `$conn`, `$memo` (mutable) and `$stamp` bound,
+/// records the audit entry
+/// and answers the memo's view with `$status`.
+macro_rules! memo_change {
+    ($state:expr, $ctx:expr, $id:expr, $key:expr, $fingerprint:expr, $action:expr, $status:expr,
+     |$conn:ident, $memo:ident, $stamp:ident| $body:block) => {{
+        let ctx: &Ctx = $ctx;
+        let mut conn = crate::db::conn(&$state.pool).await?;
+        let stored = conn
+            .transaction(async |$conn| {
+                let claim = match idempotency::begin($conn, ctx, $key, $fingerprint).await? {
+                    Begin::Replay(stored) => return Ok(stored),
+                    Begin::Fresh(claim) => claim,
+                };
+                let mut memo = store::lock($conn, $id).await?;
+                let before = store::view($conn, memo.clone()).await?;
+                let stamp = Stamp::of(ctx);
+                {
+                    let $memo = &mut memo;
+                    let $stamp = &stamp;
+                    let done: Result<(), ApiError> = $body;
+                    done?;
+                }
+                let after = store::view($conn, memo).await?;
+                audit::record(
+                    $conn,
+                    ctx,
+                    Change {
+                        action: $action,
+                        entity_type: "credit_memo",
+                        entity_id: $id,
+                        account_id: Some(after.account_id),
+                        before: Some(&before),
+                        after: Some(&after),
+                    },
+                )
+                .await?;
+                claim.finish($conn, $status, &after).await
+            })
+            .await?;
+        Ok(stored.into_response())
+    }};
+}
+
+/// Handles the POST /v1/credit-memos/{id}/issue route: issues a draft, or sends it for
+/// approval when its total is above the caller's approval limit (`CREDIT_APPROVAL_LIMITS`).
+///
+/// Issuing takes the next number of the year's gapless series (`CM-2026-000001`), puts the
+/// credit on the account and applies it to its targets, each up to the invoice's undisputed
+/// balance.
+#[utoipa::path(
+    tag = "credit memos",
+    params(
+        ("id" = Uuid, Path, description = "Credit memo id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
+    responses(
+        (status = 200, description = "The memo, issued or pending approval", body = CreditMemoView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/credit-memos/{id}/issue")]
+pub async fn issue_credit_memo(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CreditMemosWrite)?;
+    let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/credit-memos/{id}/issue"), &())?;
+    memo_change!(
+        state,
+        &ctx,
+        id,
+        key.0.as_deref(),
+        &fingerprint,
+        "credit_memo.submitted",
+        StatusCode::OK,
+        |conn, memo, stamp| {
+            if let Some(refusal) = rules::issue_refusal(memo) {
+                return Err(refusal);
+            }
+            submit(conn, &state, &ctx, memo, stamp).await
+        }
+    )
+}
+
+/// Handles the POST /v1/credit-memos/{id}/approve route: approves a memo pending approval,
+/// which issues and applies it. Not by whoever submitted it (403), and only within the
+/// approver's own limit (403).
+#[utoipa::path(
+    tag = "credit memos",
+    request_body(content = Option<ApprovalNote>),
+    params(("id" = Uuid, Path, description = "Credit memo id")),
+    responses(
+        (status = 200, description = "The issued memo", body = CreditMemoView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/credit-memos/{id}/approve")]
+pub async fn approve_credit_memo(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+    body: OptionalJson<ApprovalNote>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CreditMemosApprove)?;
+    let note = body.0.note;
+    let mut e = Errors::default();
+    e.optional_text("note", note.as_deref(), 1000);
+    e.finish()?;
+    let id = id.into_inner();
+    memo_change!(
+        state,
+        &ctx,
+        id,
+        None,
+        "",
+        "credit_memo.approved",
+        StatusCode::OK,
+        |conn, memo, stamp| {
+            let within = state
+                .config
+                .credits
+                .within_limit(ctx.principal.role, memo.total);
+            if let Some(refusal) = rules::approval_refusal(memo, within, stamp) {
+                return Err(refusal);
+            }
+            memo.approved_by = Some(stamp.actor.clone());
+            memo.approved_at = Some(stamp.now);
+            memo.approval_note = note.clone();
+            issue_and_apply(conn, memo, stamp).await
+        }
+    )
+}
+
+/// Handles the POST /v1/credit-memos/{id}/reject route: rejects a memo pending approval, with
+/// a note. Not by whoever submitted it (403).
+#[utoipa::path(
+    tag = "credit memos",
+    request_body = ApprovalNote,
+    params(("id" = Uuid, Path, description = "Credit memo id")),
+    responses(
+        (status = 200, description = "The rejected memo", body = CreditMemoView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/credit-memos/{id}/reject")]
+pub async fn reject_credit_memo(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+    body: ApiJson<ApprovalNote>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CreditMemosApprove)?;
+    let note = body.0.note;
+    let mut e = Errors::default();
+    match note.as_deref() {
+        None => e.add("note", "required", "say why the memo is rejected"),
+        Some(n) => e.text("note", n, 1000),
+    }
+    e.finish()?;
+    let id = id.into_inner();
+    memo_change!(
+        state,
+        &ctx,
+        id,
+        None,
+        "",
+        "credit_memo.rejected",
+        StatusCode::OK,
+        |conn, memo, stamp| {
+            if let Some(refusal) = rules::approval_refusal(memo, true, stamp) {
+                return Err(refusal);
+            }
+            memo.status = CreditMemoStatus::Rejected;
+            memo.rejected_by = Some(stamp.actor.clone());
+            memo.rejection_note = note.clone();
+            memo.version += 1;
+            memo.updated_at = stamp.now;
+            store::update(conn, memo).await
+        }
+    )
+}
+
+/// Handles the POST /v1/credit-memos/{id}/applications route: applies part of an issued memo's
+/// unapplied credit to an open invoice of its account (never above the invoice's undisputed
+/// balance or the memo's unapplied credit).
+#[utoipa::path(
+    tag = "credit memos",
+    request_body = NewCreditApplication,
+    params(
+        ("id" = Uuid, Path, description = "Credit memo id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
+    responses(
+        (status = 201, description = "The memo with the new application", body = CreditMemoView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/credit-memos/{id}/applications")]
+pub async fn apply_credit_memo(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    body: ApiJson<NewCreditApplication>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CreditMemosWrite)?;
+    let new = body.0;
+    let id = id.into_inner();
+    let mut e = Errors::default();
+    check_amount("amount", new.amount, None, &mut e);
+    e.finish()?;
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/credit-memos/{id}/applications"), &new)?;
+    memo_change!(
+        state,
+        &ctx,
+        id,
+        key.0.as_deref(),
+        &fingerprint,
+        "credit_memo.applied",
+        StatusCode::CREATED,
+        |conn, memo, stamp| {
+            let mut e = Errors::default();
+            check_amount(
+                "amount",
+                new.amount,
+                Currency::parse(&memo.currency),
+                &mut e,
+            );
+            e.finish()?;
+            let mut invoice = crate::invoices::store::lock_many(conn, &[new.invoice_id])
+                .await?
+                .pop()
+                .ok_or_else(|| {
+                    ApiError::field("invoice_id", "unknown", "no invoice has this id")
+                })?;
+            if let Some(refusal) = rules::application_refusal(memo, &invoice, new.amount) {
+                return Err(refusal);
+            }
+            let date = stamp.today().max(invoice.invoice_date);
+            let (application, entries) = rules::apply(memo, &mut invoice, new.amount, date, stamp);
+            store::update(conn, memo).await?;
+            crate::invoices::store::update(conn, &invoice).await?;
+            store::insert_applications(conn, &[application]).await?;
+            crate::payments::store::sync_deductions(conn, &[invoice.id], None, stamp).await?;
+            crate::ledger::store::post(conn, &entries).await
+        }
+    )
+}
+
+/// Handles the POST /v1/credit-memos/{id}/refunds route: pays part of an issued memo's
+/// unapplied credit back to the customer.
+#[utoipa::path(
+    tag = "credit memos",
+    request_body = NewCreditRefund,
+    params(
+        ("id" = Uuid, Path, description = "Credit memo id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
+    responses(
+        (status = 201, description = "The memo with the refund", body = CreditMemoView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/credit-memos/{id}/refunds")]
+pub async fn refund_credit_memo(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    body: ApiJson<NewCreditRefund>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::PaymentsRefund)?;
+    let new = body.0;
+    let id = id.into_inner();
+    let mut e = Errors::default();
+    check_amount("amount", new.amount, None, &mut e);
+    e.optional_text("reference", new.reference.as_deref(), 100);
+    e.finish()?;
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/credit-memos/{id}/refunds"), &new)?;
+    memo_change!(
+        state,
+        &ctx,
+        id,
+        key.0.as_deref(),
+        &fingerprint,
+        "credit_memo.refunded",
+        StatusCode::CREATED,
+        |conn, memo, stamp| {
+            let mut e = Errors::default();
+            check_amount(
+                "amount",
+                new.amount,
+                Currency::parse(&memo.currency),
+                &mut e,
+            );
+            e.finish()?;
+            if let Some(refusal) = rules::refund_refusal(memo, new.amount) {
+                return Err(refusal);
+            }
+            let entry = rules::refund(memo, new.amount, stamp);
+            store::update(conn, memo).await?;
+            store::insert_refund(
+                conn,
+                &CreditRefundRow {
+                    id: Uuid::now_v7(),
+                    credit_memo_id: memo.id,
+                    amount: new.amount,
+                    method: new.method,
+                    reference: new.reference.as_deref().map(|r| r.trim().to_string()),
+                    refunded_on: stamp.today(),
+                    created_by: stamp.actor.clone(),
+                    created_at: stamp.now,
+                },
+            )
+            .await?;
+            crate::ledger::store::post(conn, &[entry]).await
+        }
+    )
+}
+
+/// Handles the POST /v1/credit-memos/{id}/void route: voids a draft, a memo pending approval,
+/// or an issued memo of which nothing is applied or refunded (its credit comes off the
+/// account; its number stays used).
+#[utoipa::path(
+    tag = "credit memos",
+    request_body = VoidCreditMemo,
+    params(("id" = Uuid, Path, description = "Credit memo id")),
+    responses(
+        (status = 200, description = "The void memo", body = CreditMemoView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/credit-memos/{id}/void")]
+pub async fn void_credit_memo(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+    body: ApiJson<VoidCreditMemo>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CreditMemosWrite)?;
+    let reason = body.0.reason;
+    let mut e = Errors::default();
+    e.text("reason", &reason, 500);
+    e.finish()?;
+    let id = id.into_inner();
+    memo_change!(
+        state,
+        &ctx,
+        id,
+        None,
+        "",
+        "credit_memo.voided",
+        StatusCode::OK,
+        |conn, memo, stamp| {
+            if let Some(refusal) = rules::void_refusal(memo) {
+                return Err(refusal);
+            }
+            let entry = rules::void(memo, &reason, stamp);
+            store::update(conn, memo).await?;
+            crate::ledger::store::post(conn, entry.as_slice()).await
+        }
+    )
+}
+
+/// Handles the GET /v1/credit-memos/{id} route.
+#[utoipa::path(
+    tag = "credit memos",
+    params(("id" = Uuid, Path, description = "Credit memo id")),
+    responses(
+        (status = 200, description = "The memo", body = CreditMemoView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/credit-memos/{id}")]
+pub async fn get_credit_memo(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CreditMemosRead)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let row = store::find(&mut conn, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(store::view(&mut conn, row).await?))
+}
+
+/// Handles the GET /v1/credit-memos route: memos newest first, filtered.
+#[utoipa::path(
+    tag = "credit memos",
+    params(CreditMemoFilter, PageParams),
+    responses(
+        (status = 200, description = "A page of credit memos", body = Page<CreditMemoView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/credit-memos")]
+pub async fn list_credit_memos(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    filter: ApiQuery<CreditMemoFilter>,
+    page: ApiQuery<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CreditMemosRead)?;
+    let limit = page.0.limit()?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let rows = store::list(&mut conn, &filter.0, page.0.after()?, limit).await?;
+    let views = store::views(&mut conn, rows).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        views,
+        limit,
+        |v: &CreditMemoView| v.id,
+        |v| v,
+    )))
+}
+
+/// Handles the GET /v1/credit-memos/{id}/document route: the memo as the customer receives
+/// it, HTML or PDF.
+#[utoipa::path(
+    tag = "credit memos",
+    params(("id" = Uuid, Path, description = "Credit memo id"), DocumentQuery),
+    responses(
+        (status = 200, description = "The document", content(
+            (String = "text/html"),
+            (Vec<u8> = "application/pdf"),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/credit-memos/{id}/document")]
+pub async fn credit_memo_document(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+    query: ApiQuery<DocumentQuery>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::invoices::document::{bill_to, money, respond, seller_lines};
+    ctx.require(Permission::CreditMemosRead)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let memo = store::find(&mut conn, id.into_inner()).await?;
+    let lines = store::lines_of(&mut conn, memo.id).await?;
+    let account = crate::accounts::store::find_visible(&mut conn, memo.account_id, None).await?;
+    let applications = store::application_views(&mut conn, Some(&[memo.id]), None).await?;
+    let currency = Currency::parse(&memo.currency).expect("a stored currency");
+    let amount = |d| money(d, currency);
+    let number = memo.number.clone().unwrap_or_else(|| "(draft)".into());
+    let mut facts = vec![
+        ("Credit memo number".to_string(), number.clone()),
+        (
+            "Date".to_string(),
+            memo.credit_date
+                .map_or_else(|| "(not issued)".into(), |d| d.to_string()),
+        ),
+        ("Account".to_string(), account.number.clone()),
+        ("Reason".to_string(), memo.reason.as_str().replace('_', " ")),
+    ];
+    for a in &applications {
+        facts.push((
+            format!(
+                "Applied to {}",
+                a.invoice_number.as_deref().unwrap_or_default()
+            ),
+            amount(a.amount),
+        ));
+    }
+    let mut totals = vec![(
+        format!("Total credit {}", memo.currency),
+        amount(memo.total),
+    )];
+    if !memo.amount_applied.is_zero() {
+        totals.push(("Applied to invoices".into(), amount(memo.amount_applied)));
+    }
+    if !memo.amount_refunded.is_zero() {
+        totals.push(("Refunded".into(), amount(memo.amount_refunded)));
+    }
+    totals.push((
+        format!("Credit on account {}", memo.currency),
+        amount(rules::unapplied(&memo)),
+    ));
+    let sheet = Sheet {
+        title: format!("Credit memo {number}"),
+        stamp: match memo.status {
+            CreditMemoStatus::Void => Some("VOID".into()),
+            CreditMemoStatus::Draft => Some("DRAFT".into()),
+            CreditMemoStatus::PendingApproval => Some("PENDING APPROVAL".into()),
+            CreditMemoStatus::Rejected => Some("REJECTED".into()),
+            CreditMemoStatus::Issued => None,
+        },
+        seller: seller_lines(&state.config.seller),
+        bill_to: bill_to(&account),
+        facts,
+        lines_title: "Credits".into(),
+        lines: lines
+            .iter()
+            .map(|l| SheetLine {
+                description: l.description.clone(),
+                detail: None,
+                quantity: "1".into(),
+                unit_price: amount(l.amount),
+                amount: amount(l.amount),
+            })
+            .collect(),
+        totals,
+        remit_to: Vec::new(),
+        how_to_pay: Vec::new(),
+        memo: memo.memo.clone(),
+    };
+    let name = memo
+        .number
+        .clone()
+        .unwrap_or_else(|| format!("draft-{}", memo.id));
+    Ok(respond(&sheet, query.0.format, &name))
+}
