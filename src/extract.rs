@@ -147,8 +147,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
-/// A JSON body that may be left out (an action whose options all have defaults): no body
-/// gives `T::default()`, a body is read as [`ApiJson`] would.
+/// A JSON body that may be left out (an action whose options all have defaults): no body, or
+/// `null`, gives `T::default()`; a body is read as [`ApiJson`] would.
 pub struct OptionalJson<T>(pub T);
 
 impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
@@ -165,8 +165,8 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
         if length == Some(0) || (length.is_none() && !typed) {
             return Box::pin(async { Ok(OptionalJson(T::default())) });
         }
-        let json = ApiJson::<T>::from_request(req, payload);
-        Box::pin(async move { json.await.map(|j| OptionalJson(j.0)) })
+        let json = ApiJson::<Option<T>>::from_request(req, payload);
+        Box::pin(async move { json.await.map(|j| OptionalJson(j.0.unwrap_or_default())) })
     }
 }
 

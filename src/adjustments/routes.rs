@@ -188,13 +188,9 @@ async fn late_fee(
         stamp,
     )
     .await?;
-    Ok(vec![adjustment(
-        AdjustmentKind::LateFee,
-        &invoice,
-        amount,
-        new,
-        stamp,
-    )])
+    let row = adjustment(AdjustmentKind::LateFee, &invoice, amount, new, stamp);
+    store::insert(conn, &row).await?;
+    Ok(vec![row])
 }
 
 /// A small-balance write-off of an invoice.

@@ -290,6 +290,8 @@ pub struct InvoiceView {
     pub lines: Vec<LineView>,
     /// The payments applied to it, oldest first; reversed applications stay, flagged.
     pub payments: Vec<crate::payments::model::ApplicationView>,
+    /// The credit memos applied to it, oldest first.
+    pub credits: Vec<crate::credit_memos::model::CreditApplicationView>,
     /// What short payments left unpaid on it, and why.
     pub deductions: Vec<crate::payments::model::DeductionView>,
 }
@@ -344,6 +346,7 @@ impl InvoiceView {
                 .map(|l| LineView::new(l, currency))
                 .collect(),
             payments: Vec::new(),
+            credits: Vec::new(),
             deductions: Vec::new(),
             currency: i.currency,
         }

@@ -31,8 +31,8 @@ async fn view(conn: &mut Conn, row: InvoiceRow) -> Result<InvoiceView, ApiError>
     Ok(views(conn, vec![row]).await?.remove(0))
 }
 
-/// Invoices with their lines, the payments applied to them and their deductions: three
-/// queries whatever the number of invoices.
+/// Invoices with their lines, the payments and credits applied to them and their
+/// deductions: four queries whatever the number of invoices.
 async fn views(conn: &mut Conn, rows: Vec<InvoiceRow>) -> Result<Vec<InvoiceView>, ApiError> {
     use crate::payments::store as payments;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
@@ -41,6 +41,10 @@ async fn views(conn: &mut Conn, rows: Vec<InvoiceRow>) -> Result<Vec<InvoiceView
         lines.entry(line.invoice_id).or_default().push(line);
     }
     let mut applied = payments::applications_of_invoices(conn, &ids).await?;
+    let mut credits: HashMap<Uuid, Vec<_>> = HashMap::new();
+    for c in crate::credit_memos::store::application_views(conn, None, Some(&ids)).await? {
+        credits.entry(c.invoice_id).or_default().push(c);
+    }
     let mut deductions: HashMap<Uuid, Vec<_>> = HashMap::new();
     for d in payments::deductions_of(conn, None, Some(&ids)).await? {
         deductions.entry(d.invoice_id).or_default().push(d.into());
@@ -51,6 +55,7 @@ async fn views(conn: &mut Conn, rows: Vec<InvoiceRow>) -> Result<Vec<InvoiceView
             let id = r.id;
             let mut view = InvoiceView::new(r, lines.remove(&id).unwrap_or_default());
             view.payments = applied.remove(&id).unwrap_or_default();
+            view.credits = credits.remove(&id).unwrap_or_default();
             view.deductions = deductions.remove(&id).unwrap_or_default();
             view
         })

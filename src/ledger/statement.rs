@@ -113,6 +113,9 @@ pub struct Statement {
     /// Payments and credits not applied to invoices at the end of `to`.
     #[schema(value_type = String)]
     pub unapplied: Decimal,
+    /// The part of the open balance under active dispute at the end of `to` (not dunned).
+    #[schema(value_type = String)]
+    pub disputed: Decimal,
 }
 
 /// Runs the lines' balances from the opening balance.
@@ -163,24 +166,45 @@ async fn build(
         .order((l::entry_date.asc(), l::seq.asc()))
         .load(conn)
         .await?;
-    // Entries of unapplied cash name their payment.
-    let payment_ids: Vec<Uuid> = entries
-        .iter()
-        .filter(|(e, _)| e.invoice_id.is_none() && e.document_type == DocumentType::Payment)
-        .map(|(e, _)| e.document_id)
-        .collect();
+    // Entries of unapplied cash and credit name their payment or credit memo.
+    let on_account = |t: DocumentType| {
+        entries
+            .iter()
+            .filter(move |(e, _)| e.invoice_id.is_none() && e.document_type == t)
+            .map(|(e, _)| e.document_id)
+            .collect::<Vec<Uuid>>()
+    };
+    let (payment_ids, memo_ids) = (
+        on_account(DocumentType::Payment),
+        on_account(DocumentType::CreditMemo),
+    );
+    let mut numbers: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
     if !payment_ids.is_empty() {
         use crate::schema::payments::dsl as p;
-        let numbers: std::collections::HashMap<Uuid, String> = p::payments
-            .filter(p::id.eq_any(&payment_ids))
-            .select((p::id, p::number))
-            .load::<(Uuid, String)>(conn)
-            .await?
-            .into_iter()
-            .collect();
-        for (e, number) in &mut entries {
-            if e.invoice_id.is_none() && e.document_type == DocumentType::Payment {
-                *number = numbers.get(&e.document_id).cloned();
+        numbers.extend(
+            p::payments
+                .filter(p::id.eq_any(&payment_ids))
+                .select((p::id, p::number))
+                .load::<(Uuid, String)>(conn)
+                .await?,
+        );
+    }
+    if !memo_ids.is_empty() {
+        use crate::schema::credit_memos::dsl as m;
+        numbers.extend(
+            m::credit_memos
+                .filter(m::id.eq_any(&memo_ids))
+                .select((m::id, m::number))
+                .load::<(Uuid, Option<String>)>(conn)
+                .await?
+                .into_iter()
+                .filter_map(|(id, n)| n.map(|n| (id, n))),
+        );
+    }
+    for (e, number) in &mut entries {
+        if e.invoice_id.is_none() {
+            if let Some(n) = numbers.get(&e.document_id) {
+                *number = Some(n.clone());
             }
         }
     }
@@ -217,7 +241,20 @@ async fn build(
     ] {
         *amount = currency.normalize(*amount);
     }
+    // Disputes active at the end of `to`: opened by then and not closed by then.
+    let disputed: Option<Decimal> = {
+        use crate::schema::disputes::dsl as d;
+        let end = (to + Duration::days(1)).midnight().assume_utc();
+        d::disputes
+            .filter(d::account_id.eq(account.id))
+            .filter(d::opened_on.le(to))
+            .filter(d::resolved_at.is_null().or(d::resolved_at.ge(end)))
+            .select(diesel::dsl::sum(d::amount))
+            .first(conn)
+            .await?
+    };
     Ok(Statement {
+        disputed: currency.normalize(disputed.unwrap_or_default()),
         account_id: account.id,
         account_number: account.number.clone(),
         legal_name: account.legal_name.clone(),
@@ -340,6 +377,7 @@ pub fn pdf(s: &Statement) -> Vec<u8> {
         ("91-120 days", a.days_91_120),
         ("Over 120 days", a.days_over_120),
         ("Total open", a.total),
+        ("Of which disputed", s.disputed),
     ] {
         let amount = amount.to_string();
         page.row(

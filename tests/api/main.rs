@@ -7,6 +7,8 @@ mod billing;
 mod contract_documents;
 mod contracts;
 mod conventions;
+mod credits;
+mod disputes;
 mod financial_codes;
 mod helpers;
 mod idempotency;

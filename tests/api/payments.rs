@@ -129,6 +129,11 @@ async fn assert_books_balance(app: &TestApp) {
         ("negative balance", "invoices WHERE balance_due < 0"),
         ("paid with balance", "invoices WHERE status = 'paid' AND balance_due <> 0"),
         ("open without balance", "invoices WHERE status = 'open' AND balance_due = 0"),
+        ("invoice credited vs credit applications", "invoices i WHERE i.amount_credited <> COALESCE((SELECT sum(amount) FROM credit_applications a WHERE a.invoice_id = i.id), 0)"),
+        ("memo applied vs applications", "credit_memos m WHERE m.amount_applied <> COALESCE((SELECT sum(amount) FROM credit_applications a WHERE a.credit_memo_id = m.id), 0)"),
+        ("memo overused", "credit_memos WHERE amount_applied + amount_refunded > total"),
+        ("unapplied credit vs ledger", "accounts a WHERE COALESCE((SELECT sum(total - amount_applied - amount_refunded) FROM credit_memos m WHERE m.account_id = a.id AND m.status = 'issued'), 0) <> COALESCE((SELECT -sum(amount) FROM ledger_entries l WHERE l.account_id = a.id AND l.invoice_id IS NULL AND l.document_type = 'credit_memo'), 0)"),
+        ("invoice written off vs ledger", "invoices i WHERE i.amount_written_off <> COALESCE((SELECT -sum(amount) FROM ledger_entries l WHERE l.invoice_id = i.id AND l.document_type = 'adjustment'), 0)"),
         ("open deduction beyond what is short", "deductions d JOIN invoices i ON i.id = d.invoice_id WHERE d.status = 'open' AND (i.status <> 'open' OR d.amount > i.balance_due - i.disputed_amount)"),
     ];
     for (what, from_where) in broken {
@@ -1229,23 +1234,26 @@ impl Rng {
     }
 }
 
-/// Random sequences of issue, pay, apply, unapply, refund and return keep the books
-/// balanced after every step.
+/// Random sequences of issue, pay, apply, unapply, refund, return, credit memos (issued,
+/// applied) and small-balance write-offs keep the books balanced after every step.
 #[tokio::test]
 async fn random_sequences_keep_every_balance_exact() {
     let app = spawn_app().await;
     let b = books(&app).await;
     let token = billing();
+    let credit_code = code(&app, "4900", "credit").await;
+    let write_off_code = code(&app, "6900", "write_off").await;
     // Successful steps by action: each kind must have happened for the run to mean anything.
-    let mut done = [0usize; 6];
+    let mut done = [0usize; 8];
     for seed in [0x2545_F491_4F6C_DD1D_u64, 0x9E37_79B9_7F4A_7C15] {
         let mut rng = Rng(seed);
         let mut invoices: Vec<String> = Vec::new();
         let mut payments: Vec<String> = Vec::new();
-        for step in 0..40 {
+        let mut memos: Vec<String> = Vec::new();
+        for step in 0..60 {
             let pick =
                 |rng: &mut Rng, v: &Vec<String>| v[rng.below(v.len() as u64) as usize].clone();
-            let action = rng.below(6);
+            let action = rng.below(8);
             let reply = match action {
                 0 => {
                     let inv = invoice(
@@ -1314,6 +1322,42 @@ async fn random_sequences_keep_every_balance_exact() {
                 5 if !payments.is_empty() => {
                     let path = format!("/v1/payments/{}/return", pick(&mut rng, &payments));
                     app.post(&path, &token, &json!({"reason": "nsf"})).await
+                }
+                6 => {
+                    // A credit memo left on account (admin: no approval), or applied.
+                    if memos.is_empty() || rng.below(2) == 0 {
+                        let draft = app
+                            .post(
+                                "/v1/credit-memos",
+                                &admin_token(),
+                                &json!({"account_id": b.account, "reason": "goodwill",
+                                    "financial_code_id": credit_code, "amount": rng.amount(20_000)}),
+                            )
+                            .await
+                            .expect(201)
+                            .body;
+                        let reply = app
+                            .post(
+                                &format!("/v1/credit-memos/{}/issue", id(&draft)),
+                                &admin_token(),
+                                &Value::Null,
+                            )
+                            .await;
+                        memos.push(id(&draft));
+                        reply
+                    } else if invoices.is_empty() {
+                        continue;
+                    } else {
+                        let path =
+                            format!("/v1/credit-memos/{}/applications", pick(&mut rng, &memos));
+                        let body = json!({"invoice_id": pick(&mut rng, &invoices), "amount": rng.amount(10_000)});
+                        app.post(&path, &token, &body).await
+                    }
+                }
+                7 if !invoices.is_empty() => {
+                    let body = json!({"kind": "small_balance_write_off", "invoice_id": pick(&mut rng, &invoices),
+                        "amount": rng.amount(600), "financial_code_id": write_off_code, "reason": "test"});
+                    app.post("/v1/adjustments", &token, &body).await
                 }
                 _ => continue,
             };

@@ -1,0 +1,1329 @@
+//! Credit memos and adjustments over HTTP: drafts, issue within the issuer's approval limit or
+//! approval above it, rejection, refusals, applications, refunds and voids, the document;
+//! late fees, small-balance and bad-debt write-offs, and recoveries of written-off invoices by
+//! later payments (and their undoing when the payment is returned).
+
+use receivables::auth::{self, Role};
+use serde_json::{json, Value};
+use time::{Date, Duration};
+
+use crate::helpers::*;
+
+fn billing() -> String {
+    token(Role::Billing)
+}
+
+fn manager() -> String {
+    token(Role::CollectionsManager)
+}
+
+/// A second billing user: same role, another subject.
+fn other_billing() -> String {
+    auth::mint(&jwt_settings(), "billing-user-2", Role::Billing, None, 600).unwrap()
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_string()
+}
+
+fn number(v: &Value) -> String {
+    v["number"].as_str().unwrap().to_string()
+}
+
+fn today() -> Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+async fn code(app: &TestApp, code: &str, kind: &str) -> String {
+    id(&app
+        .post(
+            "/v1/financial-codes",
+            &admin_token(),
+            &json!({"code": code, "name": code, "kind": kind}),
+        )
+        .await
+        .expect(201)
+        .body)
+}
+
+/// An account with a revenue code to bill it under and a credit code to credit it under.
+struct Books {
+    account: String,
+    code: String,
+    credit: String,
+}
+
+async fn books(app: &TestApp) -> Books {
+    Books {
+        account: id(&app.create_account(json!({})).await),
+        code: code(app, "4000", "revenue").await,
+        credit: code(app, "4800", "credit").await,
+    }
+}
+
+/// Another account billed and credited under the same codes.
+async fn other_books(app: &TestApp, b: &Books) -> Books {
+    Books {
+        account: id(&app.create_account(json!({})).await),
+        code: b.code.clone(),
+        credit: b.credit.clone(),
+    }
+}
+
+/// Issues an untaxed invoice of `amount` due 30 days after `invoice_date`.
+async fn invoice(app: &TestApp, b: &Books, amount: &str, invoice_date: Date) -> Value {
+    let draft = app
+        .post(
+            "/v1/invoices",
+            &billing(),
+            &json!({"account_id": b.account, "lines": [{"description": "Service", "quantity": "1",
+                "unit_price": amount, "financial_code_id": b.code, "taxable": false}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    app.post(
+        &format!("/v1/invoices/{}/issue", id(&draft)),
+        &billing(),
+        &json!({"invoice_date": invoice_date.to_string()}),
+    )
+    .await
+    .expect(200)
+    .body
+}
+
+async fn pay(app: &TestApp, b: &Books, extra: Value) -> Reply {
+    let mut body = json!({"account_id": b.account, "amount": "100.00", "currency": "USD",
+        "method": "check", "reference": "10442", "received_date": today().to_string()});
+    merge(&mut body, extra);
+    app.post("/v1/payments", &billing(), &body).await
+}
+
+async fn get_invoice(app: &TestApp, invoice: &Value) -> Value {
+    app.get(&format!("/v1/invoices/{}", id(invoice)), &billing())
+        .await
+        .expect(200)
+        .body
+}
+
+async fn get_account(app: &TestApp, account: &str) -> Value {
+    app.get(&format!("/v1/accounts/{account}"), &billing())
+        .await
+        .expect(200)
+        .body
+}
+
+async fn get_memo(app: &TestApp, memo: &Value) -> Value {
+    app.get(&format!("/v1/credit-memos/{}", id(memo)), &billing())
+        .await
+        .expect(200)
+        .body
+}
+
+/// A credit memo draft request of the account, as `token`; `extra` replaces fields (with
+/// `lines` and no `amount`, the default single amount is left out).
+async fn draft_as(app: &TestApp, b: &Books, token: &str, extra: Value) -> Reply {
+    let mut body = json!({"account_id": b.account, "reason": "billing_error",
+        "financial_code_id": b.credit, "amount": "120.00",
+        "description": "Colour overage billed twice in October"});
+    if extra.get("lines").is_some() && extra.get("amount").is_none() {
+        let fields = body.as_object_mut().unwrap();
+        fields.remove("amount");
+        fields.remove("description");
+    }
+    merge(&mut body, extra);
+    app.post("/v1/credit-memos", token, &body).await
+}
+
+/// A credit memo draft made by billing.
+async fn draft(app: &TestApp, b: &Books, extra: Value) -> Value {
+    draft_as(app, b, &billing(), extra).await.expect(201).body
+}
+
+async fn issue(app: &TestApp, memo: &Value, token: &str) -> Reply {
+    app.post(
+        &format!("/v1/credit-memos/{}/issue", id(memo)),
+        token,
+        &Value::Null,
+    )
+    .await
+}
+
+/// A memo drafted and issued by billing (within billing's limit), answered 200.
+async fn issued(app: &TestApp, b: &Books, extra: Value) -> Value {
+    let memo = draft(app, b, extra).await;
+    issue(app, &memo, &billing()).await.expect(200).body
+}
+
+async fn adjust(app: &TestApp, token: &str, body: Value) -> Reply {
+    app.post("/v1/adjustments", token, &body).await
+}
+
+/// Whether one of the per-field errors of a problem names `field` with `code`.
+fn has_error(reply: &Reply, field: &str, code: &str) -> bool {
+    reply.body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .any(|e| e["field"] == field && e["code"] == code)
+        })
+        .unwrap_or(false)
+}
+
+/// A document's status, content type and bytes.
+async fn document(app: &TestApp, memo: &str, format: &str) -> (u16, String, Vec<u8>) {
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/credit-memos/{memo}/document?format={format}")))
+        .bearer_auth(billing())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, kind, response.bytes().await.unwrap().to_vec())
+}
+
+/// The books of payments.rs, extended to credits and adjustments: every invoice's balance is
+/// its total less what was paid, credited and written off, and equals its ledger; what was
+/// credited and written off equals the credit applications and adjustments; every memo's
+/// applied and refunded amounts are its applications and refunds; unapplied credit equals the
+/// account-level credit entries; and the account balance is the open invoices' balances less
+/// unapplied cash and unapplied credits.
+async fn assert_books_balance(app: &TestApp) {
+    let unapplied_cash = "COALESCE((SELECT -sum(amount) FROM ledger_entries l WHERE l.account_id = a.id AND l.invoice_id IS NULL AND l.document_type = 'payment'), 0)";
+    let unapplied_credits = "COALESCE((SELECT -sum(amount) FROM ledger_entries l WHERE l.account_id = a.id AND l.invoice_id IS NULL AND l.document_type = 'credit_memo'), 0)";
+    let account_balance = format!(
+        "accounts a WHERE COALESCE((SELECT sum(amount) FROM ledger_entries l WHERE l.account_id = a.id), 0) <> COALESCE((SELECT sum(balance_due) FROM invoices i WHERE i.account_id = a.id AND i.status = 'open'), 0) - {unapplied_cash} - {unapplied_credits}"
+    );
+    let credits_vs_memos = format!(
+        "accounts a WHERE COALESCE((SELECT sum(total - amount_applied - amount_refunded) FROM credit_memos m WHERE m.account_id = a.id AND m.status = 'issued'), 0) <> {unapplied_credits}"
+    );
+    let cash_vs_payments = format!(
+        "accounts a WHERE COALESCE((SELECT sum(amount - amount_applied - amount_refunded) FROM payments p WHERE p.account_id = a.id AND p.status <> 'returned'), 0) <> {unapplied_cash}"
+    );
+    let broken = [
+        ("invoice balance vs parts", "invoices WHERE status NOT IN ('draft', 'void') AND balance_due <> total - amount_paid - amount_credited - amount_written_off".to_string()),
+        ("invoice balance vs ledger", "invoices i WHERE i.balance_due <> COALESCE((SELECT sum(amount) FROM ledger_entries l WHERE l.invoice_id = i.id), 0)".into()),
+        ("invoice paid vs applications", "invoices i WHERE i.amount_paid <> COALESCE((SELECT sum(amount) FROM payment_applications a WHERE a.invoice_id = i.id AND a.reversed_at IS NULL), 0)".into()),
+        ("invoice credited vs credit applications", "invoices i WHERE i.amount_credited <> COALESCE((SELECT sum(amount) FROM credit_applications c WHERE c.invoice_id = i.id), 0)".into()),
+        ("invoice written off vs adjustments", "invoices i WHERE i.amount_written_off <> COALESCE((SELECT sum(CASE WHEN kind = 'recovery' THEN -amount ELSE amount END) FROM adjustments d WHERE d.invoice_id = i.id AND d.kind IN ('small_balance_write_off', 'bad_debt_write_off', 'recovery')), 0)".into()),
+        ("payment applied vs applications", "payments p WHERE p.amount_applied <> COALESCE((SELECT sum(amount) FROM payment_applications a WHERE a.payment_id = p.id AND a.reversed_at IS NULL), 0)".into()),
+        ("payment refunded vs refunds", "payments p WHERE p.amount_refunded <> COALESCE((SELECT sum(amount) FROM payment_refunds r WHERE r.payment_id = p.id), 0)".into()),
+        ("payment overused", "payments WHERE amount_applied + amount_refunded > amount".into()),
+        ("memo applied vs credit applications", "credit_memos m WHERE m.amount_applied <> COALESCE((SELECT sum(amount) FROM credit_applications c WHERE c.credit_memo_id = m.id), 0)".into()),
+        ("memo refunded vs credit refunds", "credit_memos m WHERE m.amount_refunded <> COALESCE((SELECT sum(amount) FROM credit_refunds r WHERE r.credit_memo_id = m.id), 0)".into()),
+        ("memo total vs lines", "credit_memos m WHERE m.total <> (SELECT sum(amount) FROM credit_memo_lines l WHERE l.credit_memo_id = m.id)".into()),
+        ("memo overused", "credit_memos WHERE amount_applied + amount_refunded > total".into()),
+        ("unissued memo with entries", "credit_memos m WHERE m.issued_at IS NULL AND EXISTS (SELECT 1 FROM ledger_entries l WHERE l.document_id = m.id)".into()),
+        ("account-level entry of another document", "ledger_entries WHERE invoice_id IS NULL AND document_type NOT IN ('payment', 'credit_memo')".into()),
+        ("unapplied cash vs payments", cash_vs_payments),
+        ("unapplied credits vs memos", credits_vs_memos),
+        ("account balance vs open invoices, cash and credits", account_balance),
+        ("negative balance", "invoices WHERE balance_due < 0".into()),
+        ("paid with balance", "invoices WHERE status = 'paid' AND balance_due <> 0".into()),
+        ("open without balance", "invoices WHERE status = 'open' AND balance_due = 0".into()),
+        ("uncollectible with balance", "invoices WHERE status = 'uncollectible' AND balance_due <> 0".into()),
+    ];
+    for (what, from_where) in broken {
+        assert_eq!(app.count(&from_where).await, 0, "{what}");
+    }
+}
+
+fn is_memo_number(n: &str) -> bool {
+    let parts: Vec<&str> = n.split('-').collect();
+    parts.len() == 3
+        && parts[0] == "CM"
+        && parts[1].len() == 4
+        && parts[1].chars().all(|c| c.is_ascii_digit())
+        && parts[2].len() == 6
+        && parts[2].chars().all(|c| c.is_ascii_digit())
+}
+
+fn sequence_of(n: &str) -> u32 {
+    n.rsplit('-').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_billing_user_issues_a_targeted_memo_that_credits_the_invoice_at_once() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let inv = invoice(&app, &b, "500.00", today() - Duration::days(5)).await;
+    let memo = draft(
+        &app,
+        &b,
+        json!({"targets": [{"invoice_id": id(&inv), "amount": "120.00"}], "memo": "Per ticket 4471"}),
+    )
+    .await;
+    assert_eq!(memo["status"], "draft");
+    assert_eq!(memo["number"], Value::Null);
+    assert_eq!(memo["total"], "120.00");
+    assert_eq!(memo["unapplied"], "0.00");
+    assert_eq!(
+        memo["lines"][0]["description"],
+        "Colour overage billed twice in October"
+    );
+    assert_eq!(memo["targets"][0]["amount"], "120.00");
+    // A draft moves nothing.
+    assert_eq!(get_invoice(&app, &inv).await["balance_due"], "500.00");
+    assert_eq!(
+        app.count(&format!(
+            "ledger_entries WHERE document_id = '{}'",
+            id(&memo)
+        ))
+        .await,
+        0
+    );
+
+    let done = issue(&app, &memo, &billing()).await.expect(200).body;
+    assert_eq!(done["status"], "issued");
+    let first = number(&done);
+    assert!(is_memo_number(&first), "{first}");
+    assert!(first.starts_with(&format!("CM-{}-", today().year())));
+    assert_eq!(done["credit_date"], today().to_string());
+    assert_eq!(done["submitted_by"], "billing-user");
+    assert_eq!(done["approved_by"], Value::Null);
+    assert_eq!(done["applied"], "120.00");
+    assert_eq!(done["unapplied"], "0.00");
+    assert_eq!(done["applications"].as_array().unwrap().len(), 1);
+    assert_eq!(done["applications"][0]["invoice_id"], inv["id"]);
+    assert_eq!(done["applications"][0]["invoice_number"], inv["number"]);
+    assert_eq!(done["applications"][0]["credit_memo_number"], json!(first));
+    assert_eq!(done["applications"][0]["amount"], "120.00");
+    assert_eq!(get_memo(&app, &memo).await, done);
+
+    let now = get_invoice(&app, &inv).await;
+    assert_eq!(now["balance_due"], "380.00");
+    assert_eq!(now["amount_credited"], "120.00");
+    assert_eq!(now["status"], "open");
+    let memo_id = id(&memo);
+    for (kind, invoice_id, amount) in [
+        ("credit_issued", "IS NULL".to_string(), "-120"),
+        ("credit_applied", "IS NULL".to_string(), "120"),
+        ("credit_applied", format!("= '{}'", id(&inv)), "-120"),
+    ] {
+        assert_eq!(
+            app.count(&format!(
+                "ledger_entries WHERE document_type = 'credit_memo' AND document_id = '{memo_id}' AND kind = '{kind}' AND invoice_id {invoice_id} AND amount = {amount}"
+            ))
+            .await,
+            1,
+            "{kind} {invoice_id}"
+        );
+    }
+    assert_eq!(
+        app.count(&format!("ledger_entries WHERE document_id = '{memo_id}'"))
+            .await,
+        3
+    );
+    assert_eq!(
+        app.count(&format!(
+            "credit_applications WHERE credit_memo_id = '{memo_id}' AND invoice_id = '{}' AND amount = 120",
+            id(&inv)
+        ))
+        .await,
+        1
+    );
+    for action in ["credit_memo.created", "credit_memo.submitted"] {
+        assert_eq!(
+            app.count(&format!(
+                "audit_events WHERE action = '{action}' AND entity_type = 'credit_memo' AND entity_id = '{memo_id}' AND actor = 'billing-user' AND account_id = '{}'",
+                b.account
+            ))
+            .await,
+            1,
+            "{action}"
+        );
+    }
+    let account = get_account(&app, &b.account).await;
+    assert_eq!(account["balance"]["balance"], "380.00");
+    assert_eq!(account["balance"]["unapplied_credits"], "0.00");
+
+    // The next memo takes the next number.
+    let second = issued(&app, &b, json!({"amount": "10.00", "reason": "goodwill"})).await;
+    let second = number(&second);
+    assert!(is_memo_number(&second), "{second}");
+    assert_eq!(sequence_of(&second), sequence_of(&first) + 1);
+    assert_eq!(&second[..8], &first[..8]);
+    // A memo is issued once.
+    issue(&app, &done, &billing())
+        .await
+        .expect_problem(409, "invalid_status_transition");
+
+    let listed = app
+        .get(
+            &format!("/v1/credit-memos?account_id={}&status=issued", b.account),
+            &token(Role::Viewer),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    let goodwill = app
+        .get(
+            &format!(
+                "/v1/credit-memos?reason=goodwill&financial_code_id={}",
+                b.credit
+            ),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(goodwill["data"].as_array().unwrap().len(), 1);
+    assert_eq!(goodwill["data"][0]["number"], json!(second));
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test]
+async fn above_the_issuers_limit_a_memo_waits_for_someone_else_to_approve_or_reject_it() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let inv = invoice(&app, &b, "1000.00", today() - Duration::days(3)).await;
+    let memo = draft(
+        &app,
+        &b,
+        json!({"amount": "600.00", "targets": [{"invoice_id": id(&inv), "amount": "600.00"}]}),
+    )
+    .await;
+    // Approving a draft is refused: it was never submitted.
+    app.post(
+        &format!("/v1/credit-memos/{}/approve", id(&memo)),
+        &manager(),
+        &json!({}),
+    )
+    .await
+    .expect_problem(409, "invalid_status_transition");
+
+    let pending = issue(&app, &memo, &billing()).await.expect(200).body;
+    assert_eq!(pending["status"], "pending_approval");
+    assert_eq!(pending["number"], Value::Null);
+    assert_eq!(pending["submitted_by"], "billing-user");
+    assert_eq!(pending["unapplied"], "0.00");
+    assert_eq!(pending["applications"], json!([]));
+    let memo_id = id(&memo);
+    assert_eq!(
+        app.count(&format!("ledger_entries WHERE document_id = '{memo_id}'"))
+            .await,
+        0
+    );
+    assert_eq!(get_invoice(&app, &inv).await["balance_due"], "1000.00");
+    let waiting = app
+        .get("/v1/credit-memos?status=pending_approval", &billing())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(waiting["data"][0]["id"], memo["id"]);
+
+    let approve = format!("/v1/credit-memos/{memo_id}/approve");
+    // Not by whoever submitted it.
+    app.post(&approve, &billing(), &json!({"note": "fine by me"}))
+        .await
+        .expect_problem(403, "forbidden");
+    // Not by another billing user either: 600.00 is above their 500.00 limit.
+    app.post(&approve, &other_billing(), &json!({}))
+        .await
+        .expect_problem(403, "forbidden");
+    // Collections may not approve at all.
+    app.post(&approve, &token(Role::Collections), &json!({}))
+        .await
+        .expect_problem(403, "forbidden");
+    assert_eq!(get_memo(&app, &memo).await["status"], "pending_approval");
+
+    let approved = app
+        .post(
+            &approve,
+            &manager(),
+            &json!({"note": "Checked against the meter log"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(approved["status"], "issued");
+    assert!(is_memo_number(&number(&approved)));
+    assert_eq!(approved["approved_by"], "collections_manager-user");
+    assert_eq!(approved["approval_note"], "Checked against the meter log");
+    assert_eq!(approved["submitted_by"], "billing-user");
+    assert_eq!(approved["applied"], "600.00");
+    let now = get_invoice(&app, &inv).await;
+    assert_eq!(now["balance_due"], "400.00");
+    assert_eq!(now["amount_credited"], "600.00");
+    assert_eq!(
+        app.count(&format!("ledger_entries WHERE document_id = '{memo_id}'"))
+            .await,
+        3
+    );
+    assert_eq!(
+        app.count(&format!(
+            "credit_memos WHERE id = '{memo_id}' AND approved_by = 'collections_manager-user' AND approved_at IS NOT NULL AND issued_at IS NOT NULL"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE action = 'credit_memo.approved' AND entity_id = '{memo_id}' AND actor = 'collections_manager-user'"
+        ))
+        .await,
+        1
+    );
+    app.post(&approve, &manager(), &json!({}))
+        .await
+        .expect_problem(409, "invalid_status_transition");
+
+    // The reject path.
+    let second = draft(&app, &b, json!({"amount": "700.00"})).await;
+    assert_eq!(
+        issue(&app, &second, &billing()).await.expect(200).body["status"],
+        "pending_approval"
+    );
+    let reject = format!("/v1/credit-memos/{}/reject", id(&second));
+    let reply = app
+        .post(&reject, &manager(), &json!({}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(reply.error_field(), "note");
+    assert_eq!(reply.body["errors"][0]["code"], "required");
+    app.post(&reject, &billing(), &json!({"note": "my own"}))
+        .await
+        .expect_problem(403, "forbidden");
+    let rejected = app
+        .post(
+            &reject,
+            &manager(),
+            &json!({"note": "Goodwill over policy"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["number"], Value::Null);
+    assert_eq!(rejected["rejected_by"], "collections_manager-user");
+    assert_eq!(rejected["rejection_note"], "Goodwill over policy");
+    assert_eq!(
+        app.count(&format!(
+            "ledger_entries WHERE document_id = '{}'",
+            id(&second)
+        ))
+        .await,
+        0
+    );
+    app.post(
+        &format!("/v1/credit-memos/{}/approve", id(&second)),
+        &manager(),
+        &Value::Null,
+    )
+    .await
+    .expect_problem(409, "invalid_status_transition");
+
+    // A collections manager's own limit is unlimited: issued at once.
+    let big = draft_as(&app, &b, &manager(), json!({"amount": "5000.00"}))
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(
+        issue(&app, &big, &manager()).await.expect(200).body["status"],
+        "issued"
+    );
+    let account = get_account(&app, &b.account).await;
+    assert_eq!(account["balance"]["unapplied_credits"], "5000.00");
+    assert_eq!(account["balance"]["balance"], "-4600.00");
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test]
+async fn bad_memos_and_bad_applications_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let inv = invoice(&app, &b, "100.00", today() - Duration::days(2)).await;
+    let revenue = b.code.clone();
+    let retired = code(&app, "4899", "credit").await;
+    app.post(
+        &format!("/v1/financial-codes/{retired}/deactivate"),
+        &admin_token(),
+        &json!({}),
+    )
+    .await
+    .expect(200);
+    let target = |amount: &str| json!([{"invoice_id": id(&inv), "amount": amount}]);
+    let cases = [
+        (
+            json!({"financial_code_id": revenue}),
+            "financial_code_id",
+            "wrong_kind",
+        ),
+        (
+            json!({"financial_code_id": retired}),
+            "financial_code_id",
+            "inactive",
+        ),
+        (
+            json!({"amount": "150.00", "targets": target("100.01")}),
+            "targets[0].amount",
+            "exceeds_balance",
+        ),
+        (
+            json!({"amount": "50.00", "targets": target("60.00")}),
+            "targets",
+            "exceeds_total",
+        ),
+        (
+            json!({"lines": [{"description": "Overage", "amount": "10.00"}], "amount": "10.00"}),
+            "lines",
+            "one_of",
+        ),
+        (json!({"amount": "10.001"}), "amount", "too_many_decimals"),
+        (json!({"amount": "0.00"}), "amount", "out_of_range"),
+    ];
+    for (extra, field, code) in cases {
+        let reply = draft_as(&app, &b, &billing(), extra.clone())
+            .await
+            .expect_problem(422, "validation_failed");
+        assert!(has_error(&reply, field, code), "{extra}: {}", reply.body);
+    }
+    draft_as(&app, &b, &token(Role::Viewer), json!({}))
+        .await
+        .expect_problem(403, "forbidden");
+    draft_as(&app, &b, &token(Role::Collections), json!({}))
+        .await
+        .expect_problem(403, "forbidden");
+    assert_eq!(app.count("credit_memos").await, 0);
+
+    // Applications: an issued memo of 30.00 left on account.
+    let memo = issued(&app, &b, json!({"amount": "30.00"})).await;
+    assert_eq!(memo["unapplied"], "30.00");
+    let other = other_books(&app, &b).await;
+    let foreign = invoice(&app, &other, "50.00", today()).await;
+    let paid = invoice(&app, &b, "20.00", today()).await;
+    pay(
+        &app,
+        &b,
+        json!({"amount": "20.00", "remittance": [{"invoice_id": id(&paid), "amount": "20.00"}]}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(get_invoice(&app, &paid).await["status"], "paid");
+    let path = format!("/v1/credit-memos/{}/applications", id(&memo));
+    let refused = [
+        (
+            json!({"invoice_id": id(&inv), "amount": "30.01"}),
+            "amount",
+            "exceeds_unapplied",
+        ),
+        (
+            json!({"invoice_id": id(&foreign), "amount": "1.00"}),
+            "invoice_id",
+            "other_account",
+        ),
+        (
+            json!({"invoice_id": id(&paid), "amount": "1.00"}),
+            "invoice_id",
+            "not_open",
+        ),
+        (
+            json!({"invoice_id": b.account, "amount": "1.00"}),
+            "invoice_id",
+            "unknown",
+        ),
+    ];
+    for (body, field, code) in refused {
+        let reply = app
+            .post(&path, &billing(), &body)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(reply.error_field(), field, "{body}");
+        assert_eq!(reply.body["errors"][0]["code"], code, "{body}");
+    }
+    app.post(
+        &path,
+        &token(Role::Viewer),
+        &json!({"invoice_id": id(&inv), "amount": "1.00"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    // A draft is not applied.
+    let unissued = draft(&app, &b, json!({"amount": "5.00"})).await;
+    app.post(
+        &format!("/v1/credit-memos/{}/applications", id(&unissued)),
+        &billing(),
+        &json!({"invoice_id": id(&inv), "amount": "1.00"}),
+    )
+    .await
+    .expect_problem(409, "credit_memo_not_issued");
+    assert_eq!(app.count("credit_applications").await, 0);
+    assert_eq!(get_memo(&app, &memo).await["unapplied"], "30.00");
+    for inv in [&inv, &foreign] {
+        let now = get_invoice(&app, inv).await;
+        assert_eq!(now["amount_credited"], "0.00");
+    }
+    assert_eq!(get_invoice(&app, &inv).await["balance_due"], "100.00");
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test]
+async fn credit_left_on_account_is_applied_refunded_and_voided_only_while_untouched() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let inv = invoice(&app, &b, "500.00", today() - Duration::days(10)).await;
+    let memo = issued(
+        &app,
+        &b,
+        json!({"amount": "200.00", "reason": "service_issue"}),
+    )
+    .await;
+    assert_eq!(memo["status"], "issued");
+    assert_eq!(memo["unapplied"], "200.00");
+    assert_eq!(memo["applications"], json!([]));
+    let account = get_account(&app, &b.account).await;
+    assert_eq!(account["balance"]["unapplied_credits"], "200.00");
+    assert_eq!(account["balance"]["open_balance"], "500.00");
+    assert_eq!(account["balance"]["balance"], "300.00");
+    // Nothing was applied to the invoice.
+    assert_eq!(get_invoice(&app, &inv).await["balance_due"], "500.00");
+
+    let applied = app
+        .post(
+            &format!("/v1/credit-memos/{}/applications", id(&memo)),
+            &billing(),
+            &json!({"invoice_id": id(&inv), "amount": "50.00"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(applied["applied"], "50.00");
+    assert_eq!(applied["unapplied"], "150.00");
+    assert_eq!(applied["applications"][0]["amount"], "50.00");
+    assert_eq!(
+        applied["applications"][0]["applied_on"],
+        today().to_string()
+    );
+    let now = get_invoice(&app, &inv).await;
+    assert_eq!(now["balance_due"], "450.00");
+    assert_eq!(now["amount_credited"], "50.00");
+
+    let refunds = format!("/v1/credit-memos/{}/refunds", id(&memo));
+    app.post(
+        &refunds,
+        &token(Role::Collections),
+        &json!({"amount": "30.00", "method": "check"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    let too_much = app
+        .post(
+            &refunds,
+            &billing(),
+            &json!({"amount": "150.01", "method": "check"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(too_much.body["errors"][0]["code"], "exceeds_unapplied");
+    let refunded = app
+        .post(
+            &refunds,
+            &billing(),
+            &json!({"amount": "30.00", "method": "ach", "reference": "ACH-991"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(refunded["refunded"], "30.00");
+    assert_eq!(refunded["unapplied"], "120.00");
+    assert_eq!(refunded["refunds"][0]["method"], "ach");
+    assert_eq!(refunded["refunds"][0]["reference"], "ACH-991");
+    assert_eq!(
+        app.count(&format!(
+            "ledger_entries WHERE kind = 'refund' AND document_type = 'credit_memo' AND document_id = '{}' AND invoice_id IS NULL AND amount = 30",
+            id(&memo)
+        ))
+        .await,
+        1
+    );
+    let account = get_account(&app, &b.account).await;
+    assert_eq!(account["balance"]["unapplied_credits"], "120.00");
+    assert_eq!(account["balance"]["balance"], "330.00");
+
+    // Part of it is applied and refunded: it can no longer be voided.
+    app.post(
+        &format!("/v1/credit-memos/{}/void", id(&memo)),
+        &billing(),
+        &json!({"reason": "issued in error"}),
+    )
+    .await
+    .expect_problem(409, "credit_memo_not_voidable");
+    assert_eq!(get_memo(&app, &memo).await["status"], "issued");
+
+    // An untouched memo is voided and its credit comes off the account.
+    let fresh = issued(&app, &b, json!({"amount": "75.00"})).await;
+    assert_eq!(
+        get_account(&app, &b.account).await["balance"]["unapplied_credits"],
+        "195.00"
+    );
+    let void = format!("/v1/credit-memos/{}/void", id(&fresh));
+    app.post(&void, &billing(), &json!({"reason": " "}))
+        .await
+        .expect_problem(422, "validation_failed");
+    let voided = app
+        .post(&void, &billing(), &json!({"reason": "Issued twice"}))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(voided["status"], "void");
+    assert_eq!(voided["number"], fresh["number"]);
+    assert_eq!(voided["void_reason"], "Issued twice");
+    assert_eq!(voided["unapplied"], "0.00");
+    assert_eq!(
+        app.count(&format!(
+            "ledger_entries WHERE kind = 'credit_reversal' AND document_id = '{}' AND invoice_id IS NULL AND amount = 75",
+            id(&fresh)
+        ))
+        .await,
+        1
+    );
+    let account = get_account(&app, &b.account).await;
+    assert_eq!(account["balance"]["unapplied_credits"], "120.00");
+    assert_eq!(account["balance"]["balance"], "330.00");
+    app.post(&void, &billing(), &json!({"reason": "again"}))
+        .await
+        .expect_problem(409, "credit_memo_not_voidable");
+    // A void memo is neither applied nor refunded.
+    app.post(
+        &format!("/v1/credit-memos/{}/applications", id(&fresh)),
+        &billing(),
+        &json!({"invoice_id": id(&inv), "amount": "1.00"}),
+    )
+    .await
+    .expect_problem(409, "credit_memo_not_issued");
+    app.post(
+        &format!("/v1/credit-memos/{}/refunds", id(&fresh)),
+        &billing(),
+        &json!({"amount": "1.00", "method": "check"}),
+    )
+    .await
+    .expect_problem(409, "credit_memo_not_issued");
+    assert_eq!(
+        app.count("audit_events WHERE action IN ('credit_memo.applied', 'credit_memo.refunded', 'credit_memo.voided')")
+            .await,
+        3
+    );
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test]
+async fn the_memo_document_reads_in_html_and_pdf() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let inv = invoice(&app, &b, "300.00", today()).await;
+    let memo = issued(
+        &app,
+        &b,
+        json!({"lines": [{"description": "Colour overage billed twice", "amount": "80.00"},
+                          {"description": "Late delivery goodwill", "amount": "20.00"}],
+               "targets": [{"invoice_id": id(&inv), "amount": "60.00"}]}),
+    )
+    .await;
+    assert_eq!(memo["total"], "100.00");
+    assert_eq!(memo["lines"].as_array().unwrap().len(), 2);
+    let (status, kind, html) = document(&app, &id(&memo), "html").await;
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("text/html"), "{kind}");
+    let html = String::from_utf8(html).unwrap();
+    assert!(html.contains(&number(&memo)), "the memo number");
+    assert!(html.contains("Credits"));
+    assert!(html.contains("Colour overage billed twice"));
+    assert!(html.contains(inv["number"].as_str().unwrap()), "applied to");
+    let (status, kind, pdf) = document(&app, &id(&memo), "pdf").await;
+    assert_eq!(status, 200);
+    assert_eq!(kind, "application/pdf");
+    assert!(pdf.starts_with(b"%PDF"));
+    // A draft has a document too, stamped as such.
+    let unissued = draft(&app, &b, json!({})).await;
+    let (status, _, html) = document(&app, &id(&unissued), "html").await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(html).unwrap().contains("DRAFT"));
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test]
+async fn late_fees_are_billed_on_a_new_invoice_by_amount_or_percentage_of_past_due() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let fee = code(&app, "4900", "fee").await;
+    let late = |account: &str, extra: Value| {
+        let mut body = json!({"kind": "late_fee", "account_id": account,
+            "financial_code_id": fee, "reason": "Late payment"});
+        merge(&mut body, extra);
+        body
+    };
+    let made = adjust(
+        &app,
+        &billing(),
+        late(&b.account, json!({"amount": "35.00"})),
+    )
+    .await
+    .expect(201)
+    .body;
+    let adjustments = made["adjustments"].as_array().unwrap();
+    assert_eq!(adjustments.len(), 1);
+    let adjustment = &adjustments[0];
+    assert_eq!(adjustment["kind"], "late_fee");
+    assert_eq!(adjustment["amount"], "35.00");
+    assert_eq!(adjustment["currency"], "USD");
+    assert_eq!(adjustment["account_id"], json!(b.account));
+    assert_eq!(adjustment["financial_code_id"], json!(fee));
+    assert_eq!(adjustment["reason"], "Late payment");
+    assert_eq!(adjustment["created_by"], "billing-user");
+    let fee_invoice = app
+        .get(
+            &format!(
+                "/v1/invoices/{}",
+                adjustment["invoice_id"].as_str().unwrap()
+            ),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(fee_invoice["status"], "open");
+    assert_eq!(fee_invoice["total"], "35.00");
+    assert_eq!(fee_invoice["tax_total"], "0.00");
+    assert_eq!(fee_invoice["balance_due"], "35.00");
+    assert_eq!(fee_invoice["account_id"], json!(b.account));
+    assert_eq!(fee_invoice["lines"][0]["financial_code_id"], json!(fee));
+    assert!(fee_invoice["number"].as_str().is_some());
+    assert_eq!(
+        app.count(&format!(
+            "ledger_entries WHERE kind = 'invoice_issued' AND invoice_id = '{}' AND amount = 35",
+            id(&fee_invoice)
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE action = 'adjustment.created' AND entity_id = '{}'",
+            id(adjustment)
+        ))
+        .await,
+        1
+    );
+
+    // 1.5 % of 1,234.50 past due is 18.5175: billed 18.52.
+    let overdue = other_books(&app, &b).await;
+    let old = invoice(&app, &overdue, "1234.50", today() - Duration::days(40)).await;
+    assert_eq!(
+        old["due_date"],
+        (today() - Duration::days(10)).to_string(),
+        "30-day terms: due ten days ago"
+    );
+    let made = adjust(
+        &app,
+        &token(Role::Collections),
+        late(&overdue.account, json!({"percentage": "1.5"})),
+    )
+    .await
+    .expect(201)
+    .body;
+    let adjustment = &made["adjustments"][0];
+    assert_eq!(adjustment["kind"], "late_fee");
+    assert_eq!(adjustment["amount"], "18.52");
+    let fee_invoice = app
+        .get(
+            &format!(
+                "/v1/invoices/{}",
+                adjustment["invoice_id"].as_str().unwrap()
+            ),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(fee_invoice["total"], "18.52");
+    assert_eq!(fee_invoice["status"], "open");
+    assert!(fee_invoice["lines"][0]["description"]
+        .as_str()
+        .unwrap()
+        .contains("1.5%"));
+    assert_eq!(
+        get_account(&app, &overdue.account).await["balance"]["balance"],
+        "1253.02"
+    );
+
+    // Nothing past due: nothing to take a percentage of.
+    let current = other_books(&app, &b).await;
+    invoice(&app, &current, "900.00", today()).await;
+    let invoices_before = app.count("invoices").await;
+    let reply = adjust(
+        &app,
+        &billing(),
+        late(&current.account, json!({"percentage": "1.5"})),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert!(
+        has_error(&reply, "percentage", "nothing_past_due"),
+        "{}",
+        reply.body
+    );
+    // A fee is billed under a fee code, by whom may write adjustments.
+    let reply = adjust(
+        &app,
+        &billing(),
+        late(
+            &b.account,
+            json!({"amount": "35.00", "financial_code_id": b.code}),
+        ),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert!(has_error(&reply, "financial_code_id", "wrong_kind"));
+    let reply = adjust(
+        &app,
+        &billing(),
+        late(&b.account, json!({"amount": "35.00", "percentage": "1.5"})),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert!(has_error(&reply, "amount", "one_of"));
+    adjust(
+        &app,
+        &token(Role::Viewer),
+        late(&b.account, json!({"amount": "35.00"})),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    assert_eq!(app.count("invoices").await, invoices_before);
+    assert_eq!(
+        get_account(&app, &current.account).await["balance"]["balance"],
+        "900.00"
+    );
+    assert_books_balance(&app).await;
+}
+
+/// The late fee's adjustment is answered (201, with an id) but never stored: it cannot be
+/// read back or listed, although its audit entry and fee invoice exist.
+#[tokio::test]
+async fn a_late_fee_is_stored_as_an_adjustment_of_its_fee_invoice() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let fee = code(&app, "4900", "fee").await;
+    let made = adjust(
+        &app,
+        &billing(),
+        json!({"kind": "late_fee", "account_id": b.account, "amount": "35.00",
+            "financial_code_id": fee, "reason": "Late payment"}),
+    )
+    .await
+    .expect(201)
+    .body;
+    let adjustment = &made["adjustments"][0];
+    let fee_invoice = adjustment["invoice_id"].as_str().unwrap();
+    assert_eq!(
+        app.count(&format!(
+            "adjustments WHERE id = '{}' AND kind = 'late_fee' AND invoice_id = '{fee_invoice}' AND amount = 35 AND financial_code_id = '{fee}'",
+            id(adjustment)
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.get(
+            &format!("/v1/adjustments/{}", id(adjustment)),
+            &token(Role::Viewer)
+        )
+        .await
+        .expect(200)
+        .body,
+        *adjustment
+    );
+    let listed = app
+        .get(
+            &format!("/v1/adjustments?kind=late_fee&account_id={}", b.account),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["data"][0]["invoice_id"], json!(fee_invoice));
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test]
+async fn a_small_balance_is_written_off_within_tolerance() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let write_off = code(&app, "6900", "write_off").await;
+    let inv = invoice(&app, &b, "100.00", today() - Duration::days(10)).await;
+    let body = |amount: &str| {
+        json!({"kind": "small_balance_write_off", "invoice_id": id(&inv), "amount": amount,
+            "financial_code_id": write_off, "reason": "Rounding on remittance"})
+    };
+    let made = adjust(&app, &token(Role::Collections), body("4.00"))
+        .await
+        .expect(201)
+        .body;
+    let adjustment = &made["adjustments"][0];
+    assert_eq!(adjustment["kind"], "small_balance_write_off");
+    assert_eq!(adjustment["amount"], "4.00");
+    assert_eq!(adjustment["invoice_id"], inv["id"]);
+    let now = get_invoice(&app, &inv).await;
+    assert_eq!(now["balance_due"], "96.00");
+    assert_eq!(now["amount_written_off"], "4.00");
+    assert_eq!(now["status"], "open");
+    assert_eq!(
+        app.count(&format!(
+            "ledger_entries WHERE kind = 'write_off' AND document_type = 'adjustment' AND document_id = '{}' AND invoice_id = '{}' AND amount = -4",
+            id(adjustment),
+            id(&inv)
+        ))
+        .await,
+        1
+    );
+    adjust(&app, &billing(), body("5.01"))
+        .await
+        .expect_problem(409, "above_tolerance");
+    assert_eq!(get_invoice(&app, &inv).await["balance_due"], "96.00");
+    assert_eq!(app.count("adjustments").await, 1);
+    assert_eq!(
+        get_account(&app, &b.account).await["balance"]["balance"],
+        "96.00"
+    );
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test]
+async fn bad_debt_is_written_off_by_a_manager_and_never_while_disputed() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let write_off = code(&app, "6900", "write_off").await;
+    let first = invoice(&app, &b, "200.00", today() - Duration::days(120)).await;
+    let second = invoice(&app, &b, "300.00", today() - Duration::days(90)).await;
+    let body = json!({"kind": "bad_debt_write_off", "account_id": b.account,
+        "financial_code_id": write_off, "reason": "Customer in liquidation"});
+    adjust(&app, &token(Role::Collections), body.clone())
+        .await
+        .expect_problem(403, "forbidden");
+    adjust(&app, &billing(), body.clone())
+        .await
+        .expect_problem(403, "forbidden");
+    assert_eq!(app.count("adjustments").await, 0);
+
+    let made = adjust(&app, &manager(), body).await.expect(201).body;
+    let adjustments = made["adjustments"].as_array().unwrap();
+    assert_eq!(adjustments.len(), 2);
+    let mut amounts: Vec<(String, String)> = adjustments
+        .iter()
+        .map(|a| {
+            assert_eq!(a["kind"], "bad_debt_write_off");
+            assert_eq!(a["financial_code_id"], json!(write_off));
+            (
+                a["invoice_id"].as_str().unwrap().to_string(),
+                a["amount"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    amounts.sort();
+    let mut expected = vec![
+        (id(&first), "200.00".to_string()),
+        (id(&second), "300.00".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(amounts, expected);
+    for (inv, written_off) in [(&first, "200.00"), (&second, "300.00")] {
+        let now = get_invoice(&app, inv).await;
+        assert_eq!(now["status"], "uncollectible");
+        assert_eq!(now["balance_due"], "0.00");
+        assert_eq!(now["amount_written_off"], written_off);
+    }
+    let account = get_account(&app, &b.account).await;
+    assert_eq!(account["collections_status"], "written_off");
+    assert_eq!(account["balance"]["balance"], "0.00");
+    assert_eq!(account["balance"]["open_invoices"], 0);
+    assert_eq!(
+        app.count(&format!(
+            "adjustments WHERE kind = 'bad_debt_write_off' AND account_id = '{}'",
+            b.account
+        ))
+        .await,
+        2
+    );
+    assert_eq!(
+        app.count("ledger_entries WHERE kind = 'write_off' AND document_type = 'adjustment'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE action = 'account.written_off' AND entity_id = '{}'",
+            b.account
+        ))
+        .await,
+        1
+    );
+    let listed = app
+        .get("/v1/adjustments?kind=bad_debt_write_off", &billing())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+
+    // A disputed invoice is not written off.
+    let disputed_books = other_books(&app, &b).await;
+    let disputed = invoice(
+        &app,
+        &disputed_books,
+        "150.00",
+        today() - Duration::days(60),
+    )
+    .await;
+    app.execute(&format!(
+        "UPDATE invoices SET disputed_amount = 50 WHERE id = '{}'",
+        id(&disputed)
+    ))
+    .await
+    .unwrap();
+    adjust(
+        &app,
+        &manager(),
+        json!({"kind": "bad_debt_write_off", "invoice_id": id(&disputed),
+            "financial_code_id": write_off, "reason": "Uncollectible"}),
+    )
+    .await
+    .expect_problem(409, "invoice_disputed");
+    adjust(
+        &app,
+        &manager(),
+        json!({"kind": "bad_debt_write_off", "account_id": disputed_books.account,
+            "financial_code_id": write_off, "reason": "Uncollectible"}),
+    )
+    .await
+    .expect_problem(409, "invoice_disputed");
+    let now = get_invoice(&app, &disputed).await;
+    assert_eq!(now["status"], "open");
+    assert_eq!(now["balance_due"], "150.00");
+    assert_eq!(
+        get_account(&app, &disputed_books.account).await["collections_status"],
+        "none"
+    );
+    assert_eq!(app.count("adjustments").await, 2);
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test]
+async fn a_payment_on_a_written_off_invoice_is_a_recovery_undone_by_its_return() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let write_off = code(&app, "6900", "write_off").await;
+    let inv = invoice(&app, &b, "300.00", today() - Duration::days(100)).await;
+    adjust(
+        &app,
+        &manager(),
+        json!({"kind": "bad_debt_write_off", "invoice_id": id(&inv),
+            "financial_code_id": write_off, "reason": "Skipped town"}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(get_invoice(&app, &inv).await["status"], "uncollectible");
+
+    let payment = pay(
+        &app,
+        &b,
+        json!({"amount": "100.00", "application_mode": "none"}),
+    )
+    .await
+    .expect(201)
+    .body;
+    let applied = app
+        .post(
+            &format!("/v1/payments/{}/applications", id(&payment)),
+            &billing(),
+            &json!({"invoice_id": id(&inv), "amount": "100.00"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(applied["applied"], "100.00");
+    assert_eq!(applied["status"], "applied");
+    let now = get_invoice(&app, &inv).await;
+    assert_eq!(now["status"], "uncollectible");
+    assert_eq!(now["amount_written_off"], "200.00");
+    assert_eq!(now["amount_paid"], "100.00");
+    assert_eq!(now["balance_due"], "0.00");
+    let recovery = format!(
+        "adjustments WHERE kind = 'recovery' AND invoice_id = '{}' AND payment_id = '{}' AND amount = 100 AND financial_code_id = '{write_off}'",
+        id(&inv),
+        id(&payment)
+    );
+    assert_eq!(app.count(&recovery).await, 1);
+    let recoveries = app
+        .get(
+            &format!("/v1/adjustments?kind=recovery&invoice_id={}", id(&inv)),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(recoveries["data"][0]["payment_id"], payment["id"]);
+    assert_eq!(recoveries["data"][0]["amount"], "100.00");
+    assert_books_balance(&app).await;
+
+    // No more than is still written off.
+    let more = pay(
+        &app,
+        &b,
+        json!({"amount": "500.00", "application_mode": "none"}),
+    )
+    .await
+    .expect(201)
+    .body;
+    let reply = app
+        .post(
+            &format!("/v1/payments/{}/applications", id(&more)),
+            &billing(),
+            &json!({"invoice_id": id(&inv), "amount": "200.01"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(reply.error_field(), "amount");
+    assert_eq!(reply.body["errors"][0]["code"], "exceeds_written_off");
+    assert_eq!(
+        get_invoice(&app, &inv).await["amount_written_off"],
+        "200.00"
+    );
+
+    // The payment bounces: what it recovered is written off again.
+    let returned = app
+        .post(
+            &format!("/v1/payments/{}/return", id(&payment)),
+            &billing(),
+            &json!({"reason": "nsf"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(returned["status"], "returned");
+    let now = get_invoice(&app, &inv).await;
+    assert_eq!(now["status"], "uncollectible");
+    assert_eq!(now["amount_written_off"], "300.00");
+    assert_eq!(now["amount_paid"], "0.00");
+    assert_eq!(now["balance_due"], "0.00");
+    assert_eq!(
+        app.count(&format!(
+            "adjustments WHERE kind = 'bad_debt_write_off' AND invoice_id = '{}' AND payment_id = '{}' AND amount = 100",
+            id(&inv),
+            id(&payment)
+        ))
+        .await,
+        1
+    );
+    let account = get_account(&app, &b.account).await;
+    assert_eq!(account["balance"]["unapplied_cash"], "500.00");
+    assert_eq!(account["balance"]["balance"], "-500.00");
+    assert_books_balance(&app).await;
+}
