@@ -6,10 +6,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-fn billing() -> String {
-    token(Role::Billing)
-}
-
 /// A revenue code and an account (8.25 % tax, net 30).
 async fn setup(app: &TestApp) -> (String, String) {
     let code = app

@@ -9,10 +9,6 @@ use time::{Date, Duration};
 
 use crate::helpers::*;
 
-fn billing() -> String {
-    token(Role::Billing)
-}
-
 fn manager() -> String {
     token(Role::CollectionsManager)
 }
@@ -22,28 +18,8 @@ fn other_billing() -> String {
     auth::mint(&jwt_settings(), "billing-user-2", Role::Billing, None, 600).unwrap()
 }
 
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_string()
-}
-
 fn number(v: &Value) -> String {
     v["number"].as_str().unwrap().to_string()
-}
-
-fn today() -> Date {
-    time::OffsetDateTime::now_utc().date()
-}
-
-async fn code(app: &TestApp, code: &str, kind: &str) -> String {
-    id(&app
-        .post(
-            "/v1/financial-codes",
-            &admin_token(),
-            &json!({"code": code, "name": code, "kind": kind}),
-        )
-        .await
-        .expect(201)
-        .body)
 }
 
 /// An account with a revenue code to bill it under and a credit code to credit it under.
@@ -56,8 +32,8 @@ struct Books {
 async fn books(app: &TestApp) -> Books {
     Books {
         account: id(&app.create_account(json!({})).await),
-        code: code(app, "4000", "revenue").await,
-        credit: code(app, "4800", "credit").await,
+        code: app.financial_code("4000", "revenue").await,
+        credit: app.financial_code("4800", "credit").await,
     }
 }
 
@@ -72,24 +48,8 @@ async fn other_books(app: &TestApp, b: &Books) -> Books {
 
 /// Issues an untaxed invoice of `amount` due 30 days after `invoice_date`.
 async fn invoice(app: &TestApp, b: &Books, amount: &str, invoice_date: Date) -> Value {
-    let draft = app
-        .post(
-            "/v1/invoices",
-            &billing(),
-            &json!({"account_id": b.account, "lines": [{"description": "Service", "quantity": "1",
-                "unit_price": amount, "financial_code_id": b.code, "taxable": false}]}),
-        )
+    app.issued_invoice(&b.account, &b.code, amount, invoice_date)
         .await
-        .expect(201)
-        .body;
-    app.post(
-        &format!("/v1/invoices/{}/issue", id(&draft)),
-        &billing(),
-        &json!({"invoice_date": invoice_date.to_string()}),
-    )
-    .await
-    .expect(200)
-    .body
 }
 
 async fn pay(app: &TestApp, b: &Books, extra: Value) -> Reply {
@@ -542,7 +502,7 @@ async fn bad_memos_and_bad_applications_are_refused_and_change_nothing() {
     let b = books(&app).await;
     let inv = invoice(&app, &b, "100.00", today() - Duration::days(2)).await;
     let revenue = b.code.clone();
-    let retired = code(&app, "4899", "credit").await;
+    let retired = app.financial_code("4899", "credit").await;
     app.post(
         &format!("/v1/financial-codes/{retired}/deactivate"),
         &admin_token(),
@@ -853,7 +813,7 @@ async fn the_memo_document_reads_in_html_and_pdf() {
 async fn late_fees_are_billed_on_a_new_invoice_by_amount_or_percentage_of_past_due() {
     let app = spawn_app().await;
     let b = books(&app).await;
-    let fee = code(&app, "4900", "fee").await;
+    let fee = app.financial_code("4900", "fee").await;
     let late = |account: &str, extra: Value| {
         let mut body = json!({"kind": "late_fee", "account_id": account,
             "financial_code_id": fee, "reason": "Late payment"});
@@ -1011,7 +971,7 @@ async fn late_fees_are_billed_on_a_new_invoice_by_amount_or_percentage_of_past_d
 async fn a_late_fee_is_stored_as_an_adjustment_of_its_fee_invoice() {
     let app = spawn_app().await;
     let b = books(&app).await;
-    let fee = code(&app, "4900", "fee").await;
+    let fee = app.financial_code("4900", "fee").await;
     let made = adjust(
         &app,
         &billing(),
@@ -1058,7 +1018,7 @@ async fn a_late_fee_is_stored_as_an_adjustment_of_its_fee_invoice() {
 async fn a_small_balance_is_written_off_within_tolerance() {
     let app = spawn_app().await;
     let b = books(&app).await;
-    let write_off = code(&app, "6900", "write_off").await;
+    let write_off = app.financial_code("6900", "write_off").await;
     let inv = invoice(&app, &b, "100.00", today() - Duration::days(10)).await;
     let body = |amount: &str| {
         json!({"kind": "small_balance_write_off", "invoice_id": id(&inv), "amount": amount,
@@ -1101,7 +1061,7 @@ async fn a_small_balance_is_written_off_within_tolerance() {
 async fn bad_debt_is_written_off_by_a_manager_and_never_while_disputed() {
     let app = spawn_app().await;
     let b = books(&app).await;
-    let write_off = code(&app, "6900", "write_off").await;
+    let write_off = app.financial_code("6900", "write_off").await;
     let first = invoice(&app, &b, "200.00", today() - Duration::days(120)).await;
     let second = invoice(&app, &b, "300.00", today() - Duration::days(90)).await;
     let body = json!({"kind": "bad_debt_write_off", "account_id": b.account,
@@ -1182,12 +1142,7 @@ async fn bad_debt_is_written_off_by_a_manager_and_never_while_disputed() {
         today() - Duration::days(60),
     )
     .await;
-    app.execute(&format!(
-        "UPDATE invoices SET disputed_amount = 50 WHERE id = '{}'",
-        id(&disputed)
-    ))
-    .await
-    .unwrap();
+    app.open_dispute_on(&disputed, "50.00").await;
     adjust(
         &app,
         &manager(),
@@ -1219,7 +1174,7 @@ async fn bad_debt_is_written_off_by_a_manager_and_never_while_disputed() {
 async fn a_payment_on_a_written_off_invoice_is_a_recovery_undone_by_its_return() {
     let app = spawn_app().await;
     let b = books(&app).await;
-    let write_off = code(&app, "6900", "write_off").await;
+    let write_off = app.financial_code("6900", "write_off").await;
     let inv = invoice(&app, &b, "300.00", today() - Duration::days(100)).await;
     adjust(
         &app,

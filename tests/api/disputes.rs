@@ -9,30 +9,6 @@ use time::{Date, Duration, Weekday};
 
 use crate::helpers::*;
 
-fn billing() -> String {
-    token(Role::Billing)
-}
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_string()
-}
-
-fn today() -> Date {
-    time::OffsetDateTime::now_utc().date()
-}
-
-async fn code(app: &TestApp, code: &str, kind: &str) -> String {
-    id(&app
-        .post(
-            "/v1/financial-codes",
-            &admin_token(),
-            &json!({"code": code, "name": code, "kind": kind}),
-        )
-        .await
-        .expect(201)
-        .body)
-}
-
 /// An issued, untaxed invoice of `amount` on the account, dated `days_ago`.
 async fn invoice(
     app: &TestApp,
@@ -41,24 +17,8 @@ async fn invoice(
     amount: &str,
     days_ago: i64,
 ) -> Value {
-    let draft = app
-        .post(
-            "/v1/invoices",
-            &billing(),
-            &json!({"account_id": account, "lines": [{"description": "Copier lease", "quantity": "1",
-                "unit_price": amount, "financial_code_id": revenue, "taxable": false}]}),
-        )
+    app.issued_invoice(account, revenue, amount, today() - Duration::days(days_ago))
         .await
-        .expect(201)
-        .body;
-    app.post(
-        &format!("/v1/invoices/{}/issue", id(&draft)),
-        &billing(),
-        &json!({"invoice_date": (today() - Duration::days(days_ago)).to_string()}),
-    )
-    .await
-    .expect(200)
-    .body
 }
 
 struct Setup {
@@ -70,8 +30,8 @@ struct Setup {
 async fn setup(app: &TestApp, extra: Value) -> Setup {
     Setup {
         account: id(&app.create_account(extra).await),
-        revenue: code(app, "4000", "revenue").await,
-        credit: code(app, "4900", "credit").await,
+        revenue: app.financial_code("4000", "revenue").await,
+        credit: app.financial_code("4900", "credit").await,
     }
 }
 

@@ -543,6 +543,125 @@ pub fn merge(base: &mut Value, extra: Value) {
     }
 }
 
+pub fn billing() -> String {
+    token(Role::Billing)
+}
+
+/// The `id` of a JSON object.
+pub fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_string()
+}
+
+pub fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+impl TestApp {
+    /// Creates an active financial code (as admin) and returns its id.
+    pub async fn financial_code(&self, code: &str, kind: &str) -> String {
+        id(&self
+            .post(
+                "/v1/financial-codes",
+                &admin_token(),
+                &json!({"code": code, "name": code, "kind": kind}),
+            )
+            .await
+            .expect(201)
+            .body)
+    }
+
+    /// Opens a dispute of `amount` on the invoice (as billing) and returns it.
+    pub async fn open_dispute_on(&self, invoice: &Value, amount: &str) -> Value {
+        self.post(
+            "/v1/disputes",
+            &billing(),
+            &json!({"invoice_id": id(invoice), "amount": amount, "reason": "pricing",
+                "description": "The rate is not the contract's"}),
+        )
+        .await
+        .expect(201)
+        .body
+    }
+
+    /// Issues an untaxed one-line invoice of `amount` on the account, dated `invoice_date`
+    /// (due after the account's terms).
+    pub async fn issued_invoice(
+        &self,
+        account: &str,
+        code: &str,
+        amount: &str,
+        invoice_date: time::Date,
+    ) -> Value {
+        let draft = self
+            .post(
+                "/v1/invoices",
+                &billing(),
+                &json!({"account_id": account, "lines": [{"description": "Service", "quantity": "1",
+                    "unit_price": amount, "financial_code_id": code, "taxable": false}]}),
+            )
+            .await
+            .expect(201)
+            .body;
+        self.post(
+            &format!("/v1/invoices/{}/issue", id(&draft)),
+            &billing(),
+            &json!({"invoice_date": invoice_date.to_string()}),
+        )
+        .await
+        .expect(200)
+        .body
+    }
+}
+
+/// The books of payments.rs, extended to credits and adjustments: every invoice's balance is
+/// its total less what was paid, credited and written off, and equals its ledger; what was
+/// credited and written off equals the credit applications and adjustments; every memo's
+/// applied and refunded amounts are its applications and refunds; unapplied credit equals the
+/// account-level credit entries; and the account balance is the open invoices' balances less
+/// unapplied cash and unapplied credits.
+pub async fn assert_books_balance(app: &TestApp) {
+    let unapplied_cash = "COALESCE((SELECT -sum(amount) FROM ledger_entries l WHERE l.account_id = a.id AND l.invoice_id IS NULL AND l.document_type = 'payment'), 0)";
+    let unapplied_credits = "COALESCE((SELECT -sum(amount) FROM ledger_entries l WHERE l.account_id = a.id AND l.invoice_id IS NULL AND l.document_type = 'credit_memo'), 0)";
+    let account_balance = format!(
+        "accounts a WHERE COALESCE((SELECT sum(amount) FROM ledger_entries l WHERE l.account_id = a.id), 0) <> COALESCE((SELECT sum(balance_due) FROM invoices i WHERE i.account_id = a.id AND i.status = 'open'), 0) - {unapplied_cash} - {unapplied_credits}"
+    );
+    let credits_vs_memos = format!(
+        "accounts a WHERE COALESCE((SELECT sum(total - amount_applied - amount_refunded) FROM credit_memos m WHERE m.account_id = a.id AND m.status = 'issued'), 0) <> {unapplied_credits}"
+    );
+    let cash_vs_payments = format!(
+        "accounts a WHERE COALESCE((SELECT sum(amount - amount_applied - amount_refunded) FROM payments p WHERE p.account_id = a.id AND p.status <> 'returned'), 0) <> {unapplied_cash}"
+    );
+    let broken = [
+        ("invoice balance vs parts", "invoices WHERE status NOT IN ('draft', 'void') AND balance_due <> total - amount_paid - amount_credited - amount_written_off".to_string()),
+        ("invoice balance vs ledger", "invoices i WHERE i.balance_due <> COALESCE((SELECT sum(amount) FROM ledger_entries l WHERE l.invoice_id = i.id), 0)".into()),
+        ("invoice paid vs applications", "invoices i WHERE i.amount_paid <> COALESCE((SELECT sum(amount) FROM payment_applications a WHERE a.invoice_id = i.id AND a.reversed_at IS NULL), 0)".into()),
+        ("invoice credited vs credit applications", "invoices i WHERE i.amount_credited <> COALESCE((SELECT sum(amount) FROM credit_applications c WHERE c.invoice_id = i.id), 0)".into()),
+        ("invoice written off vs adjustments", "invoices i WHERE i.amount_written_off <> COALESCE((SELECT sum(CASE WHEN kind = 'recovery' THEN -amount ELSE amount END) FROM adjustments d WHERE d.invoice_id = i.id AND d.kind IN ('small_balance_write_off', 'bad_debt_write_off', 'recovery')), 0)".into()),
+        ("payment applied vs applications", "payments p WHERE p.amount_applied <> COALESCE((SELECT sum(amount) FROM payment_applications a WHERE a.payment_id = p.id AND a.reversed_at IS NULL), 0)".into()),
+        ("payment refunded vs refunds", "payments p WHERE p.amount_refunded <> COALESCE((SELECT sum(amount) FROM payment_refunds r WHERE r.payment_id = p.id), 0)".into()),
+        ("payment overused", "payments WHERE amount_applied + amount_refunded > amount".into()),
+        ("memo applied vs credit applications", "credit_memos m WHERE m.amount_applied <> COALESCE((SELECT sum(amount) FROM credit_applications c WHERE c.credit_memo_id = m.id), 0)".into()),
+        ("memo refunded vs credit refunds", "credit_memos m WHERE m.amount_refunded <> COALESCE((SELECT sum(amount) FROM credit_refunds r WHERE r.credit_memo_id = m.id), 0)".into()),
+        ("memo total vs lines", "credit_memos m WHERE m.total <> (SELECT sum(amount) FROM credit_memo_lines l WHERE l.credit_memo_id = m.id)".into()),
+        ("memo overused", "credit_memos WHERE amount_applied + amount_refunded > total".into()),
+        ("unissued memo with entries", "credit_memos m WHERE m.issued_at IS NULL AND EXISTS (SELECT 1 FROM ledger_entries l WHERE l.document_id = m.id)".into()),
+        ("account-level entry of another document", "ledger_entries WHERE invoice_id IS NULL AND document_type NOT IN ('payment', 'credit_memo')".into()),
+        ("unapplied cash vs payments", cash_vs_payments),
+        ("unapplied credits vs memos", credits_vs_memos),
+        ("account balance vs open invoices, cash and credits", account_balance),
+        ("negative balance", "invoices WHERE balance_due < 0".into()),
+        ("paid with balance", "invoices WHERE status = 'paid' AND balance_due <> 0".into()),
+        ("open without balance", "invoices WHERE status = 'open' AND balance_due = 0".into()),
+        ("uncollectible with balance", "invoices WHERE status = 'uncollectible' AND balance_due <> 0".into()),
+        ("invoice written off vs ledger", "invoices i WHERE i.amount_written_off <> COALESCE((SELECT -sum(amount) FROM ledger_entries l WHERE l.invoice_id = i.id AND l.document_type = 'adjustment'), 0)".into()),
+        ("open deduction beyond what is short", "deductions d JOIN invoices i ON i.id = d.invoice_id WHERE d.status = 'open' AND (i.status <> 'open' OR d.amount > i.balance_due - i.disputed_amount)".into()),
+        ("disputed amount vs active disputes", "invoices i WHERE i.disputed_amount <> COALESCE((SELECT sum(amount) FROM disputes d WHERE d.invoice_id = i.id AND d.status IN ('open', 'under_review')), 0)".into()),
+    ];
+    for (what, from_where) in broken {
+        assert_eq!(app.count(&from_where).await, 0, "{what}");
+    }
+}
+
 /// An empty database (no migrations), dropped with the value.
 pub struct EmptyDatabase {
     pub url: String,

@@ -6,26 +6,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-fn billing() -> String {
-    token(Role::Billing)
-}
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_string()
-}
-
-async fn code(app: &TestApp, code: &str, kind: &str) -> String {
-    id(&app
-        .post(
-            "/v1/financial-codes",
-            &admin_token(),
-            &json!({"code": code, "name": code, "kind": kind}),
-        )
-        .await
-        .expect(201)
-        .body)
-}
-
 fn lines(code: &str) -> Value {
     json!([
         {"description": "Toner cartridge, black", "quantity": "2", "unit_price": "89.50", "financial_code_id": code},
@@ -64,7 +44,7 @@ async fn assert_ledger_reconciles(app: &TestApp) {
 #[tokio::test]
 async fn a_manual_draft_totals_its_lines_and_taxes_the_taxable_ones() {
     let app = spawn_app().await;
-    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
     let inv = draft(&app, &account, &code).await;
     assert_eq!(inv["status"], "draft");
@@ -89,8 +69,8 @@ async fn a_manual_draft_totals_its_lines_and_taxes_the_taxable_ones() {
 #[tokio::test]
 async fn bad_drafts_are_refused_with_the_field_and_change_nothing() {
     let app = spawn_app().await;
-    let code_id = code(&app, "4200-SUPPLIES", "revenue").await;
-    let tax = code(&app, "2200-TAX", "tax").await;
+    let code_id = app.financial_code("4200-SUPPLIES", "revenue").await;
+    let tax = app.financial_code("2200-TAX", "tax").await;
     let account = id(&app.create_account(json!({})).await);
     let cases = [
         (json!({"account_id": account, "lines": []}), "lines"),
@@ -135,7 +115,7 @@ async fn bad_drafts_are_refused_with_the_field_and_change_nothing() {
 #[tokio::test]
 async fn drafts_are_edited_and_deleted_but_issued_invoices_are_immutable() {
     let app = spawn_app().await;
-    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
     let inv = draft(&app, &account, &code).await;
     let path = format!("/v1/invoices/{}", id(&inv));
@@ -198,7 +178,7 @@ async fn drafts_are_edited_and_deleted_but_issued_invoices_are_immutable() {
 #[tokio::test]
 async fn issuing_numbers_dates_and_posts_the_invoice_to_the_ledger() {
     let app = spawn_app().await;
-    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
     let inv = draft(&app, &account, &code).await;
     let issued = issue(&app, &id(&inv), json!({"invoice_date": "2026-11-02"}))
@@ -235,7 +215,7 @@ async fn issuing_numbers_dates_and_posts_the_invoice_to_the_ledger() {
 #[tokio::test]
 async fn presentment_preferences_must_be_met_before_issue() {
     let app = spawn_app().await;
-    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let account = id(&app
         .create_account(
             json!({"presentment": {"channel": "portal", "po_number_required": true,
@@ -275,7 +255,7 @@ fn today_year() -> i32 {
 #[tokio::test]
 async fn voiding_reverses_the_balance_and_keeps_the_number() {
     let app = spawn_app().await;
-    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
     let inv = draft(&app, &account, &code).await;
     let void_path = format!("/v1/invoices/{}/void", id(&inv));
@@ -332,7 +312,7 @@ async fn voiding_reverses_the_balance_and_keeps_the_number() {
 #[tokio::test]
 async fn fifty_drafts_issued_in_parallel_get_fifty_consecutive_numbers() {
     let app = spawn_app().await;
-    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
     let mut ids = Vec::new();
     for _ in 0..50 {
@@ -361,7 +341,7 @@ async fn fifty_drafts_issued_in_parallel_get_fifty_consecutive_numbers() {
 #[tokio::test]
 async fn invoices_are_filtered_and_sorted_across_pages() {
     let app = spawn_app().await;
-    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
     let other = id(&app.create_account(json!({"legal_name": "Other"})).await);
     let mut totals = Vec::new();
@@ -449,7 +429,7 @@ async fn invoices_are_filtered_and_sorted_across_pages() {
 async fn a_billing_run_in_issue_mode_posts_to_the_ledger_and_leaves_incomplete_presentment_as_drafts(
 ) {
     let app = spawn_app().await;
-    let code = code(&app, "4100-LEASE", "revenue").await;
+    let code = app.financial_code("4100-LEASE", "revenue").await;
     let plain = id(&app.create_account(json!({})).await);
     let strict = id(&app
         .create_account(
@@ -493,7 +473,7 @@ async fn a_billing_run_in_issue_mode_posts_to_the_ledger_and_leaves_incomplete_p
 #[tokio::test]
 async fn the_account_shows_its_balance_from_the_ledger() {
     let app = spawn_app().await;
-    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
     let old = draft(&app, &account, &code).await;
     issue(&app, &id(&old), json!({"invoice_date": "2026-01-05"}))
@@ -532,7 +512,7 @@ async fn the_account_shows_its_balance_from_the_ledger() {
 #[tokio::test]
 async fn front_ends_and_partner_portals_log_how_an_invoice_was_presented() {
     let app = spawn_app().await;
-    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let partner = id(&app.create_partner("DEALER-1").await);
     let stranger = id(&app.create_partner("DEALER-2").await);
     let account = id(&app.create_account(json!({"partner_id": partner})).await);
@@ -616,7 +596,7 @@ async fn document(
 #[tokio::test]
 async fn the_invoice_document_reads_the_same_in_html_and_pdf() {
     let app = spawn_app().await;
-    let code = code(&app, "4100-LEASE", "revenue").await;
+    let code = app.financial_code("4100-LEASE", "revenue").await;
     let partner = id(&app.create_partner("DEALER-1").await);
     let account = id(&app
         .create_account(
@@ -745,7 +725,7 @@ async fn the_invoice_document_reads_the_same_in_html_and_pdf() {
 #[tokio::test]
 async fn the_statement_runs_from_the_opening_to_the_ledger_balance() {
     let app = spawn_app().await;
-    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let partner = id(&app.create_partner("DEALER-1").await);
     let account = id(&app.create_account(json!({"partner_id": partner})).await);
     let mut issued = Vec::new();
@@ -871,7 +851,7 @@ async fn the_statement_runs_from_the_opening_to_the_ledger_balance() {
 #[tokio::test]
 async fn the_activity_timeline_tells_the_account_history_newest_first() {
     let app = spawn_app().await;
-    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
     let contract = app
         .active_contract(json!({"account_id": account, "kind": "service", "start_date": "2026-01-01",
@@ -930,7 +910,7 @@ async fn the_activity_timeline_tells_the_account_history_newest_first() {
 #[tokio::test]
 async fn reconciliation_flags_missing_and_unpaid_periods_of_a_contract() {
     let app = spawn_app().await;
-    let code = code(&app, "4100-LEASE", "revenue").await;
+    let code = app.financial_code("4100-LEASE", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
     let contract = app
         .active_contract(json!({"account_id": account, "kind": "lease", "start_date": "2026-08-16", "anchor_day": 1,
@@ -977,7 +957,7 @@ async fn reconciliation_flags_missing_and_unpaid_periods_of_a_contract() {
 #[tokio::test]
 async fn another_partners_invoices_are_not_found_on_any_invoice_endpoint() {
     let app = spawn_app().await;
-    let code = code(&app, "4200-SUPPLIES", "revenue").await;
+    let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let owner = id(&app.create_partner("DEALER-1").await);
     let stranger = id(&app.create_partner("DEALER-2").await);
     let account = id(&app.create_account(json!({"partner_id": owner})).await);
