@@ -208,9 +208,8 @@ async fn small_balance(
             "is an invoice of another account",
         ));
     }
-    let amount = new
-        .amount
-        .unwrap_or(invoice.balance_due - invoice.disputed_amount);
+    let undisputed = invoice.balance_due - invoice.disputed_amount;
+    let amount = new.amount.unwrap_or(undisputed);
     let mut e = Errors::default();
     if let Some(c) = Currency::parse(&invoice.currency) {
         if let Err(err) = c.check("amount", amount) {
@@ -228,6 +227,15 @@ async fn small_balance(
     let tolerance = state.config.payments.small_balance_tolerance;
     if let Some(refusal) = rules::small_balance_refusal(&invoice, amount, tolerance) {
         return Err(refusal);
+    }
+    if amount != undisputed && amount > Decimal::ZERO && amount <= undisputed {
+        return Err(ApiError::field(
+            "amount",
+            "leaves_balance",
+            format!(
+                "must clear the invoice's undisputed balance ({undisputed}): a small balance is written off whole"
+            ),
+        ));
     }
     let row = adjustment(
         AdjustmentKind::SmallBalanceWriteOff,
@@ -256,11 +264,19 @@ async fn bad_debt(
     new: &NewAdjustment,
     stamp: &Stamp,
 ) -> Result<Vec<AdjustmentRow>, ApiError> {
-    let mut invoices = match (new.invoice_id, new.account_id) {
-        (Some(id), _) => vec![lock_invoice(conn, id).await?],
-        (None, Some(account_id)) => {
+    // A whole account: its row is locked before its invoices, so that a payment recorded at
+    // the same time (which holds a key-share lock on the account) waits or goes first.
+    let account = match new.account_id {
+        Some(account_id) => {
             crate::accounts::store::find_named(conn, account_id, "account_id").await?;
-            crate::payments::store::lock_open_invoices(conn, account_id).await?
+            Some(crate::accounts::store::lock_visible(conn, account_id, None).await?)
+        }
+        None => None,
+    };
+    let mut invoices = match (new.invoice_id, &account) {
+        (Some(id), _) => vec![lock_invoice(conn, id).await?],
+        (None, Some(account)) => {
+            crate::payments::store::lock_open_invoices(conn, account.id).await?
         }
         (None, None) => unreachable!("checked"),
     };
@@ -300,8 +316,8 @@ async fn bad_debt(
     crate::ledger::store::post(conn, &entries).await?;
     let ids: Vec<Uuid> = invoices.iter().map(|i| i.id).collect();
     crate::payments::store::cancel_open_deductions(conn, &ids, stamp).await?;
-    if let Some(account_id) = new.account_id {
-        let before = crate::accounts::store::lock_visible(conn, account_id, None).await?;
+    if let Some(before) = account {
+        let account_id = before.id;
         let mut after = before.clone();
         after.collections_status = CollectionsStatus::WrittenOff;
         after.version += 1;

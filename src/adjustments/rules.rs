@@ -105,7 +105,7 @@ pub fn write_off(
         on_invoice(invoice),
         LedgerKind::WriteOff,
         -amount,
-        stamp.today(),
+        stamp.today().max(invoice.invoice_date),
         (DocumentType::Adjustment, adjustment_id),
         description,
     )
@@ -127,11 +127,12 @@ pub fn bad_debt(
 }
 
 /// Reinstates `amount` of a written-off invoice so that a payment can be applied to it (a
-/// recovery): entry `+amount` on the invoice.
+/// recovery): entry `+amount` on the invoice, dated as the application it makes room for.
 pub fn recover(
     invoice: &mut InvoiceRow,
     amount: Decimal,
     adjustment_id: Uuid,
+    date: time::Date,
     description: String,
     stamp: &Stamp,
 ) -> EntryRow {
@@ -141,7 +142,7 @@ pub fn recover(
         on_invoice(invoice),
         LedgerKind::Adjustment,
         amount,
-        stamp.today().max(invoice.invoice_date),
+        date,
         (DocumentType::Adjustment, adjustment_id),
         description,
     )

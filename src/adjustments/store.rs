@@ -45,6 +45,28 @@ pub async fn bad_debt_code(conn: &mut Conn, invoice_id: Uuid) -> Result<Option<U
         .optional()?)
 }
 
+/// What a payment recovered on an invoice and still holds: its recoveries less the amounts
+/// written off again when its applications were reversed.
+pub async fn recovered_by(
+    conn: &mut Conn,
+    payment_id: Uuid,
+    invoice_id: Uuid,
+) -> Result<rust_decimal::Decimal, ApiError> {
+    let rows: Vec<(AdjustmentKind, rust_decimal::Decimal)> = a::adjustments
+        .filter(a::payment_id.eq(payment_id))
+        .filter(a::invoice_id.eq(invoice_id))
+        .select((a::kind, a::amount))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(kind, amount)| match kind {
+            AdjustmentKind::Recovery => amount,
+            _ => -amount,
+        })
+        .sum())
+}
+
 /// Adjustments matching the filter, newest first, after the cursor id.
 pub async fn list(
     conn: &mut Conn,
@@ -70,9 +92,8 @@ pub async fn list(
     if let Some(v) = filter.from {
         query = query.filter(a::created_at.ge(v.midnight().assume_utc()));
     }
-    if let Some(v) = filter.to {
-        query =
-            query.filter(a::created_at.lt((v + time::Duration::days(1)).midnight().assume_utc()));
+    if let Some(next) = filter.to.and_then(|v| v.next_day()) {
+        query = query.filter(a::created_at.lt(next.midnight().assume_utc()));
     }
     if let Some(after) = after {
         query = query.filter(a::id.lt(after));

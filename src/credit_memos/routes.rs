@@ -40,12 +40,13 @@ pub async fn issue_and_apply(
     memo: &mut CreditMemoRow,
     stamp: &Stamp,
 ) -> Result<(), ApiError> {
-    let year = stamp.today().year();
-    let n = crate::db::next_number(conn, &format!("CM-{year}")).await?;
-    let mut entries = vec![rules::issue(memo, format!("CM-{year}-{n:06}"), stamp)];
+    // Invoices before the number's counter: the order dispute resolution takes them in.
     let targets = store::targets_of(conn, memo.id).await?;
     let ids: Vec<Uuid> = targets.iter().map(|t| t.invoice_id).collect();
     let mut invoices = crate::invoices::store::lock_many(conn, &ids).await?;
+    let year = stamp.today().year();
+    let n = crate::db::next_number(conn, &format!("CM-{year}")).await?;
+    let mut entries = vec![rules::issue(memo, format!("CM-{year}-{n:06}"), stamp)];
     let mut applications = Vec::new();
     for target in &targets {
         let Some(invoice) = invoices.iter_mut().find(|i| i.id == target.invoice_id) else {
@@ -56,7 +57,8 @@ pub async fn issue_and_apply(
             .min(rules::creditable(invoice))
             .min(rules::unapplied(memo));
         if amount > Decimal::ZERO {
-            let (application, pair) = rules::apply(memo, invoice, amount, stamp.today(), stamp);
+            let date = stamp.today().max(invoice.invoice_date);
+            let (application, pair) = rules::apply(memo, invoice, amount, date, stamp);
             applications.push(application);
             entries.extend(pair);
         }
@@ -68,6 +70,32 @@ pub async fn issue_and_apply(
     store::insert_applications(conn, &applications).await?;
     crate::payments::store::sync_deductions(conn, &ids, None, stamp).await?;
     crate::ledger::store::post(conn, &entries).await
+}
+
+/// A memo of a valid dispute that waits for approval keeps its amount held on the disputed
+/// invoice (not auto-applied, not dunned); approval, rejection or void releases it.
+pub async fn release_dispute_hold(
+    conn: &mut Conn,
+    memo: &CreditMemoRow,
+    stamp: &Stamp,
+) -> Result<(), ApiError> {
+    if memo.dispute_id.is_none() || memo.status != CreditMemoStatus::PendingApproval {
+        return Ok(());
+    }
+    let targets = store::targets_of(conn, memo.id).await?;
+    let ids: Vec<Uuid> = targets.iter().map(|t| t.invoice_id).collect();
+    for mut invoice in crate::invoices::store::lock_many(conn, &ids).await? {
+        let held: Decimal = targets
+            .iter()
+            .filter(|t| t.invoice_id == invoice.id)
+            .map(|t| t.amount)
+            .sum();
+        invoice.disputed_amount = (invoice.disputed_amount - held).max(Decimal::ZERO);
+        invoice.version += 1;
+        invoice.updated_at = stamp.now;
+        crate::invoices::store::update(conn, &invoice).await?;
+    }
+    Ok(())
 }
 
 /// Sends a draft for issue on behalf of `ctx`: issued and applied now when its total is within
@@ -421,7 +449,10 @@ pub async fn issue_credit_memo(
 #[utoipa::path(
     tag = "credit memos",
     request_body(content = Option<ApprovalNote>),
-    params(("id" = Uuid, Path, description = "Credit memo id")),
+    params(
+        ("id" = Uuid, Path, description = "Credit memo id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 200, description = "The issued memo", body = CreditMemoView),
         (status = 400, response = BadRequest),
@@ -437,6 +468,7 @@ pub async fn issue_credit_memo(
 pub async fn approve_credit_memo(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: OptionalJson<ApprovalNote>,
 ) -> Result<HttpResponse, ApiError> {
@@ -446,12 +478,14 @@ pub async fn approve_credit_memo(
     e.optional_text("note", note.as_deref(), 1000);
     e.finish()?;
     let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/credit-memos/{id}/approve"), &note)?;
     memo_change!(
         state,
         &ctx,
         id,
-        None,
-        "",
+        key.0.as_deref(),
+        &fingerprint,
         "credit_memo.approved",
         StatusCode::OK,
         |conn, memo, stamp| {
@@ -462,6 +496,7 @@ pub async fn approve_credit_memo(
             if let Some(refusal) = rules::approval_refusal(memo, within, stamp) {
                 return Err(refusal);
             }
+            release_dispute_hold(conn, memo, stamp).await?;
             memo.approved_by = Some(stamp.actor.clone());
             memo.approved_at = Some(stamp.now);
             memo.approval_note = note.clone();
@@ -475,7 +510,10 @@ pub async fn approve_credit_memo(
 #[utoipa::path(
     tag = "credit memos",
     request_body = ApprovalNote,
-    params(("id" = Uuid, Path, description = "Credit memo id")),
+    params(
+        ("id" = Uuid, Path, description = "Credit memo id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 200, description = "The rejected memo", body = CreditMemoView),
         (status = 400, response = BadRequest),
@@ -491,6 +529,7 @@ pub async fn approve_credit_memo(
 pub async fn reject_credit_memo(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: ApiJson<ApprovalNote>,
 ) -> Result<HttpResponse, ApiError> {
@@ -503,18 +542,21 @@ pub async fn reject_credit_memo(
     }
     e.finish()?;
     let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/credit-memos/{id}/reject"), &note)?;
     memo_change!(
         state,
         &ctx,
         id,
-        None,
-        "",
+        key.0.as_deref(),
+        &fingerprint,
         "credit_memo.rejected",
         StatusCode::OK,
         |conn, memo, stamp| {
             if let Some(refusal) = rules::approval_refusal(memo, true, stamp) {
                 return Err(refusal);
             }
+            release_dispute_hold(conn, memo, stamp).await?;
             memo.status = CreditMemoStatus::Rejected;
             memo.rejected_by = Some(stamp.actor.clone());
             memo.rejection_note = note.clone();
@@ -683,7 +725,10 @@ pub async fn refund_credit_memo(
 #[utoipa::path(
     tag = "credit memos",
     request_body = VoidCreditMemo,
-    params(("id" = Uuid, Path, description = "Credit memo id")),
+    params(
+        ("id" = Uuid, Path, description = "Credit memo id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 200, description = "The void memo", body = CreditMemoView),
         (status = 400, response = BadRequest),
@@ -699,6 +744,7 @@ pub async fn refund_credit_memo(
 pub async fn void_credit_memo(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: ApiJson<VoidCreditMemo>,
 ) -> Result<HttpResponse, ApiError> {
@@ -708,18 +754,21 @@ pub async fn void_credit_memo(
     e.text("reason", &reason, 500);
     e.finish()?;
     let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/credit-memos/{id}/void"), &reason)?;
     memo_change!(
         state,
         &ctx,
         id,
-        None,
-        "",
+        key.0.as_deref(),
+        &fingerprint,
         "credit_memo.voided",
         StatusCode::OK,
         |conn, memo, stamp| {
             if let Some(refusal) = rules::void_refusal(memo) {
                 return Err(refusal);
             }
+            release_dispute_hold(conn, memo, stamp).await?;
             let entry = rules::void(memo, &reason, stamp);
             store::update(conn, memo).await?;
             crate::ledger::store::post(conn, entry.as_slice()).await

@@ -229,9 +229,8 @@ pub async fn list(
     if let Some(v) = filter.from {
         query = query.filter(cm::created_at.ge(v.midnight().assume_utc()));
     }
-    if let Some(v) = filter.to {
-        query =
-            query.filter(cm::created_at.lt((v + time::Duration::days(1)).midnight().assume_utc()));
+    if let Some(next) = filter.to.and_then(|v| v.next_day()) {
+        query = query.filter(cm::created_at.lt(next.midnight().assume_utc()));
     }
     if let Some(after) = after {
         query = query.filter(cm::id.lt(after));

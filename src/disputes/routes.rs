@@ -382,11 +382,16 @@ pub async fn list_disputes(
 
 /// Runs one change of an active dispute under its lock and records it.
 macro_rules! dispute_change {
-    ($state:expr, $ctx:expr, $id:expr, $partner:expr, $action:expr, |$conn:ident, $row:ident, $stamp:ident| $body:block) => {{
+    ($state:expr, $ctx:expr, $id:expr, $partner:expr, $action:expr, $key:expr, $fingerprint:expr,
+     |$conn:ident, $row:ident, $stamp:ident| $body:block) => {{
         let ctx: &Ctx = $ctx;
         let mut conn = crate::db::conn(&$state.pool).await?;
-        let (version, view) = conn
+        let (version, stored) = conn
             .transaction(async |$conn| {
+                let claim = match idempotency::begin($conn, ctx, $key, $fingerprint).await? {
+                    Begin::Replay(stored) => return Ok((None, stored)),
+                    Begin::Fresh(claim) => claim,
+                };
                 let mut row = store::lock_visible($conn, $id, $partner).await?;
                 let before = store::view($conn, row.clone()).await?;
                 let stamp = Stamp::of(ctx);
@@ -402,10 +407,14 @@ macro_rules! dispute_change {
                 let version = row.version;
                 let after = store::view($conn, row).await?;
                 record($conn, ctx, $action, Some(&before), &after).await?;
-                Ok::<_, ApiError>((version, after))
+                let stored = claim.finish($conn, StatusCode::OK, &after).await?;
+                Ok::<_, ApiError>((Some(version), stored))
             })
             .await?;
-        Ok(versioned(StatusCode::OK, version, &view))
+        Ok(match version {
+            Some(version) => versioned(StatusCode::OK, version, &stored.body),
+            None => stored.into_response(),
+        })
     }};
 }
 
@@ -458,6 +467,8 @@ pub async fn update_dispute(
         id,
         None,
         "dispute.updated",
+        None,
+        "",
         |_conn, row, _stamp| {
             expected.check(row.version)?;
             if !row.status.is_active() {
@@ -521,6 +532,8 @@ pub async fn review_dispute(
         id,
         None,
         "dispute.under_review",
+        None,
+        "",
         |_conn, row, stamp| {
             if let Some(refusal) = rules::transition_refusal(row.status, DisputeStatus::UnderReview)
             {
@@ -601,7 +614,10 @@ pub async fn add_note(
 #[utoipa::path(
     tag = "disputes",
     request_body = ResolveDispute,
-    params(("id" = Uuid, Path, description = "Dispute id")),
+    params(
+        ("id" = Uuid, Path, description = "Dispute id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 200, description = "The resolved dispute", body = DisputeView),
         (status = 400, response = BadRequest),
@@ -617,6 +633,7 @@ pub async fn add_note(
 pub async fn resolve_dispute(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: ApiJson<ResolveDispute>,
 ) -> Result<HttpResponse, ApiError> {
@@ -663,6 +680,8 @@ pub async fn resolve_dispute(
     }
     e.finish()?;
     let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/disputes/{id}/resolve"), &resolve)?;
     let to = match resolve.outcome {
         Outcome::Valid => DisputeStatus::ResolvedValid,
         Outcome::Invalid => DisputeStatus::ResolvedInvalid,
@@ -673,6 +692,8 @@ pub async fn resolve_dispute(
         id,
         None,
         "dispute.resolved",
+        key.0.as_deref(),
+        &fingerprint,
         |conn, row, stamp| {
             if let Some(refusal) = rules::transition_refusal(row.status, to) {
                 return Err(refusal);
@@ -741,6 +762,13 @@ pub async fn resolve_dispute(
                 };
                 crate::credit_memos::store::insert(conn, &memo, &lines, &[target]).await?;
                 credits::submit(conn, &state, &ctx, &mut memo, stamp).await?;
+                if memo.status == crate::credit_memos::model::CreditMemoStatus::PendingApproval {
+                    // Until the credit is approved, its amount stays held on the invoice.
+                    let mut invoice = lock_invoice(conn, row.invoice_id).await?;
+                    invoice.disputed_amount += amount;
+                    invoice.version += 1;
+                    crate::invoices::store::update(conn, &invoice).await?;
+                }
                 row.credit_memo_id = Some(memo.id);
                 let view = crate::credit_memos::store::view(conn, memo).await?;
                 audit::record(
@@ -799,6 +827,8 @@ pub async fn withdraw_dispute(
         id,
         partner,
         "dispute.withdrawn",
+        None,
+        "",
         |conn, row, stamp| {
             if let Some(refusal) = rules::transition_refusal(row.status, DisputeStatus::Withdrawn) {
                 return Err(refusal);

@@ -244,7 +244,7 @@ async fn build(
     // Disputes active at the end of `to`: opened by then and not closed by then.
     let disputed: Option<Decimal> = {
         use crate::schema::disputes::dsl as d;
-        let end = (to + Duration::days(1)).midnight().assume_utc();
+        let end = to.next_day().unwrap_or(to).midnight().assume_utc();
         d::disputes
             .filter(d::account_id.eq(account.id))
             .filter(d::opened_on.le(to))

@@ -52,6 +52,7 @@ async fn recover(
     payment: &PaymentRow,
     invoice: &mut InvoiceRow,
     amount: Decimal,
+    date: time::Date,
     stamp: &Stamp,
     moves: &mut Moves,
 ) -> Result<(), ApiError> {
@@ -76,6 +77,7 @@ async fn recover(
         invoice,
         amount,
         row.id,
+        date,
         description,
         stamp,
     ));
@@ -148,11 +150,12 @@ async fn written_off_adjustment(
     })
 }
 
-/// Writes a movement: the payment, the invoices it touched (keeping their open deductions
+/// Writes a movement (with the audit entries of its adjustments): the payment, the invoices it touched (keeping their open deductions
 /// within what they are short: settled by this payment when nothing is), new applications
 /// and deductions, and the ledger entries.
 async fn save(
     conn: &mut Conn,
+    ctx: &Ctx,
     payment: &PaymentRow,
     moves: &Moves,
     stamp: &Stamp,
@@ -169,6 +172,22 @@ async fn save(
     store::sync_deductions(conn, &touched, Some(payment.id), stamp).await?;
     store::insert_deductions(conn, &moves.deductions).await?;
     crate::adjustments::store::insert_many(conn, &moves.adjustments).await?;
+    for row in &moves.adjustments {
+        let view = crate::adjustments::model::AdjustmentView::from(row.clone());
+        audit::record(
+            conn,
+            ctx,
+            Change {
+                action: "adjustment.created",
+                entity_type: "adjustment",
+                entity_id: view.id,
+                account_id: Some(view.account_id),
+                before: None,
+                after: Some(&view),
+            },
+        )
+        .await?;
+    }
     crate::ledger::store::post(conn, &moves.entries).await
 }
 
@@ -279,8 +298,8 @@ async fn apply_remittance(
     for (line, id) in lines.iter().zip(&ids) {
         // Every line's invoice was found above, or the request ended there.
         let invoice = invoices.iter_mut().find(|i| i.id == *id).expect("checked");
-        recover(conn, payment, invoice, line.amount, stamp, &mut moves).await?;
         let date = applied_on(payment, invoice);
+        recover(conn, payment, invoice, line.amount, date, stamp, &mut moves).await?;
         let (application, entries) = rules::apply(
             payment,
             invoice,
@@ -426,7 +445,7 @@ pub async fn create_payment(
             };
             moves.entries.insert(0, receipt);
             payment.version = 1;
-            save(conn, &payment, &moves, &stamp).await?;
+            save(conn, &ctx, &payment, &moves, &stamp).await?;
             let view = store::view(conn, payment).await?;
             audit::record(
                 conn,
@@ -543,7 +562,16 @@ pub async fn create_application(
             // Dated today, or the invoice's date when the invoice is dated later.
             let date = stamp.today().max(invoice.invoice_date);
             let mut moves = Moves::default();
-            recover(conn, &payment, &mut invoice, new.amount, &stamp, &mut moves).await?;
+            recover(
+                conn,
+                &payment,
+                &mut invoice,
+                new.amount,
+                date,
+                &stamp,
+                &mut moves,
+            )
+            .await?;
             let (application, entries) = rules::apply(
                 &mut payment,
                 &mut invoice,
@@ -555,7 +583,7 @@ pub async fn create_application(
             moves.invoices = vec![invoice];
             moves.applications = vec![application];
             moves.entries.extend(entries);
-            save(conn, &payment, &moves, &stamp).await?;
+            save(conn, &ctx, &payment, &moves, &stamp).await?;
             let after = store::view(conn, payment).await?;
             audit::record(
                 conn,
@@ -639,6 +667,15 @@ pub async fn reverse_application(
                 .await?
                 .pop()
                 .ok_or(ApiError::NotFound("invoice"))?;
+            if invoice.status == InvoiceStatus::Uncollectible
+                && application.amount
+                    > crate::adjustments::store::recovered_by(conn, payment.id, invoice.id).await?
+            {
+                return Err(ApiError::conflict(
+                    "invoice_uncollectible",
+                    "The invoice was written off as uncollectible after this application; unapplying it would raise a written-off balance.",
+                ));
+            }
             let before = store::view(conn, payment.clone()).await?;
             let stamp = Stamp::of(&ctx);
             // Never dated before the application it undoes.
@@ -668,7 +705,7 @@ pub async fn reverse_application(
             )
             .await?;
             moves.invoices = vec![invoice];
-            save(conn, &payment, &moves, &stamp).await?;
+            save(conn, &ctx, &payment, &moves, &stamp).await?;
             store::reopen_deductions(conn, payment.id, &[invoice_id], &stamp).await?;
             let after = store::view(conn, payment).await?;
             audit::record(
@@ -773,7 +810,7 @@ pub async fn create_refund(
                 entries: vec![entry],
                 ..Moves::default()
             };
-            save(conn, &payment, &moves, &stamp).await?;
+            save(conn, &ctx, &payment, &moves, &stamp).await?;
             let after = store::view(conn, payment).await?;
             audit::record(
                 conn,
@@ -946,7 +983,7 @@ pub async fn return_payment(
                 let fee = fee_invoice(conn, &ctx, &state, &account, &payment, &stamp).await?;
                 payment.return_fee_invoice_id = Some(fee.id);
             }
-            save(conn, &payment, &moves, &stamp).await?;
+            save(conn, &ctx, &payment, &moves, &stamp).await?;
             store::reopen_deductions(conn, id, &invoice_ids, &stamp).await?;
             let after = store::view(conn, payment).await?;
             audit::record(

@@ -965,8 +965,7 @@ async fn late_fees_are_billed_on_a_new_invoice_by_amount_or_percentage_of_past_d
     assert_books_balance(&app).await;
 }
 
-/// The late fee's adjustment is answered (201, with an id) but never stored: it cannot be
-/// read back or listed, although its audit entry and fee invoice exist.
+/// The late fee's adjustment is stored beside its fee invoice: read back, listed, audited.
 #[tokio::test]
 async fn a_late_fee_is_stored_as_an_adjustment_of_its_fee_invoice() {
     let app = spawn_app().await;
@@ -1024,6 +1023,21 @@ async fn a_small_balance_is_written_off_within_tolerance() {
         json!({"kind": "small_balance_write_off", "invoice_id": id(&inv), "amount": amount,
             "financial_code_id": write_off, "reason": "Rounding on remittance"})
     };
+    // 100.00 is far above the tolerance; a small balance is only written off whole.
+    adjust(&app, &billing(), body("5.01"))
+        .await
+        .expect_problem(409, "above_tolerance");
+    pay(
+        &app,
+        &b,
+        json!({"amount": "96.00", "remittance": [{"invoice_id": id(&inv), "amount": "96.00"}]}),
+    )
+    .await
+    .expect(201);
+    let partial = adjust(&app, &billing(), body("3.00"))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(partial.body["errors"][0]["code"], "leaves_balance");
     let made = adjust(&app, &token(Role::Collections), body("4.00"))
         .await
         .expect(201)
@@ -1033,9 +1047,9 @@ async fn a_small_balance_is_written_off_within_tolerance() {
     assert_eq!(adjustment["amount"], "4.00");
     assert_eq!(adjustment["invoice_id"], inv["id"]);
     let now = get_invoice(&app, &inv).await;
-    assert_eq!(now["balance_due"], "96.00");
+    assert_eq!(now["balance_due"], "0.00");
     assert_eq!(now["amount_written_off"], "4.00");
-    assert_eq!(now["status"], "open");
+    assert_eq!(now["status"], "paid");
     assert_eq!(
         app.count(&format!(
             "ledger_entries WHERE kind = 'write_off' AND document_type = 'adjustment' AND document_id = '{}' AND invoice_id = '{}' AND amount = -4",
@@ -1045,14 +1059,15 @@ async fn a_small_balance_is_written_off_within_tolerance() {
         .await,
         1
     );
-    adjust(&app, &billing(), body("5.01"))
+    adjust(&app, &billing(), body("1.00"))
         .await
-        .expect_problem(409, "above_tolerance");
-    assert_eq!(get_invoice(&app, &inv).await["balance_due"], "96.00");
+        .expect_problem(422, "validation_failed");
     assert_eq!(app.count("adjustments").await, 1);
+    // The deduction the short payment left was settled by the write-off.
+    assert_eq!(app.count("deductions WHERE status = 'open'").await, 0);
     assert_eq!(
         get_account(&app, &b.account).await["balance"]["balance"],
-        "96.00"
+        "0.00"
     );
     assert_books_balance(&app).await;
 }
@@ -1280,5 +1295,94 @@ async fn a_payment_on_a_written_off_invoice_is_a_recovery_undone_by_its_return()
     let account = get_account(&app, &b.account).await;
     assert_eq!(account["balance"]["unapplied_cash"], "500.00");
     assert_eq!(account["balance"]["balance"], "-500.00");
+    assert_books_balance(&app).await;
+}
+
+/// Unapplying a recovery writes the amount off again; unapplying a payment applied before
+/// the write-off is refused, since it would raise a written-off balance.
+#[tokio::test]
+async fn only_recoveries_are_unapplied_from_a_written_off_invoice() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let write_off = app.financial_code("6900", "write_off").await;
+    let inv = invoice(&app, &b, "1000.00", today() - Duration::days(150)).await;
+    let early = pay(
+        &app,
+        &b,
+        json!({"amount": "400.00", "application_mode": "none"}),
+    )
+    .await
+    .expect(201)
+    .body;
+    let applied = app
+        .post(
+            &format!("/v1/payments/{}/applications", id(&early)),
+            &billing(),
+            &json!({"invoice_id": id(&inv), "amount": "400.00"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    adjust(
+        &app,
+        &manager(),
+        json!({"kind": "bad_debt_write_off", "invoice_id": id(&inv),
+            "financial_code_id": write_off, "reason": "Gone"}),
+    )
+    .await
+    .expect(201);
+    app.post(
+        &format!(
+            "/v1/payments/{}/applications/{}/reverse",
+            id(&early),
+            id(&applied["applications"][0])
+        ),
+        &billing(),
+        &json!({"reason": "wrong invoice"}),
+    )
+    .await
+    .expect_problem(409, "invoice_uncollectible");
+    let late = pay(
+        &app,
+        &b,
+        json!({"amount": "100.00", "application_mode": "none"}),
+    )
+    .await
+    .expect(201)
+    .body;
+    let recovered = app
+        .post(
+            &format!("/v1/payments/{}/applications", id(&late)),
+            &billing(),
+            &json!({"invoice_id": id(&inv), "amount": "100.00"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(
+        get_invoice(&app, &inv).await["amount_written_off"],
+        "500.00"
+    );
+    app.post(
+        &format!(
+            "/v1/payments/{}/applications/{}/reverse",
+            id(&late),
+            id(&recovered["applications"][0])
+        ),
+        &billing(),
+        &json!({"reason": "applied in error"}),
+    )
+    .await
+    .expect(200);
+    let now = get_invoice(&app, &inv).await;
+    assert_eq!(now["status"], "uncollectible");
+    assert_eq!(now["amount_written_off"], "600.00");
+    assert_eq!(now["amount_paid"], "400.00");
+    assert_eq!(now["balance_due"], "0.00");
+    assert_eq!(
+        app.count("audit_events WHERE action = 'adjustment.created'")
+            .await,
+        3
+    );
     assert_books_balance(&app).await;
 }

@@ -81,11 +81,12 @@ async fn a_dispute_holds_its_amount_with_an_sla_in_business_days() {
     assert_eq!(opened["amount"], "200.00");
     assert_eq!(opened["contact"]["email"], "ap@acme.example");
     assert_eq!(opened["opened_on"], today().to_string());
-    // The test configuration has 2026-12-25 as a holiday.
-    let holidays = [time::macros::date!(2026 - 12 - 25)];
-    assert_eq!(
-        opened["sla_due_date"],
-        business_days_after(today(), 10, &holidays).to_string()
+    // The test configuration's holidays include the second and third days from today.
+    let due = business_days_after(today(), 10, &test_holidays());
+    assert_eq!(opened["sla_due_date"], due.to_string());
+    assert!(
+        due > business_days_after(today(), 10, &[]),
+        "holidays push the due date"
     );
     assert_eq!(opened["sla_state"], "on_track");
     let now = get_invoice(&app, &inv).await;
@@ -381,7 +382,10 @@ async fn a_large_valid_resolution_sends_its_credit_for_approval() {
         .body;
     assert_eq!(memo["status"], "pending_approval");
     assert_eq!(memo["number"], Value::Null);
-    assert_eq!(get_invoice(&app, &inv).await["balance_due"], "2000.00");
+    let held = get_invoice(&app, &inv).await;
+    assert_eq!(held["balance_due"], "2000.00");
+    // The approved amount stays held until the credit is approved.
+    assert_eq!(held["disputed_amount"], "800.00");
     let approved = app
         .post(
             &format!("/v1/credit-memos/{memo_id}/approve"),
@@ -392,7 +396,36 @@ async fn a_large_valid_resolution_sends_its_credit_for_approval() {
         .expect(200)
         .body;
     assert_eq!(approved["status"], "issued");
-    assert_eq!(get_invoice(&app, &inv).await["balance_due"], "1200.00");
+    let now = get_invoice(&app, &inv).await;
+    assert_eq!(now["balance_due"], "1200.00");
+    assert_eq!(now["disputed_amount"], "0.00");
+    // A rejected credit releases what it held.
+    let second = dispute(&app, &billing(), &inv, "700.00")
+        .await
+        .expect(201)
+        .body;
+    let resolved = app
+        .post(
+            &format!("/v1/disputes/{}/resolve", id(&second)),
+            &billing(),
+            &json!({"outcome": "valid", "root_cause": "pricing_setup", "note": "Same rate card",
+                "approved_amount": "600.00", "financial_code_id": s.credit}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(get_invoice(&app, &inv).await["disputed_amount"], "600.00");
+    app.post(
+        &format!(
+            "/v1/credit-memos/{}/reject",
+            resolved["credit_memo_id"].as_str().unwrap()
+        ),
+        &token(Role::CollectionsManager),
+        &json!({"note": "Not approved by pricing"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(get_invoice(&app, &inv).await["disputed_amount"], "0.00");
 }
 
 #[tokio::test]
@@ -494,12 +527,19 @@ async fn partners_dispute_their_own_accounts_invoices_only() {
         .await
         .expect_problem(422, "validation_failed");
     assert_eq!(reply.error_field(), "invoice_id");
-    let listed = app.get("/v1/disputes", &portal).await.expect(200).body;
-    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
     let internal = dispute(&app, &billing(), &theirs, "10.00")
         .await
         .expect(201)
         .body;
+    let listed = app.get("/v1/disputes", &portal).await.expect(200).body;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["data"][0]["id"], d["id"]);
+    app.get(
+        &format!("/v1/disputes/{}/attachments", id(&internal)),
+        &portal,
+    )
+    .await
+    .expect_problem(404, "not_found");
     app.get(&format!("/v1/disputes/{}", id(&internal)), &portal)
         .await
         .expect_problem(404, "not_found");

@@ -191,6 +191,17 @@ pub struct TestApp {
 /// The financial code the returned-payment fee is billed under in tests (create it first).
 pub const RETURNED_FEE_CODE: &str = "4950";
 
+/// The holidays of the test configuration: Christmas 2026 and the second and third days from
+/// today, so that every SLA computed in a test crosses configured holidays.
+pub fn test_holidays() -> Vec<time::Date> {
+    let today = time::OffsetDateTime::now_utc().date();
+    vec![
+        time::macros::date!(2026 - 12 - 25),
+        today + time::Duration::days(2),
+        today + time::Duration::days(3),
+    ]
+}
+
 pub fn test_config(db_url: &str) -> Config {
     Config {
         database_url: Some(db_url.to_string()),
@@ -205,7 +216,7 @@ pub fn test_config(db_url: &str) -> Config {
         idempotency_ttl_hours: 24,
         billing: Default::default(),
         credits: receivables::config::CreditSettings {
-            holidays: vec![time::macros::date!(2026 - 12 - 25)],
+            holidays: test_holidays(),
             ..Default::default()
         },
         payments: receivables::config::PaymentSettings {
@@ -655,7 +666,7 @@ pub async fn assert_books_balance(app: &TestApp) {
         ("uncollectible with balance", "invoices WHERE status = 'uncollectible' AND balance_due <> 0".into()),
         ("invoice written off vs ledger", "invoices i WHERE i.amount_written_off <> COALESCE((SELECT -sum(amount) FROM ledger_entries l WHERE l.invoice_id = i.id AND l.document_type = 'adjustment'), 0)".into()),
         ("open deduction beyond what is short", "deductions d JOIN invoices i ON i.id = d.invoice_id WHERE d.status = 'open' AND (i.status <> 'open' OR d.amount > i.balance_due - i.disputed_amount)".into()),
-        ("disputed amount vs active disputes", "invoices i WHERE i.disputed_amount <> COALESCE((SELECT sum(amount) FROM disputes d WHERE d.invoice_id = i.id AND d.status IN ('open', 'under_review')), 0)".into()),
+        ("disputed amount vs active disputes and credits awaiting approval", "invoices i WHERE i.disputed_amount <> COALESCE((SELECT sum(amount) FROM disputes d WHERE d.invoice_id = i.id AND d.status IN ('open', 'under_review')), 0) + COALESCE((SELECT sum(d.approved_amount) FROM disputes d JOIN credit_memos m ON m.id = d.credit_memo_id WHERE d.invoice_id = i.id AND m.status = 'pending_approval'), 0)".into()),
     ];
     for (what, from_where) in broken {
         assert_eq!(app.count(&from_where).await, 0, "{what}");

@@ -1157,7 +1157,8 @@ impl Rng {
 }
 
 /// Random sequences of issue, pay, apply, unapply, refund, return, credit memos (issued,
-/// applied) and small-balance write-offs keep the books balanced after every step.
+/// applied), small-balance write-offs and disputes (opened, withdrawn) keep the books balanced
+/// after every step.
 #[tokio::test]
 async fn random_sequences_keep_every_balance_exact() {
     let app = spawn_app().await;
@@ -1166,16 +1167,17 @@ async fn random_sequences_keep_every_balance_exact() {
     let credit_code = app.financial_code("4900", "credit").await;
     let write_off_code = app.financial_code("6900", "write_off").await;
     // Successful steps by action: each kind must have happened for the run to mean anything.
-    let mut done = [0usize; 8];
+    let mut done = [0usize; 9];
     for seed in [0x2545_F491_4F6C_DD1D_u64, 0x9E37_79B9_7F4A_7C15] {
         let mut rng = Rng(seed);
         let mut invoices: Vec<String> = Vec::new();
         let mut payments: Vec<String> = Vec::new();
         let mut memos: Vec<String> = Vec::new();
+        let mut disputes: Vec<String> = Vec::new();
         for step in 0..60 {
             let pick =
                 |rng: &mut Rng, v: &Vec<String>| v[rng.below(v.len() as u64) as usize].clone();
-            let action = rng.below(8);
+            let action = rng.below(9);
             let reply = match action {
                 0 => {
                     let inv = invoice(
@@ -1276,10 +1278,28 @@ async fn random_sequences_keep_every_balance_exact() {
                         app.post(&path, &token, &body).await
                     }
                 }
-                7 if !invoices.is_empty() => {
-                    let body = json!({"kind": "small_balance_write_off", "invoice_id": pick(&mut rng, &invoices),
-                        "amount": rng.amount(600), "financial_code_id": write_off_code, "reason": "test"});
+                7 => {
+                    // A small invoice written off whole (sometimes paid or credited first).
+                    let small = invoice(&app, &b, &rng.amount(500), today()).await;
+                    invoices.push(id(&small));
+                    let body = json!({"kind": "small_balance_write_off", "invoice_id": id(&small),
+                        "financial_code_id": write_off_code, "reason": "test"});
                     app.post("/v1/adjustments", &token, &body).await
+                }
+                8 if !invoices.is_empty() => {
+                    // Open a dispute, or withdraw one.
+                    if disputes.is_empty() || rng.below(2) == 0 {
+                        let body = json!({"invoice_id": pick(&mut rng, &invoices), "amount": rng.amount(20_000),
+                            "reason": "pricing", "description": "test"});
+                        let reply = app.post("/v1/disputes", &token, &body).await;
+                        if reply.status == 201 {
+                            disputes.push(id(&reply.body));
+                        }
+                        reply
+                    } else {
+                        let path = format!("/v1/disputes/{}/withdraw", pick(&mut rng, &disputes));
+                        app.post(&path, &token, &Value::Null).await
+                    }
                 }
                 _ => continue,
             };
