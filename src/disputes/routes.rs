@@ -102,6 +102,45 @@ async fn open(
     Ok(row)
 }
 
+/// Releases what a closing dispute held on its invoice. A dispute opened from a deduction
+/// that ends without a credit (withdrawn, found invalid) gives the deduction back: open
+/// again for what the invoice is still short, unless the invoice has another open deduction.
+async fn release(
+    conn: &mut Conn,
+    row: &DisputeRow,
+    reopen_deduction: bool,
+    stamp: &Stamp,
+) -> Result<InvoiceRow, ApiError> {
+    let mut invoice = lock_invoice(conn, row.invoice_id).await?;
+    invoice.disputed_amount =
+        (invoice.disputed_amount - row.amount).max(rust_decimal::Decimal::ZERO);
+    invoice.version += 1;
+    invoice.updated_at = stamp.now;
+    crate::invoices::store::update(conn, &invoice).await?;
+    let Some(deduction_id) = row.deduction_id.filter(|_| reopen_deduction) else {
+        return Ok(invoice);
+    };
+    let mut deduction = crate::payments::store::lock_deduction(conn, deduction_id).await?;
+    let short = invoice.balance_due - invoice.disputed_amount;
+    let other_open = crate::payments::store::open_deductions(conn, &[invoice.id])
+        .await?
+        .contains_key(&invoice.id);
+    if deduction.status == DeductionStatus::Disputed
+        && invoice.status == crate::invoices::model::InvoiceStatus::Open
+        && short > rust_decimal::Decimal::ZERO
+        && !other_open
+    {
+        deduction.status = DeductionStatus::Open;
+        deduction.amount = deduction.amount.min(short);
+        deduction.resolved_at = None;
+        deduction.resolved_by = None;
+        deduction.version += 1;
+        deduction.updated_at = stamp.now;
+        crate::payments::store::update_deduction(conn, &deduction).await?;
+    }
+    Ok(invoice)
+}
+
 async fn record(
     conn: &mut Conn,
     ctx: &Ctx,
@@ -173,9 +212,18 @@ pub async fn create_dispute(
                 Begin::Fresh(claim) => claim,
             };
             // A partner sees (and disputes) its own accounts' invoices only.
-            crate::invoices::store::find_visible(conn, new.invoice_id, ctx.partner_scope())
+            match crate::invoices::store::find_visible(conn, new.invoice_id, ctx.partner_scope())
                 .await
-                .map_err(|_| ApiError::field("invoice_id", "unknown", "no invoice has this id"))?;
+            {
+                Err(ApiError::NotFound(_)) => {
+                    return Err(ApiError::field(
+                        "invoice_id",
+                        "unknown",
+                        "no invoice has this id",
+                    ))
+                }
+                other => other?,
+            };
             let mut invoice = lock_invoice(conn, new.invoice_id).await?;
             let mut e = Errors::default();
             if let Some(c) = Currency::parse(&invoice.currency) {
@@ -722,12 +770,7 @@ pub async fn resolve_dispute(
                 .await?;
             }
             e.finish()?;
-            let mut invoice = lock_invoice(conn, row.invoice_id).await?;
-            invoice.disputed_amount =
-                (invoice.disputed_amount - row.amount).max(rust_decimal::Decimal::ZERO);
-            invoice.version += 1;
-            invoice.updated_at = stamp.now;
-            crate::invoices::store::update(conn, &invoice).await?;
+            let invoice = release(conn, row, to != DisputeStatus::ResolvedValid, stamp).await?;
             row.status = to;
             row.root_cause = Some(resolve.root_cause);
             row.resolution_note = Some(resolve.note.trim().to_string());
@@ -833,12 +876,7 @@ pub async fn withdraw_dispute(
             if let Some(refusal) = rules::transition_refusal(row.status, DisputeStatus::Withdrawn) {
                 return Err(refusal);
             }
-            let mut invoice = lock_invoice(conn, row.invoice_id).await?;
-            invoice.disputed_amount =
-                (invoice.disputed_amount - row.amount).max(rust_decimal::Decimal::ZERO);
-            invoice.version += 1;
-            invoice.updated_at = stamp.now;
-            crate::invoices::store::update(conn, &invoice).await?;
+            release(conn, row, true, stamp).await?;
             row.status = DisputeStatus::Withdrawn;
             row.resolution_note = withdraw.note.as_deref().map(|n| n.trim().to_string());
             row.resolved_at = Some(stamp.now);

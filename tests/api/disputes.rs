@@ -506,6 +506,22 @@ async fn a_deduction_becomes_a_dispute_with_its_amount_and_reason() {
     app.post(&path, &billing(), &Value::Null)
         .await
         .expect_problem(409, "deduction_not_open");
+    // Withdrawn, the dispute gives the deduction back.
+    app.post(
+        &format!("/v1/disputes/{}/withdraw", id(&d)),
+        &billing(),
+        &json!({"note": "Customer accepts the price"}),
+    )
+    .await
+    .expect(200);
+    let back = app
+        .get(&format!("/v1/deductions/{deduction}"), &billing())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(back["status"], "open");
+    assert_eq!(back["amount"], "50.00");
+    assert_books_balance(&app).await;
 }
 
 #[tokio::test]
