@@ -63,6 +63,7 @@ pub enum Permission {
     AdjustmentsRead,
     AdjustmentsWrite,
     AdjustmentsBadDebt,
+    CollectionsRead,
 }
 
 impl Permission {
@@ -101,6 +102,7 @@ impl Permission {
         Permission::AdjustmentsRead,
         Permission::AdjustmentsWrite,
         Permission::AdjustmentsBadDebt,
+        Permission::CollectionsRead,
     ];
 
     pub fn name(self) -> &'static str {
@@ -139,6 +141,7 @@ impl Permission {
             Permission::AdjustmentsRead => "adjustments:read",
             Permission::AdjustmentsWrite => "adjustments:write",
             Permission::AdjustmentsBadDebt => "adjustments:bad_debt",
+            Permission::CollectionsRead => "collections:read",
         }
     }
 
@@ -264,6 +267,14 @@ impl Permission {
             ],
             Permission::AdjustmentsWrite => &[Admin, Billing, Collections, CollectionsManager],
             Permission::AdjustmentsBadDebt => &[Admin, CollectionsManager],
+            Permission::CollectionsRead => &[
+                Admin,
+                Billing,
+                Collections,
+                CollectionsManager,
+                Credit,
+                Viewer,
+            ],
         }
     }
 }

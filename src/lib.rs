@@ -6,6 +6,7 @@ pub mod adjustments;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod collections;
 pub mod config;
 pub mod context;
 pub mod contracts;
@@ -145,6 +146,7 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(adjustments::routes::create_adjustment)
         .service(adjustments::routes::list_adjustments)
         .service(adjustments::routes::get_adjustment)
+        .service(collections::aging::aging)
         .service(tasks::routes::create_task)
         .service(tasks::routes::list_tasks)
         .service(tasks::routes::get_task)

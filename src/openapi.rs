@@ -165,6 +165,7 @@ impl Modify for BearerAuth {
         (name = "credit memos", description = "Credits to customers: approval, issue, application, refund, void"),
         (name = "disputes", description = "Customer claims on invoices, their review and resolution"),
         (name = "adjustments", description = "Late fees, small-balance and bad-debt write-offs, recoveries"),
+        (name = "collections", description = "What is past due and how late: the aging"),
         (name = "tasks", description = "Work items for billing and collections (reviews, follow-ups)"),
         (name = "audit", description = "The append-only audit log"),
         (name = "operations", description = "Health, readiness, metrics and this document"),

@@ -1,0 +1,3 @@
+//! Collections: what is past due and how late (the aging report).
+
+pub mod aging;
