@@ -191,6 +191,34 @@ async fn save(
     crate::ledger::store::post(conn, &moves.entries).await
 }
 
+/// Records a payment's change in the audit log and answers its view (stored with the
+/// idempotency key).
+async fn finish(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    claim: idempotency::Claim,
+    action: &str,
+    before: Option<PaymentView>,
+    payment: PaymentRow,
+    status: StatusCode,
+) -> Result<idempotency::Stored, ApiError> {
+    let after = store::view(conn, payment).await?;
+    audit::record(
+        conn,
+        ctx,
+        Change {
+            action,
+            entity_type: "payment",
+            entity_id: after.id,
+            account_id: Some(after.account_id),
+            before: before.as_ref(),
+            after: Some(&after),
+        },
+    )
+    .await?;
+    claim.finish(conn, status, &after).await
+}
+
 /// The invoice each remittance line names (422 naming the line when none does).
 async fn resolve_lines(conn: &mut Conn, lines: &[RemittanceLine]) -> Result<Vec<Uuid>, ApiError> {
     let numbers: Vec<&str> = lines
@@ -446,21 +474,16 @@ pub async fn create_payment(
             moves.entries.insert(0, receipt);
             payment.version = 1;
             save(conn, &ctx, &payment, &moves, &stamp).await?;
-            let view = store::view(conn, payment).await?;
-            audit::record(
+            finish(
                 conn,
                 &ctx,
-                Change {
-                    action: "payment.received",
-                    entity_type: "payment",
-                    entity_id: view.id,
-                    account_id: Some(view.account_id),
-                    before: None,
-                    after: Some(&view),
-                },
+                claim,
+                "payment.received",
+                None,
+                payment,
+                StatusCode::CREATED,
             )
-            .await?;
-            claim.finish(conn, StatusCode::CREATED, &view).await
+            .await
         })
         .await?;
     Ok(stored.into_response())
@@ -584,21 +607,16 @@ pub async fn create_application(
             moves.applications = vec![application];
             moves.entries.extend(entries);
             save(conn, &ctx, &payment, &moves, &stamp).await?;
-            let after = store::view(conn, payment).await?;
-            audit::record(
+            finish(
                 conn,
                 &ctx,
-                Change {
-                    action: "payment.applied",
-                    entity_type: "payment",
-                    entity_id: id,
-                    account_id: Some(after.account_id),
-                    before: Some(&before),
-                    after: Some(&after),
-                },
+                claim,
+                "payment.applied",
+                Some(before),
+                payment,
+                StatusCode::CREATED,
             )
-            .await?;
-            claim.finish(conn, StatusCode::CREATED, &after).await
+            .await
         })
         .await?;
     Ok(stored.into_response())
@@ -707,21 +725,7 @@ pub async fn reverse_application(
             moves.invoices = vec![invoice];
             save(conn, &ctx, &payment, &moves, &stamp).await?;
             store::reopen_deductions(conn, payment.id, &[invoice_id], &stamp).await?;
-            let after = store::view(conn, payment).await?;
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "payment.application_reversed",
-                    entity_type: "payment",
-                    entity_id: id,
-                    account_id: Some(after.account_id),
-                    before: Some(&before),
-                    after: Some(&after),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::OK, &after).await
+            finish(conn, &ctx, claim, "payment.application_reversed", Some(before), payment, StatusCode::OK).await
         })
         .await?;
     Ok(stored.into_response())
@@ -811,21 +815,16 @@ pub async fn create_refund(
                 ..Moves::default()
             };
             save(conn, &ctx, &payment, &moves, &stamp).await?;
-            let after = store::view(conn, payment).await?;
-            audit::record(
+            finish(
                 conn,
                 &ctx,
-                Change {
-                    action: "payment.refunded",
-                    entity_type: "payment",
-                    entity_id: id,
-                    account_id: Some(after.account_id),
-                    before: Some(&before),
-                    after: Some(&after),
-                },
+                claim,
+                "payment.refunded",
+                Some(before),
+                payment,
+                StatusCode::CREATED,
             )
-            .await?;
-            claim.finish(conn, StatusCode::CREATED, &after).await
+            .await
         })
         .await?;
     Ok(stored.into_response())
@@ -985,21 +984,16 @@ pub async fn return_payment(
             }
             save(conn, &ctx, &payment, &moves, &stamp).await?;
             store::reopen_deductions(conn, id, &invoice_ids, &stamp).await?;
-            let after = store::view(conn, payment).await?;
-            audit::record(
+            finish(
                 conn,
                 &ctx,
-                Change {
-                    action: "payment.returned",
-                    entity_type: "payment",
-                    entity_id: id,
-                    account_id: Some(after.account_id),
-                    before: Some(&before),
-                    after: Some(&after),
-                },
+                claim,
+                "payment.returned",
+                Some(before),
+                payment,
+                StatusCode::OK,
             )
-            .await?;
-            claim.finish(conn, StatusCode::OK, &after).await
+            .await
         })
         .await?;
     Ok(stored.into_response())
