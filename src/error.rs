@@ -225,6 +225,15 @@ impl From<diesel::result::Error> for ApiError {
                 "concurrent_update",
                 "A concurrent change won; retry the request.",
             ),
+            // PostgreSQL broke a lock cycle (40P01) by aborting this transaction: nothing of it
+            // was written, and a retry will go through. Logged, since lock order should avoid it.
+            Error::DatabaseError(_, info) if info.message().starts_with("deadlock detected") => {
+                log::warn!("deadlock: {}", info.message());
+                ApiError::conflict(
+                    "concurrent_update",
+                    "A concurrent change won; retry the request.",
+                )
+            }
             Error::DatabaseError(DatabaseErrorKind::CheckViolation, info) => {
                 ApiError::Validation(vec![FieldError::new(
                     info.constraint_name().unwrap_or("body"),

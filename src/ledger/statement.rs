@@ -298,6 +298,10 @@ pub fn csv(s: &Statement) -> String {
         "{},closing_balance,,Closing balance,,{}\n",
         s.to, s.closing_balance
     ));
+    out.push_str(&format!(
+        "{},disputed,,Of which under dispute,{},\n",
+        s.to, s.disputed
+    ));
     out
 }
 

@@ -807,11 +807,12 @@ async fn the_statement_runs_from_the_opening_to_the_ledger_balance() {
         .unwrap();
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows[0], "date,kind,document,description,amount,balance");
-    assert_eq!(rows.len(), 1 + 1 + 3 + 1);
+    assert_eq!(rows.len(), 1 + 1 + 3 + 1 + 1);
     assert_eq!(
         rows[5],
         "2026-11-21,closing_balance,,Closing balance,,875.08"
     );
+    assert_eq!(rows[6], "2026-11-21,disputed,,Of which under dispute,0.00,");
 
     let portal = partner_token(partner.parse().unwrap());
     let pdf = app
