@@ -92,13 +92,6 @@ fn check_new(new: &NewAdjustment, e: &mut Errors) {
     }
 }
 
-async fn lock_invoice(conn: &mut Conn, id: Uuid) -> Result<InvoiceRow, ApiError> {
-    crate::invoices::store::lock_many(conn, &[id])
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::field("invoice_id", "unknown", "no invoice has this id"))
-}
-
 fn adjustment(
     kind: AdjustmentKind,
     invoice: &InvoiceRow,
@@ -136,7 +129,7 @@ async fn late_fee(
     let today = stamp.today();
     let past_due = match new.invoice_id {
         Some(id) => {
-            let invoice = lock_invoice(conn, id).await?;
+            let invoice = crate::invoices::store::lock_named(conn, id, "invoice_id").await?;
             if invoice.account_id != account.id {
                 return Err(ApiError::field(
                     "invoice_id",
@@ -200,7 +193,9 @@ async fn small_balance(
     new: &NewAdjustment,
     stamp: &Stamp,
 ) -> Result<Vec<AdjustmentRow>, ApiError> {
-    let mut invoice = lock_invoice(conn, new.invoice_id.expect("checked")).await?;
+    let mut invoice =
+        crate::invoices::store::lock_named(conn, new.invoice_id.expect("checked"), "invoice_id")
+            .await?;
     if new.account_id.is_some_and(|a| a != invoice.account_id) {
         return Err(ApiError::field(
             "invoice_id",
@@ -274,7 +269,7 @@ async fn bad_debt(
         None => None,
     };
     let mut invoices = match (new.invoice_id, &account) {
-        (Some(id), _) => vec![lock_invoice(conn, id).await?],
+        (Some(id), _) => vec![crate::invoices::store::lock_named(conn, id, "invoice_id").await?],
         (None, Some(account)) => {
             crate::payments::store::lock_open_invoices(conn, account.id).await?
         }

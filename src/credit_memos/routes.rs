@@ -621,12 +621,8 @@ pub async fn apply_credit_memo(
                 &mut e,
             );
             e.finish()?;
-            let mut invoice = crate::invoices::store::lock_many(conn, &[new.invoice_id])
-                .await?
-                .pop()
-                .ok_or_else(|| {
-                    ApiError::field("invoice_id", "unknown", "no invoice has this id")
-                })?;
+            let mut invoice =
+                crate::invoices::store::lock_named(conn, new.invoice_id, "invoice_id").await?;
             if let Some(refusal) = rules::application_refusal(memo, &invoice, new.amount) {
                 return Err(refusal);
             }

@@ -36,14 +36,6 @@ fn check_contact(contact: Option<&Contact>, e: &mut Errors) {
     }
 }
 
-/// Locks the invoice a dispute is about.
-async fn lock_invoice(conn: &mut Conn, id: Uuid) -> Result<InvoiceRow, ApiError> {
-    crate::invoices::store::lock_many(conn, &[id])
-        .await?
-        .pop()
-        .ok_or(ApiError::NotFound("invoice"))
-}
-
 /// A new dispute on `invoice` (already checked), holding its amount on the invoice.
 #[allow(clippy::too_many_arguments)]
 async fn open(
@@ -111,7 +103,7 @@ async fn release(
     reopen_deduction: bool,
     stamp: &Stamp,
 ) -> Result<InvoiceRow, ApiError> {
-    let mut invoice = lock_invoice(conn, row.invoice_id).await?;
+    let mut invoice = crate::invoices::store::lock_visible(conn, row.invoice_id, None).await?;
     invoice.disputed_amount =
         (invoice.disputed_amount - row.amount).max(rust_decimal::Decimal::ZERO);
     invoice.version += 1;
@@ -224,7 +216,8 @@ pub async fn create_dispute(
                 }
                 other => other?,
             };
-            let mut invoice = lock_invoice(conn, new.invoice_id).await?;
+            let mut invoice =
+                crate::invoices::store::lock_visible(conn, new.invoice_id, None).await?;
             let mut e = Errors::default();
             if let Some(c) = Currency::parse(&invoice.currency) {
                 if let Err(err) = c.check("amount", new.amount) {
@@ -311,11 +304,8 @@ pub async fn dispute_deduction(
                 Begin::Replay(stored) => return Ok(stored),
                 Begin::Fresh(claim) => claim,
             };
-            let invoice_id = crate::payments::store::find_deduction(conn, id)
-                .await?
-                .invoice_id;
-            let mut invoice = lock_invoice(conn, invoice_id).await?;
-            let mut deduction = crate::payments::store::lock_deduction(conn, id).await?;
+            let (mut invoice, mut deduction) =
+                crate::payments::store::lock_deduction_with_invoice(conn, id).await?;
             if deduction.status != DeductionStatus::Open {
                 return Err(ApiError::conflict(
                     "deduction_not_open",
@@ -807,7 +797,8 @@ pub async fn resolve_dispute(
                 credits::submit(conn, &state, &ctx, &mut memo, stamp).await?;
                 if memo.status == crate::credit_memos::model::CreditMemoStatus::PendingApproval {
                     // Until the credit is approved, its amount stays held on the invoice.
-                    let mut invoice = lock_invoice(conn, row.invoice_id).await?;
+                    let mut invoice =
+                        crate::invoices::store::lock_visible(conn, row.invoice_id, None).await?;
                     invoice.disputed_amount += amount;
                     invoice.version += 1;
                     crate::invoices::store::update(conn, &invoice).await?;

@@ -242,6 +242,16 @@ pub async fn lock_visible(
     Ok(row)
 }
 
+/// Locks the invoice a request names in `field`: an unknown id is a 422 on that field.
+pub async fn lock_named(conn: &mut Conn, id: Uuid, field: &str) -> Result<InvoiceRow, ApiError> {
+    match lock_visible(conn, id, None).await {
+        Err(ApiError::NotFound(_)) => {
+            Err(ApiError::field(field, "unknown", "no invoice has this id"))
+        }
+        other => other,
+    }
+}
+
 pub async fn update(conn: &mut Conn, row: &InvoiceRow) -> Result<InvoiceRow, ApiError> {
     Ok(diesel::update(i::invoices.find(row.id))
         .set(row)

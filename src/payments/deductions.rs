@@ -127,13 +127,7 @@ pub async fn write_off_deduction(
                 Begin::Replay(stored) => return Ok(stored),
                 Begin::Fresh(claim) => claim,
             };
-            // The invoice is locked before the deduction, the order cash application takes.
-            let invoice_id = store::find_deduction(conn, id).await?.invoice_id;
-            let mut invoice = crate::invoices::store::lock_many(conn, &[invoice_id])
-                .await?
-                .pop()
-                .ok_or(ApiError::NotFound("invoice"))?;
-            let mut deduction = store::lock_deduction(conn, id).await?;
+            let (mut invoice, mut deduction) = store::lock_deduction_with_invoice(conn, id).await?;
             let mut e = Errors::default();
             crate::financial_codes::store::check_codes(
                 conn,

@@ -570,11 +570,12 @@ pub async fn create_application(
                     .next(),
                 (None, None) => None,
             };
-            let mut invoice = match invoice_id {
-                Some(id) => crate::invoices::store::lock_many(conn, &[id]).await?.pop(),
-                None => None,
-            }
-            .ok_or_else(|| ApiError::field(field, "unknown", "no invoice has it"))?;
+            let mut invoice = crate::invoices::store::lock_named(
+                conn,
+                invoice_id.unwrap_or_else(Uuid::nil),
+                field,
+            )
+            .await?;
             if let Some(refusal) =
                 rules::application_refusal(&payment, &invoice, new.amount, field, "amount")
             {
@@ -681,10 +682,8 @@ pub async fn reverse_application(
                     "The application was already reversed.",
                 ));
             }
-            let mut invoice = crate::invoices::store::lock_many(conn, &[application.invoice_id])
-                .await?
-                .pop()
-                .ok_or(ApiError::NotFound("invoice"))?;
+            let mut invoice =
+                crate::invoices::store::lock_visible(conn, application.invoice_id, None).await?;
             if invoice.status == InvoiceStatus::Uncollectible
                 && application.amount
                     > crate::adjustments::store::recovered_by(conn, payment.id, invoice.id).await?

@@ -209,6 +209,16 @@ pub async fn lock_deduction(conn: &mut Conn, id: Uuid) -> Result<DeductionRow, A
         .ok_or(ApiError::NotFound("deduction"))
 }
 
+/// Locks a deduction with its invoice, the invoice first (the order cash application takes).
+pub async fn lock_deduction_with_invoice(
+    conn: &mut Conn,
+    id: Uuid,
+) -> Result<(InvoiceRow, DeductionRow), ApiError> {
+    let invoice_id = find_deduction(conn, id).await?.invoice_id;
+    let invoice = crate::invoices::store::lock_visible(conn, invoice_id, None).await?;
+    Ok((invoice, lock_deduction(conn, id).await?))
+}
+
 pub async fn update_deduction(conn: &mut Conn, row: &DeductionRow) -> Result<(), ApiError> {
     diesel::update(d::deductions.find(row.id))
         .set(row)
