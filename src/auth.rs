@@ -64,6 +64,9 @@ pub enum Permission {
     AdjustmentsWrite,
     AdjustmentsBadDebt,
     CollectionsRead,
+    CollectionsWrite,
+    CollectionsManage,
+    ServiceOrdersWrite,
 }
 
 impl Permission {
@@ -103,6 +106,9 @@ impl Permission {
         Permission::AdjustmentsWrite,
         Permission::AdjustmentsBadDebt,
         Permission::CollectionsRead,
+        Permission::CollectionsWrite,
+        Permission::CollectionsManage,
+        Permission::ServiceOrdersWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -142,6 +148,9 @@ impl Permission {
             Permission::AdjustmentsWrite => "adjustments:write",
             Permission::AdjustmentsBadDebt => "adjustments:bad_debt",
             Permission::CollectionsRead => "collections:read",
+            Permission::CollectionsWrite => "collections:write",
+            Permission::CollectionsManage => "collections:manage",
+            Permission::ServiceOrdersWrite => "service_orders:write",
         }
     }
 
@@ -275,6 +284,9 @@ impl Permission {
                 Credit,
                 Viewer,
             ],
+            Permission::CollectionsWrite => &[Admin, Collections, CollectionsManager],
+            Permission::CollectionsManage => &[Admin, CollectionsManager],
+            Permission::ServiceOrdersWrite => &[Admin, Collections, CollectionsManager],
         }
     }
 }

@@ -147,6 +147,39 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(adjustments::routes::list_adjustments)
         .service(adjustments::routes::get_adjustment)
         .service(collections::aging::aging)
+        .service(collections::worklist::worklist)
+        .service(collections::profiles::get_account)
+        .service(collections::profiles::update_profile)
+        .service(collections::profiles::create_rule)
+        .service(collections::profiles::list_rules)
+        .service(collections::profiles::apply_rules)
+        .service(collections::profiles::delete_rule)
+        .service(collections::notes::create_note)
+        .service(collections::notes::list_notes)
+        .service(collections::dunning::create_policy)
+        .service(collections::dunning::list_policies)
+        .service(collections::dunning::get_policy)
+        .service(collections::dunning::update_policy)
+        .service(collections::runs::create_run)
+        .service(collections::runs::list_runs)
+        .service(collections::runs::list_notices)
+        .service(collections::runs::get_notice)
+        .service(collections::runs::notice_document)
+        .service(collections::promises::create_promise)
+        .service(collections::promises::list_promises)
+        .service(collections::promises::get_promise)
+        .service(collections::promises::cancel_promise)
+        .service(collections::service_orders::create_order)
+        .service(collections::service_orders::list_orders)
+        .service(collections::service_orders::get_order)
+        .service(collections::service_orders::send_order)
+        .service(collections::service_orders::complete_order)
+        .service(collections::service_orders::cancel_order)
+        .service(collections::placements::create_placement)
+        .service(collections::placements::list_placements)
+        .service(collections::placements::get_placement)
+        .service(collections::placements::create_recovery)
+        .service(collections::placements::recall_placement)
         .service(tasks::routes::create_task)
         .service(tasks::routes::list_tasks)
         .service(tasks::routes::get_task)
@@ -219,6 +252,7 @@ impl Application {
         let spec = openapi_spec();
         let billing_wakeup = Arc::new(tokio::sync::Notify::new());
         billing::worker::spawn(pool.clone(), config.billing.clone(), billing_wakeup.clone());
+        collections::runs::spawn(pool.clone(), config.collections.dunning_interval_minutes);
         let state = web::Data::new(AppState {
             billing_wakeup,
             pool,

@@ -663,6 +663,235 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dunning_policies (id) {
+        id -> Uuid,
+        name -> Text,
+        segment -> Nullable<Text>,
+        is_default -> Bool,
+        version -> Int4,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    dunning_steps (policy_id, policy_version, step_no) {
+        policy_id -> Uuid,
+        policy_version -> Int4,
+        step_no -> Int4,
+        days_past_due -> Int4,
+        action -> Text,
+        min_balance -> Numeric,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+    }
+}
+
+diesel::table! {
+    collection_profiles (account_id) {
+        account_id -> Uuid,
+        collector -> Nullable<Text>,
+        assignment_rule_id -> Nullable<Uuid>,
+        assigned_at -> Nullable<Timestamptz>,
+        segment -> Nullable<Text>,
+        dunning_policy_id -> Nullable<Uuid>,
+        do_not_dun -> Bool,
+        do_not_dun_reason -> Nullable<Text>,
+        version -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    assignment_rules (id) {
+        id -> Uuid,
+        position -> Int4,
+        collector -> Text,
+        partner_id -> Nullable<Uuid>,
+        risk_level -> Nullable<Text>,
+        min_balance -> Nullable<Numeric>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    account_notes (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        channel -> Text,
+        direction -> Text,
+        outcome -> Nullable<Text>,
+        contact_id -> Nullable<Uuid>,
+        text -> Text,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    promises (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        status -> Text,
+        currency -> Text,
+        total -> Numeric,
+        grace_days -> Int4,
+        promised_on -> Date,
+        note -> Nullable<Text>,
+        closed_on -> Nullable<Date>,
+        close_reason -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    promise_instalments (promise_id, seq) {
+        promise_id -> Uuid,
+        seq -> Int4,
+        due_date -> Date,
+        amount -> Numeric,
+        status -> Text,
+    }
+}
+
+diesel::table! {
+    promise_invoices (promise_id, invoice_id) {
+        promise_id -> Uuid,
+        invoice_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    service_orders (id) {
+        id -> Uuid,
+        number -> Text,
+        account_id -> Uuid,
+        contract_id -> Nullable<Uuid>,
+        kind -> Text,
+        status -> Text,
+        source -> Text,
+        reason -> Text,
+        equipment -> Jsonb,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+        completed_on -> Nullable<Date>,
+        completed_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+        cancel_reason -> Nullable<Text>,
+        version -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    dunning_runs (id) {
+        id -> Uuid,
+        as_of -> Date,
+        trigger -> Text,
+        status -> Text,
+        started_by -> Text,
+        started_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        invoices_examined -> Int4,
+        steps_performed -> Int4,
+        notices -> Int4,
+        tasks -> Int4,
+        service_orders -> Int4,
+        promises_kept -> Int4,
+        promises_broken -> Int4,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    dunning_actions (invoice_id, policy_id, step_no) {
+        invoice_id -> Uuid,
+        policy_id -> Uuid,
+        step_no -> Int4,
+        policy_version -> Int4,
+        account_id -> Uuid,
+        run_id -> Uuid,
+        action -> Text,
+        outcome -> Text,
+        days_past_due -> Int4,
+        amount -> Numeric,
+        task_id -> Nullable<Uuid>,
+        service_order_id -> Nullable<Uuid>,
+        performed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notices (id) {
+        id -> Uuid,
+        number -> Text,
+        account_id -> Uuid,
+        invoice_id -> Uuid,
+        policy_id -> Uuid,
+        step_no -> Int4,
+        action -> Text,
+        channel -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        amount -> Numeric,
+        currency -> Text,
+        run_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    agency_placements (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        agency -> Text,
+        placed_on -> Date,
+        currency -> Text,
+        amount_placed -> Numeric,
+        commission_rate -> Numeric,
+        status -> Text,
+        recovered -> Numeric,
+        commission -> Numeric,
+        recalled_on -> Nullable<Date>,
+        recall_reason -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    placement_invoices (placement_id, invoice_id) {
+        placement_id -> Uuid,
+        invoice_id -> Uuid,
+        amount -> Numeric,
+    }
+}
+
+diesel::table! {
+    placement_recoveries (id) {
+        id -> Uuid,
+        placement_id -> Uuid,
+        payment_id -> Uuid,
+        amount -> Numeric,
+        commission -> Numeric,
+        received_date -> Date,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(accounts -> partners (partner_id));
 diesel::joinable!(adjustments -> accounts (account_id));
 diesel::joinable!(adjustments -> financial_codes (financial_code_id));
@@ -727,6 +956,21 @@ diesel::joinable!(payments -> invoices (return_fee_invoice_id));
 diesel::joinable!(tasks -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    dunning_policies,
+    dunning_steps,
+    collection_profiles,
+    assignment_rules,
+    account_notes,
+    promises,
+    promise_instalments,
+    promise_invoices,
+    service_orders,
+    dunning_runs,
+    dunning_actions,
+    notices,
+    agency_placements,
+    placement_invoices,
+    placement_recoveries,
     accounts,
     adjustments,
     audit_events,

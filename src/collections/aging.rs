@@ -20,7 +20,7 @@ use crate::AppState;
 crate::text_enum! {
     /// How the aging is grouped: by account, by partner (accounts without one together), or
     /// one row per currency.
-    AgingGroup { Account => "account", Partner => "partner", None => "none" }
+    AgingGroup { Account => "account", Partner => "partner", Collector => "collector", None => "none" }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -28,7 +28,8 @@ crate::text_enum! {
 pub struct AgingQuery {
     /// The day the aging is as of, at its end (default today).
     pub as_of: Option<Date>,
-    /// `account` (default), `partner` or `none`.
+    /// `account` (default), `partner`, `collector` (the collector's token subject as the
+    /// label; accounts in no portfolio together) or `none`.
     pub group_by: Option<AgingGroup>,
 }
 
@@ -140,6 +141,7 @@ fn sql(key: &str, label: &str) -> String {
            FROM aged g
            JOIN accounts a ON a.id = g.account_id
            LEFT JOIN partners p ON p.id = a.partner_id
+           LEFT JOIN collection_profiles cp ON cp.account_id = a.id
           GROUP BY 1, 2, 3
           ORDER BY total DESC, label, currency"
     )
@@ -206,6 +208,7 @@ pub async fn aging(
     let (key, label) = match group_by {
         AgingGroup::Account => ("a.id", "a.number || ' ' || a.legal_name"),
         AgingGroup::Partner => ("p.id", "COALESCE(p.code || ' ' || p.name, 'No partner')"),
+        AgingGroup::Collector => ("NULL::uuid", "COALESCE(cp.collector, 'Unassigned')"),
         AgingGroup::None => ("NULL::uuid", "'All accounts'"),
     };
     // Disputes closed at or after the end of `as_of` were still active that day.

@@ -1,3 +1,219 @@
-//! Collections: what is past due and how late (the aging report).
+//! Collections: what is past due and how late (aging), who is most at risk (risk scores,
+//! portfolios and worklists), what was said (notes), what is sent when (dunning policies,
+//! runs and notices), what was agreed (promises to pay), what is done to the service (service
+//! orders) and what goes to an agency (placements).
 
 pub mod aging;
+pub mod dunning;
+pub mod events;
+pub mod notes;
+pub mod placements;
+pub mod profiles;
+pub mod promises;
+pub mod risk;
+pub mod runs;
+pub mod service_orders;
+pub mod worklist;
+
+use diesel::sql_types::{Array, Date as SqlDate, Text, Uuid as SqlUuid};
+use diesel::OptionalExtension;
+use diesel_async::RunQueryDsl;
+use rust_decimal::Decimal;
+use time::Date;
+use uuid::Uuid;
+
+use crate::accounts::model::{AccountStatus, CollectionsStatus};
+use crate::audit::{self, Change};
+use crate::auth::{Principal, Role};
+use crate::context::Ctx;
+use crate::db::Conn;
+use crate::error::ApiError;
+
+/// The caller recorded for changes the collections job makes on its own.
+pub fn system_ctx() -> Ctx {
+    Ctx {
+        principal: Principal {
+            subject: "system:collections".into(),
+            role: Role::Admin,
+            partner_id: None,
+        },
+        request_id: None,
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Previous {
+    #[diesel(sql_type = Text)]
+    previous: String,
+}
+
+/// Moves one of the account's status columns to `to` when it is one of `from`, with an audit
+/// entry `{action}` holding the column before and after; whether it moved.
+async fn move_account(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    account_id: Uuid,
+    column: &'static str,
+    from: &[&str],
+    to: &str,
+    action: &str,
+) -> Result<bool, ApiError> {
+    let moved: Option<Previous> = diesel::sql_query(format!(
+        "UPDATE accounts a
+            SET {column} = $2, version = a.version + 1, updated_at = now()
+           FROM (SELECT id, {column} AS previous FROM accounts WHERE id = $1 FOR UPDATE) p
+          WHERE a.id = p.id AND p.previous = ANY($3) AND p.previous <> $2
+      RETURNING p.previous"
+    ))
+    .bind::<SqlUuid, _>(account_id)
+    .bind::<Text, _>(to)
+    .bind::<Array<Text>, _>(from)
+    .get_result(conn)
+    .await
+    .optional()?;
+    let Some(previous) = moved else {
+        return Ok(false);
+    };
+    audit::record(
+        conn,
+        ctx,
+        Change {
+            action,
+            entity_type: "account",
+            entity_id: account_id,
+            account_id: Some(account_id),
+            before: Some(&serde_json::json!({ column: previous.previous })),
+            after: Some(&serde_json::json!({ column: to })),
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Moves the account's collections status to `to` when it is one of `from`; whether it moved.
+pub async fn set_status(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    account_id: Uuid,
+    from: &[CollectionsStatus],
+    to: CollectionsStatus,
+) -> Result<bool, ApiError> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    move_account(
+        conn,
+        ctx,
+        account_id,
+        "collections_status",
+        &from,
+        to.as_str(),
+        "account.collections_status_changed",
+    )
+    .await
+}
+
+/// Moves the account's lifecycle status (by a completed service order) when it is one of
+/// `from`; whether it moved.
+pub async fn set_account_status(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    account_id: Uuid,
+    from: &[AccountStatus],
+    to: AccountStatus,
+) -> Result<bool, ApiError> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    move_account(
+        conn,
+        ctx,
+        account_id,
+        "status",
+        &from,
+        to.as_str(),
+        "account.status_changed",
+    )
+    .await
+}
+
+#[derive(diesel::QueryableByName)]
+struct Amount {
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    amount: Decimal,
+}
+
+/// The account's undisputed balance past due at the end of `today`.
+pub async fn past_due(conn: &mut Conn, account_id: Uuid, today: Date) -> Result<Decimal, ApiError> {
+    let row: Amount = diesel::sql_query(
+        "SELECT COALESCE(sum(balance_due - disputed_amount), 0) AS amount
+           FROM invoices
+          WHERE account_id = $1 AND status = 'open' AND due_date < $2",
+    )
+    .bind::<SqlUuid, _>(account_id)
+    .bind::<SqlDate, _>(today)
+    .get_result(conn)
+    .await?;
+    Ok(row.amount)
+}
+
+/// Where a closed arrangement leaves the account: still in dunning while anything is past due.
+pub async fn status_after_arrangement(
+    conn: &mut Conn,
+    account_id: Uuid,
+    today: Date,
+) -> Result<CollectionsStatus, ApiError> {
+    Ok(
+        if past_due(conn, account_id, today).await? > Decimal::ZERO {
+            CollectionsStatus::InDunning
+        } else {
+            CollectionsStatus::None
+        },
+    )
+}
+
+/// Opens a collections task on the account (or one of its invoices), assigned to the
+/// account's collector; audited.
+#[allow(clippy::too_many_arguments)]
+pub async fn open_task(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    kind: &str,
+    account_id: Uuid,
+    invoice_id: Option<Uuid>,
+    title: String,
+    description: String,
+    priority: crate::tasks::model::Priority,
+    due_date: Date,
+) -> Result<crate::tasks::model::TaskRow, ApiError> {
+    use crate::tasks::model::{SubjectType, TaskRow, TaskView};
+    let collector = profiles::find(conn, account_id).await?.collector;
+    let (subject_type, subject_id) = match invoice_id {
+        Some(id) => (SubjectType::Invoice, id),
+        None => (SubjectType::Account, account_id),
+    };
+    let mut row = TaskRow::new(
+        kind,
+        subject_type,
+        subject_id,
+        Some(account_id),
+        title.chars().take(200).collect(),
+        due_date,
+        priority,
+        &ctx.principal.subject,
+    );
+    row.description = Some(description);
+    row.assignee = collector;
+    let row = crate::tasks::store::insert(conn, &row).await?;
+    let view = TaskView::from(row.clone());
+    audit::record(
+        conn,
+        ctx,
+        Change {
+            action: "task.created",
+            entity_type: "task",
+            entity_id: row.id,
+            account_id: Some(account_id),
+            before: None,
+            after: Some(&view),
+        },
+    )
+    .await?;
+    Ok(row)
+}

@@ -468,3 +468,46 @@ pub fn suspended_since(amendments: &[AmendmentRow]) -> Option<Date> {
     }
     since
 }
+
+/// Suspends, resumes or terminates a contract on behalf of a completed service order: the
+/// same amendment, checks and audit entry as `POST /contracts/{id}/amendments`.
+pub async fn amend_for_order(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    contract_id: Uuid,
+    kind: AmendmentKind,
+    effective_date: Date,
+    note: String,
+) -> Result<(), ApiError> {
+    let current = store::lock(conn, contract_id).await?;
+    check_state(kind, &current)?;
+    let before = view(conn, current.clone()).await?;
+    let new = NewAmendment {
+        kind,
+        effective_date,
+        note: Some(note),
+        charges: Vec::new(),
+        end_charge_ids: Vec::new(),
+        meter_plans: Vec::new(),
+        end_date: None,
+        prices: Vec::new(),
+        account_id: None,
+        version: None,
+    };
+    let next = apply(conn, ctx, &current, &new).await?;
+    let row = store::update(conn, &next).await?;
+    let after = view(conn, row).await?;
+    audit::record(
+        conn,
+        ctx,
+        Change {
+            action: "contract.amended",
+            entity_type: "contract",
+            entity_id: contract_id,
+            account_id: Some(after.account_id),
+            before: Some(&before),
+            after: Some(&after),
+        },
+    )
+    .await
+}

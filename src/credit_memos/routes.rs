@@ -632,7 +632,8 @@ pub async fn apply_credit_memo(
             crate::invoices::store::update(conn, &invoice).await?;
             store::insert_applications(conn, &[application]).await?;
             crate::payments::store::sync_deductions(conn, &[invoice.id], None, stamp).await?;
-            crate::ledger::store::post(conn, &entries).await
+            crate::ledger::store::post(conn, &entries).await?;
+            crate::collections::events::cash_moved(conn, &ctx, memo.account_id, false).await
         }
     )
 }

@@ -244,7 +244,8 @@ pub fn sheet(
     }
 }
 
-fn escape(text: &str) -> String {
+/// Escapes text for HTML.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

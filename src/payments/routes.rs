@@ -188,7 +188,14 @@ async fn save(
         )
         .await?;
     }
-    crate::ledger::store::post(conn, &moves.entries).await
+    crate::ledger::store::post(conn, &moves.entries).await?;
+    crate::collections::events::cash_moved(
+        conn,
+        ctx,
+        payment.account_id,
+        payment.status == PaymentStatus::Returned,
+    )
+    .await
 }
 
 /// Records a payment's change in the audit log and answers its view (stored with the
@@ -382,6 +389,29 @@ async fn apply_auto(
     Ok(moves)
 }
 
+/// Writes a new payment, applies it as its mode says (by the remittance, oldest due first,
+/// or not at all) and posts its receipt and applications.
+pub async fn receive(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    payment: &mut PaymentRow,
+    remittance: Option<&[RemittanceLine]>,
+    stamp: &Stamp,
+) -> Result<(), ApiError> {
+    store::insert(conn, payment).await?;
+    let receipt = rules::receipt(payment, stamp);
+    let mut moves = match (payment.application_mode, remittance) {
+        (super::model::ApplicationMode::Remittance, Some(lines)) => {
+            apply_remittance(conn, payment, lines, stamp).await?
+        }
+        (super::model::ApplicationMode::Auto, _) => apply_auto(conn, payment, stamp).await?,
+        _ => Moves::default(),
+    };
+    moves.entries.insert(0, receipt);
+    payment.version = 1;
+    save(conn, ctx, payment, &moves, stamp).await
+}
+
 /// Handles the POST /v1/payments route: records a payment and applies it.
 ///
 /// With a remittance, each line pays the invoice it names (by id or number); a line paying
@@ -460,20 +490,7 @@ pub async fn create_payment(
                 created_at: stamp.now,
                 updated_at: stamp.now,
             };
-            store::insert(conn, &payment).await?;
-            let receipt = rules::receipt(&payment, &stamp);
-            let mut moves = match (mode, new.remittance.as_deref()) {
-                (super::model::ApplicationMode::Remittance, Some(lines)) => {
-                    apply_remittance(conn, &mut payment, lines, &stamp).await?
-                }
-                (super::model::ApplicationMode::Auto, _) => {
-                    apply_auto(conn, &mut payment, &stamp).await?
-                }
-                _ => Moves::default(),
-            };
-            moves.entries.insert(0, receipt);
-            payment.version = 1;
-            save(conn, &ctx, &payment, &moves, &stamp).await?;
+            receive(conn, &ctx, &mut payment, new.remittance.as_deref(), &stamp).await?;
             finish(
                 conn,
                 &ctx,

@@ -154,7 +154,7 @@ async fn the_aging_as_of_three_dates_follows_the_ledger() {
     assert_eq!(all["rows"][0]["label"], "All accounts");
     assert_eq!(all["rows"][0]["total"], "1630.00");
 
-    app.get("/v1/collections/aging?group_by=collector", &billing())
+    app.get("/v1/collections/aging?group_by=region", &billing())
         .await
         .expect(400);
     app.get("/v1/collections/aging?as_of=yesterday", &billing())

@@ -215,6 +215,10 @@ pub fn test_config(db_url: &str) -> Config {
         pg_dir: "var/pg".into(),
         idempotency_ttl_hours: 24,
         billing: Default::default(),
+        collections: receivables::config::CollectionsSettings {
+            dunning_interval_minutes: 0,
+            ..Default::default()
+        },
         credits: receivables::config::CreditSettings {
             holidays: test_holidays(),
             ..Default::default()

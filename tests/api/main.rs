@@ -10,6 +10,7 @@ mod contracts;
 mod conventions;
 mod credits;
 mod disputes;
+mod dunning;
 mod financial_codes;
 mod helpers;
 mod idempotency;

@@ -1,0 +1,871 @@
+//! Dunning runs: every few minutes on each instance, and on demand with an `as_of` date.
+//!
+//! A run first reviews active promises (breaking those missed), then takes every open invoice
+//! with an undisputed balance past due, not covered by an active promise, of an account that
+//! is neither marked do-not-dun, nor with an agency, written off or closed. For each, the
+//! latest due step of the account's policy (days past due reached, minimum balance met) that
+//! has not fired on the invoice is performed; earlier due steps it jumps over are recorded as
+//! superseded. The primary key of `dunning_actions` (invoice, policy, step) makes each step
+//! fire once per invoice however many runs or instances overlap; accounts are processed one
+//! transaction each, under the account's row lock.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpResponse};
+use diesel::prelude::*;
+use diesel::sql_types::{Date as SqlDate, Integer, Numeric, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration, OffsetDateTime};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::dunning::{self, DunningAction, StepRow};
+use super::service_orders::{self, OrderKind, OrderSource};
+use crate::accounts::model::CollectionsStatus;
+use crate::auth::Permission;
+use crate::context::Ctx;
+use crate::db::{Conn, DbPool};
+use crate::error::ApiError;
+use crate::extract::{ApiQuery, OptionalJson};
+use crate::money::Currency;
+use crate::openapi::responses::*;
+use crate::pagination::{Page, PageParams};
+use crate::schema::dunning_runs::dsl as dr;
+use crate::schema::notices::dsl as nt;
+use crate::tasks::model::Priority;
+use crate::AppState;
+
+crate::text_enum! {
+    /// What started a run.
+    RunTrigger { Manual => "manual", Schedule => "schedule" }
+}
+
+crate::text_enum! {
+    RunStatus { Running => "running", Completed => "completed", Failed => "failed" }
+}
+
+crate::text_enum! {
+    /// How a notice is delivered.
+    NoticeChannel { Email => "email", Letter => "letter" }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, ToSchema)]
+#[diesel(table_name = crate::schema::dunning_runs, treat_none_as_null = true)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct RunView {
+    pub id: Uuid,
+    pub as_of: Date,
+    pub trigger: RunTrigger,
+    pub status: RunStatus,
+    pub started_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    /// Past-due invoices the run considered.
+    pub invoices_examined: i32,
+    /// Steps it performed (each once per invoice).
+    pub steps_performed: i32,
+    pub notices: i32,
+    pub tasks: i32,
+    pub service_orders: i32,
+    pub promises_kept: i32,
+    pub promises_broken: i32,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::notices)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct NoticeRow {
+    pub id: Uuid,
+    pub number: String,
+    pub account_id: Uuid,
+    pub invoice_id: Uuid,
+    pub policy_id: Uuid,
+    pub step_no: i32,
+    pub action: DunningAction,
+    pub channel: NoticeChannel,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub amount: Decimal,
+    pub currency: String,
+    pub run_id: Uuid,
+    pub created_at: OffsetDateTime,
+}
+
+/// A notice as rendered and recorded for delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoticeView {
+    pub id: Uuid,
+    #[schema(example = "NTC-000001")]
+    pub number: String,
+    pub account_id: Uuid,
+    pub invoice_id: Uuid,
+    pub policy_id: Uuid,
+    pub step_no: i32,
+    pub action: DunningAction,
+    pub channel: NoticeChannel,
+    /// An email address, or the postal addressee and address.
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    /// The undisputed past-due amount dunned.
+    #[schema(value_type = String, example = "120.00")]
+    pub amount: Decimal,
+    pub currency: String,
+    pub run_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<NoticeRow> for NoticeView {
+    fn from(r: NoticeRow) -> Self {
+        let amount = Currency::parse(&r.currency).map_or(r.amount, |c| c.normalize(r.amount));
+        NoticeView {
+            id: r.id,
+            number: r.number,
+            account_id: r.account_id,
+            invoice_id: r.invoice_id,
+            policy_id: r.policy_id,
+            step_no: r.step_no,
+            action: r.action,
+            channel: r.channel,
+            recipient: r.recipient,
+            subject: r.subject,
+            body_text: r.body_text,
+            body_html: r.body_html,
+            amount,
+            currency: r.currency,
+            run_id: r.run_id,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A run asked for by hand.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRun {
+    /// The day to dun as of (default today; within a year either way). Balances are today's.
+    pub as_of: Option<Date>,
+}
+
+/// A past-due invoice dunning may act on.
+#[derive(Debug, Clone, diesel::QueryableByName)]
+struct Candidate {
+    #[diesel(sql_type = SqlUuid)]
+    invoice_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    account_id: Uuid,
+    #[diesel(sql_type = Text)]
+    invoice_number: String,
+    #[diesel(sql_type = SqlDate)]
+    due_date: Date,
+    #[diesel(sql_type = Numeric)]
+    total: Decimal,
+    #[diesel(sql_type = Text)]
+    currency: String,
+    /// The undisputed balance.
+    #[diesel(sql_type = Numeric)]
+    amount: Decimal,
+    #[diesel(sql_type = Integer)]
+    days: i32,
+    #[diesel(sql_type = SqlUuid)]
+    policy_id: Uuid,
+    #[diesel(sql_type = Integer)]
+    policy_version: i32,
+    #[diesel(sql_type = Text)]
+    account_number: String,
+    #[diesel(sql_type = Text)]
+    legal_name: String,
+}
+
+async fn candidates(conn: &mut Conn, as_of: Date) -> Result<Vec<Candidate>, ApiError> {
+    Ok(diesel::sql_query(
+        "SELECT i.id AS invoice_id, i.account_id, i.number AS invoice_number, i.due_date,
+                i.total, i.currency, i.balance_due - i.disputed_amount AS amount,
+                ($1 - i.due_date) AS days, p.id AS policy_id, p.version AS policy_version,
+                a.number AS account_number, a.legal_name
+           FROM invoices i
+           JOIN accounts a ON a.id = i.account_id
+           LEFT JOIN collection_profiles cp ON cp.account_id = a.id
+           LEFT JOIN dunning_policies sp ON sp.segment = cp.segment
+           LEFT JOIN dunning_policies dp ON dp.is_default
+           JOIN dunning_policies p ON p.id = COALESCE(cp.dunning_policy_id, sp.id, dp.id)
+          WHERE i.status = 'open' AND i.due_date < $1 AND i.balance_due > i.disputed_amount
+            AND a.status <> 'closed'
+            AND a.collections_status NOT IN ('with_agency', 'written_off')
+            AND NOT COALESCE(cp.do_not_dun, false)
+            AND NOT EXISTS (SELECT 1 FROM promise_invoices pv
+                              JOIN promises pr ON pr.id = pv.promise_id
+                             WHERE pv.invoice_id = i.id AND pr.status = 'active')
+          ORDER BY i.account_id, i.due_date, i.id",
+    )
+    .bind::<SqlDate, _>(as_of)
+    .load(conn)
+    .await?)
+}
+
+/// The step to perform on an invoice and the earlier due ones it supersedes, given the steps
+/// already recorded for it.
+pub fn due_steps<'a>(
+    steps: &'a [StepRow],
+    days: i32,
+    amount: Decimal,
+    recorded: &[i32],
+) -> Option<(&'a StepRow, Vec<&'a StepRow>)> {
+    let due: Vec<&StepRow> = steps
+        .iter()
+        .filter(|s| s.days_past_due <= days && amount >= s.min_balance)
+        .filter(|s| !recorded.contains(&s.step_no))
+        .collect();
+    let (last, earlier) = due.split_last()?;
+    // A step already recorded after the due ones means they were passed over for good.
+    if recorded.iter().any(|r| *r > last.step_no) {
+        return None;
+    }
+    Some((last, earlier.to_vec()))
+}
+
+/// The address of a postal notice.
+fn postal(name: &str, a: &crate::accounts::model::Address) -> String {
+    let mut lines = vec![name.to_string(), a.line1.clone()];
+    lines.extend(a.line2.clone());
+    let mut city = a.city.clone();
+    if let Some(r) = &a.region {
+        city.push_str(&format!(", {r}"));
+    }
+    if let Some(p) = &a.postal_code {
+        city.push_str(&format!(" {p}"));
+    }
+    lines.push(city);
+    lines.push(a.country.clone());
+    lines.join("\n")
+}
+
+/// Who to write to: the billing contact's email (else accounts payable's, primary's, any's)
+/// for emails, the billing address for letters and for emails without an address.
+async fn recipient(
+    conn: &mut Conn,
+    account_id: Uuid,
+    action: DunningAction,
+) -> Result<(NoticeChannel, String), ApiError> {
+    use crate::schema::contacts::dsl as c;
+    let account = crate::accounts::store::find_visible(conn, account_id, None).await?;
+    if action != DunningAction::LateNoticeLetter {
+        let contacts: Vec<(String, Option<String>)> = c::contacts
+            .filter(c::account_id.eq(account_id))
+            .filter(c::email.is_not_null())
+            .select((c::role, c::email))
+            .order(c::created_at)
+            .load(conn)
+            .await?;
+        for role in ["billing", "accounts_payable", "primary", ""] {
+            if let Some((_, Some(email))) =
+                contacts.iter().find(|(r, _)| role.is_empty() || r == role)
+            {
+                return Ok((NoticeChannel::Email, email.clone()));
+            }
+        }
+    }
+    Ok((
+        NoticeChannel::Letter,
+        postal(&account.legal_name, &account.billing_address),
+    ))
+}
+
+#[derive(Default)]
+struct Counts {
+    steps: i32,
+    notices: i32,
+    tasks: i32,
+    orders: i32,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Next {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Performs one step on one invoice (its action row already claimed).
+async fn perform(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    run_id: Uuid,
+    as_of: Date,
+    c: &Candidate,
+    step: &StepRow,
+    counts: &mut Counts,
+) -> Result<(), ApiError> {
+    let currency = Currency::parse(&c.currency);
+    let money = |d: Decimal| currency.map_or(d, |cur| cur.normalize(d)).to_string();
+    let values: HashMap<&str, String> = [
+        ("account.name", c.legal_name.clone()),
+        ("account.number", c.account_number.clone()),
+        ("invoice.number", c.invoice_number.clone()),
+        ("invoice.due_date", c.due_date.to_string()),
+        ("invoice.total", money(c.total)),
+        ("amount", money(c.amount)),
+        ("currency", c.currency.clone()),
+        ("days_past_due", c.days.to_string()),
+        ("today", as_of.to_string()),
+    ]
+    .into_iter()
+    .collect();
+    let subject = dunning::render(&step.subject, &values, false);
+    let text = dunning::render(&step.body_text, &values, false);
+    let (mut task_id, mut order_id) = (None, None);
+    let task = |kind: &'static str, priority| (kind, priority);
+    let (task_kind, order_kind) = match step.action {
+        a if a.is_notice() => (None, None),
+        DunningAction::CallTask => (Some(task("collections_call", Priority::Normal)), None),
+        DunningAction::AgencyPlacementRecommendation => {
+            (Some(task("agency_placement_review", Priority::High)), None)
+        }
+        DunningAction::WriteOffRecommendation => {
+            (Some(task("write_off_review", Priority::High)), None)
+        }
+        DunningAction::SuspensionOrder => (None, Some(OrderKind::Suspend)),
+        DunningAction::TerminationOrder => (None, Some(OrderKind::Terminate)),
+        _ => (None, Some(OrderKind::EquipmentPickup)),
+    };
+    if step.action.is_notice() {
+        let (channel, to) = recipient(conn, c.account_id, step.action).await?;
+        let next: Next = diesel::sql_query("SELECT nextval('notice_numbers') AS n")
+            .get_result(conn)
+            .await?;
+        let row = NoticeRow {
+            id: Uuid::now_v7(),
+            number: format!("NTC-{:06}", next.n),
+            account_id: c.account_id,
+            invoice_id: c.invoice_id,
+            policy_id: c.policy_id,
+            step_no: step.step_no,
+            action: step.action,
+            channel,
+            recipient: to,
+            subject,
+            body_text: text,
+            body_html: dunning::render(&step.body_html, &values, true),
+            amount: c.amount,
+            currency: c.currency.clone(),
+            run_id,
+            created_at: crate::db::now(),
+        };
+        diesel::insert_into(nt::notices)
+            .values(&row)
+            .execute(conn)
+            .await?;
+        let view = NoticeView::from(row);
+        crate::audit::record(
+            conn,
+            ctx,
+            crate::audit::Change {
+                action: "notice.created",
+                entity_type: "notice",
+                entity_id: view.id,
+                account_id: Some(c.account_id),
+                before: None,
+                after: Some(&view),
+            },
+        )
+        .await?;
+        counts.notices += 1;
+    } else if let Some((kind, priority)) = task_kind {
+        let row = super::open_task(
+            conn,
+            ctx,
+            kind,
+            c.account_id,
+            Some(c.invoice_id),
+            subject,
+            text,
+            priority,
+            as_of,
+        )
+        .await?;
+        task_id = Some(row.id);
+        counts.tasks += 1;
+    } else if let Some(kind) = order_kind {
+        // One open order of a kind per account: a second invoice reaching the step joins it.
+        if let Some(order) = service_orders::create(
+            conn,
+            ctx,
+            c.account_id,
+            kind,
+            None,
+            OrderSource::Dunning,
+            subject,
+        )
+        .await?
+        {
+            order_id = Some(order.id);
+            counts.orders += 1;
+        }
+    }
+    if task_id.is_some() || order_id.is_some() {
+        diesel::sql_query(
+            "UPDATE dunning_actions SET task_id = $1, service_order_id = $2
+              WHERE invoice_id = $3 AND policy_id = $4 AND step_no = $5",
+        )
+        .bind::<diesel::sql_types::Nullable<SqlUuid>, _>(task_id)
+        .bind::<diesel::sql_types::Nullable<SqlUuid>, _>(order_id)
+        .bind::<SqlUuid, _>(c.invoice_id)
+        .bind::<SqlUuid, _>(c.policy_id)
+        .bind::<Integer, _>(step.step_no)
+        .execute(conn)
+        .await?;
+    }
+    counts.steps += 1;
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = Integer)]
+    step_no: i32,
+}
+
+/// Records the due steps of an invoice (the performed one and those it supersedes); whether
+/// this run claimed the step to perform (another run may have got there first).
+async fn claim(
+    conn: &mut Conn,
+    run_id: Uuid,
+    c: &Candidate,
+    perform: &StepRow,
+    superseded: &[&StepRow],
+) -> Result<bool, ApiError> {
+    let mut steps: Vec<(&StepRow, &str)> = superseded.iter().map(|s| (*s, "superseded")).collect();
+    steps.push((perform, "performed"));
+    let mut claimed = false;
+    for (step, outcome) in steps {
+        let row: Option<Claimed> = diesel::sql_query(
+            "INSERT INTO dunning_actions (invoice_id, policy_id, step_no, policy_version,
+                    account_id, run_id, action, outcome, days_past_due, amount, performed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+             ON CONFLICT DO NOTHING
+             RETURNING step_no",
+        )
+        .bind::<SqlUuid, _>(c.invoice_id)
+        .bind::<SqlUuid, _>(c.policy_id)
+        .bind::<Integer, _>(step.step_no)
+        .bind::<Integer, _>(step.policy_version)
+        .bind::<SqlUuid, _>(c.account_id)
+        .bind::<SqlUuid, _>(run_id)
+        .bind::<Text, _>(step.action.as_str())
+        .bind::<Text, _>(outcome)
+        .bind::<Integer, _>(c.days)
+        .bind::<Numeric, _>(c.amount)
+        .get_result(conn)
+        .await
+        .optional()?;
+        claimed = row.is_some_and(|r| r.step_no == step.step_no);
+    }
+    Ok(claimed)
+}
+
+/// Performs a dunning run as of `as_of`, recorded in `dunning_runs`; its summary.
+pub async fn run(
+    pool: &DbPool,
+    ctx: &Ctx,
+    as_of: Date,
+    trigger: RunTrigger,
+) -> Result<RunView, ApiError> {
+    let mut conn = crate::db::conn(pool).await?;
+    let mut summary = RunView {
+        id: Uuid::now_v7(),
+        as_of,
+        trigger,
+        status: RunStatus::Running,
+        started_by: ctx.principal.subject.clone(),
+        started_at: crate::db::now(),
+        finished_at: None,
+        invoices_examined: 0,
+        steps_performed: 0,
+        notices: 0,
+        tasks: 0,
+        service_orders: 0,
+        promises_kept: 0,
+        promises_broken: 0,
+        error: None,
+    };
+    diesel::insert_into(dr::dunning_runs)
+        .values(&summary)
+        .execute(&mut conn)
+        .await?;
+    let outcome = dun(&mut conn, ctx, &mut summary).await;
+    summary.finished_at = Some(crate::db::now());
+    match outcome {
+        Ok(()) => summary.status = RunStatus::Completed,
+        Err(e) => {
+            log::error!("dunning run {} failed: {e}", summary.id);
+            summary.status = RunStatus::Failed;
+            summary.error = Some(e.to_string());
+        }
+    }
+    diesel::update(dr::dunning_runs.find(summary.id))
+        .set(&summary)
+        .execute(&mut conn)
+        .await?;
+    Ok(summary)
+}
+
+async fn dun(conn: &mut Conn, ctx: &Ctx, summary: &mut RunView) -> Result<(), ApiError> {
+    let as_of = summary.as_of;
+    let reviewed = conn
+        .transaction(async |conn| {
+            super::promises::review(conn, ctx, super::promises::Scope::All, as_of).await
+        })
+        .await?;
+    summary.promises_kept = reviewed.kept;
+    summary.promises_broken = reviewed.broken;
+    let candidates = candidates(conn, as_of).await?;
+    summary.invoices_examined = candidates.len() as i32;
+    let mut versions: Vec<(Uuid, i32)> = candidates
+        .iter()
+        .map(|c| (c.policy_id, c.policy_version))
+        .collect();
+    versions.sort();
+    versions.dedup();
+    let steps = dunning::steps_of(conn, &versions).await?;
+    let mut recorded: HashMap<(Uuid, Uuid), Vec<i32>> = HashMap::new();
+    {
+        use crate::schema::dunning_actions::dsl as da;
+        let ids: Vec<Uuid> = candidates.iter().map(|c| c.invoice_id).collect();
+        for (invoice, policy, step) in da::dunning_actions
+            .filter(da::invoice_id.eq_any(&ids))
+            .select((da::invoice_id, da::policy_id, da::step_no))
+            .load::<(Uuid, Uuid, i32)>(conn)
+            .await?
+        {
+            recorded.entry((invoice, policy)).or_default().push(step);
+        }
+    }
+    let mut by_account: Vec<(Uuid, Vec<&Candidate>)> = Vec::new();
+    for c in &candidates {
+        match by_account.last_mut() {
+            Some((a, list)) if *a == c.account_id => list.push(c),
+            _ => by_account.push((c.account_id, vec![c])),
+        }
+    }
+    let mut counts = Counts::default();
+    for (account_id, invoices) in by_account {
+        let work: Vec<(&Candidate, &StepRow, Vec<&StepRow>)> = invoices
+            .into_iter()
+            .filter_map(|c| {
+                let policy_steps = steps.get(&(c.policy_id, c.policy_version))?;
+                let done = recorded
+                    .get(&(c.invoice_id, c.policy_id))
+                    .map_or(&[][..], |v| v.as_slice());
+                let (step, earlier) = due_steps(policy_steps, c.days, c.amount, done)?;
+                Some((c, step, earlier))
+            })
+            .collect();
+        if work.is_empty() {
+            continue;
+        }
+        let mut account_counts = Counts::default();
+        let result = conn
+            .transaction(async |conn| {
+                crate::accounts::store::lock_visible(conn, account_id, None).await?;
+                let mut any = false;
+                for (c, step, earlier) in &work {
+                    if claim(conn, summary.id, c, step, earlier).await? {
+                        perform(conn, ctx, summary.id, as_of, c, step, &mut account_counts).await?;
+                        any = true;
+                    }
+                }
+                if any {
+                    super::set_status(
+                        conn,
+                        ctx,
+                        account_id,
+                        &[CollectionsStatus::None],
+                        CollectionsStatus::InDunning,
+                    )
+                    .await?;
+                }
+                Ok::<_, ApiError>(())
+            })
+            .await;
+        match result {
+            Ok(()) => {
+                counts.steps += account_counts.steps;
+                counts.notices += account_counts.notices;
+                counts.tasks += account_counts.tasks;
+                counts.orders += account_counts.orders;
+            }
+            // One account's data must not stop the others' dunning.
+            Err(e) => log::warn!("dunning run {}: account {account_id}: {e}", summary.id),
+        }
+    }
+    summary.steps_performed = counts.steps;
+    summary.notices = counts.notices;
+    summary.tasks = counts.tasks;
+    summary.service_orders = counts.orders;
+    Ok(())
+}
+
+/// Runs dunning as of today every `minutes` (0: never) while the server runs.
+pub fn spawn(pool: DbPool, minutes: u64) {
+    if minutes == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(minutes * 60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let ctx = super::system_ctx();
+            match run(&pool, &ctx, crate::db::now().date(), RunTrigger::Schedule).await {
+                Ok(r) => log::info!(
+                    "dunning run {}: {} steps, {} notices, {} promises broken",
+                    r.id,
+                    r.steps_performed,
+                    r.notices,
+                    r.promises_broken
+                ),
+                Err(e) => log::warn!("dunning run: {e}"),
+            }
+        }
+    });
+}
+
+/// Handles the POST /v1/collections/dunning-runs route: runs dunning now, as of `as_of`, and
+/// answers its summary. Running again is harmless: each step fires once per invoice.
+#[utoipa::path(
+    tag = "collections",
+    request_body(content = Option<NewRun>),
+    responses(
+        (status = 201, description = "The run, finished", body = RunView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/collections/dunning-runs")]
+pub async fn create_run(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    body: OptionalJson<NewRun>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CollectionsManage)?;
+    let today = crate::db::now().date();
+    let as_of = body.0.as_of.unwrap_or(today);
+    if (as_of - today).whole_days().abs() > 366 {
+        return Err(ApiError::field(
+            "as_of",
+            "out_of_range",
+            format!(
+                "must be between {} and {}",
+                today - Duration::days(366),
+                today + Duration::days(366)
+            ),
+        ));
+    }
+    let summary = run(&state.pool, &ctx, as_of, RunTrigger::Manual).await?;
+    Ok(HttpResponse::build(StatusCode::CREATED).json(summary))
+}
+
+/// Handles the GET /v1/collections/dunning-runs route: runs, newest first.
+#[utoipa::path(
+    tag = "collections",
+    params(PageParams),
+    responses(
+        (status = 200, description = "A page of runs", body = Page<RunView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/collections/dunning-runs")]
+pub async fn list_runs(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    page: ApiQuery<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CollectionsRead)?;
+    let limit = page.0.limit()?;
+    let after: Option<Uuid> = page.0.after()?;
+    let mut query = dr::dunning_runs
+        .select(RunView::as_select())
+        .order(dr::id.desc())
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(dr::id.lt(after));
+    }
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let rows: Vec<RunView> = query.load(&mut conn).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id, |r| r)))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NoticeFilter {
+    pub account_id: Option<Uuid>,
+    pub invoice_id: Option<Uuid>,
+}
+
+/// Handles the GET /v1/collections/notices route: notices in the order created, by account
+/// or invoice.
+#[utoipa::path(
+    tag = "collections",
+    params(NoticeFilter, PageParams),
+    responses(
+        (status = 200, description = "A page of notices", body = Page<NoticeView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/collections/notices")]
+pub async fn list_notices(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    filter: ApiQuery<NoticeFilter>,
+    page: ApiQuery<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CollectionsRead)?;
+    let limit = page.0.limit()?;
+    let after: Option<Uuid> = page.0.after()?;
+    let mut query = nt::notices
+        .select(NoticeRow::as_select())
+        .order(nt::id)
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(a) = filter.0.account_id {
+        query = query.filter(nt::account_id.eq(a));
+    }
+    if let Some(i) = filter.0.invoice_id {
+        query = query.filter(nt::invoice_id.eq(i));
+    }
+    if let Some(after) = after {
+        query = query.filter(nt::id.gt(after));
+    }
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let rows: Vec<NoticeRow> = query.load(&mut conn).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id, NoticeView::from)))
+}
+
+async fn find_notice(conn: &mut Conn, id: Uuid) -> Result<NoticeRow, ApiError> {
+    nt::notices
+        .find(id)
+        .select(NoticeRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ApiError::NotFound("notice"))
+}
+
+/// Handles the GET /v1/collections/notices/{id} route.
+#[utoipa::path(
+    tag = "collections",
+    params(("id" = Uuid, Path, description = "Notice id")),
+    responses(
+        (status = 200, description = "The notice", body = NoticeView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/collections/notices/{id}")]
+pub async fn get_notice(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CollectionsRead)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let row = find_notice(&mut conn, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(NoticeView::from(row)))
+}
+
+/// Handles the GET /v1/collections/notices/{id}/document route: the notice's HTML as sent.
+#[utoipa::path(
+    tag = "collections",
+    params(("id" = Uuid, Path, description = "Notice id")),
+    responses(
+        (status = 200, description = "The rendered notice", content_type = "text/html", body = String),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/collections/notices/{id}/document")]
+pub async fn notice_document(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CollectionsRead)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let row = find_notice(&mut conn, id.into_inner()).await?;
+    let page = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n<body>\n{}\n</body></html>\n",
+        crate::invoices::document::escape(&row.subject),
+        row.body_html
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(no: i32, days: i32, min: &str) -> StepRow {
+        StepRow {
+            policy_id: Uuid::nil(),
+            policy_version: 1,
+            step_no: no,
+            days_past_due: days,
+            action: DunningAction::ReminderEmail,
+            min_balance: min.parse().unwrap(),
+            subject: String::new(),
+            body_text: String::new(),
+            body_html: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_latest_due_step_fires_and_supersedes_the_earlier() {
+        let steps = [step(1, 1, "0"), step(2, 15, "0"), step(3, 30, "100")];
+        let amount: Decimal = "50".parse().unwrap();
+        // 20 days: step 2 fires, step 1 is superseded; step 3 is neither due nor big enough.
+        let (s, earlier) = due_steps(&steps, 20, amount, &[]).unwrap();
+        assert_eq!(s.step_no, 2);
+        assert_eq!(earlier.len(), 1);
+        // Once recorded, nothing more until a later step is due.
+        assert!(due_steps(&steps, 20, amount, &[1, 2]).is_none());
+        // 40 days but below step 3's minimum balance: nothing.
+        assert!(due_steps(&steps, 40, amount, &[1, 2]).is_none());
+        let big: Decimal = "150".parse().unwrap();
+        assert_eq!(due_steps(&steps, 40, big, &[1, 2]).unwrap().0.step_no, 3);
+    }
+
+    #[test]
+    fn a_step_passed_over_never_fires_late() {
+        // Step 2 had no balance to fire when step 3 fired; it stays passed over.
+        let steps = [step(1, 1, "0"), step(2, 15, "500"), step(3, 30, "0")];
+        let amount: Decimal = "600".parse().unwrap();
+        assert!(due_steps(&steps, 31, amount, &[1, 3]).is_none());
+    }
+}

@@ -1,0 +1,275 @@
+//! A collector's worklist: the accounts of their portfolio that owe something past due or
+//! have an active promise, riskiest first, then by next action date.
+
+use std::collections::HashMap;
+
+use actix_web::{get, web, HttpResponse};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::notes::NoteView;
+use super::promises::{InstalmentStatus, PromiseView};
+use super::risk::{self, Risk};
+use crate::accounts::model::CollectionsStatus;
+use crate::auth::Permission;
+use crate::context::Ctx;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::openapi::responses::*;
+use crate::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WorklistQuery {
+    /// Token subject of the collector.
+    pub collector: String,
+}
+
+crate::text_enum! {
+    /// What to do next on an account.
+    NextActionKind {
+        Task => "task",
+        PromiseDue => "promise_due",
+        DunningStep => "dunning_step",
+        Contact => "contact",
+    }
+}
+
+/// The next thing to do on an account and when.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NextAction {
+    pub kind: NextActionKind,
+    pub date: Date,
+    #[schema(example = "Call ACME about INV-2026-000123")]
+    pub description: String,
+}
+
+/// One account of a worklist.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorklistItem {
+    pub account_id: Uuid,
+    pub number: String,
+    pub legal_name: String,
+    pub currency: String,
+    pub collections_status: CollectionsStatus,
+    pub risk: Risk,
+    #[schema(value_type = String, example = "1250.00")]
+    pub balance: Decimal,
+    #[schema(value_type = String, example = "800.00")]
+    pub past_due: Decimal,
+    pub oldest_past_due_date: Option<Date>,
+    pub days_past_due: i64,
+    pub active_promise: Option<PromiseView>,
+    pub last_contact: Option<NoteView>,
+    pub next_action: NextAction,
+}
+
+/// The worklist.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Worklist {
+    pub collector: String,
+    pub as_of: Date,
+    pub items: Vec<WorklistItem>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Base {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    number: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    legal_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    currency: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    collections_status: CollectionsStatus,
+}
+
+/// The earliest of the candidates, or "contact the customer today" when there is none.
+pub fn next_action(candidates: Vec<NextAction>, today: Date) -> NextAction {
+    candidates
+        .into_iter()
+        .min_by_key(|a| a.date)
+        .unwrap_or(NextAction {
+            kind: NextActionKind::Contact,
+            date: today,
+            description: "Contact the customer about the past-due balance".into(),
+        })
+}
+
+/// Handles the GET /v1/collections/worklist route: the collector's accounts that owe
+/// something past due or have an active promise, each with its risk, balances, active
+/// promise, last contact and next action (the earliest of its open tasks, the next promised
+/// instalment's deadline and the next dunning step; else a contact today), riskiest first,
+/// then by next action date.
+#[utoipa::path(
+    tag = "collections",
+    params(WorklistQuery),
+    responses(
+        (status = 200, description = "The worklist", body = Worklist),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/collections/worklist")]
+pub async fn worklist(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    query: ApiQuery<WorklistQuery>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::CollectionsRead)?;
+    let collector = query.0.collector;
+    let today = crate::db::now().date();
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let conn = &mut conn;
+    let bases: Vec<Base> = diesel::sql_query(
+        "SELECT a.id, a.number, a.legal_name, a.currency, a.collections_status
+           FROM collection_profiles cp
+           JOIN accounts a ON a.id = cp.account_id
+          WHERE cp.collector = $1
+            AND (EXISTS (SELECT 1 FROM invoices i
+                          WHERE i.account_id = a.id AND i.status = 'open' AND i.due_date < $2
+                            AND i.balance_due > i.disputed_amount)
+                 OR EXISTS (SELECT 1 FROM promises p
+                             WHERE p.account_id = a.id AND p.status = 'active'))",
+    )
+    .bind::<diesel::sql_types::Text, _>(&collector)
+    .bind::<diesel::sql_types::Date, _>(today)
+    .load(conn)
+    .await?;
+    let ids: Vec<Uuid> = bases.iter().map(|b| b.id).collect();
+    let mut inputs: HashMap<Uuid, risk::Inputs> = risk::factors(conn, today, Some(&ids))
+        .await?
+        .into_iter()
+        .map(|i| (i.account_id, i))
+        .collect();
+    let mut promises = super::promises::active_views(conn, &ids).await?;
+    let mut contacts = super::notes::last_contacts(conn, &ids).await?;
+    let policies = super::dunning::effective(conn, &ids).await?;
+    let mut versions: Vec<(Uuid, i32)> = policies.values().map(|p| (p.id, p.version)).collect();
+    versions.sort();
+    versions.dedup();
+    let steps = super::dunning::steps_of(conn, &versions).await?;
+    let tasks: Vec<(Option<Uuid>, Date, String)> = {
+        use crate::schema::tasks::dsl as t;
+        t::tasks
+            .filter(t::account_id.eq_any(&ids))
+            .filter(t::status.eq_any(["open", "in_progress"]))
+            .select((t::account_id, t::due_date, t::title))
+            .order(t::due_date)
+            .load(conn)
+            .await?
+    };
+    let mut items: Vec<WorklistItem> = Vec::with_capacity(bases.len());
+    for b in bases {
+        let Some(i) = inputs.remove(&b.id) else {
+            continue;
+        };
+        let risk = risk::score(&i, today, &state.config.collections.risk);
+        let promise = promises.remove(&b.id);
+        let mut candidates = Vec::new();
+        if let Some((_, due, title)) = tasks.iter().find(|(a, _, _)| *a == Some(b.id)) {
+            candidates.push(NextAction {
+                kind: NextActionKind::Task,
+                date: *due,
+                description: title.clone(),
+            });
+        }
+        if let Some(p) = &promise {
+            if let Some(next) = p
+                .instalments
+                .iter()
+                .find(|x| x.status == InstalmentStatus::Pending)
+            {
+                candidates.push(NextAction {
+                    kind: NextActionKind::PromiseDue,
+                    date: next.deadline,
+                    description: format!(
+                        "Check instalment {} of {} {} promised for {}",
+                        next.seq, next.amount, p.currency, next.due_date
+                    ),
+                });
+            }
+        }
+        let days = i.days_past_due(today);
+        if let (Some(oldest), Some(policy)) = (i.oldest_due, policies.get(&b.id)) {
+            let upcoming = steps
+                .get(&(policy.id, policy.version))
+                .and_then(|s| s.iter().find(|s| i64::from(s.days_past_due) > days));
+            if let Some(step) = upcoming {
+                candidates.push(NextAction {
+                    kind: NextActionKind::DunningStep,
+                    date: oldest + Duration::days(step.days_past_due.into()),
+                    description: format!(
+                        "Dunning step {} ({})",
+                        step.step_no,
+                        step.action.as_str().replace('_', " ")
+                    ),
+                });
+            }
+        }
+        let currency = crate::money::Currency::parse(&b.currency);
+        let norm = |d: Decimal| currency.map_or(d, |c| c.normalize(d));
+        items.push(WorklistItem {
+            account_id: b.id,
+            number: b.number,
+            legal_name: b.legal_name,
+            currency: b.currency.clone(),
+            collections_status: b.collections_status,
+            risk,
+            balance: norm(i.balance),
+            past_due: norm(i.past_due),
+            oldest_past_due_date: i.oldest_due,
+            days_past_due: days,
+            active_promise: promise,
+            last_contact: contacts.remove(&b.id),
+            next_action: next_action(candidates, today),
+        });
+    }
+    items.sort_by(|a, b| {
+        b.risk
+            .score
+            .cmp(&a.risk.score)
+            .then(a.next_action.date.cmp(&b.next_action.date))
+            .then(a.number.cmp(&b.number))
+    });
+    Ok(HttpResponse::Ok().json(Worklist {
+        collector,
+        as_of: today,
+        items,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn the_earliest_candidate_is_next_else_a_contact_today() {
+        let today = date!(2026 - 11 - 22);
+        let a = |kind, date| NextAction {
+            kind,
+            date,
+            description: String::new(),
+        };
+        let next = next_action(
+            vec![
+                a(NextActionKind::Task, date!(2026 - 11 - 30)),
+                a(NextActionKind::PromiseDue, date!(2026 - 11 - 25)),
+            ],
+            today,
+        );
+        assert_eq!(next.kind, NextActionKind::PromiseDue);
+        assert_eq!(next_action(vec![], today).kind, NextActionKind::Contact);
+        assert_eq!(next_action(vec![], today).date, today);
+    }
+}
