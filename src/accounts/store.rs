@@ -127,6 +127,16 @@ pub async fn lock_visible(
     visible(row, partner)
 }
 
+/// Like [`find_named`], locking the row for the rest of the transaction.
+pub async fn lock_named(conn: &mut Conn, id: Uuid, field: &str) -> Result<AccountRow, ApiError> {
+    match lock_visible(conn, id, None).await {
+        Err(ApiError::NotFound(_)) => {
+            Err(ApiError::field(field, "unknown", "no account has this id"))
+        }
+        other => other,
+    }
+}
+
 /// `%`, `_` and `\` taken literally in a LIKE pattern.
 fn like_literal(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);

@@ -333,14 +333,7 @@ pub async fn create_placement(
                 Begin::Fresh(claim) => claim,
             };
             let account =
-                match crate::accounts::store::lock_visible(conn, new.account_id, None).await {
-                    Err(ApiError::NotFound(_)) => Err(ApiError::field(
-                        "account_id",
-                        "unknown",
-                        "no account has this id",
-                    )),
-                    other => other,
-                }?;
+                crate::accounts::store::lock_named(conn, new.account_id, "account_id").await?;
             if matches!(
                 account.collections_status,
                 CollectionsStatus::WithAgency | CollectionsStatus::WrittenOff

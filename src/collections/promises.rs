@@ -572,14 +572,7 @@ pub async fn create_promise(
                 Begin::Fresh(claim) => claim,
             };
             let account =
-                match crate::accounts::store::lock_visible(conn, new.account_id, None).await {
-                    Err(ApiError::NotFound(_)) => Err(ApiError::field(
-                        "account_id",
-                        "unknown",
-                        "no account has this id",
-                    )),
-                    other => other,
-                }?;
+                crate::accounts::store::lock_named(conn, new.account_id, "account_id").await?;
             let today = crate::db::now().date();
             let currency = Currency::parse(&account.currency)
                 .ok_or_else(|| ApiError::internal("the account's currency is unknown"))?;

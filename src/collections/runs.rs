@@ -250,35 +250,49 @@ fn postal(name: &str, a: &crate::accounts::model::Address) -> String {
     lines.join("\n")
 }
 
-/// Who to write to: the billing contact's email (else accounts payable's, primary's, any's)
-/// for emails, the billing address for letters and for emails without an address.
-async fn recipient(
-    conn: &mut Conn,
-    account_id: Uuid,
-    action: DunningAction,
-) -> Result<(NoticeChannel, String), ApiError> {
-    use crate::schema::contacts::dsl as c;
-    let account = crate::accounts::store::find_visible(conn, account_id, None).await?;
-    if action != DunningAction::LateNoticeLetter {
+/// Where an account's notices go: the billing contact's email (else accounts payable's,
+/// primary's, any's) for emails, the billing address for letters and for emails without one.
+struct Recipients {
+    email: Option<String>,
+    postal: String,
+}
+
+impl Recipients {
+    /// One query for the account's contacts, read once per account and run.
+    async fn of(
+        conn: &mut Conn,
+        account: &crate::accounts::model::AccountRow,
+    ) -> Result<Recipients, ApiError> {
+        use crate::schema::contacts::dsl as c;
         let contacts: Vec<(String, Option<String>)> = c::contacts
-            .filter(c::account_id.eq(account_id))
+            .filter(c::account_id.eq(account.id))
             .filter(c::email.is_not_null())
             .select((c::role, c::email))
             .order(c::created_at)
             .load(conn)
             .await?;
-        for role in ["billing", "accounts_payable", "primary", ""] {
-            if let Some((_, Some(email))) =
-                contacts.iter().find(|(r, _)| role.is_empty() || r == role)
-            {
-                return Ok((NoticeChannel::Email, email.clone()));
+        let email = ["billing", "accounts_payable", "primary", ""]
+            .iter()
+            .find_map(|role| {
+                contacts
+                    .iter()
+                    .find(|(r, _)| role.is_empty() || r == role)
+                    .and_then(|(_, e)| e.clone())
+            });
+        Ok(Recipients {
+            email,
+            postal: postal(&account.legal_name, &account.billing_address),
+        })
+    }
+
+    fn for_action(&self, action: DunningAction) -> (NoticeChannel, String) {
+        match &self.email {
+            Some(email) if action != DunningAction::LateNoticeLetter => {
+                (NoticeChannel::Email, email.clone())
             }
+            _ => (NoticeChannel::Letter, self.postal.clone()),
         }
     }
-    Ok((
-        NoticeChannel::Letter,
-        postal(&account.legal_name, &account.billing_address),
-    ))
 }
 
 #[derive(Default)]
@@ -299,12 +313,13 @@ struct Next {
 async fn perform(
     conn: &mut Conn,
     ctx: &Ctx,
-    run_id: Uuid,
-    as_of: Date,
+    run: &RunView,
     c: &Candidate,
     step: &StepRow,
+    recipients: &Recipients,
     counts: &mut Counts,
 ) -> Result<(), ApiError> {
+    let (run_id, as_of) = (run.id, run.as_of);
     let currency = Currency::parse(&c.currency);
     let money = |d: Decimal| currency.map_or(d, |cur| cur.normalize(d)).to_string();
     let values: HashMap<&str, String> = [
@@ -338,7 +353,7 @@ async fn perform(
         _ => (None, Some(OrderKind::EquipmentPickup)),
     };
     if step.action.is_notice() {
-        let (channel, to) = recipient(conn, c.account_id, step.action).await?;
+        let (channel, to) = recipients.for_action(step.action);
         let next: Next = diesel::sql_query("SELECT nextval('notice_numbers') AS n")
             .get_result(conn)
             .await?;
@@ -575,11 +590,21 @@ async fn dun(conn: &mut Conn, ctx: &Ctx, summary: &mut RunView) -> Result<(), Ap
         let mut account_counts = Counts::default();
         let result = conn
             .transaction(async |conn| {
-                crate::accounts::store::lock_visible(conn, account_id, None).await?;
+                let account = crate::accounts::store::lock_visible(conn, account_id, None).await?;
+                let recipients = Recipients::of(conn, &account).await?;
                 let mut any = false;
                 for (c, step, earlier) in &work {
                     if claim(conn, summary.id, c, step, earlier).await? {
-                        perform(conn, ctx, summary.id, as_of, c, step, &mut account_counts).await?;
+                        perform(
+                            conn,
+                            ctx,
+                            summary,
+                            c,
+                            step,
+                            &recipients,
+                            &mut account_counts,
+                        )
+                        .await?;
                         any = true;
                     }
                 }
