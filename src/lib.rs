@@ -31,6 +31,7 @@ pub mod payments;
 pub mod pdf;
 pub mod readings;
 pub mod schema;
+pub mod seed;
 pub mod tasks;
 pub mod validate;
 

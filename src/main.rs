@@ -52,6 +52,34 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Fill an empty database (DATABASE_URL, migrated first) with realistic, consistent data
+    /// for benchmarks and demonstrations.
+    Seed {
+        #[arg(long, default_value_t = 10_000)]
+        accounts: usize,
+        #[arg(long, default_value_t = 20_000)]
+        contracts: usize,
+        /// About this many invoices: the contracts' monthly billing, then one-off invoices.
+        #[arg(long, default_value_t = 1_000_000)]
+        invoices: usize,
+        /// About this many payments.
+        #[arg(long, default_value_t = 700_000)]
+        payments: usize,
+        /// Months of history.
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=120))]
+        months: u32,
+        /// Seed of the random choices: the same seed draws the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The last day of the history (default today).
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<time::Date>,
+    },
+}
+
+fn parse_date(s: &str) -> Result<time::Date, String> {
+    time::Date::parse(s, &time::format_description::well_known::Iso8601::DATE)
+        .map_err(|_| "a date like 2026-11-28".to_string())
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -166,6 +194,57 @@ fn token(
     auth::mint(&config.jwt, sub, role, partner, ttl)
 }
 
+fn run_seed(config: &Config, options: &receivables::seed::Options) -> Result<(), String> {
+    let url = config
+        .database_url
+        .as_deref()
+        .ok_or("seed needs DATABASE_URL (a migrated, empty database; it migrates it first)")?;
+    if options.accounts == 0 || options.contracts < options.accounts {
+        return Err("--accounts must be at least 1 and --contracts at least --accounts".into());
+    }
+    db::run_migrations(url)?;
+    let settings = receivables::seed::Settings {
+        billing: config.billing.clone(),
+        small_balance_tolerance: config.payments.small_balance_tolerance,
+        dispute_sla_business_days: config.credits.dispute_sla_business_days,
+        holidays: config.credits.holidays.clone(),
+    };
+    let progress = receivables::seed::Progress::new();
+    let summary = std::thread::scope(|s| {
+        s.spawn(|| progress.run());
+        let summary = receivables::seed::run(url, options, &settings, &progress);
+        progress.finish();
+        summary
+    })?;
+    println!("{:<24} {:>12}", "table", "rows");
+    for (table, rows) in &summary.rows {
+        println!("{table:<24} {rows:>12}");
+    }
+    let total: u64 = summary.rows.iter().map(|(_, n)| n).sum();
+    println!("{:<24} {total:>12}", "all tables");
+    let steps: Vec<String> = summary
+        .steps
+        .iter()
+        .map(|(step, took)| format!("{step} {:.1} s", took.as_secs_f64()))
+        .collect();
+    println!(
+        "{} invoices in {:.1} s ({}): {} invoices/s",
+        summary.invoices,
+        summary.total().as_secs_f64(),
+        steps.join(", "),
+        summary.invoices_per_second()
+    );
+    if summary.problems.is_empty() {
+        println!("the ledger reconciles with every invoice, payment, credit memo and account");
+        Ok(())
+    } else {
+        Err(format!(
+            "the seeded books do not reconcile: {}",
+            summary.problems.join("; ")
+        ))
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     observability::init_logging();
@@ -198,6 +277,27 @@ fn main() -> ExitCode {
         Command::Openapi => {
             print!("{}", receivables::openapi_json());
             Ok(())
+        }
+        Command::Seed {
+            accounts,
+            contracts,
+            invoices,
+            payments,
+            months,
+            seed,
+            as_of,
+        } => {
+            let options = receivables::seed::Options {
+                accounts,
+                contracts,
+                invoices,
+                payments,
+                months,
+                seed,
+                as_of: as_of.unwrap_or_else(|| time::OffsetDateTime::now_utc().date()),
+                threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            };
+            run_seed(&config, &options)
         }
     };
     match result {

@@ -77,8 +77,11 @@ pub fn payable(invoice: &InvoiceRow) -> Decimal {
 
 /// Auto application: oldest due date first, then oldest invoice date (then number), each
 /// invoice paid up to its undisputed balance, until `available` is used up.
-pub fn auto_plan(available: Decimal, invoices: &[InvoiceRow]) -> Vec<(Uuid, Decimal)> {
-    let mut order: Vec<&InvoiceRow> = invoices.iter().collect();
+pub fn auto_plan<'a>(
+    available: Decimal,
+    invoices: impl IntoIterator<Item = &'a InvoiceRow>,
+) -> Vec<(Uuid, Decimal)> {
+    let mut order: Vec<&InvoiceRow> = invoices.into_iter().collect();
     order.sort_by(|a, b| {
         (a.due_date, a.invoice_date, &a.number, a.id).cmp(&(
             b.due_date,

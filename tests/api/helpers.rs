@@ -421,6 +421,11 @@ impl TestApp {
     }
 
     /// Takes the database away from under the running service.
+    /// The URL of the test's own database.
+    pub fn db_url(&self) -> String {
+        format!("{}/{}", server_url(), self.db_name)
+    }
+
     pub async fn drop_database(&self) {
         let mut conn = admin().await;
         exec(

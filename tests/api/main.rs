@@ -20,4 +20,5 @@ mod operations;
 mod partners;
 mod payments;
 mod readings;
+mod seed;
 mod tasks;
