@@ -4,7 +4,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
-RUN cargo build --release --locked && strip target/release/receivables
+RUN cargo build --release --locked --bin receivables && strip target/release/receivables
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -1,0 +1,639 @@
+//! `receivables-bench`: measures the service under load against a seeded database, and the
+//! same work done by `pgbench` directly in SQL on the same machine, side by side.
+//!
+//! For each run it copies the seeded database (so every run starts from the same data),
+//! starts the service on the copy, and for each scenario and concurrency reports requests/s,
+//! latency percentiles, errors, the service's CPU and peak memory and PostgreSQL's CPU; then
+//! it runs `bench/sql/<scenario>.sql` with pgbench and prints the ratio of the two.
+//! `bench/run` builds, seeds and calls it; see `bench/README.md`.
+
+mod http;
+mod load;
+mod pgbench;
+mod server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::{json, Value};
+
+use load::{MakeRequest, Outcome, Request};
+use server::Server;
+
+#[derive(Parser)]
+#[command(
+    name = "receivables-bench",
+    about = "Load the service and compare it with pgbench"
+)]
+struct Args {
+    /// The PostgreSQL server, without a database name.
+    #[arg(
+        long,
+        env = "BENCH_SERVER_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    server_url: String,
+    /// The seeded database; it is copied for the run and left as it is.
+    #[arg(long)]
+    template: String,
+    /// The service's binary (a release build).
+    #[arg(long, default_value = "target/release/receivables")]
+    binary: String,
+    /// Scenarios: get, list, pay, aging, billing.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "get,list,pay,aging,billing"
+    )]
+    scenarios: Vec<String>,
+    /// Concurrent callers of the get, list and pay scenarios.
+    #[arg(long, value_delimiter = ',', default_value = "8,64")]
+    concurrency: Vec<usize>,
+    /// Concurrent callers of the aging scenario.
+    #[arg(long, default_value_t = 1)]
+    aging_concurrency: usize,
+    /// Seconds each measurement lasts (API and pgbench alike).
+    #[arg(long, default_value_t = 20)]
+    duration: u64,
+    /// Seconds of warm-up before each API measurement (not counted).
+    #[arg(long, default_value_t = 3)]
+    warmup: u64,
+    /// Where the pgbench scripts are.
+    #[arg(long, default_value = "bench/sql")]
+    sql: PathBuf,
+    #[arg(long, default_value_t = 18080)]
+    port: u16,
+    /// Where the service's log goes.
+    #[arg(long, default_value = "target/bench-server.log")]
+    log: PathBuf,
+    /// Replace the results section of this Markdown file with this run's table.
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Fail when any request or transaction failed (the smoke run).
+    #[arg(long)]
+    strict: bool,
+}
+
+/// One line of the results.
+struct Line {
+    scenario: String,
+    concurrency: usize,
+    api: String,
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    errors: u64,
+    cpu: f64,
+    pg_cpu: f64,
+    rss: f64,
+    /// The API's figure and pgbench's, in the same unit, and which is better when higher.
+    api_figure: f64,
+    sql_figure: Option<f64>,
+    /// PostgreSQL's CPU while pgbench ran.
+    sql_pg_cpu: f64,
+    higher_is_better: bool,
+    target: &'static str,
+}
+
+impl Line {
+    fn ratio(&self) -> Option<f64> {
+        let sql = self.sql_figure?;
+        (sql > 0.0).then(|| self.api_figure / sql)
+    }
+
+    fn markdown(&self) -> String {
+        let sql = match self.sql_figure {
+            Some(v) if self.higher_is_better => {
+                format!("{v:.0} tps (PostgreSQL {:.0}%)", self.sql_pg_cpu)
+            }
+            Some(v) => format!("{v:.1} ms (PostgreSQL {:.0}%)", self.sql_pg_cpu),
+            None => "—".into(),
+        };
+        let ratio = self.ratio().map_or("—".into(), |r| format!("{r:.2}"));
+        format!(
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {:.0}% | {:.0}% | {:.0} | {} | {} | {} |",
+            self.scenario,
+            self.concurrency,
+            self.api,
+            self.p50,
+            self.p95,
+            self.p99,
+            self.errors,
+            self.cpu,
+            self.pg_cpu,
+            self.rss,
+            sql,
+            ratio,
+            self.target
+        )
+    }
+}
+
+const HEADER: &str = "| scenario | callers | API | p50 ms | p95 ms | p99 ms | errors | service CPU | PostgreSQL CPU | service peak RSS MiB | pgbench | API / pgbench | target |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|";
+
+async fn connect(url: &str) -> Result<tokio_postgres::Client, String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+async fn sql(client: &tokio_postgres::Client, statement: &str) -> Result<(), String> {
+    client
+        .batch_execute(statement)
+        .await
+        .map_err(|e| format!("{}: {statement}", receivables::seed::copy::describe(&e)))
+}
+
+/// The ids the scenarios pick from, kept in the copy as tables pgbench reads too: a sample
+/// of invoices, every active account, and the accounts that have an open invoice of 1,000
+/// or more (so that each payment of 50.00 finds an invoice to pay).
+struct Ids {
+    invoices: Vec<String>,
+    accounts: Vec<String>,
+    pay_accounts: Vec<String>,
+}
+
+async fn prepare_ids(client: &tokio_postgres::Client) -> Result<Ids, String> {
+    sql(
+        client,
+        "CREATE TABLE bench_invoices AS
+             SELECT row_number() OVER () AS n, id FROM
+               (SELECT id FROM invoices WHERE status <> 'draft' ORDER BY md5(id::text) LIMIT 20000) x;
+         ALTER TABLE bench_invoices ADD PRIMARY KEY (n);
+         CREATE TABLE bench_accounts AS
+             SELECT row_number() OVER () AS n, id FROM
+               (SELECT id FROM accounts WHERE status = 'active' ORDER BY md5(id::text)) x;
+         ALTER TABLE bench_accounts ADD PRIMARY KEY (n);
+         CREATE TABLE bench_pay_accounts AS
+             SELECT row_number() OVER () AS n, id FROM
+               (SELECT a.id FROM accounts a
+                 WHERE a.status = 'active'
+                   AND EXISTS (SELECT 1 FROM invoices i
+                                WHERE i.account_id = a.id AND i.status = 'open'
+                                  AND i.balance_due - i.disputed_amount >= 1000)
+                 ORDER BY md5(a.id::text)) x;
+         ALTER TABLE bench_pay_accounts ADD PRIMARY KEY (n);
+         ANALYZE bench_invoices; ANALYZE bench_accounts; ANALYZE bench_pay_accounts;",
+    )
+    .await?;
+    let ids = |table: &'static str| async move {
+        client
+            .query(&format!("SELECT id::text FROM {table} ORDER BY n"), &[])
+            .await
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| r.get::<_, String>(0))
+                    .collect::<Vec<_>>()
+            })
+            .map_err(|e| e.to_string())
+    };
+    Ok(Ids {
+        invoices: ids("bench_invoices").await?,
+        accounts: ids("bench_accounts").await?,
+        pay_accounts: ids("bench_pay_accounts").await?,
+    })
+}
+
+fn request(
+    token: &str,
+    method: &'static str,
+    path: String,
+    body: Option<Value>,
+    expect: u16,
+) -> Request {
+    let mut headers = vec![format!("Authorization: Bearer {token}")];
+    if method == "POST" {
+        headers.push(format!("Idempotency-Key: bench-{}", uuid::Uuid::new_v4()));
+    }
+    Request {
+        method,
+        path,
+        headers,
+        body: body.map(|b| b.to_string().into_bytes()),
+        expect,
+    }
+}
+
+/// The request a scenario sends.
+fn scenario(name: &str, ids: &Arc<Ids>, token: &str) -> Option<MakeRequest> {
+    let (ids, token) = (ids.clone(), token.to_string());
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    Some(match name {
+        "get" => Arc::new(move |rng, _| {
+            let id = rng.pick(&ids.invoices);
+            request(&token, "GET", format!("/v1/invoices/{id}"), None, 200)
+        }),
+        "list" => Arc::new(move |rng, _| {
+            let account = rng.pick(&ids.accounts);
+            request(
+                &token,
+                "GET",
+                format!("/v1/invoices?account_id={account}&limit=50"),
+                None,
+                200,
+            )
+        }),
+        "pay" => Arc::new(move |rng, _| {
+            let account = rng.pick(&ids.pay_accounts);
+            let body = json!({"account_id": account, "amount": "50.00", "currency": "USD",
+                              "method": "ach", "received_date": today, "application_mode": "auto"});
+            request(&token, "POST", "/v1/payments".into(), Some(body), 201)
+        }),
+        "aging" => {
+            Arc::new(move |_, _| request(&token, "GET", "/v1/collections/aging".into(), None, 200))
+        }
+        _ => return None,
+    })
+}
+
+/// Measures one scenario at one concurrency, with the service's CPU and peak memory.
+async fn measure(
+    server: &Server,
+    args: &Args,
+    name: &str,
+    concurrency: usize,
+    make: MakeRequest,
+) -> (Outcome, f64, f64, f64) {
+    let min = if name == "aging" { 3 } else { 0 };
+    if args.warmup > 0 {
+        load::run(
+            &server.addr,
+            concurrency,
+            Duration::from_secs(args.warmup),
+            min.min(1),
+            1,
+            make.clone(),
+        )
+        .await;
+    }
+    server.reset_peak();
+    let (cpu, pg) = (
+        server::cpu_seconds(server.pid()),
+        server::PostgresCpu::start(),
+    );
+    let outcome = load::run(
+        &server.addr,
+        concurrency,
+        Duration::from_secs(args.duration),
+        min,
+        2,
+        make,
+    )
+    .await;
+    let wall = outcome.elapsed.as_secs_f64().max(1e-9);
+    let cpu = (server::cpu_seconds(server.pid()) - cpu) / wall * 100.0;
+    let pg = pg.stop() / wall * 100.0;
+    (outcome, cpu, pg, server::peak_rss_mib(server.pid()))
+}
+
+/// Runs a billing run over every contract and reports contracts per second.
+async fn billing(server: &Server, token: &str) -> Result<(Line, u64), String> {
+    let mut conn = http::Connection::open(&server.addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let auth = vec![format!("Authorization: Bearer {token}")];
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let body = json!({"as_of": today, "mode": "issue"}).to_string();
+    server.reset_peak();
+    let (cpu, pg) = (
+        server::cpu_seconds(server.pid()),
+        server::PostgresCpu::start(),
+    );
+    let started = Instant::now();
+    let answer = conn
+        .send("POST", "/v1/billing-runs", &auth, Some(body.as_bytes()))
+        .await
+        .map_err(|e| e.to_string())?;
+    if answer.status != 202 {
+        return Err(format!(
+            "billing run: {} {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        ));
+    }
+    let run: Value = serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
+    let path = format!(
+        "/v1/billing-runs/{}",
+        run["id"].as_str().unwrap_or_default()
+    );
+    let run = loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let r = conn
+            .send("GET", &path, &auth, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let run: Value = serde_json::from_slice(&r.body).map_err(|e| e.to_string())?;
+        if run["status"] == "completed" || run["status"] == "failed" {
+            break run;
+        }
+        if started.elapsed() > Duration::from_secs(3600) {
+            return Err("the billing run did not finish within an hour".into());
+        }
+    };
+    let wall = started.elapsed().as_secs_f64();
+    let progress = &run["progress"];
+    let contracts = progress["contracts_done"].as_u64().unwrap_or(0);
+    let errors = progress["errors"].as_u64().unwrap_or(0) + u64::from(run["status"] != "completed");
+    let per_second = contracts as f64 / wall.max(1e-9);
+    let line = Line {
+        scenario: "billing run".into(),
+        concurrency: 1,
+        api: format!(
+            "{per_second:.0} contracts/s ({contracts} in {wall:.1} s, {} invoices)",
+            progress["invoices_created"]
+        ),
+        p50: wall * 1000.0,
+        p95: wall * 1000.0,
+        p99: wall * 1000.0,
+        errors,
+        cpu: (server::cpu_seconds(server.pid()) - cpu) / wall * 100.0,
+        pg_cpu: pg.stop() / wall * 100.0,
+        rss: server::peak_rss_mib(server.pid()),
+        api_figure: per_second,
+        sql_figure: None,
+        sql_pg_cpu: 0.0,
+        higher_is_better: true,
+        target: "≥ 5,000 contracts/s",
+    };
+    Ok((line, errors))
+}
+
+fn target(name: &str) -> &'static str {
+    match name {
+        "get" => "≥ 0.25 × pgbench; p99 < 10 ms at 64",
+        "list" => "≥ 0.3 × pgbench",
+        "pay" => "≥ 0.6 × pgbench",
+        "aging" => "≤ 1.3 × SQL time",
+        _ => "",
+    }
+}
+
+async fn bench(args: &Args) -> Result<(Vec<Line>, u64), String> {
+    let work = format!("{}_run", args.template);
+    let admin = connect(&format!("{}/postgres", args.server_url)).await?;
+    sql(
+        &admin,
+        &format!("DROP DATABASE IF EXISTS {work} WITH (FORCE)"),
+    )
+    .await?;
+    let copying = Instant::now();
+    sql(
+        &admin,
+        &format!("CREATE DATABASE {work} TEMPLATE {}", args.template),
+    )
+    .await?;
+    eprintln!(
+        "copied {} in {:.1} s",
+        args.template,
+        copying.elapsed().as_secs_f64()
+    );
+    let work_url = format!("{}/{work}", args.server_url);
+    let db = connect(&work_url).await?;
+    let ids = Arc::new(prepare_ids(&db).await?);
+    if ids.invoices.is_empty() || ids.pay_accounts.is_empty() {
+        return Err(format!(
+            "{} holds no invoices or no account with an open invoice of 1,000 or more to pay",
+            args.template
+        ));
+    }
+    let server = Server::start(&args.binary, &work_url, args.port, &args.log)?;
+    let token = server.token("billing")?;
+    let mut lines = Vec::new();
+    let mut failures = 0;
+    for name in &args.scenarios {
+        if name == "billing" {
+            continue;
+        }
+        let Some(make) = scenario(name, &ids, &token) else {
+            return Err(format!(
+                "unknown scenario {name}: get, list, pay, aging or billing"
+            ));
+        };
+        let levels = if name == "aging" {
+            vec![args.aging_concurrency]
+        } else {
+            args.concurrency.clone()
+        };
+        for c in levels {
+            eprintln!("{name}: {c} callers, {} s", args.duration);
+            let (out, cpu, pg, rss) = measure(&server, args, name, c, make.clone()).await;
+            if let Some(e) = &out.first_error {
+                eprintln!("  first error: {e}");
+            }
+            failures += out.errors;
+            eprintln!(
+                "  {} requests, {:.0}/s, p50 {:.1} ms, p99 {:.1} ms, {} errors, service CPU {cpu:.0}%, PostgreSQL CPU {pg:.0}%",
+                out.requests,
+                out.per_second(),
+                out.percentile_ms(50),
+                out.percentile_ms(99),
+                out.errors
+            );
+            let aging = name == "aging";
+            lines.push(Line {
+                scenario: name.clone(),
+                concurrency: c,
+                api: if aging {
+                    format!(
+                        "{:.1} ms per report ({} reports)",
+                        out.mean_ms(),
+                        out.requests
+                    )
+                } else {
+                    format!("{:.0} req/s", out.per_second())
+                },
+                p50: out.percentile_ms(50),
+                p95: out.percentile_ms(95),
+                p99: out.percentile_ms(99),
+                errors: out.errors,
+                cpu,
+                pg_cpu: pg,
+                rss,
+                api_figure: if aging {
+                    out.mean_ms()
+                } else {
+                    out.per_second()
+                },
+                sql_figure: None,
+                sql_pg_cpu: 0.0,
+                higher_is_better: !aging,
+                target: target(name),
+            });
+        }
+    }
+    if args.scenarios.iter().any(|s| s == "billing") {
+        eprintln!("billing run over every contract");
+        let (line, errors) = billing(&server, &token).await?;
+        failures += errors;
+        lines.push(line);
+    }
+    server.stop();
+    // The same work in SQL.
+    let variables = [
+        ("invoices", ids.invoices.len().to_string()),
+        ("accounts", ids.accounts.len().to_string()),
+        ("pay_accounts", ids.pay_accounts.len().to_string()),
+    ];
+    for line in lines.iter_mut().filter(|l| l.scenario != "billing run") {
+        let script = args.sql.join(format!("{}.sql", line.scenario));
+        eprintln!(
+            "pgbench {}: {} clients, {} s",
+            script.display(),
+            line.concurrency,
+            args.duration
+        );
+        let (pg, started) = (server::PostgresCpu::start(), Instant::now());
+        let figures = match pgbench::run(
+            &work_url,
+            &script,
+            line.concurrency,
+            Duration::from_secs(args.duration),
+            &variables,
+        ) {
+            Ok(figures) => figures,
+            Err(e) => {
+                eprintln!("  {e}");
+                failures += 1;
+                continue;
+            }
+        };
+        eprintln!(
+            "  {} transactions, {:.0} tps, {:.2} ms average",
+            figures.transactions, figures.tps, figures.latency_ms
+        );
+        failures += figures.failed;
+        line.sql_pg_cpu = pg.stop() / started.elapsed().as_secs_f64() * 100.0;
+        line.sql_figure = Some(if line.higher_is_better {
+            figures.tps
+        } else {
+            figures.latency_ms
+        });
+    }
+    drop(db);
+    sql(
+        &admin,
+        &format!("DROP DATABASE IF EXISTS {work} WITH (FORCE)"),
+    )
+    .await?;
+    Ok((lines, failures))
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024 / 1024);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_default();
+    format!("{cores} cores ({cpu}), {memory} GiB")
+}
+
+fn commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".into(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        })
+}
+
+/// Replaces what lies between the results markers of a Markdown file.
+fn record(path: &PathBuf, table: &str) -> Result<(), String> {
+    const BEGIN: &str = "<!-- results:begin -->";
+    const END: &str = "<!-- results:end -->";
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
+        return Err(format!("{} has no results markers", path.display()));
+    };
+    let updated = format!("{}{BEGIN}\n{table}\n{}", &text[..b], &text[e..]);
+    std::fs::write(path, updated).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    match runtime.block_on(bench(&args)) {
+        Ok((lines, failures)) => {
+            let mut table = format!(
+                "{} · commit {} · {} · {} s per measurement\n\n{HEADER}\n",
+                time::OffsetDateTime::now_utc().date(),
+                commit(),
+                machine(),
+                args.duration
+            );
+            for l in &lines {
+                table.push_str(&l.markdown());
+                table.push('\n');
+            }
+            println!("{table}");
+            if let Some(path) = &args.record {
+                if let Err(e) = record(path, &table) {
+                    eprintln!("receivables-bench: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            }
+            if args.strict && failures > 0 {
+                eprintln!("receivables-bench: {failures} requests or transactions failed");
+                return std::process::ExitCode::FAILURE;
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("receivables-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_compares_the_api_with_pgbench() {
+        let line = Line {
+            scenario: "get".into(),
+            concurrency: 8,
+            api: "3000 req/s".into(),
+            p50: 2.0,
+            p95: 4.0,
+            p99: 6.0,
+            errors: 0,
+            cpu: 80.0,
+            pg_cpu: 60.0,
+            rss: 40.0,
+            api_figure: 3000.0,
+            sql_figure: Some(10000.0),
+            sql_pg_cpu: 150.0,
+            higher_is_better: true,
+            target: "≥ 0.25 × pgbench",
+        };
+        assert_eq!(line.ratio(), Some(0.3));
+        assert!(line
+            .markdown()
+            .contains("| 10000 tps (PostgreSQL 150%) | 0.30 |"));
+    }
+}
