@@ -54,13 +54,17 @@ impl Outcome {
     }
 }
 
-/// Sends requests from `concurrency` callers for `duration` (at least `min_requests` in all).
+/// Sends requests from `concurrency` callers for `duration` (at least `min_requests` in all):
+/// back to back, or, with `rate`, that many per second in all, each on its schedule, its
+/// latency counted from when it was due (so that a slow answer delays and counts against
+/// the ones behind it, as it would for real callers).
 pub async fn run(
     addr: &str,
     concurrency: usize,
     duration: Duration,
     min_requests: u64,
     seed: u64,
+    rate: Option<f64>,
     make: MakeRequest,
 ) -> Outcome {
     let stop = Arc::new(AtomicBool::new(false));
@@ -74,10 +78,21 @@ pub async fn run(
                 let mut out = Outcome::default();
                 let mut conn: Option<Connection> = None;
                 let mut n = 0u64;
+                let interval = rate.map(|r| Duration::from_secs_f64(concurrency as f64 / r));
+                let offset = interval.map_or(Duration::ZERO, |i| {
+                    i.mul_f64(rng.below(1000) as f64 / 1000.0)
+                });
                 while n < per_caller || !stop.load(Ordering::Relaxed) {
                     let request = make(&mut rng, n);
+                    let t = match interval {
+                        Some(i) => {
+                            let due = started + offset + i * n as u32;
+                            tokio::time::sleep_until(due.into()).await;
+                            due
+                        }
+                        None => Instant::now(),
+                    };
                     n += 1;
-                    let t = Instant::now();
                     if conn.is_none() {
                         match Connection::open(&addr).await {
                             Ok(c) => conn = Some(c),

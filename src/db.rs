@@ -3,7 +3,9 @@
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -56,8 +58,12 @@ macro_rules! text_enum {
     };
 }
 
+/// The connection pool. A connection goes back to work without a test query each time
+/// (a round trip per request); one the server closed is dropped when it fails.
 pub fn pool(url: &str, size: usize) -> Result<DbPool, String> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Pool::builder(manager)
         .max_size(size)
         .wait_timeout(Some(std::time::Duration::from_secs(5)))
@@ -103,17 +109,37 @@ pub fn unique_violation(err: &DieselError) -> Option<&str> {
     }
 }
 
+/// Narrows a boxed query to the rows whose `column` is one of `ids`. One id is compared
+/// with `=`, so that PostgreSQL keeps one plan for the prepared statement; with
+/// `= ANY($1)` it plans the statement again at every execution (an array's length is
+/// unknown to a generic plan, so the plan made for the actual one always looks cheaper).
+#[macro_export]
+macro_rules! filter_ids {
+    ($query:expr, $column:expr, $ids:expr) => {
+        match $ids {
+            [one] => $query.filter($column.eq(*one)),
+            ids => $query.filter($column.eq_any(ids)),
+        }
+    };
+}
+
 /// Takes the next number of a series inside the caller's transaction: gapless, because a
 /// rolled-back transaction gives its number back, and serialised by the row lock. A series
 /// seen for the first time (a new year's invoices) starts at 1.
 pub async fn next_number(conn: &mut Conn, series: &str) -> Result<i64, ApiError> {
+    next_numbers(conn, series, 1).await
+}
+
+/// Takes the next `count` numbers of a series at once, like [`next_number`]; answers the
+/// first. The caller uses every one of them in its transaction.
+pub async fn next_numbers(conn: &mut Conn, series: &str, count: i64) -> Result<i64, ApiError> {
     use crate::schema::number_series::dsl;
     let value: i64 = diesel::insert_into(dsl::number_series)
-        .values((dsl::series.eq(series), dsl::next_value.eq(2i64)))
+        .values((dsl::series.eq(series), dsl::next_value.eq(1 + count)))
         .on_conflict(dsl::series)
         .do_update()
-        .set(dsl::next_value.eq(dsl::next_value + 1))
-        .returning(dsl::next_value - 1)
+        .set(dsl::next_value.eq(dsl::next_value + count))
+        .returning(dsl::next_value - count)
         .get_result(conn)
         .await?;
     Ok(value)

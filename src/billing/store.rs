@@ -400,12 +400,30 @@ pub async fn write_bills(
     } else {
         HashMap::new()
     };
+    let problems_of = |invoice: &invoices::model::InvoiceRow| {
+        let mut problems = invoices::rules::issue_problems(invoice);
+        if let Some(account) = owners.get(&invoice.account_id) {
+            problems.extend(invoices::rules::presentment_problems(account, invoice));
+        }
+        problems
+    };
+    // The numbers of every invoice that will be issued, taken a block per year at once.
+    let mut wanted: std::collections::BTreeMap<i32, i64> = Default::default();
+    for invoice in bills.iter().flat_map(|b| &b.invoices).filter(|_| issuing) {
+        if problems_of(invoice).is_empty() {
+            *wanted.entry(invoice.invoice_date.year()).or_default() += 1;
+        }
+    }
+    let mut next: HashMap<i32, i64> = HashMap::new();
+    for (year, count) in wanted {
+        next.insert(
+            year,
+            crate::db::next_numbers(conn, &numbering.series(year), count).await?,
+        );
+    }
     for bill in bills.iter_mut() {
         for invoice in bill.invoices.iter_mut().filter(|_| issuing) {
-            let mut problems = invoices::rules::issue_problems(invoice);
-            if let Some(account) = owners.get(&invoice.account_id) {
-                problems.extend(invoices::rules::presentment_problems(account, invoice));
-            }
+            let problems = problems_of(invoice);
             if !problems.is_empty() {
                 let reasons: Vec<String> = problems
                     .iter()
@@ -419,8 +437,9 @@ pub async fn write_bills(
                 continue;
             }
             let year = invoice.invoice_date.year();
-            let n = crate::db::next_number(conn, &numbering.series(year)).await?;
-            let number = numbering.number(year, n);
+            let n = next.get_mut(&year).expect("a block for the year");
+            let number = numbering.number(year, *n);
+            *n += 1;
             let date = invoice.invoice_date;
             entries.extend(invoices::rules::issue(
                 invoice,

@@ -122,10 +122,10 @@ pub async fn application_views(
         .order(ca::id.asc())
         .into_boxed();
     if let Some(ids) = of_memos {
-        query = query.filter(ca::credit_memo_id.eq_any(ids));
+        query = crate::filter_ids!(query, ca::credit_memo_id, ids);
     }
     if let Some(ids) = of_invoices {
-        query = query.filter(ca::invoice_id.eq_any(ids));
+        query = crate::filter_ids!(query, ca::invoice_id, ids);
     }
     let rows: Vec<(CreditApplicationRow, Option<String>, String, Option<String>)> =
         query.load(conn).await?;

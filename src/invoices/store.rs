@@ -55,10 +55,11 @@ pub async fn find_visible(
 }
 
 pub async fn lines_of(conn: &mut Conn, invoice_ids: &[Uuid]) -> Result<Vec<LineRow>, ApiError> {
-    Ok(l::invoice_lines
-        .filter(l::invoice_id.eq_any(invoice_ids))
+    let query = l::invoice_lines
         .select(LineRow::as_select())
         .order((l::invoice_id.asc(), l::line_no.asc()))
+        .into_boxed();
+    Ok(crate::filter_ids!(query, l::invoice_id, invoice_ids)
         .load(conn)
         .await?)
 }

@@ -144,10 +144,10 @@ async fn application_views(
         .order(pa::id.asc())
         .into_boxed();
     if let Some(ids) = of_payments {
-        query = query.filter(pa::payment_id.eq_any(ids));
+        query = crate::filter_ids!(query, pa::payment_id, ids);
     }
     if let Some(ids) = of_invoices {
-        query = query.filter(pa::invoice_id.eq_any(ids));
+        query = crate::filter_ids!(query, pa::invoice_id, ids);
     }
     let rows: Vec<(ApplicationRow, String, String, Option<String>)> = query.load(conn).await?;
     Ok(rows
@@ -367,10 +367,10 @@ pub async fn deductions_of(
         .order(d::id.asc())
         .into_boxed();
     if let Some(ids) = of_payments {
-        query = query.filter(d::payment_id.eq_any(ids));
+        query = crate::filter_ids!(query, d::payment_id, ids);
     }
     if let Some(ids) = of_invoices {
-        query = query.filter(d::invoice_id.eq_any(ids));
+        query = crate::filter_ids!(query, d::invoice_id, ids);
     }
     Ok(query.load(conn).await?)
 }
@@ -457,10 +457,11 @@ pub async fn views(conn: &mut Conn, rows: Vec<PaymentRow>) -> Result<Vec<Payment
         applications.entry(a.payment_id).or_default().push(a);
     }
     let mut refunds: HashMap<Uuid, Vec<RefundRow>> = HashMap::new();
-    let refund_rows: Vec<RefundRow> = r::payment_refunds
-        .filter(r::payment_id.eq_any(&ids))
+    let query = r::payment_refunds
         .select(RefundRow::as_select())
         .order(r::id.asc())
+        .into_boxed();
+    let refund_rows: Vec<RefundRow> = crate::filter_ids!(query, r::payment_id, ids.as_slice())
         .load(conn)
         .await?;
     for row in refund_rows {
