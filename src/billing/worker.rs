@@ -2,6 +2,7 @@
 //! runs are claimed with `FOR UPDATE SKIP LOCKED`, and contracts are billed in chunks, each
 //! chunk one transaction that locks its contracts, so overlapping runs bill each period once.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +19,9 @@ use crate::error::ApiError;
 
 /// Contracts billed per transaction.
 const CHUNK: usize = 200;
+
+/// Chunks in flight at once, each in its own transaction on its own connection.
+const LANES: usize = 2;
 
 /// Polls for runs every few seconds, and at once when `wake` is notified.
 pub fn spawn(pool: DbPool, settings: Settings, wake: Arc<Notify>) {
@@ -44,7 +48,7 @@ async fn next(pool: &DbPool, worker: &str, settings: &Settings) -> Result<bool, 
         return Ok(false);
     };
     log::info!("billing run {} as of {} started", run.id, run.as_of);
-    match perform(&mut conn, &run, settings).await {
+    match perform(pool, &mut conn, &run, settings).await {
         Ok(()) => {
             store::finish_run(&mut conn, run.id, RunStatus::Completed, None).await?;
             log::info!("billing run {} completed", run.id);
@@ -57,21 +61,64 @@ async fn next(pool: &DbPool, worker: &str, settings: &Settings) -> Result<bool, 
     Ok(true)
 }
 
-async fn perform(conn: &mut Conn, run: &RunRow, settings: &Settings) -> Result<(), ApiError> {
+/// Bills the run's contracts chunk by chunk on [`LANES`] connections at once: while one
+/// chunk's rows are written, the next one is loaded and priced. (Two chunks never wait for
+/// each other but on the invoice-number counter, which each takes right before writing.)
+async fn perform(
+    pool: &DbPool,
+    conn: &mut Conn,
+    run: &RunRow,
+    settings: &Settings,
+) -> Result<(), ApiError> {
     let ids = store::contracts_in_scope(conn, run).await?;
     store::set_total(conn, run.id, ids.len() as i32).await?;
-    for chunk in ids.chunks(CHUNK) {
-        if let Err(e) = bill_chunk(conn, run, chunk, settings).await {
-            // One contract's data broke the chunk: bill its contracts one by one.
-            log::warn!(
-                "billing run {}: chunk failed ({e}); retrying contract by contract",
-                run.id
-            );
-            for id in chunk {
-                if let Err(e) = bill_chunk(conn, run, std::slice::from_ref(id), settings).await {
-                    let failed = [(*id, "failed", e.to_string())];
-                    store::add_progress(conn, run.id, 1, 0, &failed).await?;
-                }
+    let chunks: Vec<&[Uuid]> = ids.chunks(CHUNK).collect();
+    let next = AtomicUsize::new(0);
+    let mut others = Vec::new();
+    for _ in 1..LANES.min(chunks.len()).max(1) {
+        others.push(crate::db::conn(pool).await?);
+    }
+    let lanes = std::iter::once(lane(conn, run, &chunks, &next, settings)).chain(
+        others
+            .iter_mut()
+            .map(|c| lane(c, run, &chunks, &next, settings)),
+    );
+    futures_util::future::join_all(lanes)
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// One lane: takes the next chunk not taken yet until none is left.
+async fn lane(
+    conn: &mut Conn,
+    run: &RunRow,
+    chunks: &[&[Uuid]],
+    next: &AtomicUsize,
+    settings: &Settings,
+) -> Result<(), ApiError> {
+    while let Some(chunk) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
+        bill_or_split(conn, run, chunk, settings).await?;
+    }
+    Ok(())
+}
+
+/// Bills a chunk; when one contract's data breaks it, its contracts one by one.
+async fn bill_or_split(
+    conn: &mut Conn,
+    run: &RunRow,
+    chunk: &[Uuid],
+    settings: &Settings,
+) -> Result<(), ApiError> {
+    if let Err(e) = bill_chunk(conn, run, chunk, settings).await {
+        log::warn!(
+            "billing run {}: chunk failed ({e}); retrying contract by contract",
+            run.id
+        );
+        for id in chunk {
+            if let Err(e) = bill_chunk(conn, run, std::slice::from_ref(id), settings).await {
+                let failed = [(*id, "failed", e.to_string())];
+                store::add_progress(conn, run.id, 1, 0, &failed).await?;
             }
         }
     }

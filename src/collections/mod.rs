@@ -15,7 +15,7 @@ pub mod runs;
 pub mod service_orders;
 pub mod worklist;
 
-use diesel::sql_types::{Array, Date as SqlDate, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
 use diesel::OptionalExtension;
 use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
@@ -133,24 +133,21 @@ pub async fn set_account_status(
     .await
 }
 
-#[derive(diesel::QueryableByName)]
-struct Amount {
-    #[diesel(sql_type = diesel::sql_types::Numeric)]
-    amount: Decimal,
-}
-
 /// The account's undisputed balance past due at the end of `today`.
 pub async fn past_due(conn: &mut Conn, account_id: Uuid, today: Date) -> Result<Decimal, ApiError> {
-    let row: Amount = diesel::sql_query(
-        "SELECT COALESCE(sum(balance_due - disputed_amount), 0) AS amount
-           FROM invoices
-          WHERE account_id = $1 AND status = 'open' AND due_date < $2",
-    )
-    .bind::<SqlUuid, _>(account_id)
-    .bind::<SqlDate, _>(today)
-    .get_result(conn)
-    .await?;
-    Ok(row.amount)
+    use crate::invoices::model::InvoiceStatus;
+    use crate::schema::invoices::dsl as i;
+    use diesel::{ExpressionMethods, QueryDsl};
+    // A query of the DSL, not raw SQL: its prepared statement is kept (it runs whenever
+    // cash moves).
+    let amount: Option<Decimal> = i::invoices
+        .filter(i::account_id.eq(account_id))
+        .filter(i::status.eq(InvoiceStatus::Open))
+        .filter(i::due_date.lt(today))
+        .select(diesel::dsl::sum(i::balance_due - i::disputed_amount))
+        .first(conn)
+        .await?;
+    Ok(amount.unwrap_or(Decimal::ZERO))
 }
 
 /// Where a closed arrangement leaves the account: still in dunning while anything is past due.

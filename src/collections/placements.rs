@@ -532,8 +532,8 @@ pub async fn create_recovery(
                 created_at: stamp.now,
                 updated_at: stamp.now,
             };
-            crate::payments::routes::receive(conn, &ctx, &mut payment, None, &stamp).await?;
-            let payment_view = crate::payments::store::view(conn, payment.clone()).await?;
+            let payment_view =
+                crate::payments::routes::receive(conn, &ctx, &mut payment, None, &stamp).await?;
             audit::record(
                 conn,
                 &ctx,

@@ -79,7 +79,14 @@ crate::text_enum! {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = crate::schema::payments, treat_none_as_null = true)]
+// None is written as NULL (every such column is nullable without a default), not as
+// DEFAULT: then the INSERT's text is the same for every row and its prepared statement is
+// kept for the next one.
+#[diesel(
+    table_name = crate::schema::payments,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false
+)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct PaymentRow {
     pub id: Uuid,
@@ -107,7 +114,12 @@ pub struct PaymentRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = crate::schema::payment_applications, treat_none_as_null = true)]
+// None as NULL, not DEFAULT, like `PaymentRow`.
+#[diesel(
+    table_name = crate::schema::payment_applications,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false
+)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct ApplicationRow {
     pub id: Uuid,

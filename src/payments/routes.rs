@@ -160,7 +160,23 @@ async fn save(
     moves: &Moves,
     stamp: &Stamp,
 ) -> Result<(), ApiError> {
-    store::update(conn, payment).await?;
+    save_as(conn, ctx, payment, moves, stamp, false).await
+}
+
+/// [`save`], for a payment that is new (`created`: inserted as it ends, not updated).
+async fn save_as(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    payment: &PaymentRow,
+    moves: &Moves,
+    stamp: &Stamp,
+    created: bool,
+) -> Result<(), ApiError> {
+    if created {
+        store::insert(conn, payment).await?;
+    } else {
+        store::update(conn, payment).await?;
+    }
     for invoice in &moves.invoices {
         crate::invoices::store::update(conn, invoice).await?;
     }
@@ -210,6 +226,19 @@ async fn finish(
     status: StatusCode,
 ) -> Result<idempotency::Stored, ApiError> {
     let after = store::view(conn, payment).await?;
+    finish_with(conn, ctx, claim, action, before, after, status).await
+}
+
+/// [`finish`] with the view already made.
+async fn finish_with(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    claim: idempotency::Claim,
+    action: &str,
+    before: Option<PaymentView>,
+    after: PaymentView,
+    status: StatusCode,
+) -> Result<idempotency::Stored, ApiError> {
     audit::record(
         conn,
         ctx,
@@ -390,15 +419,15 @@ async fn apply_auto(
 }
 
 /// Writes a new payment, applies it as its mode says (by the remittance, oldest due first,
-/// or not at all) and posts its receipt and applications.
+/// or not at all) and posts its receipt and applications. Answers its view, built from what
+/// was just written (a new payment has no refunds, and its deductions are the ones it left).
 pub async fn receive(
     conn: &mut Conn,
     ctx: &Ctx,
     payment: &mut PaymentRow,
     remittance: Option<&[RemittanceLine]>,
     stamp: &Stamp,
-) -> Result<(), ApiError> {
-    store::insert(conn, payment).await?;
+) -> Result<PaymentView, ApiError> {
     let receipt = rules::receipt(payment, stamp);
     let mut moves = match (payment.application_mode, remittance) {
         (super::model::ApplicationMode::Remittance, Some(lines)) => {
@@ -409,7 +438,26 @@ pub async fn receive(
     };
     moves.entries.insert(0, receipt);
     payment.version = 1;
-    save(conn, ctx, payment, &moves, stamp).await
+    save_as(conn, ctx, payment, &moves, stamp, true).await?;
+    let applications = moves
+        .applications
+        .iter()
+        .map(|a| {
+            let invoice = moves.invoices.iter().find(|i| i.id == a.invoice_id);
+            super::model::ApplicationView::new(
+                a.clone(),
+                &payment.currency,
+                payment.number.clone(),
+                invoice.and_then(|i| i.number.clone()),
+            )
+        })
+        .collect();
+    Ok(PaymentView::new(
+        payment.clone(),
+        applications,
+        Vec::new(),
+        moves.deductions,
+    ))
 }
 
 /// Handles the POST /v1/payments route: records a payment and applies it.
@@ -490,14 +538,14 @@ pub async fn create_payment(
                 created_at: stamp.now,
                 updated_at: stamp.now,
             };
-            receive(conn, &ctx, &mut payment, new.remittance.as_deref(), &stamp).await?;
-            finish(
+            let view = receive(conn, &ctx, &mut payment, new.remittance.as_deref(), &stamp).await?;
+            finish_with(
                 conn,
                 &ctx,
                 claim,
                 "payment.received",
                 None,
-                payment,
+                view,
                 StatusCode::CREATED,
             )
             .await

@@ -23,18 +23,17 @@ use crate::schema::payment_applications::dsl as pa;
 use crate::schema::payment_refunds::dsl as r;
 use crate::schema::payments::dsl as p;
 
-#[derive(diesel::QueryableByName)]
-struct Next {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
+diesel::define_sql_function! {
+    /// PostgreSQL's `nextval` of a sequence.
+    fn nextval(sequence: diesel::sql_types::Text) -> diesel::sql_types::BigInt;
 }
 
-/// The next payment number, `PMT-000001`.
+/// The next payment number, `PMT-000001` (a statement of the DSL: it stays prepared).
 pub async fn next_number(conn: &mut Conn) -> Result<String, ApiError> {
-    let next: Next = diesel::sql_query("SELECT nextval('payment_numbers') AS n")
+    let n: i64 = diesel::select(nextval("payment_numbers"))
         .get_result(conn)
         .await?;
-    Ok(format!("PMT-{:06}", next.n))
+    Ok(format!("PMT-{n:06}"))
 }
 
 pub async fn insert(conn: &mut Conn, row: &PaymentRow) -> Result<(), ApiError> {
@@ -76,11 +75,17 @@ pub async fn update(conn: &mut Conn, row: &PaymentRow) -> Result<(), ApiError> {
 }
 
 pub async fn insert_applications(conn: &mut Conn, rows: &[ApplicationRow]) -> Result<(), ApiError> {
-    if !rows.is_empty() {
-        diesel::insert_into(pa::payment_applications)
-            .values(rows)
-            .execute(conn)
-            .await?;
+    let insert = diesel::insert_into(pa::payment_applications);
+    match rows {
+        [] => {}
+        // One row (the usual case) by a statement whose text never changes: it stays
+        // prepared. A batch's text depends on its length, so it is prepared each time.
+        [one] => {
+            insert.values(one).execute(conn).await?;
+        }
+        rows => {
+            insert.values(rows).execute(conn).await?;
+        }
     }
     Ok(())
 }
@@ -238,6 +243,20 @@ pub async fn sync_deductions(
 ) -> Result<(), ApiError> {
     use diesel::sql_types::{Array, Nullable, Text, Timestamptz, Uuid as SqlUuid};
     if invoice_ids.is_empty() {
+        return Ok(());
+    }
+    // Most invoices have no open deduction: a (prepared, kept) look first spares the two
+    // updates below, which PostgreSQL would parse and plan every time.
+    let query = d::deductions
+        .filter(d::status.eq(DeductionStatus::Open))
+        .select(d::id)
+        .limit(1)
+        .into_boxed();
+    let open: Option<Uuid> = crate::filter_ids!(query, d::invoice_id, invoice_ids)
+        .first(conn)
+        .await
+        .optional()?;
+    if open.is_none() {
         return Ok(());
     }
     diesel::sql_query(

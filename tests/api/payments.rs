@@ -98,6 +98,12 @@ async fn auto_application_pays_oldest_due_first_and_a_return_restores_every_bala
     assert_eq!(payment["applied"], "1600.00");
     assert_eq!(payment["unapplied"], "0.00");
     assert!(payment["number"].as_str().unwrap().starts_with("PMT-"));
+    let read_back = app
+        .get(&format!("/v1/payments/{}", id(&payment)), &billing())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(read_back, payment, "the answer is what was written");
     let c_now = get_invoice(&app, &c).await;
     assert_eq!(c_now["balance_due"], "150.00");
     assert_eq!(c_now["status"], "open");
@@ -248,6 +254,13 @@ async fn a_short_remittance_line_leaves_a_deduction_with_its_reason() {
     assert_eq!(deduction["amount"], "50.00");
     assert_eq!(deduction["reason"], "pricing");
     assert_eq!(deduction["status"], "open");
+    // The answer is made from what was written; read back, the payment is the same.
+    let read_back = app
+        .get(&format!("/v1/payments/{}", id(&payment)), &billing())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(read_back, payment);
     let a_now = get_invoice(&app, &a).await;
     assert_eq!(a_now["balance_due"], "50.00");
     assert_eq!(a_now["deductions"][0]["id"], deduction["id"]);

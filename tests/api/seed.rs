@@ -10,10 +10,11 @@ use crate::helpers::*;
 
 fn options() -> Options {
     Options {
-        accounts: 40,
-        contracts: 70,
-        invoices: 3000,
-        payments: 2100,
+        accounts: 120,
+        // More than two chunks of a billing run, so that its lanes bill side by side.
+        contracts: 450,
+        invoices: 6000,
+        payments: 4200,
         months: 12,
         seed: 7,
         as_of: today(),
@@ -59,16 +60,16 @@ async fn a_seeded_history_reconciles_and_is_numbered_in_date_order() {
             .find(|(t, _)| *t == table)
             .map_or(0, |(_, n)| *n as i64)
     };
-    assert_eq!(rows("accounts"), 40);
-    assert_eq!(rows("contracts"), 70);
+    assert_eq!(rows("accounts"), 120);
+    assert_eq!(rows("contracts"), 450);
     assert_eq!(summary.invoices as i64, rows("invoices"));
     assert!(
-        (2700..3300).contains(&rows("invoices")),
+        (5400..6600).contains(&rows("invoices")),
         "{}",
         rows("invoices")
     );
     assert!(
-        (1600..2600).contains(&rows("payments")),
+        (3300..5100).contains(&rows("payments")),
         "{}",
         rows("payments")
     );
@@ -145,48 +146,7 @@ async fn a_seeded_history_reconciles_and_is_numbered_in_date_order() {
             .await,
         0
     );
-    // Numbers: gapless per series, in date order, and the counters continue after them.
-    let series = "substring(number from '^(.*)-[0-9]+$')";
-    let seq = "substring(number from '[0-9]+$')::int";
-    for table in ["invoices", "credit_memos"] {
-        assert_eq!(
-            app.count(&format!(
-                "(SELECT {series} AS s, count(*) AS c, max({seq}) AS m FROM {table}
-                   WHERE number IS NOT NULL GROUP BY 1) x WHERE c <> m"
-            ))
-            .await,
-            0,
-            "{table} numbered with gaps"
-        );
-    }
-    let date = |table: &str| {
-        if table == "invoices" {
-            "invoice_date"
-        } else {
-            "credit_date"
-        }
-    };
-    for table in ["invoices", "credit_memos"] {
-        assert_eq!(
-            app.count(&format!(
-                "(SELECT {d} AS d, lag({d}) OVER (PARTITION BY {series} ORDER BY {seq}) AS prev
-                   FROM {table} WHERE number IS NOT NULL) x WHERE prev > d",
-                d = date(table)
-            ))
-            .await,
-            0,
-            "{table} numbers out of date order"
-        );
-    }
-    assert_eq!(
-        app.count(&format!(
-            "(SELECT {series} AS s, max({seq}) AS m FROM invoices WHERE number IS NOT NULL GROUP BY 1) x
-              JOIN number_series n ON n.series = 'invoice:INV:' || substring(x.s from '[0-9]{{4}}$')
-             WHERE n.next_value <> x.m + 1"
-        ))
-        .await,
-        0
-    );
+    numbered_without_gaps_in_date_order(&app).await;
     assert_eq!(
         app.value("SELECT last_value = (SELECT count(*) FROM payments) FROM payment_numbers")
             .await,
@@ -259,14 +219,62 @@ async fn a_seeded_history_reconciles_and_is_numbered_in_date_order() {
         .billing_run(json!({"as_of": today().to_string(), "mode": "issue"}))
         .await;
     assert_eq!(run["status"], "completed", "{run}");
-    assert_eq!(run["progress"]["contracts_total"], 70);
+    assert_eq!(run["progress"]["contracts_total"], 450);
+    assert_eq!(run["progress"]["contracts_done"], 450);
     assert_eq!(run["progress"]["errors"], 0, "{run}");
     assert!(app.count("invoices").await > before);
+    numbered_without_gaps_in_date_order(&app).await;
     let again = app
         .billing_run(json!({"as_of": today().to_string(), "mode": "issue"}))
         .await;
     assert_eq!(again["progress"]["invoices_created"], 0, "{again}");
     assert_books_balance(&app).await;
+}
+
+/// Invoice and credit-memo numbers are gapless per series and follow their dates, and the
+/// counters continue after them.
+async fn numbered_without_gaps_in_date_order(app: &TestApp) {
+    let series = "substring(number from '^(.*)-[0-9]+$')";
+    let seq = "substring(number from '[0-9]+$')::int";
+    for table in ["invoices", "credit_memos"] {
+        assert_eq!(
+            app.count(&format!(
+                "(SELECT {series} AS s, count(*) AS c, max({seq}) AS m FROM {table}
+                   WHERE number IS NOT NULL GROUP BY 1) x WHERE c <> m"
+            ))
+            .await,
+            0,
+            "{table} numbered with gaps"
+        );
+    }
+    let date = |table: &str| {
+        if table == "invoices" {
+            "invoice_date"
+        } else {
+            "credit_date"
+        }
+    };
+    for table in ["invoices", "credit_memos"] {
+        assert_eq!(
+            app.count(&format!(
+                "(SELECT {d} AS d, lag({d}) OVER (PARTITION BY {series} ORDER BY {seq}) AS prev
+                   FROM {table} WHERE number IS NOT NULL) x WHERE prev > d",
+                d = date(table)
+            ))
+            .await,
+            0,
+            "{table} numbers out of date order"
+        );
+    }
+    assert_eq!(
+        app.count(&format!(
+            "(SELECT {series} AS s, max({seq}) AS m FROM invoices WHERE number IS NOT NULL GROUP BY 1) x
+              JOIN number_series n ON n.series = 'invoice:INV:' || substring(x.s from '[0-9]{{4}}$')
+             WHERE n.next_value <> x.m + 1"
+        ))
+        .await,
+        0
+    );
 }
 
 #[tokio::test]
