@@ -78,6 +78,9 @@ struct Args {
     /// Fail when any request or transaction failed (the smoke run).
     #[arg(long)]
     strict: bool,
+    /// Keep the copy the run worked on (`<template>_run`), to look into it afterwards.
+    #[arg(long)]
+    keep: bool,
 }
 
 /// One line of the results.
