@@ -548,11 +548,15 @@ async fn bench(args: &Args) -> Result<(Vec<Line>, u64), String> {
         });
     }
     drop(db);
-    sql(
-        &admin,
-        &format!("DROP DATABASE IF EXISTS {work} WITH (FORCE)"),
-    )
-    .await?;
+    if args.keep {
+        eprintln!("kept {work}");
+    } else {
+        sql(
+            &admin,
+            &format!("DROP DATABASE IF EXISTS {work} WITH (FORCE)"),
+        )
+        .await?;
+    }
     Ok((lines, failures))
 }
 
