@@ -407,7 +407,61 @@ pub async fn write_bills(
         }
         problems
     };
-    // The numbers of every invoice that will be issued, taken a block per year at once.
+    // First the drafts and all that hangs off them, while other chunks write theirs: the
+    // invoice-number counter is not taken yet.
+    let mut drafts = Vec::new();
+    for bill in bills.iter_mut() {
+        drafts.extend(bill.invoices.iter().cloned());
+        lines.append(&mut bill.lines);
+        estimates.append(&mut bill.estimates);
+        billed.extend(bill.billed_periods.iter().map(|(start, end, invoice)| {
+            (
+                bp::contract_id.eq(bill
+                    .invoices
+                    .iter()
+                    .find(|i| i.id == *invoice)
+                    .and_then(|i| i.contract_id)
+                    .unwrap_or_default()),
+                bp::period_start.eq(*start),
+                bp::period_end.eq(*end),
+                bp::invoice_id.eq(*invoice),
+            )
+        }));
+        new_periods.extend(bill.new_meter_periods.iter().cloned());
+        reviewed.extend(bill.reviewed.iter().copied());
+    }
+    crate::readings::store::insert_many(conn, &estimates).await?;
+    crate::invoices::store::insert_many(conn, &drafts, &lines).await?;
+    for chunk in billed.chunks(5000) {
+        diesel::insert_into(bp::billed_periods)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    for chunk in new_periods.chunks(2000) {
+        diesel::insert_into(mp::meter_periods)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    for bill in bills.iter() {
+        for p in &bill.rerated {
+            diesel::update(mp::meter_periods.find((p.meter_id, p.period_start)))
+                .set(p)
+                .execute(conn)
+                .await?;
+        }
+    }
+    for (amendment, invoice_id) in &reviewed {
+        diesel::update(am::contract_amendments.find(amendment))
+            .set(am::review_invoice_id.eq(invoice_id))
+            .execute(conn)
+            .await?;
+    }
+
+    // Then the numbers of every invoice that will be issued, a block per year at once. The
+    // counter stays locked until the chunk commits (so that a failed chunk leaves no gap),
+    // which is why as little as possible is written after taking it.
     let mut wanted: std::collections::BTreeMap<i32, i64> = Default::default();
     for invoice in bills.iter().flat_map(|b| &b.invoices).filter(|_| issuing) {
         if problems_of(invoice).is_empty() {
@@ -421,6 +475,7 @@ pub async fn write_bills(
             crate::db::next_numbers(conn, &numbering.series(year), count).await?,
         );
     }
+    let mut issued = Vec::new();
     for bill in bills.iter_mut() {
         for invoice in bill.invoices.iter_mut().filter(|_| issuing) {
             let problems = problems_of(invoice);
@@ -449,49 +504,12 @@ pub async fn write_bills(
                 &actor,
                 run.request_id.clone(),
             ));
+            issued.push(invoice.clone());
         }
         invoices.extend(bill.invoices.iter().cloned());
-        lines.append(&mut bill.lines);
-        estimates.append(&mut bill.estimates);
-        billed.extend(bill.billed_periods.iter().map(|(start, end, invoice)| {
-            (
-                bp::contract_id.eq(bill
-                    .invoices
-                    .iter()
-                    .find(|i| i.id == *invoice)
-                    .and_then(|i| i.contract_id)
-                    .unwrap_or_default()),
-                bp::period_start.eq(*start),
-                bp::period_end.eq(*end),
-                bp::invoice_id.eq(*invoice),
-            )
-        }));
-        new_periods.extend(bill.new_meter_periods.iter().cloned());
-        reviewed.extend(bill.reviewed.iter().copied());
     }
-    crate::readings::store::insert_many(conn, &estimates).await?;
-    crate::invoices::store::insert_many(conn, &invoices, &lines).await?;
+    crate::invoices::store::issue_drafts(conn, &issued).await?;
     crate::ledger::store::post(conn, &entries).await?;
-    for chunk in billed.chunks(5000) {
-        diesel::insert_into(bp::billed_periods)
-            .values(chunk)
-            .execute(conn)
-            .await?;
-    }
-    for chunk in new_periods.chunks(2000) {
-        diesel::insert_into(mp::meter_periods)
-            .values(chunk)
-            .execute(conn)
-            .await?;
-    }
-    for bill in bills.iter() {
-        for p in &bill.rerated {
-            diesel::update(mp::meter_periods.find((p.meter_id, p.period_start)))
-                .set(p)
-                .execute(conn)
-                .await?;
-        }
-    }
     let mut tasks = Vec::new();
     for (amendment, invoice_id) in &reviewed {
         diesel::update(am::contract_amendments.find(amendment))

@@ -32,6 +32,42 @@ pub async fn insert_many(
     Ok(())
 }
 
+/// Stores many drafts, now issued, in one statement: their numbers, status, due dates,
+/// balances and issue stamps (the rest of each row is as it was inserted).
+pub async fn issue_drafts(conn: &mut Conn, issued: &[InvoiceRow]) -> Result<(), ApiError> {
+    use diesel::sql_types::{Array, Date, Int4, Nullable, Numeric, Text, Timestamptz};
+    if issued.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = issued.iter().map(|r| r.id).collect();
+    let numbers: Vec<Option<&str>> = issued.iter().map(|r| r.number.as_deref()).collect();
+    let statuses: Vec<&str> = issued.iter().map(|r| r.status.as_str()).collect();
+    let due: Vec<time::Date> = issued.iter().map(|r| r.due_date).collect();
+    let balances: Vec<Decimal> = issued.iter().map(|r| r.balance_due).collect();
+    let stamps: Vec<Option<time::OffsetDateTime>> = issued.iter().map(|r| r.issued_at).collect();
+    let updated: Vec<time::OffsetDateTime> = issued.iter().map(|r| r.updated_at).collect();
+    let versions: Vec<i32> = issued.iter().map(|r| r.version).collect();
+    diesel::sql_query(
+        "UPDATE invoices i SET number = u.number, status = u.status, due_date = u.due_date,
+                balance_due = u.balance_due, issued_at = u.issued_at,
+                updated_at = u.updated_at, version = u.version
+           FROM unnest($1, $2, $3, $4, $5, $6, $7, $8)
+                AS u(id, number, status, due_date, balance_due, issued_at, updated_at, version)
+          WHERE i.id = u.id AND i.status = 'draft'",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
+    .bind::<Array<Nullable<Text>>, _>(&numbers)
+    .bind::<Array<Text>, _>(&statuses)
+    .bind::<Array<Date>, _>(&due)
+    .bind::<Array<Numeric>, _>(&balances)
+    .bind::<Array<Nullable<Timestamptz>>, _>(&stamps)
+    .bind::<Array<Timestamptz>, _>(&updated)
+    .bind::<Array<Int4>, _>(&versions)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The invoice if the caller may see it: a partner token sees its partner's accounts only.
 pub async fn find_visible(
     conn: &mut Conn,
