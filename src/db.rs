@@ -123,6 +123,38 @@ macro_rules! filter_ids {
     };
 }
 
+/// A statement kept prepared on its connection where Diesel would prepare it anew at every
+/// execution: UPDATEs, upserts, multi-row inserts and raw SQL, whose text Diesel cannot
+/// know from their type. Prepared statements are then kept by their SQL text, so this is
+/// right for any statement but worth it only where the text takes few shapes (never for a
+/// batch of any length: each length would stay prepared).
+#[derive(Debug, Clone, Copy)]
+pub struct Cached<Q>(pub Q);
+
+impl<Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>>
+    diesel::query_builder::QueryFragment<diesel::pg::Pg> for Cached<Q>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &diesel::pg::Pg) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> diesel::query_builder::QueryId for Cached<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Cached<Q> {
+    type SqlType = Q::SqlType;
+}
+
 /// Takes the next number of a series inside the caller's transaction: gapless, because a
 /// rolled-back transaction gives its number back, and serialised by the row lock. A series
 /// seen for the first time (a new year's invoices) starts at 1.
@@ -134,14 +166,16 @@ pub async fn next_number(conn: &mut Conn, series: &str) -> Result<i64, ApiError>
 /// first. The caller uses every one of them in its transaction.
 pub async fn next_numbers(conn: &mut Conn, series: &str, count: i64) -> Result<i64, ApiError> {
     use crate::schema::number_series::dsl;
-    let value: i64 = diesel::insert_into(dsl::number_series)
-        .values((dsl::series.eq(series), dsl::next_value.eq(1 + count)))
-        .on_conflict(dsl::series)
-        .do_update()
-        .set(dsl::next_value.eq(dsl::next_value + count))
-        .returning(dsl::next_value - count)
-        .get_result(conn)
-        .await?;
+    let value: i64 = Cached(
+        diesel::insert_into(dsl::number_series)
+            .values((dsl::series.eq(series), dsl::next_value.eq(1 + count)))
+            .on_conflict(dsl::series)
+            .do_update()
+            .set(dsl::next_value.eq(dsl::next_value + count))
+            .returning(dsl::next_value - count),
+    )
+    .get_result(conn)
+    .await?;
     Ok(value)
 }
 

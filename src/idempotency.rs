@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::context::Ctx;
-use crate::db::Conn;
+use crate::db::{Cached, Conn};
 use crate::error::ApiError;
 use crate::schema::idempotency_keys::dsl as k;
 
@@ -72,16 +72,18 @@ pub async fn begin(
         return Ok(Begin::Fresh(Claim { key: None }));
     };
     let scope = ctx.idempotency_scope();
-    let inserted = diesel::insert_into(k::idempotency_keys)
-        .values((
-            k::principal.eq(&scope),
-            k::key.eq(key),
-            k::fingerprint.eq(fingerprint),
-        ))
-        .on_conflict(on_constraint("idempotency_keys_pkey"))
-        .do_nothing()
-        .execute(conn)
-        .await?;
+    let inserted = Cached(
+        diesel::insert_into(k::idempotency_keys)
+            .values((
+                k::principal.eq(&scope),
+                k::key.eq(key),
+                k::fingerprint.eq(fingerprint),
+            ))
+            .on_conflict(on_constraint("idempotency_keys_pkey"))
+            .do_nothing(),
+    )
+    .execute(conn)
+    .await?;
     if inserted == 1 {
         return Ok(Begin::Fresh(Claim {
             key: Some((scope, key.to_string())),
@@ -116,13 +118,12 @@ impl Claim {
     ) -> Result<Stored, ApiError> {
         let body = serde_json::to_value(body)?;
         if let Some((scope, key)) = &self.key {
-            diesel::update(k::idempotency_keys.find((scope, key)))
-                .set((
-                    k::response_status.eq(status.as_u16() as i16),
-                    k::response_body.eq(&body),
-                ))
-                .execute(conn)
-                .await?;
+            Cached(diesel::update(k::idempotency_keys.find((scope, key))).set((
+                k::response_status.eq(status.as_u16() as i16),
+                k::response_body.eq(&body),
+            )))
+            .execute(conn)
+            .await?;
         }
         Ok(Stored {
             status,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use rust_decimal::Decimal;
 
 use super::model::{InvoiceFilter, InvoiceRow, InvoiceSort, InvoiceStatus, LineRow, SortOrder};
-use crate::db::Conn;
+use crate::db::{Cached, Conn};
 use crate::error::ApiError;
 use crate::schema::invoice_lines::dsl as l;
 use crate::schema::invoices::dsl as i;
@@ -290,11 +290,14 @@ pub async fn lock_named(conn: &mut Conn, id: Uuid, field: &str) -> Result<Invoic
 }
 
 pub async fn update(conn: &mut Conn, row: &InvoiceRow) -> Result<InvoiceRow, ApiError> {
-    Ok(diesel::update(i::invoices.find(row.id))
-        .set(row)
-        .returning(InvoiceRow::as_returning())
-        .get_result(conn)
-        .await?)
+    // Every column is set (`treat_none_as_null`), so the text never changes.
+    Ok(Cached(
+        diesel::update(i::invoices.find(row.id))
+            .set(row)
+            .returning(InvoiceRow::as_returning()),
+    )
+    .get_result(conn)
+    .await?)
 }
 
 /// Replaces a draft's lines.

@@ -67,8 +67,8 @@ pub async fn lock(conn: &mut Conn, id: Uuid) -> Result<PaymentRow, ApiError> {
 }
 
 pub async fn update(conn: &mut Conn, row: &PaymentRow) -> Result<(), ApiError> {
-    diesel::update(p::payments.find(row.id))
-        .set(row)
+    // Every column is set (`treat_none_as_null`), so the text never changes.
+    crate::db::Cached(diesel::update(p::payments.find(row.id)).set(row))
         .execute(conn)
         .await?;
     Ok(())

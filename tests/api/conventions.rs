@@ -287,3 +287,66 @@ async fn lists_page_with_a_cursor_in_a_stable_order() {
         .expect_problem(400, "invalid_query");
     assert_eq!(reply.error_field(), "status");
 }
+
+/// The statements Diesel would prepare at every execution (UPDATEs, upserts) stay prepared
+/// on their connection where the store wraps them in `db::Cached`, one statement per text.
+#[tokio::test]
+async fn cached_writes_stay_prepared_once_per_connection() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use receivables::schema::number_series::dsl as ns;
+
+    let app = spawn_app().await;
+    let mut conn = app.pool.get().await.expect("connection");
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    async fn prepared(conn: &mut receivables::db::Conn, like: &str) -> i64 {
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(like)
+        .get_result::<N>(conn)
+        .await
+        .expect("prepared statements")
+        .n
+    }
+
+    assert_eq!(
+        receivables::db::next_numbers(&mut conn, "TEST-2026", 3)
+            .await
+            .expect("numbers"),
+        1
+    );
+    assert_eq!(
+        receivables::db::next_numbers(&mut conn, "TEST-2026", 1)
+            .await
+            .expect("numbers"),
+        4
+    );
+    assert_eq!(
+        prepared(&mut conn, "INSERT INTO \"number_series\"%").await,
+        1
+    );
+
+    let update = || {
+        diesel::update(ns::number_series.filter(ns::series.eq("TEST-2026")))
+            .set(ns::next_value.eq(ns::next_value + 1))
+    };
+    update().execute(&mut conn).await.expect("update");
+    assert_eq!(prepared(&mut conn, "UPDATE \"number_series\"%").await, 0);
+    for _ in 0..3 {
+        receivables::db::Cached(update())
+            .execute(&mut conn)
+            .await
+            .expect("cached update");
+    }
+    assert_eq!(prepared(&mut conn, "UPDATE \"number_series\"%").await, 1);
+    assert_eq!(
+        app.value("SELECT next_value FROM number_series WHERE series = 'TEST-2026'")
+            .await,
+        "9"
+    );
+}
