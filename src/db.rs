@@ -146,6 +146,10 @@ impl<Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>>
     }
 }
 
+/// The longest batch a request's store keeps prepared with [`Cached`] (a payment posts
+/// three ledger entries); longer ones (billing's) are prepared each time.
+pub const FEW_ROWS: usize = 8;
+
 impl<Q> diesel::query_builder::QueryId for Cached<Q> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;

@@ -511,12 +511,6 @@ pub async fn write_bills(
     crate::invoices::store::issue_drafts(conn, &issued).await?;
     crate::ledger::store::post(conn, &entries).await?;
     let mut tasks = Vec::new();
-    for (amendment, invoice_id) in &reviewed {
-        diesel::update(am::contract_amendments.find(amendment))
-            .set(am::review_invoice_id.eq(invoice_id))
-            .execute(conn)
-            .await?;
-    }
     for invoice in invoices.iter().filter(|i| i.review_required) {
         let mut task = crate::tasks::TaskRow::new(
             "first_invoice_review",

@@ -12,12 +12,9 @@ use crate::schema::ledger_entries::dsl as l;
 
 /// Appends entries (the table refuses every change after that).
 pub async fn post(conn: &mut Conn, entries: &[EntryRow]) -> Result<(), ApiError> {
-    // A request posts a few entries (a payment applied to one invoice: three); those few
-    // shapes stay prepared. Larger batches (billing) are prepared each time.
-    const FEW: usize = 8;
     for chunk in entries.chunks(2000) {
         let insert = diesel::insert_into(l::ledger_entries).values(chunk);
-        if chunk.len() <= FEW {
+        if chunk.len() <= crate::db::FEW_ROWS {
             crate::db::Cached(insert).execute(conn).await?;
         } else {
             insert.execute(conn).await?;

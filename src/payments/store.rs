@@ -75,16 +75,14 @@ pub async fn update(conn: &mut Conn, row: &PaymentRow) -> Result<(), ApiError> {
 }
 
 pub async fn insert_applications(conn: &mut Conn, rows: &[ApplicationRow]) -> Result<(), ApiError> {
-    let insert = diesel::insert_into(pa::payment_applications);
-    match rows {
-        [] => {}
-        // One row (the usual case) by a statement whose text never changes: it stays
-        // prepared. A batch's text depends on its length, so it is prepared each time.
-        [one] => {
-            insert.values(one).execute(conn).await?;
+    let insert = diesel::insert_into(pa::payment_applications).values(rows);
+    match rows.len() {
+        0 => {}
+        n if n <= crate::db::FEW_ROWS => {
+            crate::db::Cached(insert).execute(conn).await?;
         }
-        rows => {
-            insert.values(rows).execute(conn).await?;
+        _ => {
+            insert.execute(conn).await?;
         }
     }
     Ok(())
