@@ -5,17 +5,27 @@ use std::future::{ready, Ready};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
+use time::{Date, OffsetDateTime};
+
 use crate::auth::{Permission, Principal};
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::observability::RequestId;
 
-/// The authenticated caller and the request id.
+/// The authenticated caller, the request id, and the instant the request is served at (from
+/// the service's clock: every date and timestamp the request records derives from it).
 pub struct Ctx {
     pub principal: Principal,
     pub request_id: Option<String>,
+    pub now: OffsetDateTime,
 }
 
 impl Ctx {
+    /// Today, as the service's clock had it when the request arrived.
+    pub fn today(&self) -> Date {
+        self.now.date()
+    }
+
     pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
         self.principal.require(permission)
     }
@@ -45,9 +55,14 @@ impl FromRequest for Ctx {
             Err(e) => return ready(Err(e)),
         };
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+        let now = match req.app_data::<Clock>() {
+            Some(clock) => clock.now(),
+            None => return ready(Err(ApiError::internal("the application has no clock"))),
+        };
         ready(Ok(Ctx {
             principal,
             request_id,
+            now,
         }))
     }
 }

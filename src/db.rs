@@ -185,14 +185,6 @@ pub async fn next_numbers(conn: &mut Conn, series: &str, count: i64) -> Result<i
 
 use diesel::ExpressionMethods;
 
-/// The current time at the database's precision (microseconds), so that a view built in
-/// memory equals the same row read back.
-pub fn now() -> time::OffsetDateTime {
-    let now = time::OffsetDateTime::now_utc();
-    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
-        .expect("a valid nanosecond")
-}
-
 /// Whether the database answers.
 pub async fn ping(pool: &DbPool) -> Result<(), ApiError> {
     let mut conn = conn(pool).await?;

@@ -78,6 +78,7 @@ pub async fn begin(
                 k::principal.eq(&scope),
                 k::key.eq(key),
                 k::fingerprint.eq(fingerprint),
+                k::created_at.eq(ctx.now),
             ))
             .on_conflict(on_constraint("idempotency_keys_pkey"))
             .do_nothing(),
@@ -134,9 +135,12 @@ impl Claim {
 }
 
 /// Removes keys older than the retention (at least 24 hours). Returns how many went.
-pub async fn purge_expired(conn: &mut Conn, ttl_hours: i32) -> Result<usize, ApiError> {
-    let cutoff =
-        time::OffsetDateTime::now_utc() - time::Duration::hours(i64::from(ttl_hours.max(24)));
+pub async fn purge_expired(
+    conn: &mut Conn,
+    ttl_hours: i32,
+    now: time::OffsetDateTime,
+) -> Result<usize, ApiError> {
+    let cutoff = now - time::Duration::hours(i64::from(ttl_hours.max(24)));
     Ok(
         diesel::delete(k::idempotency_keys.filter(k::created_at.lt(cutoff)))
             .execute(conn)

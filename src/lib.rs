@@ -6,6 +6,7 @@ pub mod adjustments;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod clock;
 pub mod collections;
 pub mod config;
 pub mod context;
@@ -45,6 +46,7 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig, AppExt};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::KeySet;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::observability::Metrics;
@@ -60,6 +62,8 @@ pub struct AppState {
     pub openapi_json: String,
     /// Wakes this instance's billing worker when a run is queued here.
     pub billing_wakeup: Arc<tokio::sync::Notify>,
+    /// The one clock every date and timestamp comes from.
+    pub clock: Clock,
 }
 
 /// The versioned API: every resource's handlers.
@@ -242,20 +246,32 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds the listener and builds the server; `run` (or awaiting `server`) serves.
+    /// Binds the listener and builds the server; `run` (or awaiting `server`) serves. Every
+    /// date and timestamp of the service comes from `clock` (`Clock::system()` in production).
     pub fn build(
         config: Config,
         pool: DbPool,
         listener: TcpListener,
+        clock: Clock,
     ) -> Result<Application, String> {
         let keys = KeySet::from_settings(&config.jwt)?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let spec = openapi_spec();
         let billing_wakeup = Arc::new(tokio::sync::Notify::new());
-        billing::worker::spawn(pool.clone(), config.billing.clone(), billing_wakeup.clone());
-        collections::runs::spawn(pool.clone(), config.collections.dunning_interval_minutes);
+        billing::worker::spawn(
+            pool.clone(),
+            config.billing.clone(),
+            billing_wakeup.clone(),
+            clock.clone(),
+        );
+        collections::runs::spawn(
+            pool.clone(),
+            config.collections.dunning_interval_minutes,
+            clock.clone(),
+        );
         let state = web::Data::new(AppState {
             billing_wakeup,
+            clock: clock.clone(),
             pool,
             keys,
             routes: RouteTable::from_spec(&spec),
@@ -267,6 +283,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(clock.clone())
                 .app_data(web::PathConfig::default().error_handler(extract::path_error))
                 .app_data(web::PayloadConfig::new(json_limit))
                 .wrap(middleware::from_fn(observability::middleware))
@@ -300,18 +317,20 @@ impl Application {
 }
 
 /// Removes expired idempotency keys every hour while the server runs.
-pub fn spawn_housekeeping(pool: DbPool, ttl_hours: i32) {
+pub fn spawn_housekeeping(pool: DbPool, ttl_hours: i32, clock: Clock) {
     let pool = Arc::new(pool);
     actix_web::rt::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             tick.tick().await;
             match db::conn(&pool).await {
-                Ok(mut conn) => match idempotency::purge_expired(&mut conn, ttl_hours).await {
-                    Ok(n) if n > 0 => log::info!("removed {n} expired idempotency keys"),
-                    Ok(_) => {}
-                    Err(e) => log::warn!("idempotency key purge failed: {e}"),
-                },
+                Ok(mut conn) => {
+                    match idempotency::purge_expired(&mut conn, ttl_hours, clock.now()).await {
+                        Ok(n) if n > 0 => log::info!("removed {n} expired idempotency keys"),
+                        Ok(_) => {}
+                        Err(e) => log::warn!("idempotency key purge failed: {e}"),
+                    }
+                }
                 Err(e) => log::warn!("idempotency key purge: {e}"),
             }
         }

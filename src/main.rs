@@ -161,13 +161,14 @@ fn run_server(config: Config) -> Result<(), String> {
         let listener = std::net::TcpListener::bind(config.bind)
             .map_err(|e| format!("cannot bind {}: {e}", config.bind))?;
         let ttl = config.idempotency_ttl_hours;
-        let app = Application::build(config.clone(), pool.clone(), listener)?;
+        let clock = receivables::clock::Clock::system();
+        let app = Application::build(config.clone(), pool.clone(), listener, clock.clone())?;
         log::info!("listening on http://{}", config.bind);
         println!(
             "Receivables listening on http://{} (docs at /docs/)",
             config.bind
         );
-        receivables::spawn_housekeeping(pool, ttl);
+        receivables::spawn_housekeeping(pool, ttl, clock);
         app.server.await.map_err(|e| e.to_string())?;
         log::info!("server stopped");
         Ok(())
@@ -294,7 +295,7 @@ fn main() -> ExitCode {
                 payments,
                 months,
                 seed,
-                as_of: as_of.unwrap_or_else(|| time::OffsetDateTime::now_utc().date()),
+                as_of: as_of.unwrap_or_else(|| receivables::clock::Clock::system().today()),
                 threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             };
             run_seed(&config, &options)

@@ -192,7 +192,7 @@ pub async fn create_contact(
     let new = body.0;
     let fingerprint =
         idempotency::fingerprint("POST", &format!("/v1/accounts/{account_id}/contacts"), &new)?;
-    let now = OffsetDateTime::now_utc();
+    let now = ctx.now;
     let row = ContactRow {
         id: Uuid::now_v7(),
         account_id,
@@ -321,7 +321,7 @@ pub async fn update_contact(
                 phone: patch.phone.clone().unwrap_or_else(|| current.phone.clone()),
                 role: patch.role.unwrap_or(current.role),
                 version: current.version + 1,
-                updated_at: OffsetDateTime::now_utc(),
+                updated_at: ctx.now,
                 ..current.clone()
             };
             validate(&next)?;

@@ -76,7 +76,7 @@ pub async fn create_account(
         given_number
             .clone()
             .unwrap_or_else(|| rules::account_number(1)),
-        time::OffsetDateTime::now_utc(),
+        ctx.now,
     );
     rules::validate(&draft)?;
     let mut conn = crate::db::conn(&state.pool).await?;
@@ -172,7 +172,7 @@ pub async fn get_account(
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = store::find_visible(&mut conn, id.into_inner(), ctx.partner_scope()).await?;
     let currency = crate::money::Currency::parse(&row.currency).expect("a stored currency");
-    let today = crate::db::now().date();
+    let today = ctx.now.date();
     let summary = crate::ledger::store::balance_summary(&mut conn, row.id, today).await?;
     let history = crate::payments::store::history(&mut conn, row.id, today).await?;
     let version = row.version;
@@ -235,7 +235,7 @@ pub async fn update_account(
             if let Some(partner) = patch.partner_id {
                 check_partner(conn, partner).await?;
             }
-            let next = patch.apply(&current, time::OffsetDateTime::now_utc());
+            let next = patch.apply(&current, ctx.now);
             rules::validate(&next)?;
             let before = AccountView::from(current);
             let after = AccountView::from(store::update(conn, &next).await?);
@@ -302,7 +302,7 @@ pub async fn close_account(
             let current = store::lock_visible(conn, id, ctx.partner_scope()).await?;
             expected.check(current.version)?;
             refuse_closed(current.status)?;
-            let now = time::OffsetDateTime::now_utc();
+            let now = ctx.now;
             let mut next = current.clone();
             next.status = AccountStatus::Closed;
             next.closed_at = Some(now);

@@ -41,6 +41,7 @@ pub async fn record<T: Serialize>(
             a::before.eq(before),
             a::after.eq(after),
             a::request_id.eq(&ctx.request_id),
+            a::occurred_at.eq(ctx.now),
         ))
         .execute(conn)
         .await?;

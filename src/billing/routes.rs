@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
 use diesel_async::AsyncConnection;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 use uuid::Uuid;
 
 use super::model::{NewRun, RunMode, RunRow, RunStatus, RunView};
@@ -53,7 +53,7 @@ pub async fn create_run(
     ctx.require(Permission::BillingRuns)?;
     let new = body.0;
     let fingerprint = idempotency::fingerprint("POST", "/v1/billing-runs", &new)?;
-    let now = OffsetDateTime::now_utc();
+    let now = ctx.now;
     let mut e = Errors::default();
     if new.as_of > now.date() + Duration::days(MAX_DAYS_AHEAD) {
         e.add(

@@ -67,10 +67,17 @@ pub async fn list_runs(
 
 /// Claims the oldest queued run, or a running one whose worker stopped sending heartbeats,
 /// for this worker; `SKIP LOCKED` lets any number of instances poll side by side.
-pub async fn claim_run(conn: &mut Conn, worker: &str) -> Result<Option<RunRow>, ApiError> {
+///
+/// `started_at` is the service clock's; heartbeats are the database's own time, which every
+/// instance shares, since they only tell workers apart.
+pub async fn claim_run(
+    conn: &mut Conn,
+    worker: &str,
+    now: OffsetDateTime,
+) -> Result<Option<RunRow>, ApiError> {
     let row = diesel::sql_query(
         "UPDATE billing_runs SET status = 'running', claimed_by = $1, heartbeat_at = now(),
-                started_at = COALESCE(started_at, now())
+                started_at = COALESCE(started_at, $2)
           WHERE id = (SELECT id FROM billing_runs
                        WHERE status = 'queued'
                           OR (status = 'running' AND heartbeat_at < now() - interval '2 minutes')
@@ -79,6 +86,7 @@ pub async fn claim_run(conn: &mut Conn, worker: &str) -> Result<Option<RunRow>, 
           RETURNING *",
     )
     .bind::<diesel::sql_types::Text, _>(worker)
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
     .get_result::<RunRowByName>(conn)
     .await
     .optional()?;
@@ -156,6 +164,7 @@ pub async fn add_progress(
     done: i32,
     invoices: i32,
     errors: &[(Uuid, &str, String)],
+    now: OffsetDateTime,
 ) -> Result<(), ApiError> {
     if !errors.is_empty() {
         let rows: Vec<_> = errors
@@ -166,6 +175,7 @@ pub async fn add_progress(
                     be::contract_id.eq(*contract),
                     be::code.eq(*code),
                     be::reason.eq(reason),
+                    be::created_at.eq(now),
                 )
             })
             .collect();
@@ -191,12 +201,13 @@ pub async fn finish_run(
     run_id: Uuid,
     status: RunStatus,
     failure: Option<String>,
+    now: OffsetDateTime,
 ) -> Result<(), ApiError> {
     diesel::update(br::billing_runs.find(run_id))
         .set((
             br::status.eq(status),
             br::failure.eq(failure),
-            br::finished_at.eq(diesel::dsl::now),
+            br::finished_at.eq(now),
         ))
         .execute(conn)
         .await?;
@@ -527,6 +538,7 @@ pub async fn write_bills(
             invoice.invoice_date + time::Duration::days(2),
             crate::tasks::Priority::Normal,
             &actor,
+            now,
         );
         task.description = invoice.review_reason.clone();
         tasks.push(task);
@@ -549,6 +561,7 @@ pub async fn write_bills(
                 au::account_id.eq(task.account_id),
                 au::after.eq(serde_json::to_value(crate::tasks::TaskView::from(task.clone())).ok()),
                 au::request_id.eq(run.request_id.clone()),
+                au::occurred_at.eq(now),
             )
         })
         .collect();
@@ -580,6 +593,7 @@ pub async fn write_bills(
                     "review_required": i.review_required,
                 }))),
                 au::request_id.eq(run.request_id.clone()),
+                au::occurred_at.eq(now),
             )
         })
         .collect();
@@ -594,7 +608,12 @@ pub async fn write_bills(
 
 /// Active contracts whose end date passed by `as_of` become `expired` (their last periods are
 /// still billed by later runs); each change is audited.
-pub async fn expire_contracts(conn: &mut Conn, run: &RunRow, ids: &[Uuid]) -> Result<(), ApiError> {
+pub async fn expire_contracts(
+    conn: &mut Conn,
+    run: &RunRow,
+    ids: &[Uuid],
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
     use crate::schema::audit_events::dsl as au;
     use crate::schema::contracts::dsl as c;
     let expired: Vec<(Uuid, Uuid, Option<Date>)> = diesel::update(
@@ -606,7 +625,7 @@ pub async fn expire_contracts(conn: &mut Conn, run: &RunRow, ids: &[Uuid]) -> Re
     .set((
         c::status.eq(ContractStatus::Expired),
         c::version.eq(c::version + 1),
-        c::updated_at.eq(diesel::dsl::now),
+        c::updated_at.eq(now),
     ))
     .returning((c::id, c::account_id, c::end_date))
     .get_results(conn)
@@ -631,6 +650,7 @@ pub async fn expire_contracts(conn: &mut Conn, run: &RunRow, ids: &[Uuid]) -> Re
                     "end_date": end.map(|d| d.to_string()),
                 }))),
                 au::request_id.eq(run.request_id.clone()),
+                au::occurred_at.eq(now),
             )
         })
         .collect();

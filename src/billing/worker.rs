@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel_async::AsyncConnection;
-use time::OffsetDateTime;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::engine::{self, ContractBill, Settings};
 use super::model::{RunRow, RunStatus};
 use super::store;
+use crate::clock::Clock;
 use crate::db::{Conn, DbPool};
 use crate::error::ApiError;
 
@@ -25,11 +25,11 @@ const CHUNK: usize = 200;
 const LANES: usize = 3;
 
 /// Polls for runs every few seconds, and at once when `wake` is notified.
-pub fn spawn(pool: DbPool, settings: Settings, wake: Arc<Notify>) {
+pub fn spawn(pool: DbPool, settings: Settings, wake: Arc<Notify>, clock: Clock) {
     let worker = format!("worker-{}", Uuid::now_v7());
     tokio::spawn(async move {
         loop {
-            match next(&pool, &worker, &settings).await {
+            match next(&pool, &worker, &settings, &clock).await {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(e) => log::warn!("billing worker: {e}"),
@@ -43,20 +43,32 @@ pub fn spawn(pool: DbPool, settings: Settings, wake: Arc<Notify>) {
 }
 
 /// Claims and performs one run; `false` when none is waiting.
-async fn next(pool: &DbPool, worker: &str, settings: &Settings) -> Result<bool, ApiError> {
+async fn next(
+    pool: &DbPool,
+    worker: &str,
+    settings: &Settings,
+    clock: &Clock,
+) -> Result<bool, ApiError> {
     let mut conn = crate::db::conn(pool).await?;
-    let Some(run) = store::claim_run(&mut conn, worker).await? else {
+    let Some(run) = store::claim_run(&mut conn, worker, clock.now()).await? else {
         return Ok(false);
     };
     log::info!("billing run {} as of {} started", run.id, run.as_of);
-    match perform(pool, &mut conn, &run, settings).await {
+    match perform(pool, &mut conn, &run, settings, clock).await {
         Ok(()) => {
-            store::finish_run(&mut conn, run.id, RunStatus::Completed, None).await?;
+            store::finish_run(&mut conn, run.id, RunStatus::Completed, None, clock.now()).await?;
             log::info!("billing run {} completed", run.id);
         }
         Err(e) => {
             log::error!("billing run {} failed: {e}", run.id);
-            store::finish_run(&mut conn, run.id, RunStatus::Failed, Some(e.to_string())).await?;
+            store::finish_run(
+                &mut conn,
+                run.id,
+                RunStatus::Failed,
+                Some(e.to_string()),
+                clock.now(),
+            )
+            .await?;
         }
     }
     Ok(true)
@@ -71,6 +83,7 @@ async fn perform(
     conn: &mut Conn,
     run: &RunRow,
     settings: &Settings,
+    clock: &Clock,
 ) -> Result<(), ApiError> {
     let ids = store::contracts_in_scope(conn, run).await?;
     store::set_total(conn, run.id, ids.len() as i32).await?;
@@ -80,10 +93,10 @@ async fn perform(
     for _ in 1..LANES.min(chunks.len()).max(1) {
         others.push(crate::db::conn(pool).await?);
     }
-    let lanes = std::iter::once(lane(conn, run, &chunks, &next, settings)).chain(
+    let lanes = std::iter::once(lane(conn, run, &chunks, &next, settings, clock)).chain(
         others
             .iter_mut()
-            .map(|c| lane(c, run, &chunks, &next, settings)),
+            .map(|c| lane(c, run, &chunks, &next, settings, clock)),
     );
     futures_util::future::join_all(lanes)
         .await
@@ -98,9 +111,10 @@ async fn lane(
     chunks: &[&[Uuid]],
     next: &AtomicUsize,
     settings: &Settings,
+    clock: &Clock,
 ) -> Result<(), ApiError> {
     while let Some(chunk) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
-        bill_or_split(conn, run, chunk, settings).await?;
+        bill_or_split(conn, run, chunk, settings, clock).await?;
     }
     Ok(())
 }
@@ -111,16 +125,17 @@ async fn bill_or_split(
     run: &RunRow,
     chunk: &[Uuid],
     settings: &Settings,
+    clock: &Clock,
 ) -> Result<(), ApiError> {
-    if let Err(e) = bill_chunk(conn, run, chunk, settings).await {
+    if let Err(e) = bill_chunk(conn, run, chunk, settings, clock).await {
         log::warn!(
             "billing run {}: chunk failed ({e}); retrying contract by contract",
             run.id
         );
         for id in chunk {
-            if let Err(e) = bill_chunk(conn, run, std::slice::from_ref(id), settings).await {
+            if let Err(e) = bill_chunk(conn, run, std::slice::from_ref(id), settings, clock).await {
                 let failed = [(*id, "failed", e.to_string())];
-                store::add_progress(conn, run.id, 1, 0, &failed).await?;
+                store::add_progress(conn, run.id, 1, 0, &failed, clock.now()).await?;
             }
         }
     }
@@ -133,9 +148,10 @@ async fn bill_chunk(
     run: &RunRow,
     ids: &[Uuid],
     settings: &Settings,
+    clock: &Clock,
 ) -> Result<(), ApiError> {
     conn.transaction(async |conn| {
-        let now = OffsetDateTime::now_utc();
+        let now = clock.now();
         let usage_as_of = run.as_of.min(now.date());
         let (inputs, accounts) = store::lock_inputs(conn, ids).await?;
         let mut bills: Vec<ContractBill> = Vec::new();
@@ -157,8 +173,8 @@ async fn bill_chunk(
         let (invoices, refused) =
             store::write_bills(conn, run, &mut bills, &settings.numbering, now).await?;
         errors.extend(refused);
-        store::expire_contracts(conn, run, ids).await?;
-        store::add_progress(conn, run.id, ids.len() as i32, invoices, &errors).await
+        store::expire_contracts(conn, run, ids, now).await?;
+        store::add_progress(conn, run.id, ids.len() as i32, invoices, &errors, now).await
     })
     .await
 }

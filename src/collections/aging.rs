@@ -203,7 +203,7 @@ pub async fn aging(
     use diesel::sql_types::{Date as SqlDate, Timestamptz};
     use diesel_async::RunQueryDsl;
     ctx.require(Permission::CollectionsRead)?;
-    let as_of = query.0.as_of.unwrap_or(crate::db::now().date());
+    let as_of = query.0.as_of.unwrap_or(ctx.now.date());
     let group_by = query.0.group_by.unwrap_or(AgingGroup::Account);
     let (key, label) = match group_by {
         AgingGroup::Account => ("a.id", "a.number || ' ' || a.legal_name"),

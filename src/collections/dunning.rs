@@ -598,7 +598,7 @@ pub async fn create_policy(
                     field: Some("name"),
                 });
             }
-            let now = crate::db::now();
+            let now = ctx.now;
             let row = PolicyRow {
                 id,
                 name: new.name.trim().to_string(),
@@ -756,7 +756,7 @@ pub async fn update_policy(
             let before = view(conn, current.clone(), current.version).await?;
             let mut next = current.clone();
             next.version += 1;
-            next.updated_at = crate::db::now();
+            next.updated_at = ctx.now;
             if let Some(name) = &patch.name {
                 next.name = name.trim().to_string();
             }

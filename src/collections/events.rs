@@ -20,7 +20,7 @@ pub async fn cash_moved(
     account_id: Uuid,
     returned: bool,
 ) -> Result<(), ApiError> {
-    let today = crate::db::now().date();
+    let today = ctx.now.date();
     let scope = if returned {
         Scope::Returned(account_id)
     } else {

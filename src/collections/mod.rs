@@ -29,8 +29,8 @@ use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
 
-/// The caller recorded for changes the collections job makes on its own.
-pub fn system_ctx() -> Ctx {
+/// The caller recorded for changes the collections job makes on its own, at `now`.
+pub fn system_ctx(now: time::OffsetDateTime) -> Ctx {
     Ctx {
         principal: Principal {
             subject: "system:collections".into(),
@@ -38,6 +38,7 @@ pub fn system_ctx() -> Ctx {
             partner_id: None,
         },
         request_id: None,
+        now,
     }
 }
 
@@ -60,7 +61,7 @@ async fn move_account(
 ) -> Result<bool, ApiError> {
     let moved: Option<Previous> = diesel::sql_query(format!(
         "UPDATE accounts a
-            SET {column} = $2, version = a.version + 1, updated_at = now()
+            SET {column} = $2, version = a.version + 1, updated_at = $4
            FROM (SELECT id, {column} AS previous FROM accounts WHERE id = $1 FOR UPDATE) p
           WHERE a.id = p.id AND p.previous = ANY($3) AND p.previous <> $2
       RETURNING p.previous"
@@ -68,6 +69,7 @@ async fn move_account(
     .bind::<SqlUuid, _>(account_id)
     .bind::<Text, _>(to)
     .bind::<Array<Text>, _>(from)
+    .bind::<diesel::sql_types::Timestamptz, _>(ctx.now)
     .get_result(conn)
     .await
     .optional()?;
@@ -194,6 +196,7 @@ pub async fn open_task(
         due_date,
         priority,
         &ctx.principal.subject,
+        ctx.now,
     );
     row.description = Some(description);
     row.assignee = collector;

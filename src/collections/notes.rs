@@ -195,7 +195,7 @@ pub async fn create_note(
                 contact_id: new.contact_id,
                 text: new.text.trim().to_string(),
                 created_by: ctx.principal.subject.clone(),
-                created_at: crate::db::now(),
+                created_at: ctx.now,
             };
             diesel::insert_into(n::account_notes)
                 .values(&row)

@@ -305,7 +305,7 @@ pub async fn create_placement(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CollectionsManage)?;
     let new = body.0;
-    let today = crate::db::now().date();
+    let today = ctx.now.date();
     let placed_on = new.placed_on.unwrap_or(today);
     let mut e = Errors::default();
     e.text("agency", &new.agency, 200);
@@ -375,7 +375,7 @@ pub async fn create_placement(
                     "the account owes nothing past due",
                 ));
             }
-            let now = crate::db::now();
+            let now = ctx.now;
             let row = PlacementRow {
                 id: Uuid::now_v7(),
                 account_id: account.id,
@@ -467,7 +467,7 @@ pub async fn create_recovery(
     ctx.require(Permission::CollectionsWrite)?;
     let id = id.into_inner();
     let new = body.0;
-    let today = crate::db::now().date();
+    let today = ctx.now.date();
     let received = new.received_date.unwrap_or(today);
     let mut e = Errors::default();
     crate::payments::rules::check_amount("amount", new.amount, None, &mut e);
@@ -624,12 +624,12 @@ pub async fn recall_placement(
                 ));
             }
             let before = view(conn, row.clone()).await?;
-            let today = crate::db::now().date();
+            let today = ctx.now.date();
             row.status = PlacementStatus::Recalled;
             row.recalled_on = Some(today);
             row.recall_reason = Some(reason.trim().to_string());
             row.version += 1;
-            row.updated_at = crate::db::now();
+            row.updated_at = ctx.now;
             diesel::update(ap::agency_placements.find(id))
                 .set(&row)
                 .execute(conn)

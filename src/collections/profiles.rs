@@ -255,7 +255,7 @@ pub async fn get_account(
     ctx.require(Permission::CollectionsRead)?;
     let id = id.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
-    let view = account_view(&mut conn, &state, id).await?;
+    let view = account_view(&mut conn, &state, id, ctx.today()).await?;
     Ok(versioned(StatusCode::OK, view.profile.version, &view))
 }
 
@@ -263,9 +263,9 @@ async fn account_view(
     conn: &mut Conn,
     state: &AppState,
     id: Uuid,
+    today: Date,
 ) -> Result<CollectionsAccountView, ApiError> {
     let account = crate::accounts::store::find_visible(conn, id, None).await?;
-    let today = crate::db::now().date();
     let profile = find(conn, id).await?;
     let inputs = risk::factors(conn, today, Some(&[id]))
         .await?
@@ -340,7 +340,7 @@ pub async fn update_profile(
         crate::accounts::store::lock_visible(conn, id, None).await?;
         let current = find(conn, id).await?;
         expected.check(current.version)?;
-        let next = apply_patch(conn, &patch, &current, crate::db::now()).await?;
+        let next = apply_patch(conn, &patch, &current, ctx.now).await?;
         save(conn, &next).await?;
         audit::record(
             conn,
@@ -358,7 +358,7 @@ pub async fn update_profile(
         Ok::<_, ApiError>(())
     })
     .await?;
-    let view = account_view(&mut conn, &state, id).await?;
+    let view = account_view(&mut conn, &state, id, ctx.today()).await?;
     Ok(versioned(StatusCode::OK, view.profile.version, &view))
 }
 
@@ -508,7 +508,7 @@ pub async fn create_rule(
                 risk_level: new.risk_level,
                 min_balance: new.min_balance,
                 created_by: ctx.principal.subject.clone(),
-                created_at: crate::db::now(),
+                created_at: ctx.now,
             };
             diesel::insert_into(r::assignment_rules)
                 .values(&row)
@@ -659,7 +659,7 @@ pub async fn apply_rules(state: web::Data<AppState>, ctx: Ctx) -> Result<HttpRes
     let mut conn = crate::db::conn(&state.pool).await?;
     let applied = conn
         .transaction(async |conn| {
-            let now = crate::db::now();
+            let now = ctx.now;
             let today = now.date();
             let rules = rules(conn).await?;
             // Profiles of the accounts decided here are locked so that a hand assignment made

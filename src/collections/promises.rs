@@ -465,7 +465,7 @@ pub async fn review(
             promise.closed_on = Some(as_of);
         }
         promise.version += 1;
-        promise.updated_at = crate::db::now();
+        promise.updated_at = ctx.now;
         diesel::update(pr::promises.find(promise.id))
             .set(&promise)
             .execute(conn)
@@ -573,7 +573,7 @@ pub async fn create_promise(
             };
             let account =
                 crate::accounts::store::lock_named(conn, new.account_id, "account_id").await?;
-            let today = crate::db::now().date();
+            let today = ctx.now.date();
             let currency = Currency::parse(&account.currency)
                 .ok_or_else(|| ApiError::internal("the account's currency is unknown"))?;
             let mut e = Errors::default();
@@ -617,7 +617,7 @@ pub async fn create_promise(
                     ),
                 ));
             }
-            let now = crate::db::now();
+            let now = ctx.now;
             let row = PromiseRow {
                 id: Uuid::now_v7(),
                 account_id: account.id,
@@ -741,12 +741,12 @@ pub async fn cancel_promise(
                 ));
             }
             let before = views(conn, vec![row.clone()]).await?.remove(0);
-            let today = crate::db::now().date();
+            let today = ctx.now.date();
             row.status = PromiseStatus::Cancelled;
             row.closed_on = Some(today);
             row.close_reason = Some(reason.trim().to_string());
             row.version += 1;
-            row.updated_at = crate::db::now();
+            row.updated_at = ctx.now;
             diesel::update(pr::promises.find(id))
                 .set(&row)
                 .execute(conn)

@@ -373,7 +373,7 @@ async fn perform(
             amount: c.amount,
             currency: c.currency.clone(),
             run_id,
-            created_at: crate::db::now(),
+            created_at: ctx.now,
         };
         diesel::insert_into(nt::notices)
             .values(&row)
@@ -457,6 +457,7 @@ async fn claim(
     c: &Candidate,
     perform: &StepRow,
     superseded: &[&StepRow],
+    now: time::OffsetDateTime,
 ) -> Result<bool, ApiError> {
     let mut steps: Vec<(&StepRow, &str)> = superseded.iter().map(|s| (*s, "superseded")).collect();
     steps.push((perform, "performed"));
@@ -465,7 +466,7 @@ async fn claim(
         let row: Option<Claimed> = diesel::sql_query(
             "INSERT INTO dunning_actions (invoice_id, policy_id, step_no, policy_version,
                     account_id, run_id, action, outcome, days_past_due, amount, performed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT DO NOTHING
              RETURNING step_no",
         )
@@ -479,6 +480,7 @@ async fn claim(
         .bind::<Text, _>(outcome)
         .bind::<Integer, _>(c.days)
         .bind::<Numeric, _>(c.amount)
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
         .get_result(conn)
         .await
         .optional()?;
@@ -501,7 +503,7 @@ pub async fn run(
         trigger,
         status: RunStatus::Running,
         started_by: ctx.principal.subject.clone(),
-        started_at: crate::db::now(),
+        started_at: ctx.now,
         finished_at: None,
         invoices_examined: 0,
         steps_performed: 0,
@@ -517,7 +519,7 @@ pub async fn run(
         .execute(&mut conn)
         .await?;
     let outcome = dun(&mut conn, ctx, &mut summary).await;
-    summary.finished_at = Some(crate::db::now());
+    summary.finished_at = Some(ctx.now);
     match outcome {
         Ok(()) => summary.status = RunStatus::Completed,
         Err(e) => {
@@ -594,7 +596,7 @@ async fn dun(conn: &mut Conn, ctx: &Ctx, summary: &mut RunView) -> Result<(), Ap
                 let recipients = Recipients::of(conn, &account).await?;
                 let mut any = false;
                 for (c, step, earlier) in &work {
-                    if claim(conn, summary.id, c, step, earlier).await? {
+                    if claim(conn, summary.id, c, step, earlier, ctx.now).await? {
                         perform(
                             conn,
                             ctx,
@@ -640,7 +642,7 @@ async fn dun(conn: &mut Conn, ctx: &Ctx, summary: &mut RunView) -> Result<(), Ap
 }
 
 /// Runs dunning as of today every `minutes` (0: never) while the server runs.
-pub fn spawn(pool: DbPool, minutes: u64) {
+pub fn spawn(pool: DbPool, minutes: u64, clock: crate::clock::Clock) {
     if minutes == 0 {
         return;
     }
@@ -649,8 +651,8 @@ pub fn spawn(pool: DbPool, minutes: u64) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let ctx = super::system_ctx();
-            match run(&pool, &ctx, crate::db::now().date(), RunTrigger::Schedule).await {
+            let ctx = super::system_ctx(clock.now());
+            match run(&pool, &ctx, ctx.today(), RunTrigger::Schedule).await {
                 Ok(r) => log::info!(
                     "dunning run {}: {} steps, {} notices, {} promises broken",
                     r.id,
@@ -685,7 +687,7 @@ pub async fn create_run(
     body: OptionalJson<NewRun>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CollectionsManage)?;
-    let today = crate::db::now().date();
+    let today = ctx.now.date();
     let as_of = body.0.as_of.unwrap_or(today);
     if (as_of - today).whole_days().abs() > 366 {
         return Err(ApiError::field(

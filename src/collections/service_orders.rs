@@ -233,7 +233,7 @@ pub async fn create(
     let next: Next = diesel::sql_query("SELECT nextval('service_order_numbers') AS n")
         .get_result(conn)
         .await?;
-    let now = crate::db::now();
+    let now = ctx.now;
     let row = OrderRow {
         id: Uuid::now_v7(),
         number: format!("SO-{:06}", next.n),
@@ -448,7 +448,7 @@ async fn carry_out(conn: &mut Conn, ctx: &Ctx, order: &OrderRow, on: Date) -> Re
                 .set((
                     eq::pickup_status.eq(crate::equipment::model::PickupStatus::Completed),
                     eq::version.eq(eq::version + 1),
-                    eq::updated_at.eq(diesel::dsl::now),
+                    eq::updated_at.eq(ctx.now),
                 ))
                 .execute(conn)
                 .await?;
@@ -566,7 +566,7 @@ macro_rules! order_move {
                 $effect
                 $row.status = $to;
                 $row.version += 1;
-                $row.updated_at = crate::db::now();
+                $row.updated_at = $ctx.now;
                 diesel::update(so::service_orders.find(id))
                     .set(&$row)
                     .execute($conn)
@@ -607,7 +607,7 @@ pub async fn send_order(
         OrderStatus::Sent,
         "service_order.sent",
         |conn, row| {
-            row.sent_at = Some(crate::db::now());
+            row.sent_at = Some(ctx.now);
         }
     )
 }
@@ -638,7 +638,7 @@ pub async fn complete_order(
     id: web::Path<Uuid>,
     body: OptionalJson<CompleteOrder>,
 ) -> Result<HttpResponse, ApiError> {
-    let today = crate::db::now().date();
+    let today = ctx.now.date();
     let on = body.0.completed_on.unwrap_or(today);
     order_move!(
         state,
@@ -656,7 +656,7 @@ pub async fn complete_order(
             }
             carry_out(conn, &ctx, &row, on).await?;
             row.completed_on = Some(on);
-            row.completed_at = Some(crate::db::now());
+            row.completed_at = Some(ctx.now);
         }
     )
 }
@@ -709,12 +709,12 @@ pub async fn cancel_order(
                 .set((
                     eq::pickup_status.eq(crate::equipment::model::PickupStatus::Cancelled),
                     eq::version.eq(eq::version + 1),
-                    eq::updated_at.eq(diesel::dsl::now),
+                    eq::updated_at.eq(ctx.now),
                 ))
                 .execute(conn)
                 .await?;
             }
-            row.cancelled_at = Some(crate::db::now());
+            row.cancelled_at = Some(ctx.now);
             row.cancel_reason = Some(reason.trim().to_string());
         }
     )

@@ -127,7 +127,7 @@ pub async fn worklist(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CollectionsRead)?;
     let collector = query.0.collector;
-    let today = crate::db::now().date();
+    let today = ctx.now.date();
     let mut conn = crate::db::conn(&state.pool).await?;
     let conn = &mut conn;
     let bases: Vec<Base> = diesel::sql_query(

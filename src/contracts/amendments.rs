@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
 use serde_json::json;
-use time::{Date, Duration, OffsetDateTime};
+use time::{Date, Duration};
 use uuid::Uuid;
 
 use super::model::{
@@ -178,7 +178,7 @@ async fn apply(
     c: &ContractRow,
     new: &NewAmendment,
 ) -> Result<ContractRow, ApiError> {
-    let now = OffsetDateTime::now_utc();
+    let now = ctx.now;
     let effective = new.effective_date;
     let currency = c.currency();
     let mut e = Errors::default();
@@ -446,7 +446,8 @@ async fn apply(
         }
         AmendmentKind::Termination => {
             e.finish()?;
-            let serials = crate::equipment::store::list_for_pickup(conn, c.id, effective).await?;
+            let serials =
+                crate::equipment::store::list_for_pickup(conn, c.id, effective, now).await?;
             amendment.details = json!({ "equipment_for_pickup": serials });
             store::insert_amendment(conn, &amendment).await?;
             next.status = ContractStatus::Terminated;

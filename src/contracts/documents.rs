@@ -403,7 +403,7 @@ pub async fn upload_contract_document(
         sha256: &sha256,
         content: &content[..],
         uploaded_by: &ctx.principal.subject,
-        created_at: OffsetDateTime::now_utc(),
+        created_at: ctx.now,
     };
     let mut conn = crate::db::conn(&state.pool).await?;
     let stored = conn

@@ -206,7 +206,7 @@ pub async fn contract_reconciliation(
     use crate::schema::invoice_lines::dsl as l;
     use crate::schema::invoices::dsl as i;
     ctx.require(Permission::ContractsRead)?;
-    let as_of = query.0.as_of.unwrap_or(crate::db::now().date());
+    let as_of = query.0.as_of.unwrap_or(ctx.now.date());
     let mut conn = crate::db::conn(&state.pool).await?;
     let contract = super::store::find(&mut conn, id.into_inner()).await?;
     let charges = super::store::charges(&mut conn, contract.id).await?;

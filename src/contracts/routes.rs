@@ -3,7 +3,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{
@@ -114,7 +113,7 @@ pub async fn create_contract(
             };
             let account =
                 crate::accounts::store::find_named(conn, new.account_id, "account_id").await?;
-            let now = OffsetDateTime::now_utc();
+            let now = ctx.now;
             let row = rules::draft(&new, &account.currency, now);
             let currency = row.currency();
             let mut e = Errors::default();
@@ -258,7 +257,7 @@ pub async fn update_contract(
             let current = store::lock(conn, id).await?;
             expected.check(current.version)?;
             refuse_unless_draft(&current)?;
-            let now = OffsetDateTime::now_utc();
+            let now = ctx.now;
             let next = rules::apply(&patch, &current, now);
             let currency = Currency::parse(&next.currency).expect("a stored currency");
             let mut e = Errors::default();
@@ -357,7 +356,7 @@ pub async fn activate_contract(
                     "The contract has no recurring charge and no meter; add one before activating.",
                 ));
             }
-            let now = OffsetDateTime::now_utc();
+            let now = ctx.now;
             let next = ContractRow {
                 status: ContractStatus::Active,
                 activated_at: Some(now),

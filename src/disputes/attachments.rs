@@ -175,7 +175,7 @@ pub async fn upload_attachment(
                         sha256: &sha256,
                         content: &content[..],
                         uploaded_by: &ctx.principal.subject,
-                        created_at: crate::db::now(),
+                        created_at: ctx.now,
                     })
                     .returning(AttachmentRow::as_returning())
                     .get_result(conn)

@@ -249,7 +249,7 @@ pub async fn create_dispute(
                 &stamp,
             )
             .await?;
-            let view = store::view(conn, row).await?;
+            let view = store::view(conn, row, ctx.today()).await?;
             record(conn, &ctx, "dispute.opened", None, &view).await?;
             claim.finish(conn, StatusCode::CREATED, &view).await
         })
@@ -343,7 +343,7 @@ pub async fn dispute_deduction(
             crate::payments::rules::resolve(&mut deduction, DeductionStatus::Disputed, &stamp);
             deduction.dispute_id = Some(row.id);
             crate::payments::store::update_deduction(conn, &deduction).await?;
-            let view = store::view(conn, row).await?;
+            let view = store::view(conn, row, ctx.today()).await?;
             record(conn, &ctx, "dispute.opened", None, &view).await?;
             claim.finish(conn, StatusCode::CREATED, &view).await
         })
@@ -377,7 +377,7 @@ pub async fn get_dispute(
     Ok(versioned(
         StatusCode::OK,
         version,
-        &store::view(&mut conn, row).await?,
+        &store::view(&mut conn, row, ctx.today()).await?,
     ))
 }
 
@@ -403,7 +403,7 @@ pub async fn list_disputes(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::DisputesRead)?;
     let limit = page.0.limit()?;
-    let today = crate::db::now().date();
+    let today = ctx.now.date();
     let mut conn = crate::db::conn(&state.pool).await?;
     let rows = store::list(
         &mut conn,
@@ -431,7 +431,7 @@ macro_rules! dispute_change {
                     Begin::Fresh(claim) => claim,
                 };
                 let mut row = store::lock_visible($conn, $id, $partner).await?;
-                let before = store::view($conn, row.clone()).await?;
+                let before = store::view($conn, row.clone(), ctx.today()).await?;
                 let stamp = Stamp::of(ctx);
                 {
                     let $row = &mut row;
@@ -443,7 +443,7 @@ macro_rules! dispute_change {
                 row.updated_at = stamp.now;
                 store::update($conn, &row).await?;
                 let version = row.version;
-                let after = store::view($conn, row).await?;
+                let after = store::view($conn, row, ctx.today()).await?;
                 record($conn, ctx, $action, Some(&before), &after).await?;
                 let stored = claim.finish($conn, StatusCode::OK, &after).await?;
                 Ok::<_, ApiError>((Some(version), stored))
@@ -633,7 +633,7 @@ pub async fn add_note(
                 },
             )
             .await?;
-            let view = store::view(conn, row).await?;
+            let view = store::view(conn, row, ctx.today()).await?;
             record(conn, &ctx, "dispute.note_added", None, &view).await?;
             Ok::<_, ApiError>(view)
         })

@@ -115,10 +115,12 @@ pub async fn views(
         .collect())
 }
 
-pub async fn view(conn: &mut Conn, row: DisputeRow) -> Result<DisputeView, ApiError> {
-    Ok(views(conn, vec![row], crate::db::now().date())
-        .await?
-        .remove(0))
+pub async fn view(
+    conn: &mut Conn,
+    row: DisputeRow,
+    today: time::Date,
+) -> Result<DisputeView, ApiError> {
+    Ok(views(conn, vec![row], today).await?.remove(0))
 }
 
 /// Disputes matching the filter in creation order, after the cursor id.

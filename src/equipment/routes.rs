@@ -3,7 +3,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{
@@ -50,7 +49,7 @@ async fn meter_rows(
     contract: &ContractRow,
     e: &mut Errors,
 ) -> Result<(Vec<MeterRow>, Vec<PlanRow>, Vec<ReadingRow>), ApiError> {
-    let now = crate::db::now();
+    let now = ctx.now;
     let mut codes = Vec::new();
     let (mut out, mut plans, mut readings) = (Vec::new(), Vec::new(), Vec::new());
     for (i, m) in meters.iter().enumerate() {
@@ -166,7 +165,7 @@ pub async fn create_equipment(
                 Begin::Fresh(claim) => claim,
             };
             let contract = crate::contracts::store::lock(conn, contract_id).await?;
-            let now = crate::db::now();
+            let now = ctx.now;
             let row = EquipmentRow {
                 id: Uuid::now_v7(),
                 contract_id,
@@ -327,7 +326,7 @@ pub async fn update_equipment(
                 removed_on: patch.removed_on.unwrap_or(c.removed_on),
                 pickup_status: patch.pickup_status.unwrap_or(c.pickup_status),
                 version: c.version + 1,
-                updated_at: OffsetDateTime::now_utc(),
+                updated_at: ctx.now,
                 ..c
             };
             let mut e = Errors::default();

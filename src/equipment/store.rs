@@ -171,6 +171,7 @@ pub async fn list_for_pickup(
     conn: &mut Conn,
     contract_id: Uuid,
     last_day: Date,
+    now: time::OffsetDateTime,
 ) -> Result<Vec<String>, ApiError> {
     Ok(diesel::update(
         eq::equipment
@@ -180,7 +181,7 @@ pub async fn list_for_pickup(
     .set((
         eq::pickup_status.eq(PickupStatus::Pending),
         eq::version.eq(eq::version + 1),
-        eq::updated_at.eq(diesel::dsl::now),
+        eq::updated_at.eq(now),
     ))
     .returning(eq::serial_number)
     .get_results(conn)

@@ -1,7 +1,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{
@@ -45,7 +44,7 @@ pub async fn create_financial_code(
     ctx.require(Permission::FinancialCodesWrite)?;
     let new = body.0;
     let fingerprint = idempotency::fingerprint("POST", "/v1/financial-codes", &new)?;
-    let now = OffsetDateTime::now_utc();
+    let now = ctx.now;
     let row = FinancialCodeRow {
         id: Uuid::now_v7(),
         code: new.code,
@@ -162,7 +161,7 @@ async fn change(
             expected.check(current.version)?;
             let mut next = apply(&current)?;
             next.version = current.version + 1;
-            next.updated_at = OffsetDateTime::now_utc();
+            next.updated_at = ctx.now;
             validate(&next)?;
             let before = FinancialCodeView::from(current);
             let after = FinancialCodeView::from(store::update(conn, &next).await?);

@@ -298,7 +298,7 @@ pub struct InvoiceView {
 
 impl InvoiceView {
     /// The invoice with its lines (`lines` are this invoice's, in line order).
-    pub fn new(i: InvoiceRow, lines: Vec<LineRow>) -> InvoiceView {
+    pub fn new(i: InvoiceRow, lines: Vec<LineRow>, today: Date) -> InvoiceView {
         let currency = Currency::parse(&i.currency);
         let money = |d: Decimal| currency.map_or(d, |c| c.normalize(d));
         let mut tax_rate = i.tax_rate;
@@ -325,12 +325,7 @@ impl InvoiceView {
             amount_written_off: money(i.amount_written_off),
             balance_due: money(i.balance_due),
             disputed_amount: money(i.disputed_amount),
-            days_past_due: super::rules::days_past_due(
-                i.status,
-                i.due_date,
-                i.balance_due,
-                crate::db::now().date(),
-            ),
+            days_past_due: super::rules::days_past_due(i.status, i.due_date, i.balance_due, today),
             po_number: i.po_number,
             reference_fields: i.reference_fields.0,
             memo: i.memo,

@@ -126,7 +126,7 @@ pub async fn create_presentment(
     ctx.require(Permission::PresentmentWrite)?;
     let invoice_id = id.into_inner();
     let new = body.0;
-    let now = crate::db::now();
+    let now = ctx.now;
     let mut e = Errors::default();
     e.text("destination", &new.destination, 500);
     e.optional_text("reason", new.reason.as_deref(), 1000);

@@ -27,13 +27,21 @@ use crate::pagination::{Page, PageParams};
 use crate::validate::Errors;
 use crate::AppState;
 
-async fn view(conn: &mut Conn, row: InvoiceRow) -> Result<InvoiceView, ApiError> {
-    Ok(views(conn, vec![row]).await?.remove(0))
+async fn view(
+    conn: &mut Conn,
+    row: InvoiceRow,
+    today: time::Date,
+) -> Result<InvoiceView, ApiError> {
+    Ok(views(conn, vec![row], today).await?.remove(0))
 }
 
 /// Invoices with their lines, the payments and credits applied to them and their
 /// deductions: four queries whatever the number of invoices.
-async fn views(conn: &mut Conn, rows: Vec<InvoiceRow>) -> Result<Vec<InvoiceView>, ApiError> {
+async fn views(
+    conn: &mut Conn,
+    rows: Vec<InvoiceRow>,
+    today: time::Date,
+) -> Result<Vec<InvoiceView>, ApiError> {
     use crate::payments::store as payments;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut lines: HashMap<Uuid, Vec<_>> = HashMap::new();
@@ -53,7 +61,7 @@ async fn views(conn: &mut Conn, rows: Vec<InvoiceRow>) -> Result<Vec<InvoiceView
         .into_iter()
         .map(|r| {
             let id = r.id;
-            let mut view = InvoiceView::new(r, lines.remove(&id).unwrap_or_default());
+            let mut view = InvoiceView::new(r, lines.remove(&id).unwrap_or_default(), today);
             view.payments = applied.remove(&id).unwrap_or_default();
             view.credits = credits.remove(&id).unwrap_or_default();
             view.deductions = deductions.remove(&id).unwrap_or_default();
@@ -160,7 +168,7 @@ pub async fn create_invoice(
                     "The account is closed.",
                 ));
             }
-            let now = crate::db::now();
+            let now = ctx.now;
             let id = Uuid::now_v7();
             let lines = rules::manual_lines(id, &new.lines, currency);
             let mut row = rules::new_draft(&account, id, new.contract_id, terms, now);
@@ -169,7 +177,7 @@ pub async fn create_invoice(
             row.memo = new.memo.clone();
             rules::set_totals(&mut row, &lines, currency);
             store::insert_many(conn, std::slice::from_ref(&row), &lines).await?;
-            let view = InvoiceView::new(row, lines);
+            let view = InvoiceView::new(row, lines, ctx.today());
             audit::record(
                 conn,
                 &ctx,
@@ -259,17 +267,17 @@ pub async fn update_invoice(
                 check_line_codes(conn, lines, &mut e).await?;
             }
             e.finish()?;
-            let before = view(conn, current).await?;
+            let before = view(conn, current, ctx.today()).await?;
             if let Some(lines) = &patch.lines {
                 let rows = rules::manual_lines(id, lines, currency);
                 rules::set_totals(&mut next, &rows, currency);
                 store::replace_lines(conn, id, &rows).await?;
             }
             next.version += 1;
-            next.updated_at = crate::db::now();
+            next.updated_at = ctx.now;
             let row = store::update(conn, &next).await?;
             let version = row.version;
-            let after = view(conn, row).await?;
+            let after = view(conn, row, ctx.today()).await?;
             audit::record(
                 conn,
                 &ctx,
@@ -331,7 +339,7 @@ pub async fn delete_invoice(
                 "The draft was made by a billing run and holds its contract's billed periods; issue it and correct it with a credit instead.",
             ));
         }
-        let before = view(conn, current).await?;
+        let before = view(conn, current, ctx.today()).await?;
         store::delete_draft(conn, id).await?;
         audit::record(
             conn,
@@ -401,7 +409,7 @@ pub async fn issue_invoice(
             refuse_unless_draft(&current)?;
             let account =
                 crate::accounts::store::find_visible(conn, current.account_id, None).await?;
-            let now = crate::db::now();
+            let now = ctx.now;
             let date = issue.invoice_date.unwrap_or(now.date());
             let mut problems = rules::issue_problems(&current);
             problems.extend(rules::presentment_problems(&account, &current));
@@ -415,7 +423,7 @@ pub async fn issue_invoice(
             if !problems.is_empty() {
                 return Err(ApiError::Validation(problems));
             }
-            let before = view(conn, current.clone()).await?;
+            let before = view(conn, current.clone(), ctx.today()).await?;
             let mut next = current;
             let year = date.year();
             let n = crate::db::next_number(conn, &numbering.series(year)).await?;
@@ -434,7 +442,7 @@ pub async fn issue_invoice(
             let row = store::update(conn, &next).await?;
             crate::ledger::store::post(conn, entry.as_slice()).await?;
             let version = row.version;
-            let after = view(conn, row).await?;
+            let after = view(conn, row, ctx.today()).await?;
             audit::record(
                 conn,
                 &ctx,
@@ -502,9 +510,9 @@ pub async fn void_invoice(
             if let Some(why) = rules::void_refusal(&current) {
                 return Err(ApiError::conflict("invoice_not_voidable", why));
             }
-            let before = view(conn, current.clone()).await?;
+            let before = view(conn, current.clone(), ctx.today()).await?;
             let mut next = current;
-            let now = crate::db::now();
+            let now = ctx.now;
             let entry = rules::void(
                 &mut next,
                 &void.reason,
@@ -516,7 +524,7 @@ pub async fn void_invoice(
             let row = store::update(conn, &next).await?;
             crate::ledger::store::post(conn, entry.as_slice()).await?;
             let version = row.version;
-            let after = view(conn, row).await?;
+            let after = view(conn, row, ctx.today()).await?;
             audit::record(
                 conn,
                 &ctx,
@@ -562,7 +570,7 @@ pub async fn get_invoice(
     Ok(versioned(
         StatusCode::OK,
         version,
-        &view(&mut conn, row).await?,
+        &view(&mut conn, row, ctx.today()).await?,
     ))
 }
 
@@ -596,14 +604,14 @@ pub async fn list_invoices(
         ctx.partner_scope(),
         page.0.after()?,
         limit,
-        crate::db::now().date(),
+        ctx.now.date(),
     )
     .await?;
     let cursors: HashMap<Uuid, String> = rows
         .iter()
         .map(|r| (r.id, store::cursor_of(r, sort)))
         .collect();
-    let views = views(&mut conn, rows).await?;
+    let views = views(&mut conn, rows, ctx.today()).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
         views,
         limit,
@@ -644,7 +652,7 @@ pub async fn fee_invoice(
     if !rules::presentment_problems(account, &row).is_empty() {
         // The account's presentment preferences (a PO number, a reference field) are not met:
         // the fee stays a draft for billing to complete and issue.
-        let view = InvoiceView::new(row.clone(), lines);
+        let view = InvoiceView::new(row.clone(), lines, ctx.today());
         audit::record(
             conn,
             ctx,
@@ -672,7 +680,7 @@ pub async fn fee_invoice(
     );
     let row = crate::invoices::store::update(conn, &row).await?;
     crate::ledger::store::post(conn, entry.as_slice()).await?;
-    let view = InvoiceView::new(row.clone(), lines);
+    let view = InvoiceView::new(row.clone(), lines, ctx.today());
     audit::record(
         conn,
         ctx,

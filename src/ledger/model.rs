@@ -139,10 +139,10 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    /// The stamp of a request's change, taken now.
+    /// The stamp of a request's change, at the request's instant.
     pub fn of(ctx: &crate::context::Ctx) -> Stamp {
         Stamp {
-            now: crate::db::now(),
+            now: ctx.now,
             actor: ctx.principal.subject.clone(),
             request_id: ctx.request_id.clone(),
         }

@@ -419,7 +419,7 @@ pub async fn account_statement(
     query: ApiQuery<StatementQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::InvoicesRead)?;
-    let today = crate::db::now().date();
+    let today = ctx.now.date();
     let to = query.0.to.unwrap_or(today);
     let from = query.0.from.unwrap_or(to - Duration::days(30));
     let mut e = Errors::default();

@@ -42,7 +42,7 @@ pub async fn create_partner(
     ctx.require(Permission::PartnersWrite)?;
     let new = body.0;
     let fingerprint = idempotency::fingerprint("POST", "/v1/partners", &new)?;
-    let row = new.into_row(time::OffsetDateTime::now_utc());
+    let row = new.into_row(ctx.now);
     validate(&row)?;
     let mut conn = crate::db::conn(&state.pool).await?;
     let stored = conn
@@ -165,7 +165,7 @@ pub async fn update_partner(
         .transaction(async |conn| {
             let current = store::find_for_update(conn, id).await?;
             expected.check(current.version)?;
-            let next = patch.apply(&current, time::OffsetDateTime::now_utc());
+            let next = patch.apply(&current, ctx.now);
             validate(&next)?;
             let before = PartnerView::from(current);
             let after = PartnerView::from(store::update(conn, &next).await?);

@@ -493,7 +493,7 @@ pub async fn create_payment(
     ctx.require(Permission::PaymentsWrite)?;
     let new = body.0;
     let mut e = Errors::default();
-    let mode = rules::check_new(&new, crate::db::now().date(), &mut e);
+    let mode = rules::check_new(&new, ctx.now.date(), &mut e);
     e.finish()?;
     let fingerprint = idempotency::fingerprint("POST", "/v1/payments", &new)?;
     let mut conn = crate::db::conn(&state.pool).await?;

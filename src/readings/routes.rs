@@ -93,7 +93,7 @@ pub async fn create_reading(
                 .get(&meter_id)
                 .filter(|m| m.visible_to(ctx.partner_scope()))
                 .ok_or(ApiError::NotFound("meter"))?;
-            let now = crate::db::now();
+            let now = ctx.now;
             let errors = rules::check(&new, &meter.state, now.date(), "");
             if !errors.is_empty() {
                 return Err(ApiError::Validation(errors));
@@ -167,7 +167,7 @@ pub async fn create_reading_batch(
             ids.sort();
             ids.dedup();
             let mut states = store::lock_meter_states(conn, &ids).await?;
-            let now = crate::db::now();
+            let now = ctx.now;
             let mut rows = Vec::new();
             let mut results = Vec::with_capacity(batch.readings.len());
             for (index, item) in batch.readings.iter().enumerate() {

@@ -88,8 +88,8 @@ impl TaskRow {
         due_date: Date,
         priority: Priority,
         created_by: &str,
+        now: OffsetDateTime,
     ) -> TaskRow {
-        let now = OffsetDateTime::now_utc();
         TaskRow {
             id: Uuid::now_v7(),
             kind: kind.to_string(),
@@ -201,7 +201,7 @@ pub struct NewTask {
 }
 
 impl NewTask {
-    pub fn into_row(self, created_by: &str) -> TaskRow {
+    pub fn into_row(self, created_by: &str, now: OffsetDateTime) -> TaskRow {
         let mut row = TaskRow::new(
             &self.kind,
             self.subject_type,
@@ -211,6 +211,7 @@ impl NewTask {
             self.due_date,
             self.priority,
             created_by,
+            now,
         );
         row.description = self.description;
         row.assignee = self.assignee;
@@ -349,6 +350,7 @@ mod tests {
             date!(2026 - 12 - 5),
             Priority::High,
             "billing-run",
+            datetime!(2026-11-25 12:00 UTC),
         )
     }
 

@@ -1,7 +1,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{validate, NewTask, TaskFilter, TaskPatch, TaskView};
@@ -42,7 +41,7 @@ pub async fn create_task(
     ctx.require(Permission::TasksWrite)?;
     let new = body.0;
     let fingerprint = idempotency::fingerprint("POST", "/v1/tasks", &new)?;
-    let row = new.into_row(&ctx.principal.subject);
+    let row = new.into_row(&ctx.principal.subject, ctx.now);
     validate(&row)?;
     let mut conn = crate::db::conn(&state.pool).await?;
     let stored = conn
@@ -167,7 +166,7 @@ pub async fn update_task(
         .transaction(async |conn| {
             let current = store::lock(conn, id).await?;
             expected.check(current.version)?;
-            let next = patch.apply(&current, OffsetDateTime::now_utc())?;
+            let next = patch.apply(&current, ctx.now)?;
             validate(&next)?;
             let before = TaskView::from(current);
             let after = TaskView::from(store::update(conn, &next).await?);

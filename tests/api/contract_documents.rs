@@ -37,11 +37,11 @@ async fn create_contract(app: &TestApp, number: &str) -> (String, String) {
     let account = app.create_account(json!({})).await;
     let account_id = account["id"].as_str().unwrap().to_string();
     let id = Uuid::now_v7().to_string();
-    app.execute(&format!(
+    app.execute(&sh(&format!(
         "INSERT INTO contracts (id, number, account_id, kind, status, currency, start_date, \
          billing_frequency, anchor_day, billing_timing) VALUES ('{id}', '{number}', '{account_id}', \
          'lease', 'active', 'USD', '2026-01-01', 'monthly', 1, 'advance')"
-    ))
+    )))
     .await
     .expect("insert contract");
     (id, account_id)

@@ -44,8 +44,8 @@ fn contract_body(account: &str, code: &str) -> Value {
     json!({
         "account_id": account,
         "kind": "lease",
-        "start_date": "2025-01-01",
-        "end_date": "2025-12-31",
+        "start_date": d("2025-01-01"),
+        "end_date": d("2025-12-31"),
         "billing_frequency": "monthly",
         "anchor_day": 1,
         "billing_timing": "advance",
@@ -145,8 +145,8 @@ async fn a_draft_contract_is_created_with_its_charges_and_read_back() {
     assert_eq!(contract["currency"], "USD");
     assert_eq!(contract["account_id"], account["id"]);
     assert_eq!(contract["kind"], "lease");
-    assert_eq!(contract["start_date"], "2025-01-01");
-    assert_eq!(contract["end_date"], "2025-12-31");
+    assert_eq!(contract["start_date"], d("2025-01-01"));
+    assert_eq!(contract["end_date"], d("2025-12-31"));
     assert_eq!(contract["billing_timing"], "advance");
     assert_eq!(contract["version"], 1);
     assert!(contract["activated_at"].is_null());
@@ -154,14 +154,14 @@ async fn a_draft_contract_is_created_with_its_charges_and_read_back() {
     let charges = contract["charges"].as_array().unwrap();
     assert_eq!(charges.len(), 1);
     assert_eq!(charges[0]["amount"], "250.00");
-    assert_eq!(charges[0]["effective_from"], "2025-01-01");
+    assert_eq!(charges[0]["effective_from"], d("2025-01-01"));
     assert!(charges[0]["effective_to"].is_null());
     assert_eq!(charges[0]["financial_code_id"], code.as_str());
 
     // Defaults: monthly, anchored on the start date's day, billed in advance, taxable.
     let second = draft(
         &app,
-        &json!({"account_id": account["id"], "kind": "service", "start_date": "2025-03-17",
+        &json!({"account_id": account["id"], "kind": "service", "start_date": d("2025-03-17"),
                 "charges": [{"description": "Service", "amount": "99", "financial_code_id": code}]}),
     )
     .await;
@@ -205,8 +205,10 @@ async fn a_draft_contract_is_created_with_its_charges_and_read_back() {
         1
     );
     assert_eq!(
-        app.count("contract_charges WHERE amount = 250 AND effective_from = '2025-01-01'")
-            .await,
+        app.count(&sh(
+            "contract_charges WHERE amount = 250 AND effective_from = '2025-01-01'"
+        ))
+        .await,
         1
     );
     assert_eq!(app.count("contract_charges").await, 2);
@@ -236,7 +238,7 @@ async fn contracts_with_invalid_terms_or_codes_are_refused() {
     merge(
         &mut body,
         json!({
-            "end_date": "2024-12-31",
+            "end_date": d("2024-12-31"),
             "anchor_day": 32,
             "payment_terms_days": 400,
             "charges": [
@@ -316,7 +318,7 @@ async fn contracts_are_listed_with_filters_and_pages() {
     let mut body = contract_body(&id(&acme), &code);
     merge(
         &mut body,
-        json!({"kind": "service", "end_date": "2026-06-30"}),
+        json!({"kind": "service", "end_date": d("2026-06-30")}),
     );
     let service = draft(&app, &body).await;
     let mut body = contract_body(&id(&globex), &code);
@@ -363,7 +365,10 @@ async fn contracts_are_listed_with_filters_and_pages() {
     assert_eq!(rentals.body["data"][0]["id"], rental["id"]);
     assert_eq!(numbers(&rentals).len(), 1);
     let ending = app
-        .get("/v1/contracts?ending_before=2026-01-01", &admin_token())
+        .get(
+            &sh("/v1/contracts?ending_before=2026-01-01"),
+            &admin_token(),
+        )
         .await
         .expect(200);
     assert_eq!(numbers(&ending), ["CON-000001"]);
@@ -474,22 +479,22 @@ async fn a_draft_is_edited_under_optimistic_concurrency_and_its_charges_are_repl
                 .patch(app.url(&path))
                 .bearer_auth(token(Role::Billing))
                 .header("If-Match", "\"2\"")
-                .json(&json!({"start_date": "2025-02-01", "end_date": null})),
+                .json(&json!({"start_date": d("2025-02-01"), "end_date": null})),
         )
         .await
         .expect(200);
     assert_eq!(reply.body["version"], 3);
-    assert_eq!(reply.body["start_date"], "2025-02-01");
+    assert_eq!(reply.body["start_date"], d("2025-02-01"));
     assert!(reply.body["end_date"].is_null());
     for charge in reply.body["charges"].as_array().unwrap() {
-        assert_eq!(charge["effective_from"], "2025-02-01");
+        assert_eq!(charge["effective_from"], d("2025-02-01"));
     }
 
     let reply = app
         .patch(
             &path,
             &token(Role::Billing),
-            &json!({"end_date": "2025-01-31", "version": 3}),
+            &json!({"end_date": d("2025-01-31"), "version": 3}),
         )
         .await
         .expect(422);
@@ -502,10 +507,10 @@ async fn a_draft_is_edited_under_optimistic_concurrency_and_its_charges_are_repl
         "charges are replaced whole"
     );
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "contract_charges WHERE contract_id = '{}' AND effective_from = '2025-02-01'",
             id(&contract)
-        ))
+        )))
         .await,
         2
     );
@@ -643,7 +648,7 @@ async fn a_contract_billed_on_meters_alone_is_activated_once_it_has_a_meter() {
     install(
         &app,
         &id(&contract),
-        &equipment_body("SN-1", &code, "2025-01-01"),
+        &equipment_body("SN-1", &code, &d("2025-01-01")),
     )
     .await;
     let reply = app
@@ -674,7 +679,7 @@ async fn an_upgrade_ends_and_adds_charges_and_changes_meter_plans_from_its_date(
     let equipment = install(
         &app,
         &contract_id,
-        &equipment_body("SN-UP-1", &code, "2025-01-01"),
+        &equipment_body("SN-UP-1", &code, &d("2025-01-01")),
     )
     .await;
     let meter = id(&equipment["meters"][0]);
@@ -685,7 +690,7 @@ async fn an_upgrade_ends_and_adds_charges_and_changes_meter_plans_from_its_date(
         &contract_id,
         &json!({
             "kind": "upgrade",
-            "effective_date": "2025-07-01",
+            "effective_date": d("2025-07-01"),
             "note": "Upgraded to the colour model",
             "charges": [{"description": "Colour lease charge", "amount": "325.00", "financial_code_id": code}],
             "end_charge_ids": [base],
@@ -702,15 +707,15 @@ async fn an_upgrade_ends_and_adds_charges_and_changes_meter_plans_from_its_date(
     let charges = body["charges"].as_array().unwrap();
     assert_eq!(charges.len(), 2);
     assert_eq!(charges[0]["id"], base.as_str());
-    assert_eq!(charges[0]["effective_to"], "2025-06-30");
+    assert_eq!(charges[0]["effective_to"], d("2025-06-30"));
     assert_eq!(charges[1]["amount"], "325.00");
-    assert_eq!(charges[1]["effective_from"], "2025-07-01");
+    assert_eq!(charges[1]["effective_from"], d("2025-07-01"));
     assert!(charges[1]["effective_to"].is_null());
     let amendments = body["amendments"].as_array().unwrap();
     assert_eq!(amendments.len(), 1);
     let upgrade = &amendments[0];
     assert_eq!(upgrade["kind"], "upgrade");
-    assert_eq!(upgrade["effective_date"], "2025-07-01");
+    assert_eq!(upgrade["effective_date"], d("2025-07-01"));
     assert_eq!(upgrade["needs_review"], true);
     assert!(upgrade["review_invoice_id"].is_null());
     assert_eq!(upgrade["note"], "Upgraded to the colour model");
@@ -738,9 +743,9 @@ async fn an_upgrade_ends_and_adds_charges_and_changes_meter_plans_from_its_date(
         .body;
     let plans = meter_view["plans"].as_array().unwrap();
     assert_eq!(plans.len(), 2);
-    assert_eq!(plans[0]["effective_from"], "2025-01-01");
+    assert_eq!(plans[0]["effective_from"], d("2025-01-01"));
     assert_eq!(plans[0]["included_units"], 5000);
-    assert_eq!(plans[1]["effective_from"], "2025-07-01");
+    assert_eq!(plans[1]["effective_from"], d("2025-07-01"));
     assert_eq!(plans[1]["included_units"], 6000);
     assert_eq!(plans[1]["overage_rate"], "0.0075");
     assert_eq!(plans[1]["amendment_id"], upgrade["id"]);
@@ -749,7 +754,7 @@ async fn an_upgrade_ends_and_adds_charges_and_changes_meter_plans_from_its_date(
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "upgrade", "effective_date": "2025-08-01", "end_charge_ids": [base]}),
+        &json!({"kind": "upgrade", "effective_date": d("2025-08-01"), "end_charge_ids": [base]}),
     )
     .await
     .expect(422);
@@ -757,28 +762,28 @@ async fn an_upgrade_ends_and_adds_charges_and_changes_meter_plans_from_its_date(
     assert_eq!(reply.body["errors"][0]["code"], "unknown");
 
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "contract_amendments WHERE contract_id = '{contract_id}' AND kind = 'upgrade' AND needs_review AND effective_date = '2025-07-01'"
-        ))
+        )))
         .await,
         1
     );
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "contract_charges WHERE id = '{base}' AND effective_to = '2025-06-30'"
-        ))
+        )))
         .await,
         1
     );
     assert_eq!(
-        app.count("contract_charges WHERE amount = 325 AND effective_from = '2025-07-01' AND amendment_id IS NOT NULL")
+        app.count(&sh("contract_charges WHERE amount = 325 AND effective_from = '2025-07-01' AND amendment_id IS NOT NULL"))
             .await,
         1
     );
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "meter_plans WHERE meter_id = '{meter}' AND effective_from = '2025-07-01' AND included_units = 6000 AND overage_rate = 0.0075 AND minimum_charge = 15"
-        ))
+        )))
         .await,
         1
     );
@@ -801,7 +806,7 @@ async fn amendments_refuse_fields_of_another_kind_and_contracts_in_the_wrong_sta
     amend(
         &app,
         &id(&draft_contract),
-        &json!({"kind": "upgrade", "effective_date": "2025-02-01",
+        &json!({"kind": "upgrade", "effective_date": d("2025-02-01"),
                 "charges": [{"description": "More", "amount": "10.00", "financial_code_id": code}]}),
     )
     .await
@@ -810,7 +815,7 @@ async fn amendments_refuse_fields_of_another_kind_and_contracts_in_the_wrong_sta
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "renewal", "effective_date": "2026-01-01", "end_date": "2026-12-31",
+        &json!({"kind": "renewal", "effective_date": d("2026-01-01"), "end_date": d("2026-12-31"),
                 "account_id": account["id"]}),
     )
     .await
@@ -822,9 +827,9 @@ async fn amendments_refuse_fields_of_another_kind_and_contracts_in_the_wrong_sta
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "suspension", "effective_date": "2025-03-01",
+        &json!({"kind": "suspension", "effective_date": d("2025-03-01"),
                 "charges": [{"description": "More", "amount": "10.00", "financial_code_id": code}],
-                "end_date": "2026-12-31"}),
+                "end_date": d("2026-12-31")}),
     )
     .await
     .expect(422);
@@ -838,7 +843,7 @@ async fn amendments_refuse_fields_of_another_kind_and_contracts_in_the_wrong_sta
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "upgrade", "effective_date": "2025-03-01"}),
+        &json!({"kind": "upgrade", "effective_date": d("2025-03-01")}),
     )
     .await
     .expect(422);
@@ -849,7 +854,7 @@ async fn amendments_refuse_fields_of_another_kind_and_contracts_in_the_wrong_sta
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "renewal", "effective_date": "2026-01-01"}),
+        &json!({"kind": "renewal", "effective_date": d("2026-01-01")}),
     )
     .await
     .expect(422);
@@ -860,7 +865,7 @@ async fn amendments_refuse_fields_of_another_kind_and_contracts_in_the_wrong_sta
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "ownership_change", "effective_date": "2025-03-01"}),
+        &json!({"kind": "ownership_change", "effective_date": d("2025-03-01")}),
     )
     .await
     .expect(422);
@@ -871,7 +876,7 @@ async fn amendments_refuse_fields_of_another_kind_and_contracts_in_the_wrong_sta
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "termination", "effective_date": "2024-12-31"}),
+        &json!({"kind": "termination", "effective_date": d("2024-12-31")}),
     )
     .await
     .expect(422);
@@ -882,7 +887,7 @@ async fn amendments_refuse_fields_of_another_kind_and_contracts_in_the_wrong_sta
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "suspension", "effective_date": "2026-01-01"}),
+        &json!({"kind": "suspension", "effective_date": d("2026-01-01")}),
     )
     .await
     .expect(422);
@@ -893,7 +898,7 @@ async fn amendments_refuse_fields_of_another_kind_and_contracts_in_the_wrong_sta
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "merger", "effective_date": "2025-03-01"}),
+        &json!({"kind": "merger", "effective_date": d("2025-03-01")}),
     )
     .await
     .expect(422);
@@ -901,28 +906,28 @@ async fn amendments_refuse_fields_of_another_kind_and_contracts_in_the_wrong_sta
     amend(
         &app,
         &contract_id,
-        &json!({"kind": "resumption", "effective_date": "2025-03-01"}),
+        &json!({"kind": "resumption", "effective_date": d("2025-03-01")}),
     )
     .await
     .expect_problem(409, "contract_state");
     amend(
         &app,
         &contract_id,
-        &json!({"kind": "suspension", "effective_date": "2025-03-01", "version": 1}),
+        &json!({"kind": "suspension", "effective_date": d("2025-03-01"), "version": 1}),
     )
     .await
     .expect_problem(409, "version_conflict");
     app.post(
         &format!("/v1/contracts/{contract_id}/amendments"),
         &token(Role::Viewer),
-        &json!({"kind": "suspension", "effective_date": "2025-03-01"}),
+        &json!({"kind": "suspension", "effective_date": d("2025-03-01")}),
     )
     .await
     .expect_problem(403, "forbidden");
     amend(
         &app,
         &uuid::Uuid::now_v7().to_string(),
-        &json!({"kind": "suspension", "effective_date": "2025-03-01"}),
+        &json!({"kind": "suspension", "effective_date": d("2025-03-01")}),
     )
     .await
     .expect_problem(404, "not_found");
@@ -951,7 +956,7 @@ async fn an_upgrade_is_refused_while_the_account_is_on_credit_hold() {
     amend(
         &app,
         &contract_id,
-        &json!({"kind": "upgrade", "effective_date": "2025-04-01",
+        &json!({"kind": "upgrade", "effective_date": d("2025-04-01"),
                 "charges": [{"description": "Finisher", "amount": "30.00", "financial_code_id": code}]}),
     )
     .await
@@ -963,7 +968,7 @@ async fn an_upgrade_is_refused_while_the_account_is_on_credit_hold() {
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "suspension", "effective_date": "2025-04-01"}),
+        &json!({"kind": "suspension", "effective_date": d("2025-04-01")}),
     )
     .await
     .expect(201);
@@ -973,7 +978,7 @@ async fn an_upgrade_is_refused_while_the_account_is_on_credit_hold() {
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "upgrade", "effective_date": "2025-04-01",
+        &json!({"kind": "upgrade", "effective_date": d("2025-04-01"),
                 "charges": [{"description": "Finisher", "amount": "30.00", "financial_code_id": code}]}),
     )
     .await
@@ -1002,7 +1007,7 @@ async fn a_renewal_extends_the_end_date_and_reprices_charges_from_its_date() {
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "renewal", "effective_date": "2026-01-01", "end_date": "2025-12-31"}),
+        &json!({"kind": "renewal", "effective_date": d("2026-01-01"), "end_date": d("2025-12-31")}),
     )
     .await
     .expect(422);
@@ -1013,7 +1018,7 @@ async fn a_renewal_extends_the_end_date_and_reprices_charges_from_its_date() {
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "renewal", "effective_date": "2026-01-01", "end_date": "2026-12-31",
+        &json!({"kind": "renewal", "effective_date": d("2026-01-01"), "end_date": d("2026-12-31"),
                 "prices": [{"charge_id": uuid::Uuid::now_v7(), "amount": "265.00"},
                            {"charge_id": base, "amount": "265.001"}]}),
     )
@@ -1033,45 +1038,45 @@ async fn a_renewal_extends_the_end_date_and_reprices_charges_from_its_date() {
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "renewal", "effective_date": "2026-01-01", "end_date": "2026-12-31",
+        &json!({"kind": "renewal", "effective_date": d("2026-01-01"), "end_date": d("2026-12-31"),
                 "note": "One more year", "prices": [{"charge_id": base, "amount": "265.00"}]}),
     )
     .await
     .expect(201);
     let body = &reply.body;
-    assert_eq!(body["end_date"], "2026-12-31");
+    assert_eq!(body["end_date"], d("2026-12-31"));
     assert_eq!(body["status"], "active");
     let renewal = &body["amendments"][0];
     assert_eq!(renewal["kind"], "renewal");
-    assert_eq!(renewal["new_end_date"], "2026-12-31");
-    assert_eq!(renewal["previous_end_date"], "2025-12-31");
+    assert_eq!(renewal["new_end_date"], d("2026-12-31"));
+    assert_eq!(renewal["previous_end_date"], d("2025-12-31"));
     assert_eq!(renewal["needs_review"], true);
     assert_eq!(renewal["details"]["prices"][0]["amount"], "265.00");
     let charges = body["charges"].as_array().unwrap();
     assert_eq!(charges.len(), 2);
     assert_eq!(charges[0]["id"], base.as_str());
     assert_eq!(charges[0]["amount"], "250.00");
-    assert_eq!(charges[0]["effective_to"], "2025-12-31");
+    assert_eq!(charges[0]["effective_to"], d("2025-12-31"));
     assert_eq!(charges[1]["amount"], "265.00");
-    assert_eq!(charges[1]["effective_from"], "2026-01-01");
+    assert_eq!(charges[1]["effective_from"], d("2026-01-01"));
     assert_eq!(charges[1]["description"], "Base lease charge");
     assert_eq!(charges[1]["financial_code_id"], code.as_str());
     assert_eq!(charges[1]["amendment_id"], renewal["id"]);
 
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "contracts WHERE id = '{contract_id}' AND end_date = '2026-12-31' AND version = 3"
-        ))
+        )))
         .await,
         1
     );
     assert_eq!(
-        app.count("contract_amendments WHERE kind = 'renewal' AND needs_review AND new_end_date = '2026-12-31' AND previous_end_date = '2025-12-31'")
+        app.count(&sh("contract_amendments WHERE kind = 'renewal' AND needs_review AND new_end_date = '2026-12-31' AND previous_end_date = '2025-12-31'"))
             .await,
         1
     );
     assert_eq!(
-        app.count("contract_charges WHERE amount = 265 AND effective_from = '2026-01-01' AND effective_to IS NULL")
+        app.count(&sh("contract_charges WHERE amount = 265 AND effective_from = '2026-01-01' AND effective_to IS NULL"))
             .await,
         1
     );
@@ -1097,7 +1102,7 @@ async fn an_ownership_change_moves_the_contract_to_another_account_in_its_curren
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "ownership_change", "effective_date": "2025-06-01", "account_id": euro["id"]}),
+        &json!({"kind": "ownership_change", "effective_date": d("2025-06-01"), "account_id": euro["id"]}),
     )
     .await
     .expect(422);
@@ -1108,7 +1113,7 @@ async fn an_ownership_change_moves_the_contract_to_another_account_in_its_curren
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "ownership_change", "effective_date": "2025-06-01", "account_id": uuid::Uuid::now_v7()}),
+        &json!({"kind": "ownership_change", "effective_date": d("2025-06-01"), "account_id": uuid::Uuid::now_v7()}),
     )
     .await
     .expect(422);
@@ -1119,7 +1124,7 @@ async fn an_ownership_change_moves_the_contract_to_another_account_in_its_curren
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "ownership_change", "effective_date": "2025-06-01", "account_id": account["id"]}),
+        &json!({"kind": "ownership_change", "effective_date": d("2025-06-01"), "account_id": account["id"]}),
     )
     .await
     .expect(422);
@@ -1131,7 +1136,7 @@ async fn an_ownership_change_moves_the_contract_to_another_account_in_its_curren
     amend(
         &app,
         &contract_id,
-        &json!({"kind": "ownership_change", "effective_date": "2025-06-01", "account_id": buyer["id"]}),
+        &json!({"kind": "ownership_change", "effective_date": d("2025-06-01"), "account_id": buyer["id"]}),
     )
     .await
     .expect_problem(409, "credit_hold");
@@ -1141,7 +1146,7 @@ async fn an_ownership_change_moves_the_contract_to_another_account_in_its_curren
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "ownership_change", "effective_date": "2025-06-01", "account_id": buyer["id"]}),
+        &json!({"kind": "ownership_change", "effective_date": d("2025-06-01"), "account_id": buyer["id"]}),
     )
     .await
     .expect(201);
@@ -1205,19 +1210,19 @@ async fn suspension_resumption_and_termination_change_the_status_and_list_equipm
     let installed = install(
         &app,
         &contract_id,
-        &equipment_body("SN-KEEP", &code, "2025-01-01"),
+        &equipment_body("SN-KEEP", &code, &d("2025-01-01")),
     )
     .await;
     let removed = install(
         &app,
         &contract_id,
-        &equipment_body("SN-GONE", &code, "2025-01-01"),
+        &equipment_body("SN-GONE", &code, &d("2025-01-01")),
     )
     .await;
     app.patch(
         &format!("/v1/equipment/{}", id(&removed)),
         &token(Role::Billing),
-        &json!({"removed_on": "2025-05-31", "version": 1}),
+        &json!({"removed_on": d("2025-05-31"), "version": 1}),
     )
     .await
     .expect(200);
@@ -1225,7 +1230,7 @@ async fn suspension_resumption_and_termination_change_the_status_and_list_equipm
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "suspension", "effective_date": "2025-03-01", "note": "Past due"}),
+        &json!({"kind": "suspension", "effective_date": d("2025-03-01"), "note": "Past due"}),
     )
     .await
     .expect(201);
@@ -1234,14 +1239,14 @@ async fn suspension_resumption_and_termination_change_the_status_and_list_equipm
     amend(
         &app,
         &contract_id,
-        &json!({"kind": "suspension", "effective_date": "2025-03-15"}),
+        &json!({"kind": "suspension", "effective_date": d("2025-03-15")}),
     )
     .await
     .expect_problem(409, "contract_state");
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "resumption", "effective_date": "2025-03-01"}),
+        &json!({"kind": "resumption", "effective_date": d("2025-03-01")}),
     )
     .await
     .expect(422);
@@ -1255,7 +1260,7 @@ async fn suspension_resumption_and_termination_change_the_status_and_list_equipm
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "resumption", "effective_date": "2025-04-01"}),
+        &json!({"kind": "resumption", "effective_date": d("2025-04-01")}),
     )
     .await
     .expect(201);
@@ -1264,13 +1269,13 @@ async fn suspension_resumption_and_termination_change_the_status_and_list_equipm
     let reply = amend(
         &app,
         &contract_id,
-        &json!({"kind": "termination", "effective_date": "2025-09-30", "note": "Customer left"}),
+        &json!({"kind": "termination", "effective_date": d("2025-09-30"), "note": "Customer left"}),
     )
     .await
     .expect(201);
     let body = &reply.body;
     assert_eq!(body["status"], "terminated");
-    assert_eq!(body["terminated_on"], "2025-09-30");
+    assert_eq!(body["terminated_on"], d("2025-09-30"));
     let kinds: Vec<&str> = body["amendments"]
         .as_array()
         .unwrap()
@@ -1300,29 +1305,29 @@ async fn suspension_resumption_and_termination_change_the_status_and_list_equipm
     amend(
         &app,
         &contract_id,
-        &json!({"kind": "termination", "effective_date": "2025-09-30"}),
+        &json!({"kind": "termination", "effective_date": d("2025-09-30")}),
     )
     .await
     .expect_problem(409, "contract_state");
     amend(
         &app,
         &contract_id,
-        &json!({"kind": "resumption", "effective_date": "2025-10-01"}),
+        &json!({"kind": "resumption", "effective_date": d("2025-10-01")}),
     )
     .await
     .expect_problem(409, "contract_state");
     app.post(
         &format!("/v1/contracts/{contract_id}/equipment"),
         &token(Role::Billing),
-        &equipment_body("SN-LATE", &code, "2025-10-01"),
+        &equipment_body("SN-LATE", &code, &d("2025-10-01")),
     )
     .await
     .expect_problem(409, "contract_ended");
 
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "contracts WHERE id = '{contract_id}' AND status = 'terminated' AND terminated_on = '2025-09-30'"
-        ))
+        )))
         .await,
         1
     );
@@ -1355,7 +1360,7 @@ async fn equipment_is_installed_with_its_meters_and_an_initial_reading() {
     let app = spawn_app().await;
     let (_, code, contract) = active_contract(&app).await;
     let contract_id = id(&contract);
-    let mut body = equipment_body("XR7-2231-8812", &code, "2025-01-15");
+    let mut body = equipment_body("XR7-2231-8812", &code, &d("2025-01-15"));
     body["meters"].as_array_mut().unwrap().push(
         json!({"meter_type": "color", "included_units": 1000, "overage_rate": "0.045",
                      "financial_code_id": code}),
@@ -1363,7 +1368,7 @@ async fn equipment_is_installed_with_its_meters_and_an_initial_reading() {
     let equipment = install(&app, &contract_id, &body).await;
     assert_eq!(equipment["serial_number"], "XR7-2231-8812");
     assert_eq!(equipment["contract_id"], contract_id.as_str());
-    assert_eq!(equipment["installed_on"], "2025-01-15");
+    assert_eq!(equipment["installed_on"], d("2025-01-15"));
     assert_eq!(equipment["install_address"]["city"], "Springfield");
     assert!(equipment["pickup_status"].is_null());
     assert_eq!(equipment["version"], 1);
@@ -1374,7 +1379,7 @@ async fn equipment_is_installed_with_its_meters_and_an_initial_reading() {
     assert_eq!(bw["expected_monthly_volume"], 4000);
     assert_eq!(
         bw["plans"],
-        json!([{"effective_from": "2025-01-15", "included_units": 5000, "overage_rate": "0.0085",
+        json!([{"effective_from": d("2025-01-15"), "included_units": 5000, "overage_rate": "0.0085",
                 "minimum_charge": "10.00", "amendment_id": null}])
     );
     assert_eq!(color["plans"][0]["overage_rate"], "0.045");
@@ -1432,7 +1437,7 @@ async fn equipment_is_installed_with_its_meters_and_an_initial_reading() {
     assert_eq!(readings.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(readings.body["data"][0]["value"], 1000);
     assert_eq!(readings.body["data"][0]["source"], "technician");
-    assert_eq!(readings.body["data"][0]["read_on"], "2025-01-15");
+    assert_eq!(readings.body["data"][0]["read_on"], d("2025-01-15"));
 
     assert_eq!(
         app.count(&format!(
@@ -1443,15 +1448,17 @@ async fn equipment_is_installed_with_its_meters_and_an_initial_reading() {
     );
     assert_eq!(app.count("meters").await, 2);
     assert_eq!(
-        app.count("meter_plans WHERE effective_from = '2025-01-15' AND minimum_charge IN (0, 10)")
-            .await,
+        app.count(&sh(
+            "meter_plans WHERE effective_from = '2025-01-15' AND minimum_charge IN (0, 10)"
+        ))
+        .await,
         2
     );
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "meter_readings WHERE meter_id = '{}' AND source = 'technician' AND read_on = '2025-01-15' AND value = 1000",
             id(bw)
-        ))
+        )))
         .await,
         1
     );
@@ -1476,7 +1483,7 @@ async fn equipment_with_a_known_serial_or_invalid_meters_is_refused() {
     install(
         &app,
         &contract_id,
-        &equipment_body("SN-1", &code, "2025-01-01"),
+        &equipment_body("SN-1", &code, &d("2025-01-01")),
     )
     .await;
 
@@ -1484,13 +1491,13 @@ async fn equipment_with_a_known_serial_or_invalid_meters_is_refused() {
         .post(
             &format!("/v1/contracts/{contract_id}/equipment"),
             &token(Role::Billing),
-            &equipment_body("SN-1", &code, "2025-02-01"),
+            &equipment_body("SN-1", &code, &d("2025-02-01")),
         )
         .await
         .expect_problem(409, "duplicate_serial_number");
     assert_eq!(reply.error_field(), "serial_number");
 
-    let mut body = equipment_body("SN-2", &code, "2025-02-01");
+    let mut body = equipment_body("SN-2", &code, &d("2025-02-01"));
     body["meters"] = json!([
         {"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0000001", "financial_code_id": code},
         {"meter_type": "Color", "included_units": -1, "overage_rate": "0.01", "financial_code_id": tax},
@@ -1520,7 +1527,7 @@ async fn equipment_with_a_known_serial_or_invalid_meters_is_refused() {
         );
     }
 
-    let mut body = equipment_body("SN-3", &code, "2025-02-01");
+    let mut body = equipment_body("SN-3", &code, &d("2025-02-01"));
     let meter = body["meters"][0].clone();
     body["meters"].as_array_mut().unwrap().push(meter);
     let reply = app
@@ -1536,7 +1543,7 @@ async fn equipment_with_a_known_serial_or_invalid_meters_is_refused() {
         [("meters".to_string(), "duplicate_meter_type".to_string())]
     );
 
-    let mut body = equipment_body(" ", &code, "2025-02-01");
+    let mut body = equipment_body(" ", &code, &d("2025-02-01"));
     merge(&mut body, json!({"make": ""}));
     let reply = app
         .post(
@@ -1556,14 +1563,14 @@ async fn equipment_with_a_known_serial_or_invalid_meters_is_refused() {
     app.post(
         &format!("/v1/contracts/{}/equipment", uuid::Uuid::now_v7()),
         &token(Role::Billing),
-        &equipment_body("SN-4", &code, "2025-02-01"),
+        &equipment_body("SN-4", &code, &d("2025-02-01")),
     )
     .await
     .expect_problem(404, "not_found");
     app.post(
         &format!("/v1/contracts/{contract_id}/equipment"),
         &token(Role::Viewer),
-        &equipment_body("SN-5", &code, "2025-02-01"),
+        &equipment_body("SN-5", &code, &d("2025-02-01")),
     )
     .await
     .expect_problem(403, "forbidden");
@@ -1578,7 +1585,7 @@ async fn equipment_with_a_known_serial_or_invalid_meters_is_refused() {
 async fn an_overage_rate_with_trailing_zeros_is_stored_as_its_value() {
     let app = spawn_app().await;
     let (_, code, contract) = active_contract(&app).await;
-    let mut body = equipment_body("SN-Z", &code, "2025-01-01");
+    let mut body = equipment_body("SN-Z", &code, &d("2025-01-01"));
     body["meters"][0]["overage_rate"] = json!("0.01250000");
     let equipment = install(&app, &id(&contract), &body).await;
     assert_eq!(equipment["meters"][0]["plans"][0]["overage_rate"], "0.0125");
@@ -1586,7 +1593,7 @@ async fn an_overage_rate_with_trailing_zeros_is_stored_as_its_value() {
     let reply = amend(
         &app,
         &id(&contract),
-        &json!({"kind": "upgrade", "effective_date": "2025-06-01",
+        &json!({"kind": "upgrade", "effective_date": d("2025-06-01"),
                 "meter_plans": [{"meter_id": meter, "included_units": 100, "overage_rate": "0.0200000"}]}),
     )
     .await
@@ -1611,7 +1618,7 @@ async fn meters_are_added_to_equipment_and_equipment_is_updated() {
     let equipment = install(
         &app,
         &id(&contract),
-        &equipment_body("SN-M", &code, "2025-01-01"),
+        &equipment_body("SN-M", &code, &d("2025-01-01")),
     )
     .await;
     let path = format!("/v1/equipment/{}", id(&equipment));
@@ -1629,7 +1636,7 @@ async fn meters_are_added_to_equipment_and_equipment_is_updated() {
     assert_eq!(meter["meter_type"], "scan");
     assert_eq!(meter["equipment_id"], equipment["id"]);
     assert_eq!(meter["contract_id"], contract["id"]);
-    assert_eq!(meter["plans"][0]["effective_from"], "2025-01-01");
+    assert_eq!(meter["plans"][0]["effective_from"], d("2025-01-01"));
     assert_eq!(meter["plans"][0]["overage_rate"], "0.001");
 
     let reply = app
@@ -1670,7 +1677,7 @@ async fn meters_are_added_to_equipment_and_equipment_is_updated() {
         .patch(
             &path,
             &token(Role::Billing),
-            &json!({"removed_on": "2024-12-31", "version": 1}),
+            &json!({"removed_on": d("2024-12-31"), "version": 1}),
         )
         .await
         .expect(422);
@@ -1682,7 +1689,7 @@ async fn meters_are_added_to_equipment_and_equipment_is_updated() {
         .patch(
             &path,
             &token(Role::Billing),
-            &json!({"model": " IM C4500 ", "install_address": null, "removed_on": "2025-08-31",
+            &json!({"model": " IM C4500 ", "install_address": null, "removed_on": d("2025-08-31"),
                     "pickup_status": "completed", "version": 1}),
         )
         .await
@@ -1691,7 +1698,7 @@ async fn meters_are_added_to_equipment_and_equipment_is_updated() {
     assert_eq!(reply.body["model"], "IM C4500");
     assert_eq!(reply.body["make"], "Ricoh");
     assert!(reply.body["install_address"].is_null());
-    assert_eq!(reply.body["removed_on"], "2025-08-31");
+    assert_eq!(reply.body["removed_on"], d("2025-08-31"));
     assert_eq!(reply.body["pickup_status"], "completed");
     assert_eq!(reply.body["meters"].as_array().unwrap().len(), 2);
     app.patch(
@@ -1723,7 +1730,7 @@ async fn meters_are_added_to_equipment_and_equipment_is_updated() {
         1
     );
     assert_eq!(
-        app.count("equipment WHERE model = 'IM C4500' AND removed_on = '2025-08-31' AND pickup_status = 'completed' AND install_address IS NULL AND version = 2")
+        app.count(&sh("equipment WHERE model = 'IM C4500' AND removed_on = '2025-08-31' AND pickup_status = 'completed' AND install_address IS NULL AND version = 2"))
             .await,
         1
     );
@@ -1756,7 +1763,7 @@ async fn dates_out_of_range_and_repeated_repricing_are_refused() {
     let reply = amend(
         &app,
         &id(&contract),
-        &json!({"kind": "renewal", "effective_date": "2025-07-01", "end_date": "2026-12-31",
+        &json!({"kind": "renewal", "effective_date": d("2025-07-01"), "end_date": d("2026-12-31"),
                 "prices": [{"charge_id": charge, "amount": "260.00"},
                            {"charge_id": charge, "amount": "270.00"}]}),
     )
@@ -1769,7 +1776,7 @@ async fn dates_out_of_range_and_repeated_repricing_are_refused() {
     let reply = amend(
         &app,
         &id(&contract),
-        &json!({"kind": "renewal", "effective_date": "2025-07-01", "end_date": "2400-12-31"}),
+        &json!({"kind": "renewal", "effective_date": d("2025-07-01"), "end_date": "2400-12-31"}),
     )
     .await
     .expect(422);

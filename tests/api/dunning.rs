@@ -214,7 +214,8 @@ async fn promises_are_kept_broken_and_broken_again_by_a_returned_payment() {
         app.issued_invoice(account, &code, "300.00", day(-40)).await;
     }
     app.execute(&format!(
-        "INSERT INTO collection_profiles (account_id, collector, updated_at) VALUES ('{b}', 'collector-1', now())"
+        "INSERT INTO collection_profiles (account_id, collector, updated_at) VALUES ('{b}', 'collector-1', '{}')",
+        app.clock.now()
     ))
     .await
     .unwrap();
@@ -385,7 +386,7 @@ async fn a_completed_suspension_suspends_and_payment_orders_the_restore() {
     let a = id(&account);
     let contract = app
         .active_contract(
-            json!({"account_id": a, "kind": "service", "start_date": "2026-01-01",
+            json!({"account_id": a, "kind": "service", "start_date": d("2026-01-01"),
             "charges": [{"description": "Service", "amount": "50.00", "financial_code_id": code}]}),
         )
         .await;

@@ -6,6 +6,7 @@ use std::path::Path;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use receivables::auth::{self, Role};
+use receivables::clock::Clock;
 use receivables::config::{Config, JwtSettings};
 use receivables::db::{self, DbPool};
 use receivables::Application;
@@ -181,6 +182,8 @@ async fn template() -> &'static str {
 }
 
 pub struct TestApp {
+    /// The service's clock: it starts at [`epoch`] and a test may move it.
+    pub clock: Clock,
     pub address: String,
     pub client: reqwest::Client,
     pub db_name: String,
@@ -191,14 +194,13 @@ pub struct TestApp {
 /// The financial code the returned-payment fee is billed under in tests (create it first).
 pub const RETURNED_FEE_CODE: &str = "4950";
 
-/// The holidays of the test configuration: Christmas 2026 and the second and third days from
-/// today, so that every SLA computed in a test crosses configured holidays.
+/// The holidays of the test configuration: Christmas of the test year and the second and
+/// third days from today, so that every SLA computed in a test crosses configured holidays.
 pub fn test_holidays() -> Vec<time::Date> {
-    let today = time::OffsetDateTime::now_utc().date();
     vec![
-        time::macros::date!(2026 - 12 - 25),
-        today + time::Duration::days(2),
-        today + time::Duration::days(3),
+        date("2026-12-25"),
+        today() + time::Duration::days(2),
+        today() + time::Duration::days(3),
     ]
 }
 
@@ -250,11 +252,13 @@ pub async fn spawn_app() -> TestApp {
     let config = test_config(&db_url);
     let pool = db::pool(&db_url, config.pool_size).expect("pool");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let app = Application::build(config, pool.clone(), listener).expect("build app");
+    let clock = Clock::starting_at(epoch());
+    let app = Application::build(config, pool.clone(), listener, clock.clone()).expect("build app");
     let handle = app.handle();
     let port = app.port;
     tokio::spawn(app.server);
     TestApp {
+        clock,
         address: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::new(),
         db_name,
@@ -572,8 +576,99 @@ pub fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
+/// The instant every test's clock starts at: 25 November 2026, noon UTC, moved by
+/// `TEST_CLOCK_SHIFT_YEARS` whole years (default 0; `scripts/test` runs the suite a second
+/// time five years ahead). Nothing in the service may depend on the real date: a date that
+/// leaks from the system clock instead of the service's clock shows up in the shifted run.
+pub fn epoch() -> time::OffsetDateTime {
+    time::macros::datetime!(2026-11-25 12:00 UTC)
+        .replace_date(shift_date(time::macros::date!(2026 - 11 - 25)))
+}
+
+/// Whole years the test clock is moved by (`TEST_CLOCK_SHIFT_YEARS`, default 0).
+pub fn shift_years() -> i32 {
+    static SHIFT: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    *SHIFT.get_or_init(|| {
+        std::env::var("TEST_CLOCK_SHIFT_YEARS")
+            .ok()
+            .map(|v| {
+                v.trim()
+                    .parse()
+                    .expect("TEST_CLOCK_SHIFT_YEARS is a whole number")
+            })
+            .unwrap_or(0)
+    })
+}
+
+fn shift_date(d: time::Date) -> time::Date {
+    let year = d.year() + shift_years();
+    let day = d.day().min(time::util::days_in_month(d.month(), year));
+    time::Date::from_calendar_date(year, d.month(), day).expect("a valid date")
+}
+
+/// Today on a test's clock (as long as the test does not move it).
 pub fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
+    epoch().date()
+}
+
+/// A date of the test calendar: tests are written as of [`epoch`] (25 November 2026), and
+/// their dates move with the clock, by whole years.
+pub fn date(iso: &str) -> time::Date {
+    let d = time::Date::parse(iso, &time::format_description::well_known::Iso8601::DATE)
+        .unwrap_or_else(|e| panic!("{iso}: {e}"));
+    shift_date(d)
+}
+
+/// [`date`] as the text the API reads and writes.
+pub fn d(iso: &str) -> String {
+    date(iso).to_string()
+}
+
+/// A year of the test calendar.
+pub fn y(year: i32) -> i32 {
+    year + shift_years()
+}
+
+/// `text` with the years of its dates moved with the clock: for SQL, URLs, CSV rows,
+/// descriptions and document numbers that quote dates. A year is a run of exactly four digits
+/// from 2000 to 2099 with no letter or digit beside it that starts a date or a number
+/// (`2025-10-01`, `INV-2026-000001`) or ends one (`16 Oct 2025`); not a group of a UUID.
+pub fn sh(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let run = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if run == 0 {
+            let c = text[i..].chars().next().expect("a char");
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        let digits = &text[i..i + run];
+        let before = i.checked_sub(1).map(|k| bytes[k]);
+        let after = bytes.get(i + run).copied();
+        let in_uuid = before == Some(b'-')
+            && i >= 2
+            && bytes[i - 2].is_ascii_hexdigit()
+            && after == Some(b'-');
+        let alone = !before.is_some_and(|b| b.is_ascii_alphanumeric())
+            && !after.is_some_and(|b| b.is_ascii_alphanumeric());
+        let starts_date =
+            after == Some(b'-') && bytes.get(i + run + 1).is_some_and(|b| b.is_ascii_digit());
+        let ends_date = i >= 4
+            && before == Some(b' ')
+            && bytes[i - 4..i - 1].iter().all(|b| b.is_ascii_alphabetic());
+        let alone = alone && (starts_date || ends_date);
+        match digits.parse::<i32>() {
+            Ok(year) if run == 4 && alone && !in_uuid && (2000..2100).contains(&year) => {
+                out.push_str(&y(year).to_string())
+            }
+            _ => out.push_str(digits),
+        }
+        i += run;
+    }
+    out
 }
 
 impl TestApp {

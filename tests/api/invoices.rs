@@ -181,22 +181,22 @@ async fn issuing_numbers_dates_and_posts_the_invoice_to_the_ledger() {
     let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
     let inv = draft(&app, &account, &code).await;
-    let issued = issue(&app, &id(&inv), json!({"invoice_date": "2026-11-02"}))
+    let issued = issue(&app, &id(&inv), json!({"invoice_date": d("2026-11-02")}))
         .await
         .expect(200)
         .body;
     assert_eq!(issued["status"], "open");
-    assert_eq!(issued["number"], "INV-2026-000001");
-    assert_eq!(issued["invoice_date"], "2026-11-02");
-    assert_eq!(issued["due_date"], "2026-12-02");
+    assert_eq!(issued["number"], sh("INV-2026-000001"));
+    assert_eq!(issued["invoice_date"], d("2026-11-02"));
+    assert_eq!(issued["due_date"], d("2026-12-02"));
     assert_eq!(issued["balance_due"], "218.77");
     assert_eq!(issued["days_past_due"], 0);
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "ledger_entries WHERE invoice_id = '{}' AND kind = 'invoice_issued' AND amount = 218.77 \
              AND entry_date = '2026-11-02'",
             id(&inv)
-        ))
+        )))
         .await,
         1
     );
@@ -249,7 +249,7 @@ async fn presentment_preferences_must_be_met_before_issue() {
 }
 
 fn today_year() -> i32 {
-    time::OffsetDateTime::now_utc().year()
+    today().year()
 }
 
 #[tokio::test]
@@ -320,7 +320,7 @@ async fn fifty_drafts_issued_in_parallel_get_fifty_consecutive_numbers() {
     }
     let replies = futures_util::future::join_all(
         ids.iter()
-            .map(|invoice| issue(&app, invoice, json!({"invoice_date": "2026-11-20"}))),
+            .map(|invoice| issue(&app, invoice, json!({"invoice_date": d("2026-11-20")}))),
     )
     .await;
     let mut numbers: Vec<String> = replies
@@ -328,7 +328,7 @@ async fn fifty_drafts_issued_in_parallel_get_fifty_consecutive_numbers() {
         .map(|r| r.expect(200).body["number"].as_str().unwrap().to_string())
         .collect();
     numbers.sort();
-    let expected: Vec<String> = (1..=50).map(|n| format!("INV-2026-{n:06}")).collect();
+    let expected: Vec<String> = (1..=50).map(|n| sh(&format!("INV-2026-{n:06}"))).collect();
     assert_eq!(numbers, expected);
     assert_eq!(
         app.count("ledger_entries WHERE kind = 'invoice_issued'")
@@ -357,7 +357,11 @@ async fn invoices_are_filtered_and_sorted_across_pages() {
             .expect(201)
             .body;
         // The first two are issued long ago: past due now.
-        let date = if i < 2 { "2026-01-05" } else { "2026-11-20" };
+        let date = if i < 2 {
+            d("2026-01-05")
+        } else {
+            d("2026-11-20")
+        };
         issue(&app, &id(&inv), json!({"invoice_date": date}))
             .await
             .expect(200);
@@ -382,7 +386,10 @@ async fn invoices_are_filtered_and_sorted_across_pages() {
     assert_eq!(page["data"][0]["account_id"], other.as_str());
     let page = list(&format!("account_id={account}&min_total=20&max_total=30")).await;
     assert_eq!(page["data"].as_array().unwrap().len(), 2);
-    let page = list("status=open&due_from=2026-12-01&issued_from=2026-11-01").await;
+    let page = list(&sh(
+        "status=open&due_from=2026-12-01&issued_from=2026-11-01",
+    ))
+    .await;
     assert_eq!(page["data"].as_array().unwrap().len(), 2);
 
     // Sorted by total, descending, two per page.
@@ -437,12 +444,12 @@ async fn a_billing_run_in_issue_mode_posts_to_the_ledger_and_leaves_incomplete_p
         )
         .await);
     for account in [&plain, &strict] {
-        app.active_contract(json!({"account_id": account, "kind": "lease", "start_date": "2025-10-01",
+        app.active_contract(json!({"account_id": account, "kind": "lease", "start_date": d("2025-10-01"),
             "anchor_day": 1, "charges": [{"description": "Base", "amount": "100.00", "financial_code_id": code}]}))
             .await;
     }
     let done = app
-        .billing_run(json!({"as_of": "2025-10-01", "mode": "issue"}))
+        .billing_run(json!({"as_of": d("2025-10-01"), "mode": "issue"}))
         .await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["progress"]["errors"], 1);
@@ -452,10 +459,10 @@ async fn a_billing_run_in_issue_mode_posts_to_the_ledger_and_leaves_incomplete_p
         .unwrap()
         .contains("PO number"));
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "invoices WHERE account_id = '{plain}' AND status = 'open' AND number = 'INV-2025-000001' \
              AND balance_due = 108.25"
-        ))
+        )))
         .await,
         1
     );
@@ -476,7 +483,7 @@ async fn the_account_shows_its_balance_from_the_ledger() {
     let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
     let old = draft(&app, &account, &code).await;
-    issue(&app, &id(&old), json!({"invoice_date": "2026-01-05"}))
+    issue(&app, &id(&old), json!({"invoice_date": d("2026-01-05")}))
         .await
         .expect(200);
     let recent = draft(&app, &account, &code).await;
@@ -608,7 +615,7 @@ async fn the_invoice_document_reads_the_same_in_html_and_pdf() {
         .post(
             "/v1/contracts",
             &billing(),
-            &json!({"account_id": account, "kind": "lease", "start_date": "2025-10-01", "anchor_day": 1,
+            &json!({"account_id": account, "kind": "lease", "start_date": d("2025-10-01"), "anchor_day": 1,
                     "charges": [{"description": "Base charge", "amount": "250.00", "financial_code_id": code}]}),
         )
         .await
@@ -618,7 +625,7 @@ async fn the_invoice_document_reads_the_same_in_html_and_pdf() {
         .post(
             &format!("/v1/contracts/{contract}/equipment"),
             &billing(),
-            &json!({"serial_number": "SN-DOC", "make": "Ricoh", "model": "IM C3000", "installed_on": "2025-10-01",
+            &json!({"serial_number": "SN-DOC", "make": "Ricoh", "model": "IM C3000", "installed_on": d("2025-10-01"),
                     "meters": [{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
                                 "financial_code_id": code, "initial_reading": 120000}]}),
         )
@@ -636,12 +643,12 @@ async fn the_invoice_document_reads_the_same_in_html_and_pdf() {
     app.post(
         &format!("/v1/meters/{meter}/readings"),
         &billing(),
-        &json!({"read_on": "2025-11-01", "value": 127350, "source": "device"}),
+        &json!({"read_on": d("2025-11-01"), "value": 127350, "source": "device"}),
     )
     .await
     .expect(201);
     let run = app
-        .billing_run(json!({"as_of": "2025-11-01", "contract_id": contract, "mode": "issue"}))
+        .billing_run(json!({"as_of": d("2025-11-01"), "contract_id": contract, "mode": "issue"}))
         .await;
     let invoice = app
         .get(
@@ -653,7 +660,7 @@ async fn the_invoice_document_reads_the_same_in_html_and_pdf() {
         .body["data"][0]
         .clone();
     let number = invoice["number"].as_str().unwrap().to_string();
-    assert_eq!(number, "INV-2025-000001");
+    assert_eq!(number, sh("INV-2025-000001"));
 
     let (status, kind, html) = document(&app, &id(&invoice), "html", &billing()).await;
     assert_eq!(status, 200);
@@ -664,7 +671,7 @@ async fn the_invoice_document_reads_the_same_in_html_and_pdf() {
         "PO-7781",
         "Northwind Office Equipment LLC",
         "Acme &lt;Manufacturing&gt; &amp; Sons",
-        "Readings 120,000 on 2025-10-01 to 127,350 on 2025-11-01; usage 7,350, included 5,000, overage 2,350 at 0.0085",
+        &sh("Readings 120,000 on 2025-10-01 to 127,350 on 2025-11-01; usage 7,350, included 5,000, overage 2,350 at 0.0085"),
         "Balance due USD",
         "Lockbox 4410",
         "ACH: routing",
@@ -729,7 +736,12 @@ async fn the_statement_runs_from_the_opening_to_the_ledger_balance() {
     let partner = id(&app.create_partner("DEALER-1").await);
     let account = id(&app.create_account(json!({"partner_id": partner})).await);
     let mut issued = Vec::new();
-    for date in ["2026-01-05", "2026-06-10", "2026-10-01", "2026-10-20"] {
+    for date in [
+        d("2026-01-05"),
+        d("2026-06-10"),
+        d("2026-10-01"),
+        d("2026-10-20"),
+    ] {
         let inv = draft(&app, &account, &code).await;
         issue(&app, &id(&inv), json!({"invoice_date": date}))
             .await
@@ -745,7 +757,9 @@ async fn the_statement_runs_from_the_opening_to_the_ledger_balance() {
     .expect(200);
     let statement = app
         .get(
-            &format!("/v1/accounts/{account}/statement?from=2026-06-01&to=2026-11-21"),
+            &sh(&format!(
+                "/v1/accounts/{account}/statement?from=2026-06-01&to=2026-11-21"
+            )),
             &billing(),
         )
         .await
@@ -759,7 +773,7 @@ async fn the_statement_runs_from_the_opening_to_the_ledger_balance() {
         kinds,
         vec!["invoice_issued", "invoice_issued", "invoice_issued"]
     );
-    assert_eq!(lines[0]["document"], "INV-2026-000002");
+    assert_eq!(lines[0]["document"], sh("INV-2026-000002"));
     assert_eq!(lines[0]["balance"], "437.54");
     assert_eq!(statement["closing_balance"], "875.08");
     // Aging on 21 November: due 5 Feb and 10 Jul over 120 days, due 31 Oct and 19 Nov within 30.
@@ -770,7 +784,7 @@ async fn the_statement_runs_from_the_opening_to_the_ledger_balance() {
     // Up to today: the void is in, and closing = ledger balance = open invoice balances.
     let today = app
         .get(
-            &format!("/v1/accounts/{account}/statement?from=2026-01-01"),
+            &sh(&format!("/v1/accounts/{account}/statement?from=2026-01-01")),
             &billing(),
         )
         .await
@@ -795,9 +809,9 @@ async fn the_statement_runs_from_the_opening_to_the_ledger_balance() {
 
     let csv = app
         .client
-        .get(app.url(&format!(
+        .get(app.url(&sh(&format!(
             "/v1/accounts/{account}/statement?from=2026-06-01&to=2026-11-21&format=csv"
-        )))
+        ))))
         .bearer_auth(billing())
         .send()
         .await
@@ -810,16 +824,19 @@ async fn the_statement_runs_from_the_opening_to_the_ledger_balance() {
     assert_eq!(rows.len(), 1 + 1 + 3 + 1 + 1);
     assert_eq!(
         rows[5],
-        "2026-11-21,closing_balance,,Closing balance,,875.08"
+        sh("2026-11-21,closing_balance,,Closing balance,,875.08")
     );
-    assert_eq!(rows[6], "2026-11-21,disputed,,Of which under dispute,0.00,");
+    assert_eq!(
+        rows[6],
+        sh("2026-11-21,disputed,,Of which under dispute,0.00,")
+    );
 
     let portal = partner_token(partner.parse().unwrap());
     let pdf = app
         .client
-        .get(app.url(&format!(
+        .get(app.url(&sh(&format!(
             "/v1/accounts/{account}/statement?from=2026-06-01&to=2026-11-21&format=pdf"
-        )))
+        ))))
         .bearer_auth(&portal)
         .send()
         .await
@@ -830,7 +847,7 @@ async fn the_statement_runs_from_the_opening_to_the_ledger_balance() {
     let text = receivables::pdf::extract_text(&pdf).join("\n");
     assert!(text.contains("Closing balance"));
     assert!(text.contains("875.08"));
-    assert!(text.contains("INV-2026-000003"));
+    assert!(text.contains(&sh("INV-2026-000003")));
 
     let stranger = id(&app.create_partner("DEALER-2").await);
     app.get(
@@ -841,7 +858,9 @@ async fn the_statement_runs_from_the_opening_to_the_ledger_balance() {
     .expect(404);
     let reply = app
         .get(
-            &format!("/v1/accounts/{account}/statement?from=2026-11-01&to=2026-10-01"),
+            &sh(&format!(
+                "/v1/accounts/{account}/statement?from=2026-11-01&to=2026-10-01"
+            )),
             &billing(),
         )
         .await
@@ -855,13 +874,13 @@ async fn the_activity_timeline_tells_the_account_history_newest_first() {
     let code = app.financial_code("4200-SUPPLIES", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
     let contract = app
-        .active_contract(json!({"account_id": account, "kind": "service", "start_date": "2026-01-01",
+        .active_contract(json!({"account_id": account, "kind": "service", "start_date": d("2026-01-01"),
                     "charges": [{"description": "Service", "amount": "50.00", "financial_code_id": code}]}))
         .await;
     app.post(
         &format!("/v1/contracts/{contract}/amendments"),
         &billing(),
-        &json!({"kind": "suspension", "effective_date": "2026-11-01"}),
+        &json!({"kind": "suspension", "effective_date": d("2026-11-01")}),
     )
     .await
     .expect(201);
@@ -884,7 +903,7 @@ async fn the_activity_timeline_tells_the_account_history_newest_first() {
     assert_eq!(summaries[1], "Invoice (draft) created: 218.77 USD");
     assert_eq!(
         summaries[2],
-        "Contract CON-000001 amended (suspension effective 2026-11-01)"
+        sh("Contract CON-000001 amended (suspension effective 2026-11-01)")
     );
     assert!(summaries.contains(&"Contract CON-000001 activated"));
     assert_eq!(*summaries.last().unwrap(), "Account created");
@@ -914,14 +933,16 @@ async fn reconciliation_flags_missing_and_unpaid_periods_of_a_contract() {
     let code = app.financial_code("4100-LEASE", "revenue").await;
     let account = id(&app.create_account(json!({})).await);
     let contract = app
-        .active_contract(json!({"account_id": account, "kind": "lease", "start_date": "2026-08-16", "anchor_day": 1,
+        .active_contract(json!({"account_id": account, "kind": "lease", "start_date": d("2026-08-16"), "anchor_day": 1,
                     "charges": [{"description": "Base", "amount": "310.00", "financial_code_id": code}]}))
         .await;
-    app.billing_run(json!({"as_of": "2026-09-01", "contract_id": contract, "mode": "issue"}))
+    app.billing_run(json!({"as_of": d("2026-09-01"), "contract_id": contract, "mode": "issue"}))
         .await;
     let rec = app
         .get(
-            &format!("/v1/contracts/{contract}/reconciliation?as_of=2026-10-15"),
+            &sh(&format!(
+                "/v1/contracts/{contract}/reconciliation?as_of=2026-10-15"
+            )),
             &billing(),
         )
         .await
@@ -932,12 +953,15 @@ async fn reconciliation_flags_missing_and_unpaid_periods_of_a_contract() {
         .iter()
         .map(|p| p["period_start"].as_str().unwrap())
         .collect();
-    assert_eq!(starts, vec!["2026-08-16", "2026-09-01", "2026-10-01"]);
+    assert_eq!(
+        starts,
+        vec![d("2026-08-16"), d("2026-09-01"), d("2026-10-01")]
+    );
     // 16/31 of 310.00 = 160.00.
     assert_eq!(periods[0]["expected"], "160.00");
     assert_eq!(periods[0]["billed"], "160.00");
     assert_eq!(periods[0]["unpaid"], true);
-    assert_eq!(periods[0]["invoices"][0]["number"], "INV-2026-000001");
+    assert_eq!(periods[0]["invoices"][0]["number"], sh("INV-2026-000001"));
     assert_eq!(periods[1]["missing"], false);
     assert_eq!(periods[2]["missing"], true);
     assert_eq!(periods[2]["billed"], "0.00");

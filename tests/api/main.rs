@@ -4,6 +4,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod billing;
+mod clock;
 mod collections;
 mod contract_documents;
 mod contracts;

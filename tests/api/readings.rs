@@ -52,7 +52,7 @@ async fn meters_of_account(
         .post(
             "/v1/contracts",
             &admin_token(),
-            &json!({"account_id": account["id"], "kind": "service", "start_date": "2025-01-01",
+            &json!({"account_id": account["id"], "kind": "service", "start_date": d("2025-01-01"),
                     "charges": [{"description": "Service", "amount": "50.00", "financial_code_id": code}]}),
         )
         .await
@@ -69,7 +69,7 @@ async fn meters_of_account(
         .post(
             &format!("/v1/contracts/{}/equipment", id(&contract)),
             &admin_token(),
-            &json!({"serial_number": serial, "make": "Ricoh", "model": "IM C3000", "installed_on": "2025-01-01",
+            &json!({"serial_number": serial, "make": "Ricoh", "model": "IM C3000", "installed_on": d("2025-01-01"),
                     "meters": [
                         {"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
                          "financial_code_id": code, "initial_reading": 1000},
@@ -107,11 +107,7 @@ async fn post_reading(app: &TestApp, meter: &str, body: Value) -> Reply {
 }
 
 fn tomorrow() -> String {
-    time::OffsetDateTime::now_utc()
-        .date()
-        .next_day()
-        .unwrap()
-        .to_string()
+    today().next_day().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -121,23 +117,23 @@ async fn a_reading_is_recorded_and_listed_apart_from_estimates() {
 
     // An estimate made by a billing run does not count as the last actual reading.
     let estimate = uuid::Uuid::now_v7();
-    app.execute(&format!(
+    app.execute(&sh(&format!(
         "INSERT INTO meter_readings (id, meter_id, read_on, value, source, estimate_method, created_by)
          VALUES ('{estimate}', '{meter}', '2025-02-01', 2000, 'estimated', 'average_daily_usage', 'billing-run')"
-    ))
+    )))
     .await
     .unwrap();
 
     let reply = post_reading(
         &app,
         &meter,
-        json!({"read_on": "2025-02-15", "value": 1500, "source": "customer", "note": "Read by phone"}),
+        json!({"read_on": d("2025-02-15"), "value": 1500, "source": "customer", "note": "Read by phone"}),
     )
     .await
     .expect(201);
     let reading = &reply.body;
     assert_eq!(reading["meter_id"], meter.as_str());
-    assert_eq!(reading["read_on"], "2025-02-15");
+    assert_eq!(reading["read_on"], d("2025-02-15"));
     assert_eq!(reading["value"], 1500);
     assert_eq!(reading["source"], "customer");
     assert_eq!(reading["estimated"], false);
@@ -200,9 +196,9 @@ async fn a_reading_is_recorded_and_listed_apart_from_estimates() {
     .expect_problem(404, "not_found");
 
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "meter_readings WHERE meter_id = '{meter}' AND read_on = '2025-02-15' AND value = 1500 AND source = 'customer' AND created_by = 'billing-user'"
-        ))
+        )))
         .await,
         1
     );
@@ -224,7 +220,7 @@ async fn readings_are_refused_with_the_field_and_the_reason() {
     post_reading(
         &app,
         &meter,
-        json!({"read_on": "2025-03-01", "value": 3000, "source": "device"}),
+        json!({"read_on": d("2025-03-01"), "value": 3000, "source": "device"}),
     )
     .await
     .expect(201);
@@ -240,7 +236,7 @@ async fn readings_are_refused_with_the_field_and_the_reason() {
     };
     let cases = [
         (
-            json!({"read_on": "2025-04-01", "value": 2999, "source": "customer"}),
+            json!({"read_on": d("2025-04-01"), "value": 2999, "source": "customer"}),
             vec![pair("value", "lower_than_last_actual")],
         ),
         (
@@ -248,36 +244,36 @@ async fn readings_are_refused_with_the_field_and_the_reason() {
             vec![pair("read_on", "future_date")],
         ),
         (
-            json!({"read_on": "2025-03-01", "value": 3100, "source": "customer"}),
+            json!({"read_on": d("2025-03-01"), "value": 3100, "source": "customer"}),
             vec![pair("read_on", "not_after_last_actual")],
         ),
         (
-            json!({"read_on": "2025-02-01", "value": 3100, "source": "customer"}),
+            json!({"read_on": d("2025-02-01"), "value": 3100, "source": "customer"}),
             vec![pair("read_on", "not_after_last_actual")],
         ),
         (
-            json!({"read_on": "2025-04-01", "value": 3100, "source": "estimated"}),
+            json!({"read_on": d("2025-04-01"), "value": 3100, "source": "estimated"}),
             vec![pair("source", "not_allowed")],
         ),
         (
-            json!({"read_on": "2025-04-01", "value": 100, "source": "technician", "reset": "replacement"}),
+            json!({"read_on": d("2025-04-01"), "value": 100, "source": "technician", "reset": "replacement"}),
             vec![pair("starting_value", "required")],
         ),
         (
-            json!({"read_on": "2025-04-01", "value": 3100, "source": "technician", "starting_value": 0}),
+            json!({"read_on": d("2025-04-01"), "value": 3100, "source": "technician", "starting_value": 0}),
             vec![pair("starting_value", "not_allowed")],
         ),
         (
-            json!({"read_on": "2025-04-01", "value": 3100, "source": "technician", "final_value": 3050}),
+            json!({"read_on": d("2025-04-01"), "value": 3100, "source": "technician", "final_value": 3050}),
             vec![pair("final_value", "not_allowed")],
         ),
         (
-            json!({"read_on": "2025-04-01", "value": 5, "source": "technician", "reset": "rollover",
+            json!({"read_on": d("2025-04-01"), "value": 5, "source": "technician", "reset": "rollover",
                    "starting_value": 10}),
             vec![pair("value", "below_starting_value")],
         ),
         (
-            json!({"read_on": "2025-04-01", "value": 50, "source": "technician", "reset": "rollover",
+            json!({"read_on": d("2025-04-01"), "value": 50, "source": "technician", "reset": "rollover",
                    "starting_value": 0, "final_value": 2500}),
             vec![pair("final_value", "lower_than_last_actual")],
         ),
@@ -287,19 +283,19 @@ async fn readings_are_refused_with_the_field_and_the_reason() {
         assert_eq!(fields(&problem), expected, "{body}");
     }
     let problem = refused(
-        json!({"read_on": "2024-12-31", "value": 10, "source": "customer"}),
+        json!({"read_on": d("2024-12-31"), "value": 10, "source": "customer"}),
         fresh.clone(),
     )
     .await;
     assert_eq!(fields(&problem), [pair("read_on", "before_install")]);
     let problem = refused(
-        json!({"read_on": "2025-04-01", "value": -1, "source": "customer"}),
+        json!({"read_on": d("2025-04-01"), "value": -1, "source": "customer"}),
         fresh.clone(),
     )
     .await;
     assert_eq!(fields(&problem), [pair("value", "negative")]);
     let problem = refused(
-        json!({"read_on": "2025-04-01", "value": 10, "source": "guess"}),
+        json!({"read_on": d("2025-04-01"), "value": 10, "source": "guess"}),
         fresh.clone(),
     )
     .await;
@@ -314,7 +310,7 @@ async fn readings_are_refused_with_the_field_and_the_reason() {
     let replaced = post_reading(
         &app,
         &meter,
-        json!({"read_on": "2025-04-01", "value": 120, "source": "technician", "reset": "replacement",
+        json!({"read_on": d("2025-04-01"), "value": 120, "source": "technician", "reset": "replacement",
                "starting_value": 0, "final_value": 3400, "note": "Meter swapped"}),
     )
     .await
@@ -324,7 +320,7 @@ async fn readings_are_refused_with_the_field_and_the_reason() {
     assert_eq!(replaced.body["final_value"], 3400);
     // From then on the new register is the one compared with.
     let problem = refused(
-        json!({"read_on": "2025-05-01", "value": 119, "source": "customer"}),
+        json!({"read_on": d("2025-05-01"), "value": 119, "source": "customer"}),
         meter.clone(),
     )
     .await;
@@ -332,14 +328,14 @@ async fn readings_are_refused_with_the_field_and_the_reason() {
     post_reading(
         &app,
         &meter,
-        json!({"read_on": "2025-05-01", "value": 900, "source": "customer"}),
+        json!({"read_on": d("2025-05-01"), "value": 900, "source": "customer"}),
     )
     .await
     .expect(201);
     post_reading(
         &app,
         &fresh,
-        json!({"read_on": "2025-01-01", "value": 0, "source": "technician"}),
+        json!({"read_on": d("2025-01-01"), "value": 0, "source": "technician"}),
     )
     .await
     .expect(201);
@@ -373,15 +369,15 @@ async fn a_batch_accepts_and_refuses_each_reading_on_its_own_in_order() {
             "/v1/meter-readings/batch",
             &token(Role::Integration),
             &json!({"readings": [
-                {"meter_id": bw, "read_on": "2025-02-01", "value": 1500, "source": "device"},
-                {"meter_id": bw, "read_on": "2025-02-01", "value": 1600, "source": "device"},
-                {"meter_id": bw, "read_on": "2025-03-01", "value": 1400, "source": "device"},
-                {"meter_id": unknown, "read_on": "2025-03-01", "value": 10, "source": "device"},
-                {"meter_id": color, "read_on": "2024-12-31", "value": 10, "source": "device"},
+                {"meter_id": bw, "read_on": d("2025-02-01"), "value": 1500, "source": "device"},
+                {"meter_id": bw, "read_on": d("2025-02-01"), "value": 1600, "source": "device"},
+                {"meter_id": bw, "read_on": d("2025-03-01"), "value": 1400, "source": "device"},
+                {"meter_id": unknown, "read_on": d("2025-03-01"), "value": 10, "source": "device"},
+                {"meter_id": color, "read_on": d("2024-12-31"), "value": 10, "source": "device"},
                 {"meter_id": color, "read_on": tomorrow(), "value": 10, "source": "device"},
-                {"meter_id": color, "read_on": "2025-02-01", "value": 100, "source": "device"},
-                {"meter_id": bw, "read_on": "2025-03-01", "value": 1700, "source": "portal"},
-                {"meter_id": color, "read_on": "2025-03-01", "value": 200, "source": "estimated"}
+                {"meter_id": color, "read_on": d("2025-02-01"), "value": 100, "source": "device"},
+                {"meter_id": bw, "read_on": d("2025-03-01"), "value": 1700, "source": "portal"},
+                {"meter_id": color, "read_on": d("2025-03-01"), "value": 200, "source": "estimated"}
             ]}),
         )
         .await
@@ -467,7 +463,7 @@ async fn a_batch_accepts_and_refuses_each_reading_on_its_own_in_order() {
         .post(
             "/v1/meter-readings/batch",
             &token(Role::Integration),
-            &json!({"readings": [{"meter_id": bw, "read_on": "2025-03-01", "value": 1800, "source": "device"}]}),
+            &json!({"readings": [{"meter_id": bw, "read_on": d("2025-03-01"), "value": 1800, "source": "device"}]}),
         )
         .await
         .expect(200);
@@ -498,7 +494,8 @@ async fn serve_with_body_limit(
     config.json_limit = limit;
     let pool = receivables::db::pool(&url, 2).expect("pool");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let built = receivables::Application::build(config, pool, listener).expect("build");
+    let built =
+        receivables::Application::build(config, pool, listener, app.clock.clone()).expect("build");
     let handle = built.handle();
     let address = format!("http://127.0.0.1:{}", built.port);
     tokio::spawn(built.server);
@@ -512,7 +509,7 @@ async fn a_batch_holds_at_most_1000_readings() {
     let (address, handle) = serve_with_body_limit(&app, 256 * 1024).await;
     let batch = |n: usize| {
         let readings: Vec<Value> = (0..n)
-            .map(|i| json!({"meter_id": bw, "read_on": "2025-02-01", "value": 2000 + i, "source": "device"}))
+            .map(|i| json!({"meter_id": bw, "read_on": d("2025-02-01"), "value": 2000 + i, "source": "device"}))
             .collect();
         json!({ "readings": readings })
     };
@@ -545,9 +542,9 @@ async fn a_batch_holds_at_most_1000_readings() {
     );
     assert_eq!(app.count("meter_readings").await, 2);
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "meter_readings WHERE meter_id = '{bw}' AND read_on = '2025-02-01' AND value = 2000"
-        ))
+        )))
         .await,
         1
     );
@@ -570,7 +567,7 @@ async fn partners_post_readings_for_their_own_accounts_meters_only() {
     let (direct_meter, _) = meters_of_account(&app, &direct_account, &code, "SN-DIRECT").await;
     let portal = partner_token(mine["id"].as_str().unwrap().parse().unwrap());
 
-    let reading = json!({"read_on": "2025-02-01", "value": 1800, "source": "partner"});
+    let reading = json!({"read_on": d("2025-02-01"), "value": 1800, "source": "partner"});
     let reply = app
         .post(
             &format!("/v1/meters/{my_meter}/readings"),
@@ -603,8 +600,8 @@ async fn partners_post_readings_for_their_own_accounts_meters_only() {
             "/v1/meter-readings/batch",
             &portal,
             &json!({"readings": [
-                {"meter_id": their_meter, "read_on": "2025-03-01", "value": 1900, "source": "partner"},
-                {"meter_id": my_meter, "read_on": "2025-03-01", "value": 1900, "source": "partner"}
+                {"meter_id": their_meter, "read_on": d("2025-03-01"), "value": 1900, "source": "partner"},
+                {"meter_id": my_meter, "read_on": d("2025-03-01"), "value": 1900, "source": "partner"}
             ]}),
         )
         .await
@@ -619,7 +616,7 @@ async fn partners_post_readings_for_their_own_accounts_meters_only() {
     app.post(
         &format!("/v1/meters/{my_meter}/readings"),
         &token(Role::Viewer),
-        &json!({"read_on": "2025-04-01", "value": 2000, "source": "customer"}),
+        &json!({"read_on": d("2025-04-01"), "value": 2000, "source": "customer"}),
     )
     .await
     .expect_problem(403, "forbidden");
@@ -649,7 +646,7 @@ async fn a_replayed_reading_returns_the_first_response_once_recorded() {
     let app = spawn_app().await;
     let (meter, _) = meters(&app).await;
     let path = format!("/v1/meters/{meter}/readings");
-    let body = json!({"read_on": "2025-02-01", "value": 1800, "source": "customer"});
+    let body = json!({"read_on": d("2025-02-01"), "value": 1800, "source": "customer"});
     let first = app
         .post_with_key(&path, &token(Role::Billing), "reading-1", &body)
         .await
@@ -665,7 +662,7 @@ async fn a_replayed_reading_returns_the_first_response_once_recorded() {
         &path,
         &token(Role::Billing),
         "reading-1",
-        &json!({"read_on": "2025-03-01", "value": 1900, "source": "customer"}),
+        &json!({"read_on": d("2025-03-01"), "value": 1900, "source": "customer"}),
     )
     .await
     .expect_problem(422, "idempotency_key_reused");
@@ -680,9 +677,9 @@ async fn a_replayed_reading_returns_the_first_response_once_recorded() {
     );
 
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "meter_readings WHERE meter_id = '{meter}' AND read_on = '2025-02-01'"
-        ))
+        )))
         .await,
         1
     );
@@ -705,7 +702,7 @@ async fn concurrent_readings_of_one_meter_and_date_record_exactly_one() {
     let path = format!("/v1/meters/{meter}/readings");
     let billing = token(Role::Billing);
     let replies = join_all((0..10).map(|i| {
-        let body = json!({"read_on": "2025-02-01", "value": 2000 + i, "source": "device"});
+        let body = json!({"read_on": d("2025-02-01"), "value": 2000 + i, "source": "device"});
         let (app, path, billing) = (&app, &path, &billing);
         async move { app.post(path, billing, &body).await }
     }))
@@ -722,17 +719,17 @@ async fn concurrent_readings_of_one_meter_and_date_record_exactly_one() {
             .all(|r| *r == pair("value", "lower_than_last_actual")));
     }
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "meter_readings WHERE meter_id = '{meter}' AND read_on = '2025-02-01'"
-        ))
+        )))
         .await,
         1
     );
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "meter_readings WHERE meter_id = '{meter}' AND read_on = '2025-02-01' AND value = {}",
             created[0].body["value"]
-        ))
+        )))
         .await,
         1
     );

@@ -15,7 +15,7 @@ fn task_body(account_id: &str) -> Value {
         "account_id": account_id,
         "title": "Call about the overdue March invoice",
         "description": "Ask for a payment date.",
-        "due_date": "2026-12-05",
+        "due_date": d("2026-12-05"),
         "priority": "high",
         "assignee": "jane.doe"
     })
@@ -56,7 +56,7 @@ async fn a_task_is_created_for_the_caller_and_audited() {
     assert_eq!(task["subject_type"], "account");
     assert_eq!(task["subject_id"], account_id);
     assert_eq!(task["account_id"], account_id);
-    assert_eq!(task["due_date"], "2026-12-05");
+    assert_eq!(task["due_date"], d("2026-12-05"));
     assert_eq!(task["priority"], "high");
     assert_eq!(task["assignee"], "jane.doe");
     assert_eq!(task["status"], "open");
@@ -70,12 +70,12 @@ async fn a_task_is_created_for_the_caller_and_audited() {
     );
 
     assert_eq!(
-        app.count(&format!(
+        app.count(&sh(&format!(
             "tasks WHERE id = '{id}' AND type = 'call_customer' AND subject_type = 'account' \
              AND subject_id = '{account_id}' AND account_id = '{account_id}' AND status = 'open' \
              AND priority = 'high' AND assignee = 'jane.doe' AND due_date = '2026-12-05' \
              AND created_by = 'collections-user' AND version = 1 AND completed_at IS NULL"
-        ))
+        )))
         .await,
         1
     );
@@ -108,7 +108,7 @@ async fn priority_defaults_to_normal_and_the_account_is_optional() {
             "subject_type": "contract",
             "subject_id": contract_id,
             "title": "Review the first invoice after the upgrade",
-            "due_date": "2026-12-01"
+            "due_date": d("2026-12-01")
         }),
     )
     .await;
@@ -260,7 +260,7 @@ async fn a_task_is_worked_completed_and_reopened() {
             &path,
             &writer,
             &json!({"status": "in_progress", "assignee": "sam.lee", "priority": "urgent",
-                    "due_date": "2026-12-10", "title": "Call Acme", "version": 1}),
+                    "due_date": d("2026-12-10"), "title": "Call Acme", "version": 1}),
         )
         .await
         .expect(200);
@@ -268,7 +268,7 @@ async fn a_task_is_worked_completed_and_reopened() {
     assert_eq!(reply.body["status"], "in_progress");
     assert_eq!(reply.body["assignee"], "sam.lee");
     assert_eq!(reply.body["priority"], "urgent");
-    assert_eq!(reply.body["due_date"], "2026-12-10");
+    assert_eq!(reply.body["due_date"], d("2026-12-10"));
     assert_eq!(reply.body["title"], "Call Acme");
     assert_eq!(reply.body["description"], "Ask for a payment date.");
     assert_eq!(reply.body["version"], 2);
@@ -441,14 +441,14 @@ async fn lists_filter_and_paginate_in_creation_order() {
     let review = create_task(
         &app,
         &json!({"type": "first_invoice_review", "subject_type": "contract", "subject_id": contract_id,
-                "account_id": acme_id, "title": "Review", "due_date": "2026-12-01"}),
+                "account_id": acme_id, "title": "Review", "due_date": d("2026-12-01")}),
     )
     .await;
     let call = create_task(&app, &task_body(acme_id)).await;
     let mut globex_body = task_body(globex_id);
     merge(
         &mut globex_body,
-        json!({"assignee": "sam.lee", "priority": "low", "due_date": "2027-01-15"}),
+        json!({"assignee": "sam.lee", "priority": "low", "due_date": d("2027-01-15")}),
     );
     let globex_call = create_task(&app, &globex_body).await;
     let id = |t: &Value| t["id"].as_str().unwrap().to_string();
@@ -480,8 +480,8 @@ async fn lists_filter_and_paginate_in_creation_order() {
             format!("account_id={acme_id}"),
             vec![id(&review), id(&call)],
         ),
-        ("due_before=2026-12-05".into(), vec![id(&review)]),
-        ("due_before=2026-12-06".into(), vec![id(&review), id(&call)]),
+        (sh("due_before=2026-12-05"), vec![id(&review)]),
+        (sh("due_before=2026-12-06"), vec![id(&review), id(&call)]),
         ("priority=low".into(), vec![id(&globex_call)]),
         ("priority=urgent".into(), vec![]),
         (
