@@ -1,6 +1,11 @@
-//! Account statements: the opening balance, every ledger entry of the period with a running
-//! balance, the closing balance (which is the ledger's balance on the last day), and an aging
-//! of what is open that day. JSON, CSV or PDF.
+//! Account statements: the opening balance, every movement of what the customer owes in the
+//! period with a running balance, the closing balance (which is the ledger's balance on the
+//! last day), and an aging of what is open that day. JSON, CSV or PDF.
+//!
+//! A payment is one line, the money received; so is a credit memo, the credit issued. Their
+//! applications to invoices only move money from unapplied cash or credit to an invoice (a
+//! pair of ledger entries that cancel out on the account): they are listed apart, under
+//! `applications`, and never move the running balance.
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
@@ -55,6 +60,22 @@ pub struct StatementLine {
     pub balance: Decimal,
 }
 
+/// Cash or credit applied to an invoice (or taken back from it) in the period: what the
+/// customer's money paid, without changing what the customer owes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatementApplication {
+    pub date: Date,
+    /// `payment_applied`, `credit_applied`, or `payment_reversal` for an application undone.
+    pub kind: LedgerKind,
+    /// The payment's or credit memo's number.
+    pub document: String,
+    pub invoice_id: Uuid,
+    pub invoice_number: Option<String>,
+    /// Taken off the invoice's balance (negative when an application is undone).
+    #[schema(value_type = String, example = "100.00")]
+    pub amount: Decimal,
+}
+
 /// What is open on the last day, by days past due.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
 pub struct Aging {
@@ -105,7 +126,10 @@ pub struct Statement {
     pub to: Date,
     #[schema(value_type = String)]
     pub opening_balance: Decimal,
+    /// Every change of what the customer owes, in date order, with the running balance.
     pub lines: Vec<StatementLine>,
+    /// Applications of payments and credits to invoices in the period (they move no balance).
+    pub applications: Vec<StatementApplication>,
     /// Opening balance plus every line: the ledger's balance at the end of `to`.
     #[schema(value_type = String)]
     pub closing_balance: Decimal,
@@ -116,6 +140,52 @@ pub struct Statement {
     /// The part of the open balance under active dispute at the end of `to` (not dunned).
     #[schema(value_type = String)]
     pub disputed: Decimal,
+}
+
+/// A ledger entry with the number of its document, when it has one.
+pub type NumberedEntry = (EntryRow, Option<String>);
+
+/// Splits the period's entries into what changes the account's balance and the transfers
+/// between unapplied cash or credit and an invoice: an invoice entry of an application (or
+/// its reversal) with the account entry of the same change that cancels it.
+pub fn transfers_apart(entries: Vec<NumberedEntry>) -> (Vec<NumberedEntry>, Vec<NumberedEntry>) {
+    let transfer_kinds = [
+        LedgerKind::PaymentApplied,
+        LedgerKind::PaymentReversal,
+        LedgerKind::CreditApplied,
+    ];
+    // The account entries that could cancel an invoice entry, by what identifies the change.
+    type Key = (Uuid, LedgerKind, time::OffsetDateTime, Date, Decimal);
+    let mut open: std::collections::HashMap<Key, Vec<usize>> = std::collections::HashMap::new();
+    for (j, (o, _)) in entries.iter().enumerate() {
+        if o.invoice_id.is_none() && transfer_kinds.contains(&o.kind) {
+            let key = (o.document_id, o.kind, o.created_at, o.entry_date, o.amount);
+            open.entry(key).or_default().push(j);
+        }
+    }
+    let mut taken = vec![false; entries.len()];
+    let mut pairs = std::collections::HashSet::new();
+    for (i, (e, _)) in entries.iter().enumerate() {
+        if e.invoice_id.is_none() || !transfer_kinds.contains(&e.kind) {
+            continue;
+        }
+        let key = (e.document_id, e.kind, e.created_at, e.entry_date, -e.amount);
+        if let Some(j) = open.get_mut(&key).and_then(|v| v.pop()) {
+            taken[i] = true;
+            taken[j] = true;
+            pairs.insert(i);
+        }
+    }
+    let mut moves = Vec::new();
+    let mut transfers = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        if pairs.contains(&i) {
+            transfers.push(entry);
+        } else if !taken[i] {
+            moves.push(entry);
+        }
+    }
+    (moves, transfers)
 }
 
 /// Runs the lines' balances from the opening balance.
@@ -208,6 +278,21 @@ async fn build(
             }
         }
     }
+    let (entries, transfers) = transfers_apart(entries);
+    let applications = transfers
+        .into_iter()
+        .map(|(e, invoice_number)| StatementApplication {
+            date: e.entry_date,
+            kind: e.kind,
+            document: numbers
+                .get(&e.document_id)
+                .cloned()
+                .unwrap_or_else(|| e.document_type.as_str().replace('_', " ")),
+            invoice_id: e.invoice_id.expect("a transfer names its invoice"),
+            invoice_number,
+            amount: currency.normalize(-e.amount),
+        })
+        .collect();
     let open: Vec<(Date, Option<Decimal>)> = l::ledger_entries
         .inner_join(i::invoices)
         .filter(l::account_id.eq(account.id))
@@ -263,6 +348,7 @@ async fn build(
         to,
         opening_balance: opening,
         lines,
+        applications,
         closing_balance: closing,
         aging,
         unapplied: currency.normalize(-unapplied.unwrap_or_default()),
@@ -370,6 +456,27 @@ pub fn pdf(s: &Statement) -> Vec<u8> {
             (562, Align::Right, &closing),
         ],
     );
+    if !s.applications.is_empty() {
+        page.gap(10);
+        page.line(10, true, "Payments and credits applied to invoices");
+        for a in &s.applications {
+            let (date, amount) = (a.date.to_string(), a.amount.to_string());
+            let to = format!(
+                "{} to {}",
+                a.document,
+                a.invoice_number.as_deref().unwrap_or("an invoice")
+            );
+            page.row(
+                9,
+                false,
+                &[
+                    (50, Align::Left, &date),
+                    (120, Align::Left, &to),
+                    (480, Align::Right, &amount),
+                ],
+            );
+        }
+    }
     page.gap(10);
     page.line(10, true, "Aging of open invoices");
     let a = &s.aging;
@@ -488,6 +595,68 @@ mod tests {
         assert_eq!(a.days_91_120, d("40"));
         assert_eq!(a.days_over_120, d("50"));
         assert_eq!(a.total, d("251"));
+    }
+
+    fn entry(
+        kind: LedgerKind,
+        invoice: Option<Uuid>,
+        amount: &str,
+        document: Uuid,
+        at: time::OffsetDateTime,
+    ) -> (EntryRow, Option<String>) {
+        let stamp = crate::ledger::model::Stamp {
+            now: at,
+            actor: "t".into(),
+            request_id: None,
+        };
+        let target = crate::ledger::model::Target {
+            account_id: Uuid::nil(),
+            invoice_id: invoice,
+            currency: "USD",
+        };
+        let doc = (DocumentType::Payment, document);
+        let e = stamp.entry(target, kind, d(amount), at.date(), doc, String::new());
+        (e, None)
+    }
+
+    #[test]
+    fn a_payment_is_one_line_and_its_applications_move_no_balance() {
+        use time::macros::datetime;
+        let (inv, pay) = (Uuid::now_v7(), Uuid::now_v7());
+        let (t1, t2) = (
+            datetime!(2026-11-02 10:00 UTC),
+            datetime!(2026-11-03 10:00 UTC),
+        );
+        let entries = vec![
+            entry(LedgerKind::InvoiceIssued, Some(inv), "300.00", inv, t1),
+            entry(LedgerKind::PaymentReceived, None, "-500.00", pay, t2),
+            entry(LedgerKind::PaymentApplied, None, "300.00", pay, t2),
+            entry(LedgerKind::PaymentApplied, Some(inv), "-300.00", pay, t2),
+        ];
+        let (moves, transfers) = transfers_apart(entries);
+        assert_eq!(moves.len(), 2);
+        assert_eq!(transfers.len(), 1);
+        assert_eq!(transfers[0].0.invoice_id, Some(inv));
+        let (lines, closing) = running(d("0"), moves, Currency::parse("USD").unwrap());
+        let balances: Vec<String> = lines.iter().map(|l| l.balance.to_string()).collect();
+        assert_eq!(balances, ["300.00", "-200.00"]);
+        assert_eq!(closing, d("-200.00"));
+    }
+
+    #[test]
+    fn a_return_keeps_its_charge_back_and_drops_the_applications_it_undoes() {
+        use time::macros::datetime;
+        let (inv, pay) = (Uuid::now_v7(), Uuid::now_v7());
+        let t = datetime!(2026-11-05 10:00 UTC);
+        let entries = vec![
+            entry(LedgerKind::PaymentReversal, None, "-300.00", pay, t),
+            entry(LedgerKind::PaymentReversal, Some(inv), "300.00", pay, t),
+            entry(LedgerKind::PaymentReversal, None, "500.00", pay, t),
+        ];
+        let (moves, transfers) = transfers_apart(entries);
+        assert_eq!(transfers.len(), 1);
+        assert_eq!(moves.len(), 1);
+        assert_eq!(moves[0].0.amount, d("500.00"));
     }
 
     #[test]

@@ -1040,3 +1040,150 @@ async fn another_partners_invoices_are_not_found_on_any_invoice_endpoint() {
     assert_eq!(app.count("invoices WHERE status = 'open'").await, 1);
     assert_eq!(app.count("invoice_presentments").await, 0);
 }
+
+/// A customer reads a statement: a payment is one line (the money received), a credit memo
+/// one line (the credit issued); applying them to invoices, or taking an application back,
+/// moves no balance and is listed apart.
+#[tokio::test]
+async fn a_payment_and_a_credit_are_each_one_line_of_the_statement() {
+    let app = spawn_app().await;
+    let code = app.financial_code("4000", "revenue").await;
+    let credit = app.financial_code("4800", "credit").await;
+    let account = id(&app.create_account(json!({})).await);
+    let first = app
+        .issued_invoice(&account, &code, "100.00", date("2026-10-01"))
+        .await;
+    let second = app
+        .issued_invoice(&account, &code, "200.00", date("2026-10-15"))
+        .await;
+    let payment = app
+        .post(
+            "/v1/payments",
+            &billing(),
+            &json!({"account_id": account, "amount": "250.00", "currency": "USD",
+                    "method": "check", "reference": "5521", "received_date": d("2026-11-02")}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(payment["applied"], "250.00");
+    let memo = app
+        .post(
+            "/v1/credit-memos",
+            &billing(),
+            &json!({"account_id": account, "reason": "pricing", "financial_code_id": credit,
+                    "amount": "30.00", "description": "Agreed discount",
+                    "targets": [{"invoice_id": id(&second), "amount": "30.00"}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    app.post(
+        &format!("/v1/credit-memos/{}/issue", id(&memo)),
+        &billing(),
+        &Value::Null,
+    )
+    .await
+    .expect(200);
+    // The application to the second invoice is taken back: cash goes back to unapplied.
+    let to_second = payment["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["invoice_id"] == id(&second).as_str())
+        .unwrap()
+        .clone();
+    app.post(
+        &format!(
+            "/v1/payments/{}/applications/{}/reverse",
+            id(&payment),
+            id(&to_second)
+        ),
+        &billing(),
+        &json!({"reason": "Customer meant it for the October invoice only"}),
+    )
+    .await
+    .expect(200);
+
+    let statement = app
+        .get(
+            &sh(&format!("/v1/accounts/{account}/statement?from=2026-09-01")),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    let lines: Vec<(String, String, String)> = statement["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["kind"].as_str().unwrap().to_string(),
+                l["amount"].as_str().unwrap().to_string(),
+                l["balance"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let line = |k: &str, a: &str, b: &str| (k.to_string(), a.to_string(), b.to_string());
+    assert_eq!(
+        lines,
+        vec![
+            line("invoice_issued", "100.00", "100.00"),
+            line("invoice_issued", "200.00", "300.00"),
+            line("payment_received", "-250.00", "50.00"),
+            line("credit_issued", "-30.00", "20.00"),
+        ]
+    );
+    assert_eq!(statement["lines"][2]["document"], payment["number"]);
+    let applied: Vec<(String, String, String)> = statement["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["kind"].as_str().unwrap().to_string(),
+                a["invoice_number"].as_str().unwrap().to_string(),
+                a["amount"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let n = |v: &Value| v["number"].as_str().unwrap().to_string();
+    assert_eq!(
+        applied,
+        vec![
+            ("payment_applied".into(), n(&first), "100.00".into()),
+            ("payment_applied".into(), n(&second), "150.00".into()),
+            ("credit_applied".into(), n(&second), "30.00".into()),
+            ("payment_reversal".into(), n(&second), "-150.00".into()),
+        ]
+    );
+    // The closing balance is what the account owes: open invoices less unapplied cash.
+    let summary = app
+        .get(&format!("/v1/accounts/{account}"), &billing())
+        .await
+        .expect(200)
+        .body["balance"]
+        .clone();
+    assert_eq!(statement["closing_balance"], "20.00");
+    assert_eq!(summary["balance"], "20.00");
+    assert_eq!(summary["open_balance"], "170.00");
+    assert_eq!(summary["unapplied_cash"], "150.00");
+    assert_eq!(statement["unapplied"], "150.00");
+    // The CSV has the same lines: opening, four movements, closing, disputed.
+    let csv = app
+        .client
+        .get(app.url(&sh(&format!(
+            "/v1/accounts/{account}/statement?from=2026-09-01&format=csv"
+        ))))
+        .bearer_auth(billing())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 1 + 1 + 4 + 1 + 1);
+    assert!(!csv.contains("payment_applied"));
+    assert_books_balance(&app).await;
+}
