@@ -868,6 +868,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
+        commission_financial_code_id -> Nullable<Uuid>,
     }
 }
 
@@ -889,6 +890,7 @@ diesel::table! {
         received_date -> Date,
         created_by -> Text,
         created_at -> Timestamptz,
+        commission_adjustment_id -> Nullable<Uuid>,
     }
 }
 

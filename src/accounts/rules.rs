@@ -163,11 +163,13 @@ impl NewAccount {
 }
 
 impl AccountPatch {
-    /// The permissions this patch needs: each group of fields has its own.
-    pub fn required_permissions(&self) -> Vec<Permission> {
-        let mut needed = Vec::new();
+    /// The permissions this patch needs: each group of fields has its own, and any one
+    /// permission of a group's list will do. Payment terms are the customer's profile and a
+    /// credit decision alike (approving terms is the credit analyst's job): `accounts:write`
+    /// or `accounts:credit`.
+    pub fn required_permissions(&self) -> Vec<&'static [Permission]> {
+        let mut needed: Vec<&'static [Permission]> = Vec::new();
         let profile = self.legal_name.is_some()
-            || self.payment_terms_days.is_some()
             || self.tax_exempt.is_some()
             || self.tax_exemption_number.is_some()
             || self.tax_rate.is_some()
@@ -178,14 +180,17 @@ impl AccountPatch {
             || self.presentment.is_some()
             || self.external_crm_id.is_some();
         if profile {
-            needed.push(Permission::AccountsWrite);
+            needed.push(&[Permission::AccountsWrite]);
+        }
+        if self.payment_terms_days.is_some() {
+            needed.push(&[Permission::AccountsWrite, Permission::AccountsCredit]);
         }
         if self.credit_limit.is_some() || self.credit_status.is_some() || self.risk_level.is_some()
         {
-            needed.push(Permission::AccountsCredit);
+            needed.push(&[Permission::AccountsCredit]);
         }
         if self.collections_status.is_some() {
-            needed.push(Permission::AccountsCollections);
+            needed.push(&[Permission::AccountsCollections]);
         }
         needed
     }
@@ -326,7 +331,7 @@ mod tests {
         };
         assert_eq!(
             patch.required_permissions(),
-            [Permission::AccountsWrite, Permission::AccountsCredit]
+            [&[Permission::AccountsWrite], &[Permission::AccountsCredit]]
         );
         let patch = AccountPatch {
             collections_status: Some(CollectionsStatus::Promised),
@@ -334,7 +339,15 @@ mod tests {
         };
         assert_eq!(
             patch.required_permissions(),
-            [Permission::AccountsCollections]
+            [&[Permission::AccountsCollections]]
+        );
+        let patch = AccountPatch {
+            payment_terms_days: Some(45),
+            ..Default::default()
+        };
+        assert_eq!(
+            patch.required_permissions(),
+            [&[Permission::AccountsWrite, Permission::AccountsCredit]]
         );
     }
 

@@ -14,6 +14,7 @@ crate::text_enum! {
         LateFee => "late_fee",
         BadDebtWriteOff => "bad_debt_write_off",
         Recovery => "recovery",
+        AgencyCommission => "agency_commission",
     }
 }
 
@@ -95,8 +96,10 @@ crate::text_enum! {
 ///   code; billed on a new issued invoice.
 /// - `small_balance_write_off`: `invoice_id`, `amount` (default: the undisputed balance), at
 ///   most the small-balance tolerance, a `write_off` code.
-/// - `bad_debt_write_off`: `invoice_id`, or `account_id` for every open invoice of the
+/// - `bad_debt_write_off`: `invoice_id`, or `account_id` for every past-due invoice of the
 ///   account; the whole balance, a `write_off` code; the invoices become `uncollectible`.
+///   Invoices not yet past due are written off only when the caller says so:
+///   `include_not_yet_due: true` with `not_yet_due_reason`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"kind": "bad_debt_write_off", "account_id": "0192f1d2-0000-7000-8000-000000000010",
@@ -114,6 +117,12 @@ pub struct NewAdjustment {
     pub percentage: Option<Decimal>,
     pub financial_code_id: Uuid,
     pub reason: String,
+    /// Bad-debt write-offs: also write off invoices that are not past due yet (default
+    /// false); needs `not_yet_due_reason`.
+    #[serde(default)]
+    pub include_not_yet_due: bool,
+    /// Why invoices not yet due are written off too (with `include_not_yet_due`).
+    pub not_yet_due_reason: Option<String>,
 }
 
 /// What an adjustment request made.

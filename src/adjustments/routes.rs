@@ -40,6 +40,14 @@ fn check_new(new: &NewAdjustment, e: &mut Errors) {
             format!("is not used by a {}", new.kind.as_str()),
         )
     };
+    if new.kind != NewAdjustmentKind::BadDebtWriteOff {
+        if new.include_not_yet_due {
+            not_allowed(e, "include_not_yet_due");
+        }
+        if new.not_yet_due_reason.is_some() {
+            not_allowed(e, "not_yet_due_reason");
+        }
+    }
     match new.kind {
         NewAdjustmentKind::LateFee => {
             if new.account_id.is_none() {
@@ -75,6 +83,20 @@ fn check_new(new: &NewAdjustment, e: &mut Errors) {
             }
         }
         NewAdjustmentKind::BadDebtWriteOff => {
+            match (new.include_not_yet_due, new.not_yet_due_reason.as_deref()) {
+                (true, None) => e.add(
+                    "not_yet_due_reason",
+                    "required",
+                    "say why invoices not yet due are written off",
+                ),
+                (true, Some(reason)) => e.text("not_yet_due_reason", reason, 2000),
+                (false, Some(_)) => e.add(
+                    "not_yet_due_reason",
+                    "not_allowed",
+                    "only with include_not_yet_due",
+                ),
+                (false, None) => {}
+            }
             if new.invoice_id.is_some() == new.account_id.is_some() {
                 e.add(
                     "invoice_id",
@@ -268,22 +290,50 @@ async fn bad_debt(
         }
         None => None,
     };
-    let mut invoices = match (new.invoice_id, &account) {
-        (Some(id), _) => vec![crate::invoices::store::lock_named(conn, id, "invoice_id").await?],
+    let today = stamp.today();
+    let (mut invoices, left_open) = match (new.invoice_id, &account) {
+        (Some(id), _) => {
+            let invoice = crate::invoices::store::lock_named(conn, id, "invoice_id").await?;
+            if let Some(refusal) = rules::bad_debt_refusal(&invoice) {
+                return Err(refusal);
+            }
+            if !new.include_not_yet_due && !rules::past_due_on(&invoice, today) {
+                return Err(ApiError::field(
+                    "invoice_id",
+                    "not_past_due",
+                    format!(
+                        "is due {}: only past-due invoices are written off as bad debt unless include_not_yet_due is set with a reason",
+                        invoice.due_date
+                    ),
+                ));
+            }
+            (vec![invoice], 0)
+        }
         (None, Some(account)) => {
-            crate::payments::store::lock_open_invoices(conn, account.id).await?
+            let open = crate::payments::store::lock_open_invoices(conn, account.id).await?;
+            let (due, not_yet): (Vec<InvoiceRow>, Vec<InvoiceRow>) = open
+                .into_iter()
+                .partition(|i| new.include_not_yet_due || rules::past_due_on(i, today));
+            if due.is_empty() {
+                return Err(ApiError::conflict(
+                    "nothing_to_write_off",
+                    if not_yet.is_empty() {
+                        "The account has no open invoice with a balance.".to_string()
+                    } else {
+                        format!(
+                            "None of the account's {} open invoices is past due; set include_not_yet_due with a reason to write them off.",
+                            not_yet.len()
+                        )
+                    },
+                ));
+            }
+            if let Some(refusal) = due.iter().find_map(rules::bad_debt_refusal) {
+                return Err(refusal);
+            }
+            (due, not_yet.len())
         }
         (None, None) => unreachable!("checked"),
     };
-    if invoices.is_empty() {
-        return Err(ApiError::conflict(
-            "nothing_to_write_off",
-            "The account has no open invoice with a balance.",
-        ));
-    }
-    if let Some(refusal) = invoices.iter().find_map(rules::bad_debt_refusal) {
-        return Err(refusal);
-    }
     let mut rows = Vec::new();
     let mut entries = Vec::new();
     for invoice in &mut invoices {
@@ -294,6 +344,10 @@ async fn bad_debt(
             new,
             stamp,
         );
+        if !rules::past_due_on(invoice, today) {
+            let why = new.not_yet_due_reason.as_deref().unwrap_or_default().trim();
+            row.reason = format!("{} (not yet due: {why})", row.reason);
+        }
         let description = format!(
             "Bad debt written off on {}: {}",
             invoice.number.as_deref().unwrap_or_default(),
@@ -311,7 +365,8 @@ async fn bad_debt(
     crate::ledger::store::post(conn, &entries).await?;
     let ids: Vec<Uuid> = invoices.iter().map(|i| i.id).collect();
     crate::payments::store::cancel_open_deductions(conn, &ids, stamp).await?;
-    if let Some(before) = account {
+    // The account is written off when nothing of it is left open.
+    if let Some(before) = account.filter(|_| left_open == 0) {
         let account_id = before.id;
         let mut after = before.clone();
         after.collections_status = CollectionsStatus::WrittenOff;
@@ -342,9 +397,10 @@ async fn bad_debt(
 /// an `amount`, or a `percentage` of the past-due balance (disputed amounts excluded).
 /// Small-balance write-offs (`adjustments:write`) are at most `SMALL_BALANCE_TOLERANCE`.
 /// Bad-debt write-offs (`adjustments:bad_debt`: collections manager and admin) write the whole
-/// balance of an invoice, or of every open invoice of an account, off under a `write_off`
-/// code: the invoices become `uncollectible` (a disputed one is refused), and a whole account
-/// gets the collections status `written_off`. A later payment applied to an uncollectible
+/// balance of a past-due invoice, or of every past-due invoice of an account, off under a
+/// `write_off` code: the invoices become `uncollectible` (a disputed one is refused), and an
+/// account left with nothing open gets the collections status `written_off`. Invoices not yet
+/// past due only with `include_not_yet_due` and a `not_yet_due_reason`. A later payment applied to an uncollectible
 /// invoice is recorded as a recovery.
 #[utoipa::path(
     tag = "adjustments",

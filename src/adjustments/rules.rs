@@ -70,6 +70,11 @@ pub fn small_balance_refusal(
     })
 }
 
+/// Whether the invoice is past due at the end of `today` (due before it).
+pub fn past_due_on(invoice: &InvoiceRow, today: time::Date) -> bool {
+    invoice.due_date < today
+}
+
 /// Why an invoice cannot be written off as bad debt, if it cannot.
 pub fn bad_debt_refusal(invoice: &InvoiceRow) -> Option<ApiError> {
     let number = invoice.number.as_deref().unwrap_or_default();

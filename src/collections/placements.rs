@@ -1,8 +1,11 @@
 //! Agency placement: an account's past-due invoices handed to an outside agency (agency,
 //! date, amount placed, commission rate). The account is `with_agency` and dunning stops.
-//! Recoveries are payments of the whole amount the agency collected, applied oldest due first,
-//! with the agency's commission recorded beside them as its fee. A recall ends the placement
-//! and puts the account back in dunning.
+//! Recoveries are payments of the whole amount the agency collected, applied oldest due first
+//! (so the customer's invoices are settled by what the customer paid), and the agency's
+//! commission is posted as its own entry, an `agency_commission` adjustment under the
+//! placement's `expense` code: payment − commission is what the agency deposits, so the bank's
+//! deposit and the cash receipts reconcile. A recall ends the placement and puts the account
+//! back in dunning.
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
@@ -56,6 +59,8 @@ pub struct PlacementRow {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub version: i32,
+    /// The `expense` code the agency's commission is posted under.
+    pub commission_financial_code_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -70,6 +75,7 @@ pub struct RecoveryRow {
     pub received_date: Date,
     pub created_by: String,
     pub created_at: OffsetDateTime,
+    pub commission_adjustment_id: Option<Uuid>,
 }
 
 /// A recovery the agency reported.
@@ -87,6 +93,8 @@ pub struct RecoveryView {
     #[schema(value_type = String, example = "300.00")]
     pub net: Decimal,
     pub received_date: Date,
+    /// The `agency_commission` adjustment that posts the commission (none when it is zero).
+    pub commission_adjustment_id: Option<Uuid>,
 }
 
 /// A placed invoice and the amount placed.
@@ -111,6 +119,8 @@ pub struct PlacementView {
     /// Percent of each recovery the agency keeps.
     #[schema(value_type = String, example = "25")]
     pub commission_rate: Decimal,
+    /// The `expense` code the commission is posted under.
+    pub commission_financial_code_id: Option<Uuid>,
     pub status: PlacementStatus,
     #[schema(value_type = String, example = "400.00")]
     pub recovered: Decimal,
@@ -137,6 +147,9 @@ pub struct NewPlacement {
     /// Percent, 0 to 100, up to 4 decimals.
     #[schema(value_type = String, example = "25")]
     pub commission_rate: Decimal,
+    /// An active `expense` code to post the agency's commission under; required unless the
+    /// rate is zero.
+    pub commission_financial_code_id: Option<Uuid>,
 }
 
 /// A recovery to record.
@@ -210,6 +223,7 @@ async fn views(conn: &mut Conn, rows: Vec<PlacementRow>) -> Result<Vec<Placement
                         commission: norm(x.commission),
                         net: norm(x.amount - x.commission),
                         received_date: x.received_date,
+                        commission_adjustment_id: x.commission_adjustment_id,
                     })
                     .collect(),
                 id: r.id,
@@ -218,6 +232,7 @@ async fn views(conn: &mut Conn, rows: Vec<PlacementRow>) -> Result<Vec<Placement
                 placed_on: r.placed_on,
                 amount_placed: norm(r.amount_placed),
                 commission_rate: r.commission_rate.normalize(),
+                commission_financial_code_id: r.commission_financial_code_id,
                 status: r.status,
                 recovered: norm(r.recovered),
                 commission: norm(r.commission),
@@ -322,6 +337,13 @@ pub async fn create_placement(
     if placed_on > today {
         e.add("placed_on", "out_of_range", "must not be in the future");
     }
+    if new.commission_financial_code_id.is_none() && !new.commission_rate.is_zero() {
+        e.add(
+            "commission_financial_code_id",
+            "required",
+            "the expense code the agency's commission is posted under",
+        );
+    }
     e.finish()?;
     let fingerprint = idempotency::fingerprint("POST", "/v1/collections/placements", &new)?;
     let mut conn = crate::db::conn(&state.pool).await?;
@@ -334,6 +356,17 @@ pub async fn create_placement(
             };
             let account =
                 crate::accounts::store::lock_named(conn, new.account_id, "account_id").await?;
+            if let Some(code) = new.commission_financial_code_id {
+                let mut e = Errors::default();
+                crate::financial_codes::store::check_codes(
+                    conn,
+                    &[("commission_financial_code_id".into(), code)],
+                    &[crate::financial_codes::model::FinancialCodeKind::Expense],
+                    &mut e,
+                )
+                .await?;
+                e.finish()?;
+            }
             if matches!(
                 account.collections_status,
                 CollectionsStatus::WithAgency | CollectionsStatus::WrittenOff
@@ -393,6 +426,7 @@ pub async fn create_placement(
                 created_at: now,
                 updated_at: now,
                 version: 1,
+                commission_financial_code_id: new.commission_financial_code_id,
             };
             diesel::insert_into(ap::agency_placements)
                 .values(&row)
@@ -547,6 +581,12 @@ pub async fn create_recovery(
                 },
             )
             .await?;
+            let commission_adjustment = match (fee.is_zero(), row.commission_financial_code_id) {
+                (true, _) => None,
+                (false, code) => {
+                    Some(post_commission(conn, &ctx, &row, &payment, fee, code, &stamp).await?)
+                }
+            };
             diesel::insert_into(pr::placement_recoveries)
                 .values(&RecoveryRow {
                     id: Uuid::now_v7(),
@@ -557,6 +597,7 @@ pub async fn create_recovery(
                     received_date: received,
                     created_by: stamp.actor.clone(),
                     created_at: stamp.now,
+                    commission_adjustment_id: commission_adjustment,
                 })
                 .execute(conn)
                 .await?;
@@ -581,6 +622,62 @@ pub async fn create_recovery(
         })
         .await?;
     Ok(stored.into_response())
+}
+
+/// Posts the agency's commission on a recovery: an `agency_commission` adjustment on the
+/// account under the placement's `expense` code, tied to the recovery's payment. It moves no
+/// invoice (the gross payment settled them) and is audited; its id.
+async fn post_commission(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    placement: &PlacementRow,
+    payment: &PaymentRow,
+    fee: Decimal,
+    code: Option<Uuid>,
+    stamp: &crate::payments::rules::Stamp,
+) -> Result<Uuid, ApiError> {
+    use crate::adjustments::model::{AdjustmentKind, AdjustmentRow, AdjustmentView};
+    let code = code.ok_or_else(|| {
+        ApiError::conflict(
+            "commission_code_missing",
+            "The placement names no expense code for its commission; recall it and place again with commission_financial_code_id.",
+        )
+    })?;
+    let row = AdjustmentRow {
+        id: Uuid::now_v7(),
+        account_id: placement.account_id,
+        invoice_id: None,
+        kind: AdjustmentKind::AgencyCommission,
+        amount: fee,
+        currency: placement.currency.clone(),
+        financial_code_id: code,
+        reason: format!(
+            "Commission of {} ({}%) on recovery {}",
+            placement.agency,
+            placement.commission_rate.normalize(),
+            payment.number
+        ),
+        deduction_id: None,
+        created_by: stamp.actor.clone(),
+        created_at: stamp.now,
+        payment_id: Some(payment.id),
+    };
+    crate::adjustments::store::insert_many(conn, std::slice::from_ref(&row)).await?;
+    let view = AdjustmentView::from(row.clone());
+    audit::record(
+        conn,
+        ctx,
+        Change {
+            action: "adjustment.created",
+            entity_type: "adjustment",
+            entity_id: row.id,
+            account_id: Some(row.account_id),
+            before: None,
+            after: Some(&view),
+        },
+    )
+    .await?;
+    Ok(row.id)
 }
 
 /// Handles the POST /v1/collections/placements/{id}/recall route: takes the account back from

@@ -16,6 +16,7 @@ crate::text_enum! {
         WriteOff => "write_off",
         Fee => "fee",
         Refund => "refund",
+        Expense => "expense",
     }
 }
 

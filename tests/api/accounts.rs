@@ -180,6 +180,48 @@ async fn credit_fields_need_a_credit_role() {
             .await,
         1
     );
+    // Approving terms is credit's job: a credit analyst changes payment terms, and the change
+    // is audited; collections cannot, nor can credit touch the rest of the profile with them.
+    app.patch(
+        &path,
+        &token(Role::Collections),
+        &json!({"payment_terms_days": 45, "version": 3}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    app.patch(
+        &path,
+        &token(Role::Credit),
+        &json!({"payment_terms_days": 45, "legal_name": "Y", "version": 3}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    let reply = app
+        .patch(
+            &path,
+            &token(Role::Credit),
+            &json!({"payment_terms_days": 45, "version": 3}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(reply.body["payment_terms_days"], 45);
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE entity_id = '{}' AND action = 'account.updated' \
+             AND actor_role = 'credit' AND after->>'payment_terms_days' = '45'",
+            id(&account)
+        ))
+        .await,
+        1
+    );
+    // Billing still sets terms when it sets up the account's profile.
+    app.patch(
+        &path,
+        &billing(),
+        &json!({"payment_terms_days": 30, "version": 4}),
+    )
+    .await
+    .expect(200);
 }
 
 #[tokio::test]

@@ -1185,6 +1185,97 @@ async fn bad_debt_is_written_off_by_a_manager_and_never_while_disputed() {
     assert_books_balance(&app).await;
 }
 
+/// Bad debt is what is past due: an account's write-off leaves its invoices not yet due open
+/// (and the account out of `written_off`), and an invoice not yet due is written off only when
+/// the manager says so, with a reason.
+#[tokio::test]
+async fn bad_debt_takes_only_past_due_invoices_unless_told_otherwise_with_a_reason() {
+    let app = spawn_app().await;
+    let b = books(&app).await;
+    let write_off = app.financial_code("6900", "write_off").await;
+    // Due 30 days after their dates: 30 days late, and due in 20 days.
+    let late = invoice(&app, &b, "400.00", today() - Duration::days(60)).await;
+    let current = invoice(&app, &b, "250.00", today() - Duration::days(10)).await;
+    let body = |extra: Value| {
+        let mut body = json!({"kind": "bad_debt_write_off", "financial_code_id": write_off,
+            "reason": "Customer in liquidation"});
+        merge(&mut body, extra);
+        body
+    };
+    let made = adjust(&app, &manager(), body(json!({"account_id": b.account})))
+        .await
+        .expect(201)
+        .body;
+    let adjustments = made["adjustments"].as_array().unwrap();
+    assert_eq!(adjustments.len(), 1);
+    assert_eq!(adjustments[0]["invoice_id"], json!(id(&late)));
+    assert_eq!(adjustments[0]["amount"], "400.00");
+    assert_eq!(get_invoice(&app, &late).await["status"], "uncollectible");
+    let still = get_invoice(&app, &current).await;
+    assert_eq!(still["status"], "open");
+    assert_eq!(still["balance_due"], "250.00");
+    let account = get_account(&app, &b.account).await;
+    assert_ne!(account["collections_status"], "written_off");
+    assert_eq!(account["balance"]["open_balance"], "250.00");
+
+    // Nothing past due is left: the account's write-off says how to go further.
+    adjust(&app, &manager(), body(json!({"account_id": b.account})))
+        .await
+        .expect_problem(409, "nothing_to_write_off");
+    // The invoice not yet due: refused, then refused without a reason, then done with one.
+    let refused = adjust(&app, &manager(), body(json!({"invoice_id": id(&current)})))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert!(has_error(&refused, "invoice_id", "not_past_due"));
+    let refused = adjust(
+        &app,
+        &manager(),
+        body(json!({"invoice_id": id(&current), "include_not_yet_due": true})),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert!(has_error(&refused, "not_yet_due_reason", "required"));
+    let refused = adjust(
+        &app,
+        &manager(),
+        json!({"kind": "small_balance_write_off", "invoice_id": id(&current),
+            "financial_code_id": write_off, "reason": "x", "include_not_yet_due": true}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert!(has_error(&refused, "include_not_yet_due", "not_allowed"));
+    assert_eq!(app.count("adjustments").await, 1);
+    assert_eq!(get_invoice(&app, &current).await["balance_due"], "250.00");
+
+    let made = adjust(
+        &app,
+        &manager(),
+        body(json!({"account_id": b.account, "include_not_yet_due": true,
+            "not_yet_due_reason": "Court order: the whole debt is unrecoverable"})),
+    )
+    .await
+    .expect(201)
+    .body;
+    assert_eq!(made["adjustments"][0]["invoice_id"], json!(id(&current)));
+    assert_eq!(
+        made["adjustments"][0]["reason"],
+        "Customer in liquidation (not yet due: Court order: the whole debt is unrecoverable)"
+    );
+    assert_eq!(get_invoice(&app, &current).await["status"], "uncollectible");
+    let account = get_account(&app, &b.account).await;
+    assert_eq!(account["collections_status"], "written_off");
+    assert_eq!(account["balance"]["balance"], "0.00");
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE action = 'account.written_off' AND entity_id = '{}'",
+            b.account
+        ))
+        .await,
+        1
+    );
+    assert_books_balance(&app).await;
+}
+
 #[tokio::test]
 async fn a_payment_on_a_written_off_invoice_is_a_recovery_undone_by_its_return() {
     let app = spawn_app().await;

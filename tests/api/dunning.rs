@@ -651,10 +651,25 @@ async fn an_agency_placement_stops_dunning_records_recoveries_and_is_recalled() 
         .create_account(json!({"legal_name": "Gone Quiet LLC"}))
         .await);
     app.issued_invoice(&a, &code, "1200.00", day(-200)).await;
-    let body = json!({"account_id": a, "agency": "Midwest Recovery", "commission_rate": "25"});
+    let expense = app.financial_code("6150", "expense").await;
+    let mut body = json!({"account_id": a, "agency": "Midwest Recovery", "commission_rate": "25"});
     app.post("/v1/collections/placements", &collector(), &body)
         .await
         .expect(403);
+    // A commission needs the expense code it is posted under; a revenue code will not do.
+    let refused = app
+        .post("/v1/collections/placements", &manager(), &body)
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(refused.error_field(), "commission_financial_code_id");
+    merge(&mut body, json!({"commission_financial_code_id": code}));
+    let refused = app
+        .post("/v1/collections/placements", &manager(), &body)
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(refused.error_field(), "commission_financial_code_id");
+    assert_eq!(app.count("agency_placements").await, 0);
+    merge(&mut body, json!({"commission_financial_code_id": expense}));
     let placement = app
         .post("/v1/collections/placements", &manager(), &body)
         .await
@@ -684,13 +699,65 @@ async fn an_agency_placement_stops_dunning_records_recoveries_and_is_recalled() 
         .body;
     assert_eq!(recovered["recovered"], "400.00");
     assert_eq!(recovered["commission"], "100.00");
-    assert_eq!(recovered["recoveries"][0]["net"], "300.00");
+    let recovery = &recovered["recoveries"][0];
+    assert_eq!(recovery["net"], "300.00");
+    // The gross amount settles the customer's invoice.
     assert_eq!(
         app.value(&format!(
             "SELECT sum(balance_due)::text FROM invoices WHERE account_id = '{a}'"
         ))
         .await,
         "800.00"
+    );
+    let payment = app
+        .get(
+            &format!("/v1/payments/{}", recovery["payment_id"].as_str().unwrap()),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(payment["amount"], "400.00");
+    assert_eq!(payment["applied"], "400.00");
+    // The commission is its own entry under the expense code, tied to the payment, and moves
+    // no invoice: receipts (400.00) less commissions (100.00) are the agency's deposit (300.00).
+    let commission = app
+        .get(
+            &format!("/v1/adjustments?kind=agency_commission&account_id={a}"),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body["data"][0]
+        .clone();
+    assert_eq!(commission["id"], recovery["commission_adjustment_id"]);
+    assert_eq!(commission["amount"], "100.00");
+    assert_eq!(commission["financial_code_id"], json!(expense));
+    assert_eq!(commission["payment_id"], recovery["payment_id"]);
+    assert!(commission["invoice_id"].is_null());
+    assert_eq!(
+        app.value(&format!(
+            "SELECT (SELECT sum(amount) FROM payments WHERE account_id = '{a}')
+                  - (SELECT sum(amount) FROM adjustments WHERE account_id = '{a}' AND kind = 'agency_commission')"
+        ))
+        .await,
+        "300.00"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "ledger_entries WHERE document_id = '{}'",
+            commission["id"].as_str().unwrap()
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE action = 'adjustment.created' AND entity_id = '{}'",
+            commission["id"].as_str().unwrap()
+        ))
+        .await,
+        1
     );
     app.post(
         &format!("{path}/recall"),

@@ -1,0 +1,10 @@
+DROP INDEX adjustments_payment_idx;
+ALTER TABLE placement_recoveries DROP COLUMN commission_adjustment_id;
+DELETE FROM adjustments WHERE kind = 'agency_commission';
+ALTER TABLE adjustments DROP CONSTRAINT adjustments_kind_check;
+ALTER TABLE adjustments ADD CONSTRAINT adjustments_kind_check
+    CHECK (kind IN ('small_balance_write_off', 'late_fee', 'bad_debt_write_off', 'recovery'));
+ALTER TABLE agency_placements DROP COLUMN commission_financial_code_id;
+ALTER TABLE financial_codes DROP CONSTRAINT financial_codes_kind_check;
+ALTER TABLE financial_codes ADD CONSTRAINT financial_codes_kind_check
+    CHECK (kind IN ('revenue', 'tax', 'credit', 'write_off', 'fee', 'refund'));
