@@ -148,6 +148,19 @@ pub fn summary(action: &str, after: Option<&Value>, before: Option<&Value>) -> S
             text(&data, "currency").unwrap_or_default(),
             text(&data, "reason").unwrap_or_default().replace('_', " ")
         ),
+        "service_order" => {
+            let why = match action {
+                "service_order.cancelled" => text(&data, "cancel_reason")
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            format!(
+                "Service order {} ({}) {verb}{why}",
+                text(&data, "number").unwrap_or_default(),
+                text(&data, "kind").unwrap_or_default().replace('_', " ")
+            )
+        }
         _ => action.replace(['.', '_'], " "),
     }
 }

@@ -1,6 +1,8 @@
 //! What collections do when an account's cash moves: promises are reviewed (kept as soon as
-//! covered; broken again by a returned payment that had kept an instalment), and an account
-//! that owes nothing past due leaves dunning and, if suspended, gets a restore order.
+//! covered; broken again by a returned payment that had kept an instalment); suspension and
+//! termination orders made by dunning are cancelled once nothing past due is left for them to
+//! act on; and an account that owes nothing past due leaves dunning and, if suspended, gets a
+//! restore order.
 
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -27,7 +29,11 @@ pub async fn cash_moved(
         Scope::Account(account_id)
     };
     promises::review(conn, ctx, scope, today).await?;
-    if super::past_due(conn, account_id, today).await? > Decimal::ZERO {
+    let parts = super::past_due_parts(conn, account_id, today).await?;
+    if let Some(why) = parts.obsolete_because() {
+        service_orders::cancel_obsolete(conn, ctx, account_id, why).await?;
+    }
+    if parts.undisputed > Decimal::ZERO {
         return Ok(());
     }
     super::set_status(

@@ -152,6 +152,58 @@ pub async fn past_due(conn: &mut Conn, account_id: Uuid, today: Date) -> Result<
     Ok(amount.unwrap_or(Decimal::ZERO))
 }
 
+/// An account's past-due open balance at the end of a day, and the parts of it collections
+/// may act on.
+#[derive(Debug, Clone, Copy, PartialEq, Default, diesel::QueryableByName)]
+pub struct PastDue {
+    /// Balances of open invoices due before the day.
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub total: Decimal,
+    /// Less what is under dispute.
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub undisputed: Decimal,
+    /// Less, too, the invoices an active promise to pay covers.
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub unpromised: Decimal,
+}
+
+impl PastDue {
+    /// Why a suspension or termination ordered by dunning has lost its reason, if it has:
+    /// nothing past due is left that dunning would act on.
+    pub fn obsolete_because(&self) -> Option<&'static str> {
+        if self.total <= Decimal::ZERO {
+            Some("the past-due balance was paid or credited")
+        } else if self.undisputed <= Decimal::ZERO {
+            Some("the past-due balance is under dispute")
+        } else if self.unpromised <= Decimal::ZERO {
+            Some("the past-due balance is covered by an active promise to pay")
+        } else {
+            None
+        }
+    }
+}
+
+/// The account's [`PastDue`] at the end of `today`: one query.
+pub async fn past_due_parts(
+    conn: &mut Conn,
+    account_id: Uuid,
+    today: Date,
+) -> Result<PastDue, ApiError> {
+    Ok(diesel::sql_query(
+        "SELECT COALESCE(sum(i.balance_due), 0) AS total,
+                COALESCE(sum(i.balance_due - i.disputed_amount), 0) AS undisputed,
+                COALESCE(sum(i.balance_due - i.disputed_amount) FILTER (WHERE NOT EXISTS (
+                    SELECT 1 FROM promise_invoices pv JOIN promises pr ON pr.id = pv.promise_id
+                     WHERE pv.invoice_id = i.id AND pr.status = 'active')), 0) AS unpromised
+           FROM invoices i
+          WHERE i.account_id = $1 AND i.status = 'open' AND i.due_date < $2",
+    )
+    .bind::<SqlUuid, _>(account_id)
+    .bind::<diesel::sql_types::Date, _>(today)
+    .get_result(conn)
+    .await?)
+}
+
 /// Where a closed arrangement leaves the account: still in dunning while anything is past due.
 pub async fn status_after_arrangement(
     conn: &mut Conn,
@@ -216,4 +268,35 @@ pub async fn open_task(
     )
     .await?;
     Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn past_due(total: i64, undisputed: i64, unpromised: i64) -> PastDue {
+        PastDue {
+            total: Decimal::from(total),
+            undisputed: Decimal::from(undisputed),
+            unpromised: Decimal::from(unpromised),
+        }
+    }
+
+    #[test]
+    fn a_dunning_order_keeps_its_reason_while_something_past_due_is_dunnable() {
+        let cases = [
+            (past_due(0, 0, 0), Some("paid or credited")),
+            (past_due(300, 0, 0), Some("under dispute")),
+            (past_due(300, 200, 0), Some("active promise")),
+            (past_due(300, 200, 50), None),
+            (past_due(300, 300, 300), None),
+        ];
+        for (p, expected) in cases {
+            let got = p.obsolete_because();
+            match expected {
+                Some(words) => assert!(got.is_some_and(|g| g.contains(words)), "{p:?}: {got:?}"),
+                None => assert_eq!(got, None, "{p:?}"),
+            }
+        }
+    }
 }

@@ -312,6 +312,68 @@ async fn lock(conn: &mut Conn, id: Uuid) -> Result<OrderRow, ApiError> {
         .ok_or(ApiError::NotFound("service order"))
 }
 
+/// Whether the order acts on the account because of what it owes: a suspension or
+/// termination made by dunning. Such an order follows the account, not the day it was made.
+pub fn follows_past_due(row: &OrderRow) -> bool {
+    row.source == OrderSource::Dunning
+        && matches!(row.kind, OrderKind::Suspend | OrderKind::Terminate)
+}
+
+/// 409 `order_obsolete` when a dunning order's reason is gone (see [`follows_past_due`]).
+async fn refuse_obsolete(conn: &mut Conn, row: &OrderRow, today: Date) -> Result<(), ApiError> {
+    if !follows_past_due(row) {
+        return Ok(());
+    }
+    let parts = super::past_due_parts(conn, row.account_id, today).await?;
+    match parts.obsolete_because() {
+        None => Ok(()),
+        Some(why) => Err(ApiError::conflict(
+            "order_obsolete",
+            format!(
+                "Order {} was made by dunning and its reason is gone: {why}. Cancel it.",
+                row.number
+            ),
+        )),
+    }
+}
+
+/// Cancels the account's pending and sent suspension and termination orders made by dunning,
+/// with `reason`, each audited (`service_order.cancelled`, on the account's timeline); the
+/// orders cancelled.
+pub async fn cancel_obsolete(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    account_id: Uuid,
+    reason: &str,
+) -> Result<Vec<OrderRow>, ApiError> {
+    let open: Vec<OrderRow> = so::service_orders
+        .filter(so::account_id.eq(account_id))
+        .filter(so::status.eq_any([OrderStatus::Pending, OrderStatus::Sent]))
+        .filter(so::source.eq(OrderSource::Dunning))
+        .filter(so::kind.eq_any([OrderKind::Suspend, OrderKind::Terminate]))
+        .select(OrderRow::as_select())
+        .order(so::id)
+        .for_update()
+        .load(conn)
+        .await?;
+    let mut cancelled = Vec::new();
+    for mut row in open {
+        let before = OrderView::from(row.clone());
+        row.status = OrderStatus::Cancelled;
+        row.cancelled_at = Some(ctx.now);
+        row.cancel_reason = Some(format!("cancelled automatically: {reason}"));
+        row.version += 1;
+        row.updated_at = ctx.now;
+        diesel::update(so::service_orders.find(row.id))
+            .set(&row)
+            .execute(conn)
+            .await?;
+        audit_order(conn, ctx, "service_order.cancelled", Some(&before), &row).await?;
+        cancelled.push(row);
+    }
+    Ok(cancelled)
+}
+
 fn refuse_move(row: &OrderRow, to: OrderStatus) -> Result<(), ApiError> {
     if can_move(row.status, to) {
         return Ok(());
@@ -607,6 +669,7 @@ pub async fn send_order(
         OrderStatus::Sent,
         "service_order.sent",
         |conn, row| {
+            refuse_obsolete(conn, &row, ctx.today()).await?;
             row.sent_at = Some(ctx.now);
         }
     )
@@ -654,6 +717,7 @@ pub async fn complete_order(
                     "must be between the order's creation and today",
                 ));
             }
+            refuse_obsolete(conn, &row, today).await?;
             carry_out(conn, &ctx, &row, on).await?;
             row.completed_on = Some(on);
             row.completed_at = Some(ctx.now);

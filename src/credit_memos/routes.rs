@@ -37,6 +37,7 @@ const MAX_LINES: usize = 100;
 /// undisputed balance; the rest stays on account). Everything in the caller's transaction.
 pub async fn issue_and_apply(
     conn: &mut Conn,
+    ctx: &Ctx,
     memo: &mut CreditMemoRow,
     stamp: &Stamp,
 ) -> Result<(), ApiError> {
@@ -69,7 +70,11 @@ pub async fn issue_and_apply(
     }
     store::insert_applications(conn, &applications).await?;
     crate::payments::store::sync_deductions(conn, &ids, None, stamp).await?;
-    crate::ledger::store::post(conn, &entries).await
+    crate::ledger::store::post(conn, &entries).await?;
+    if applications.is_empty() {
+        return Ok(());
+    }
+    crate::collections::events::cash_moved(conn, ctx, memo.account_id, false).await
 }
 
 /// A memo of a valid dispute that waits for approval keeps its amount held on the disputed
@@ -112,7 +117,7 @@ pub async fn submit(
         .credits
         .within_limit(ctx.principal.role, memo.total);
     if rules::submit(memo, within, stamp) {
-        issue_and_apply(conn, memo, stamp).await
+        issue_and_apply(conn, ctx, memo, stamp).await
     } else {
         store::update(conn, memo).await
     }
@@ -500,7 +505,7 @@ pub async fn approve_credit_memo(
             memo.approved_by = Some(stamp.actor.clone());
             memo.approved_at = Some(stamp.now);
             memo.approval_note = note.clone();
-            issue_and_apply(conn, memo, stamp).await
+            issue_and_apply(conn, &ctx, memo, stamp).await
         }
     )
 }

@@ -856,3 +856,199 @@ async fn dunning_policies_are_versioned_and_checked() {
         .await
         .expect(403);
 }
+
+/// The suspension order of an account that dunning reached, and the account: `{id, order}`.
+async fn dunned_to_suspension(app: &TestApp, code: &str, name: &str) -> (String, Value) {
+    let a = id(&app.create_account(json!({"legal_name": name})).await);
+    // Due 40 days after its date: 70 days past due, past the 60-day suspension step.
+    app.issued_invoice(&a, code, "300.00", day(-100)).await;
+    let run = dun(app, today()).await;
+    assert!(run["service_orders"].as_i64().unwrap() >= 1, "{run}");
+    let order = app
+        .get(
+            &format!("/v1/service-orders?account_id={a}&kind=suspend"),
+            &collector(),
+        )
+        .await
+        .expect(200)
+        .body["data"][0]
+        .clone();
+    assert_eq!(order["source"], "dunning");
+    assert_eq!(order["status"], "pending");
+    (a, order)
+}
+
+async fn order_status(app: &TestApp, order: &Value) -> Value {
+    app.get(&format!("/v1/service-orders/{}", id(order)), &collector())
+        .await
+        .expect(200)
+        .body
+}
+
+/// A suspension made by dunning follows the account: it is refused (409 `order_obsolete`)
+/// while what is past due is disputed or promised, and cancelled, with the reason, audited and
+/// on the account's timeline, once cash or credit clears the past-due balance. An order made by
+/// hand is the collector's own decision and is left alone.
+#[tokio::test]
+async fn a_dunning_suspension_is_refused_once_its_reason_is_gone_and_cancelled_by_payment() {
+    let app = spawn_app().await;
+    default_policy(&app).await;
+    let code = app.financial_code("4000", "revenue").await;
+    let (a, order) = dunned_to_suspension(&app, &code, "Late Payer Co").await;
+    let path = format!("/v1/service-orders/{}", id(&order));
+    let invoice = app
+        .get(&format!("/v1/invoices?account_id={a}"), &billing())
+        .await
+        .expect(200)
+        .body["data"][0]
+        .clone();
+
+    // The whole past-due balance disputed: the order cannot go out.
+    let dispute = app.open_dispute_on(&invoice, "300.00").await;
+    let refused = app
+        .post(&format!("{path}/send"), &collector(), &json!({}))
+        .await
+        .expect_problem(409, "order_obsolete");
+    assert!(refused.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("under dispute"));
+    assert_eq!(order_status(&app, &order).await["status"], "pending");
+    app.post(
+        &format!("/v1/disputes/{}/withdraw", id(&dispute)),
+        &billing(),
+        &json!({}),
+    )
+    .await
+    .expect(200);
+    app.post(&format!("{path}/send"), &collector(), &json!({}))
+        .await
+        .expect(200);
+
+    // Covered by an active promise: it cannot be completed; without the promise it can be
+    // again (nothing has changed but the promise).
+    let promise = app
+        .post(
+            "/v1/collections/promises",
+            &collector(),
+            &json!({"account_id": a, "instalments": [{"amount": "300.00", "due_date": day(7).to_string()}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let refused = app
+        .post(&format!("{path}/complete"), &collector(), &json!({}))
+        .await
+        .expect_problem(409, "order_obsolete");
+    assert!(refused.body["detail"].as_str().unwrap().contains("promise"));
+    assert_eq!(order_status(&app, &order).await["status"], "sent");
+    assert_eq!(
+        app.value(&format!("SELECT status FROM accounts WHERE id = '{a}'"))
+            .await,
+        "active"
+    );
+    app.post(
+        &format!("/v1/collections/promises/{}/cancel", id(&promise)),
+        &collector(),
+        &json!({"reason": "customer changed their mind"}),
+    )
+    .await
+    .expect(200);
+
+    // A manual suspension of the same account, and a partial payment: both orders stay.
+    let manual = app
+        .post(
+            "/v1/service-orders",
+            &collector(),
+            &json!({"account_id": a, "kind": "terminate", "reason": "customer asked to end service"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    pay(&app, &a, "100.00").await;
+    assert_eq!(order_status(&app, &order).await["status"], "sent");
+    // Paid in full: the dunning order is cancelled with the reason; the manual one is not.
+    pay(&app, &a, "200.00").await;
+    let cancelled = order_status(&app, &order).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(
+        cancelled["cancel_reason"],
+        "cancelled automatically: the past-due balance was paid or credited"
+    );
+    assert_eq!(order_status(&app, &manual).await["status"], "pending");
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE action = 'service_order.cancelled' AND entity_id = '{}' \
+             AND account_id = '{a}' AND before->>'status' = 'sent'",
+            id(&order)
+        ))
+        .await,
+        1
+    );
+    let timeline = app
+        .get(
+            &format!("/v1/accounts/{a}/activity?kind=service_order"),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    let summaries: Vec<&str> = timeline["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["summary"].as_str().unwrap())
+        .collect();
+    assert!(
+        summaries.contains(&format!(
+            "Service order {} (suspend) cancelled: cancelled automatically: the past-due balance was paid or credited",
+            order["number"].as_str().unwrap()
+        ).as_str()),
+        "{summaries:?}"
+    );
+    app.post(&format!("{path}/complete"), &collector(), &json!({}))
+        .await
+        .expect_problem(409, "order_state");
+    assert_books_balance(&app).await;
+}
+
+/// A credit memo that clears the past-due balance cancels the dunning suspension too.
+#[tokio::test]
+async fn a_credit_that_clears_the_past_due_balance_cancels_the_dunning_order() {
+    let app = spawn_app().await;
+    default_policy(&app).await;
+    let code = app.financial_code("4000", "revenue").await;
+    let credit = app.financial_code("4800", "credit").await;
+    let (a, order) = dunned_to_suspension(&app, &code, "Overbilled Ltd").await;
+    let invoice = app
+        .get(&format!("/v1/invoices?account_id={a}"), &billing())
+        .await
+        .expect(200)
+        .body["data"][0]
+        .clone();
+    let memo = app
+        .post(
+            "/v1/credit-memos",
+            &billing(),
+            &json!({"account_id": a, "reason": "billing_error", "financial_code_id": credit,
+                    "amount": "300.00", "description": "Billed in error",
+                    "targets": [{"invoice_id": id(&invoice), "amount": "300.00"}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    app.post(
+        &format!("/v1/credit-memos/{}/issue", id(&memo)),
+        &billing(),
+        &Value::Null,
+    )
+    .await
+    .expect(200);
+    let cancelled = order_status(&app, &order).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(
+        cancelled["cancel_reason"],
+        "cancelled automatically: the past-due balance was paid or credited"
+    );
+    assert_books_balance(&app).await;
+}
