@@ -8,6 +8,10 @@
 //! superseded. The primary key of `dunning_actions` (invoice, policy, step) makes each step
 //! fire once per invoice however many runs or instances overlap; accounts are processed one
 //! transaction each, under the account's row lock.
+//!
+//! A run never judges the future: promises are reviewed up to the run's `as_of`, which for a
+//! run that acts is never after today. A run as of a later day is a preview: it answers what
+//! would be done (each step and its rendered notice) and records nothing.
 
 use std::collections::HashMap;
 
@@ -154,7 +158,47 @@ impl From<NoticeRow> for NoticeView {
 #[serde(deny_unknown_fields)]
 pub struct NewRun {
     /// The day to dun as of (default today; within a year either way). Balances are today's.
+    /// A day after today can only be previewed.
     pub as_of: Option<Date>,
+    /// Answer what the run would do without doing it (default: true after today, else false).
+    pub preview: Option<bool>,
+}
+
+/// A step a run would perform on an invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlannedStep {
+    pub account_id: Uuid,
+    pub invoice_id: Uuid,
+    pub invoice_number: String,
+    /// Days past due on the run's `as_of`.
+    pub days_past_due: i32,
+    /// The undisputed balance (today's).
+    #[schema(value_type = String, example = "120.00")]
+    pub amount: Decimal,
+    pub currency: String,
+    pub step_no: i32,
+    pub action: DunningAction,
+    /// Earlier due steps it would record as superseded.
+    pub superseded_steps: Vec<i32>,
+    /// For notices: how it would go out and what it would say.
+    pub channel: Option<NoticeChannel>,
+    pub recipient: Option<String>,
+    /// The notice's subject, or the task's or order's title.
+    pub subject: String,
+    pub body_text: String,
+}
+
+/// What a run would do, done nothing of: no step recorded, no notice, task or order made, no
+/// promise reviewed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunPreview {
+    pub as_of: Date,
+    /// Always true.
+    pub preview: bool,
+    /// Past-due invoices the run would consider (as of `as_of`; promises and disputes as they
+    /// stand today).
+    pub invoices_examined: i32,
+    pub steps: Vec<PlannedStep>,
 }
 
 /// A past-due invoice dunning may act on.
@@ -258,6 +302,57 @@ struct Recipients {
 }
 
 impl Recipients {
+    /// The recipients of many accounts: two queries.
+    async fn of_many(
+        conn: &mut Conn,
+        accounts: &[Uuid],
+    ) -> Result<HashMap<Uuid, Recipients>, ApiError> {
+        use crate::accounts::model::AccountRow;
+        use crate::schema::accounts::dsl as a;
+        use crate::schema::contacts::dsl as c;
+        let rows: Vec<AccountRow> = a::accounts
+            .filter(a::id.eq_any(accounts))
+            .select(AccountRow::as_select())
+            .load(conn)
+            .await?;
+        let contacts: Vec<(Uuid, String, Option<String>)> = c::contacts
+            .filter(c::account_id.eq_any(accounts))
+            .filter(c::email.is_not_null())
+            .select((c::account_id, c::role, c::email))
+            .order(c::created_at)
+            .load(conn)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|account| {
+                let own: Vec<(String, Option<String>)> = contacts
+                    .iter()
+                    .filter(|(id, _, _)| *id == account.id)
+                    .map(|(_, role, email)| (role.clone(), email.clone()))
+                    .collect();
+                (account.id, Recipients::from_contacts(&account, &own))
+            })
+            .collect())
+    }
+
+    fn from_contacts(
+        account: &crate::accounts::model::AccountRow,
+        contacts: &[(String, Option<String>)],
+    ) -> Recipients {
+        let email = ["billing", "accounts_payable", "primary", ""]
+            .iter()
+            .find_map(|role| {
+                contacts
+                    .iter()
+                    .find(|(r, _)| role.is_empty() || r == role)
+                    .and_then(|(_, e)| e.clone())
+            });
+        Recipients {
+            email,
+            postal: postal(&account.legal_name, &account.billing_address),
+        }
+    }
+
     /// One query for the account's contacts, read once per account and run.
     async fn of(
         conn: &mut Conn,
@@ -271,18 +366,7 @@ impl Recipients {
             .order(c::created_at)
             .load(conn)
             .await?;
-        let email = ["billing", "accounts_payable", "primary", ""]
-            .iter()
-            .find_map(|role| {
-                contacts
-                    .iter()
-                    .find(|(r, _)| role.is_empty() || r == role)
-                    .and_then(|(_, e)| e.clone())
-            });
-        Ok(Recipients {
-            email,
-            postal: postal(&account.legal_name, &account.billing_address),
-        })
+        Ok(Recipients::from_contacts(account, &contacts))
     }
 
     fn for_action(&self, action: DunningAction) -> (NoticeChannel, String) {
@@ -309,17 +393,15 @@ struct Next {
     n: i64,
 }
 
-/// Performs one step on one invoice (its action row already claimed).
-async fn perform(
-    conn: &mut Conn,
-    ctx: &Ctx,
-    run: &RunView,
-    c: &Candidate,
-    step: &StepRow,
-    recipients: &Recipients,
-    counts: &mut Counts,
-) -> Result<(), ApiError> {
-    let (run_id, as_of) = (run.id, run.as_of);
+/// What performing `step` on an invoice as of `as_of` says: the notice's (or the task's or
+/// order's) subject and texts, rendered from the step's templates.
+struct Rendered {
+    subject: String,
+    text: String,
+    html: String,
+}
+
+fn render(c: &Candidate, step: &StepRow, as_of: Date) -> Rendered {
     let currency = Currency::parse(&c.currency);
     let money = |d: Decimal| currency.map_or(d, |cur| cur.normalize(d)).to_string();
     let values: HashMap<&str, String> = [
@@ -335,8 +417,29 @@ async fn perform(
     ]
     .into_iter()
     .collect();
-    let subject = dunning::render(&step.subject, &values, false);
-    let text = dunning::render(&step.body_text, &values, false);
+    Rendered {
+        subject: dunning::render(&step.subject, &values, false),
+        text: dunning::render(&step.body_text, &values, false),
+        html: dunning::render(&step.body_html, &values, true),
+    }
+}
+
+/// Performs one step on one invoice (its action row already claimed).
+async fn perform(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    run: &RunView,
+    c: &Candidate,
+    step: &StepRow,
+    recipients: &Recipients,
+    counts: &mut Counts,
+) -> Result<(), ApiError> {
+    let (run_id, as_of) = (run.id, run.as_of);
+    let Rendered {
+        subject,
+        text,
+        html,
+    } = render(c, step, as_of);
     let (mut task_id, mut order_id) = (None, None);
     let task = |kind: &'static str, priority| (kind, priority);
     let (task_kind, order_kind) = match step.action {
@@ -369,7 +472,7 @@ async fn perform(
             recipient: to,
             subject,
             body_text: text,
-            body_html: dunning::render(&step.body_html, &values, true),
+            body_html: html,
             amount: c.amount,
             currency: c.currency.clone(),
             run_id,
@@ -535,26 +638,25 @@ pub async fn run(
     Ok(summary)
 }
 
-async fn dun(conn: &mut Conn, ctx: &Ctx, summary: &mut RunView) -> Result<(), ApiError> {
-    let as_of = summary.as_of;
-    let reviewed = conn
-        .transaction(async |conn| {
-            super::promises::review(conn, ctx, super::promises::Scope::All, as_of).await
-        })
-        .await?;
-    summary.promises_kept = reviewed.kept;
-    summary.promises_broken = reviewed.broken;
-    let candidates = candidates(conn, as_of).await?;
-    summary.invoices_examined = candidates.len() as i32;
-    let mut versions: Vec<(Uuid, i32)> = candidates
-        .iter()
-        .map(|c| (c.policy_id, c.policy_version))
-        .collect();
-    versions.sort();
-    versions.dedup();
-    let steps = dunning::steps_of(conn, &versions).await?;
-    let mut recorded: HashMap<(Uuid, Uuid), Vec<i32>> = HashMap::new();
-    {
+/// What a run as of a day has to do: the candidates, their policies' steps, and the steps
+/// already recorded on them. Three queries whatever the number of invoices.
+struct Plan {
+    candidates: Vec<Candidate>,
+    steps: HashMap<(Uuid, i32), Vec<StepRow>>,
+    recorded: HashMap<(Uuid, Uuid), Vec<i32>>,
+}
+
+impl Plan {
+    async fn as_of(conn: &mut Conn, as_of: Date) -> Result<Plan, ApiError> {
+        let candidates = candidates(conn, as_of).await?;
+        let mut versions: Vec<(Uuid, i32)> = candidates
+            .iter()
+            .map(|c| (c.policy_id, c.policy_version))
+            .collect();
+        versions.sort();
+        versions.dedup();
+        let steps = dunning::steps_of(conn, &versions).await?;
+        let mut recorded: HashMap<(Uuid, Uuid), Vec<i32>> = HashMap::new();
         use crate::schema::dunning_actions::dsl as da;
         let ids: Vec<Uuid> = candidates.iter().map(|c| c.invoice_id).collect();
         for (invoice, policy, step) in da::dunning_actions
@@ -565,30 +667,55 @@ async fn dun(conn: &mut Conn, ctx: &Ctx, summary: &mut RunView) -> Result<(), Ap
         {
             recorded.entry((invoice, policy)).or_default().push(step);
         }
+        Ok(Plan {
+            candidates,
+            steps,
+            recorded,
+        })
     }
-    let mut by_account: Vec<(Uuid, Vec<&Candidate>)> = Vec::new();
-    for c in &candidates {
-        match by_account.last_mut() {
-            Some((a, list)) if *a == c.account_id => list.push(c),
-            _ => by_account.push((c.account_id, vec![c])),
+
+    /// Per account (in the candidates' order), each invoice with a step due, that step and
+    /// the earlier due ones it supersedes.
+    fn work(&self) -> Vec<(Uuid, Vec<Work<'_>>)> {
+        let mut by_account: Vec<(Uuid, Vec<Work<'_>>)> = Vec::new();
+        for c in &self.candidates {
+            let Some(policy_steps) = self.steps.get(&(c.policy_id, c.policy_version)) else {
+                continue;
+            };
+            let done = self
+                .recorded
+                .get(&(c.invoice_id, c.policy_id))
+                .map_or(&[][..], |v| v.as_slice());
+            let Some((step, earlier)) = due_steps(policy_steps, c.days, c.amount, done) else {
+                continue;
+            };
+            match by_account.last_mut() {
+                Some((a, list)) if *a == c.account_id => list.push((c, step, earlier)),
+                _ => by_account.push((c.account_id, vec![(c, step, earlier)])),
+            }
         }
+        by_account
     }
+}
+
+/// An invoice, the step to perform on it and the earlier due ones it supersedes.
+type Work<'a> = (&'a Candidate, &'a StepRow, Vec<&'a StepRow>);
+
+async fn dun(conn: &mut Conn, ctx: &Ctx, summary: &mut RunView) -> Result<(), ApiError> {
+    let as_of = summary.as_of;
+    // Never past today: a promise's deadline still to come is not missed.
+    let review_until = as_of.min(ctx.today());
+    let reviewed = conn
+        .transaction(async |conn| {
+            super::promises::review(conn, ctx, super::promises::Scope::All, review_until).await
+        })
+        .await?;
+    summary.promises_kept = reviewed.kept;
+    summary.promises_broken = reviewed.broken;
+    let plan = Plan::as_of(conn, as_of).await?;
+    summary.invoices_examined = plan.candidates.len() as i32;
     let mut counts = Counts::default();
-    for (account_id, invoices) in by_account {
-        let work: Vec<(&Candidate, &StepRow, Vec<&StepRow>)> = invoices
-            .into_iter()
-            .filter_map(|c| {
-                let policy_steps = steps.get(&(c.policy_id, c.policy_version))?;
-                let done = recorded
-                    .get(&(c.invoice_id, c.policy_id))
-                    .map_or(&[][..], |v| v.as_slice());
-                let (step, earlier) = due_steps(policy_steps, c.days, c.amount, done)?;
-                Some((c, step, earlier))
-            })
-            .collect();
-        if work.is_empty() {
-            continue;
-        }
+    for (account_id, work) in plan.work() {
         let mut account_counts = Counts::default();
         let result = conn
             .transaction(async |conn| {
@@ -641,6 +768,49 @@ async fn dun(conn: &mut Conn, ctx: &Ctx, summary: &mut RunView) -> Result<(), Ap
     Ok(())
 }
 
+/// What a run as of `as_of` would do, with nothing done: the same candidates and steps, the
+/// notices rendered for the recipients they would go to.
+pub async fn preview_run(conn: &mut Conn, as_of: Date) -> Result<RunPreview, ApiError> {
+    let plan = Plan::as_of(conn, as_of).await?;
+    let work = plan.work();
+    let accounts: Vec<Uuid> = work.iter().map(|(a, _)| *a).collect();
+    let recipients = Recipients::of_many(conn, &accounts).await?;
+    let mut steps = Vec::new();
+    for (account_id, list) in work {
+        for (c, step, earlier) in list {
+            let Rendered { subject, text, .. } = render(c, step, as_of);
+            let to = step
+                .action
+                .is_notice()
+                .then(|| recipients.get(&account_id))
+                .flatten()
+                .map(|r| r.for_action(step.action));
+            steps.push(PlannedStep {
+                account_id,
+                invoice_id: c.invoice_id,
+                invoice_number: c.invoice_number.clone(),
+                days_past_due: c.days,
+                amount: Currency::parse(&c.currency)
+                    .map_or(c.amount, |cur| cur.normalize(c.amount)),
+                currency: c.currency.clone(),
+                step_no: step.step_no,
+                action: step.action,
+                superseded_steps: earlier.iter().map(|s| s.step_no).collect(),
+                channel: to.as_ref().map(|(channel, _)| *channel),
+                recipient: to.map(|(_, recipient)| recipient),
+                subject,
+                body_text: text,
+            });
+        }
+    }
+    Ok(RunPreview {
+        as_of,
+        preview: true,
+        invoices_examined: plan.candidates.len() as i32,
+        steps,
+    })
+}
+
 /// Runs dunning as of today every `minutes` (0: never) while the server runs.
 pub fn spawn(pool: DbPool, minutes: u64, clock: crate::clock::Clock) {
     if minutes == 0 {
@@ -667,12 +837,15 @@ pub fn spawn(pool: DbPool, minutes: u64, clock: crate::clock::Clock) {
 }
 
 /// Handles the POST /v1/collections/dunning-runs route: runs dunning now, as of `as_of`, and
-/// answers its summary. Running again is harmless: each step fires once per invoice.
+/// answers its summary. Running again is harmless: each step fires once per invoice. A run as
+/// of a day after today (or with `preview: true`) is a preview: 200 with what it would do,
+/// nothing done.
 #[utoipa::path(
     tag = "collections",
     request_body(content = Option<NewRun>),
     responses(
         (status = 201, description = "The run, finished", body = RunView),
+        (status = 200, description = "A preview: what the run would do; nothing was done", body = RunPreview),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -699,6 +872,21 @@ pub async fn create_run(
                 today + Duration::days(366)
             ),
         ));
+    }
+    let preview = match body.0.preview {
+        Some(false) if as_of > today => {
+            return Err(ApiError::field(
+                "preview",
+                "future_run",
+                format!("a run as of {as_of}, after today ({today}), can only be a preview"),
+            ))
+        }
+        Some(p) => p,
+        None => as_of > today,
+    };
+    if preview {
+        let mut conn = crate::db::conn(&state.pool).await?;
+        return Ok(HttpResponse::Ok().json(preview_run(&mut conn, as_of).await?));
     }
     let summary = run(&state.pool, &ctx, as_of, RunTrigger::Manual).await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(summary))

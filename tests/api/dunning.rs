@@ -51,12 +51,24 @@ async fn dun(app: &TestApp, as_of: time::Date) -> Value {
     .body
 }
 
+/// A run as of `as_of`, answered as a preview (200).
+async fn dun_preview(app: &TestApp, as_of: time::Date) -> Value {
+    app.post(
+        "/v1/collections/dunning-runs",
+        &manager(),
+        &json!({"as_of": as_of.to_string()}),
+    )
+    .await
+    .expect(200)
+    .body
+}
+
 async fn pay(app: &TestApp, account: &str, amount: &str) -> Value {
     app.post(
         "/v1/payments",
         &billing(),
         &json!({"account_id": account, "amount": amount, "currency": "USD", "method": "check",
-                "received_date": today().to_string()}),
+                "received_date": app.clock.today().to_string()}),
     )
     .await
     .expect(201)
@@ -130,9 +142,31 @@ async fn a_dunning_run_performs_each_due_step_once_and_renders_its_notice() {
         .await;
     assert_eq!(status, "in_dunning");
 
-    // 50 days on, the letter (30) is superseded by the call (45): a task, no letter; the
+    // A run as of 45 days on is only a preview: it says what it would do and does nothing.
+    let preview = dun_preview(&app, day(45)).await;
+    assert_eq!(preview["preview"], true);
+    let planned: Vec<(String, String)> = preview["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["invoice_number"].as_str().unwrap().to_string(),
+                s["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(planned.len(), 2);
+    assert!(planned.contains(&(number.to_string(), "call_task".to_string())));
+    assert_eq!(app.count("dunning_actions").await, 1);
+    assert_eq!(app.count("notices").await, 1);
+    assert_eq!(app.count("tasks").await, 0);
+    assert_eq!(app.count("dunning_runs").await, 2);
+
+    // 45 days on, the letter (30) is superseded by the call (45): a task, no letter; the
     // other invoice, 20 days late by then, gets its reminder.
-    let later = dun(&app, day(45)).await;
+    app.clock.advance(Duration::days(45));
+    let later = dun(&app, app.clock.today()).await;
     assert_eq!(later["steps_performed"], 2);
     assert_eq!(later["tasks"], 1);
     assert_eq!(later["notices"], 1);
@@ -150,7 +184,8 @@ async fn a_dunning_run_performs_each_due_step_once_and_renders_its_notice() {
         1
     );
     // At 60 days a suspension order for the account; the not-yet-due invoice is reminded.
-    let sixty = dun(&app, day(55)).await;
+    app.clock.advance(Duration::days(10));
+    let sixty = dun(&app, app.clock.today()).await;
     assert_eq!(sixty["service_orders"], 1);
     assert_eq!(
         app.count(&format!(
@@ -291,7 +326,8 @@ async fn promises_are_kept_broken_and_broken_again_by_a_returned_payment() {
         .await;
     assert_eq!(promised_status, "promised");
     // Two days after its date plus grace, the run breaks it and dunning resumes.
-    let run = dun(&app, day(6)).await;
+    app.clock.advance(Duration::days(6));
+    let run = dun(&app, app.clock.today()).await;
     assert_eq!(run["promises_broken"], 1);
     let broken = app
         .get(
@@ -1049,6 +1085,88 @@ async fn a_credit_that_clears_the_past_due_balance_cancels_the_dunning_order() {
     assert_eq!(
         cancelled["cancel_reason"],
         "cancelled automatically: the past-due balance was paid or credited"
+    );
+    assert_books_balance(&app).await;
+}
+
+/// A run never judges the future: as of a later day it is a preview, which reviews no promise
+/// (no instalment missed, no promise broken, no task) and records nothing; asked to act after
+/// today it is refused. Once the deadline has really passed, the run breaks the promise.
+#[tokio::test]
+async fn a_run_as_of_a_later_day_breaks_no_promise_and_records_nothing() {
+    let app = spawn_app().await;
+    default_policy(&app).await;
+    let code = app.financial_code("4000", "revenue").await;
+    let a = id(&app
+        .create_account(json!({"legal_name": "Promising Ltd"}))
+        .await);
+    app.issued_invoice(&a, &code, "300.00", day(-40)).await;
+    let promise = app
+        .post(
+            "/v1/collections/promises",
+            &collector(),
+            &json!({"account_id": a, "instalments": [{"amount": "300.00", "due_date": day(2).to_string()}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    // Ten days on the instalment (due in 2, grace 3) would be missed: not judged today.
+    let preview = dun_preview(&app, day(10)).await;
+    assert_eq!(preview["as_of"], day(10).to_string());
+    // The promised invoice is not dunned while the promise stands.
+    assert_eq!(preview["invoices_examined"], 0);
+    let refused = app
+        .post(
+            "/v1/collections/dunning-runs",
+            &manager(),
+            &json!({"as_of": day(10).to_string(), "preview": false}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(refused.error_field(), "preview");
+    let after = app
+        .get(
+            &format!("/v1/collections/promises/{}", id(&promise)),
+            &collector(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(after["status"], "active");
+    assert_eq!(after["instalments"][0]["status"], "pending");
+    assert_eq!(app.count("tasks").await, 0);
+    assert_eq!(app.count("dunning_runs").await, 0);
+    assert_eq!(app.count("dunning_actions").await, 0);
+    assert_eq!(
+        app.value(&format!(
+            "SELECT collections_status FROM accounts WHERE id = '{a}'"
+        ))
+        .await,
+        "promised"
+    );
+    // A run of today asked for as a preview does nothing either.
+    let today_preview = app
+        .post(
+            "/v1/collections/dunning-runs",
+            &manager(),
+            &json!({"preview": true}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(today_preview["preview"], true);
+    assert_eq!(app.count("dunning_runs").await, 0);
+
+    // Six days later the deadline and its grace have passed: the run breaks the promise.
+    app.clock.advance(Duration::days(6));
+    let run = dun(&app, app.clock.today()).await;
+    assert_eq!(run["promises_broken"], 1);
+    assert_eq!(
+        app.count(&format!(
+            "tasks WHERE account_id = '{a}' AND type = 'broken_promise'"
+        ))
+        .await,
+        1
     );
     assert_books_balance(&app).await;
 }
