@@ -188,6 +188,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         activated_at -> Nullable<Timestamptz>,
+        anchor_month -> Nullable<Int2>,
     }
 }
 

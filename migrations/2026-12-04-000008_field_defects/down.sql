@@ -1,3 +1,4 @@
+ALTER TABLE contracts DROP COLUMN anchor_month;
 DROP INDEX adjustments_payment_idx;
 ALTER TABLE placement_recoveries DROP COLUMN commission_adjustment_id;
 DELETE FROM adjustments WHERE kind = 'agency_commission';

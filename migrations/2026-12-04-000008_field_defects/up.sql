@@ -17,3 +17,8 @@ ALTER TABLE adjustments ADD CONSTRAINT adjustments_kind_check
                     'agency_commission'));
 ALTER TABLE placement_recoveries ADD COLUMN commission_adjustment_id uuid REFERENCES adjustments (id);
 CREATE INDEX adjustments_payment_idx ON adjustments (payment_id) WHERE payment_id IS NOT NULL;
+
+-- Quarters and years on the calendar's grid: the month a quarterly or annual period starts in
+-- (quarters Jan/Apr/Jul/Oct with 1, a fiscal year from July with 7). Without it, the grid
+-- starts from the contract's first anchor date.
+ALTER TABLE contracts ADD COLUMN anchor_month smallint CHECK (anchor_month BETWEEN 1 AND 12);

@@ -255,6 +255,7 @@ pub fn bill_contract(
         as_of,
         c.billing_frequency,
         c.anchor_day.clamp(1, 31) as u8,
+        c.anchor_month.map(|m| m.clamp(1, 12) as u8),
     );
     let mut drafts = Drafts(Vec::new());
     let mut bill = ContractBill::default();

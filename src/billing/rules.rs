@@ -58,24 +58,43 @@ fn shift_anchor(date: Date, months: i32, anchor_day: u8) -> Date {
     anchor_date(year, month, anchor_day)
 }
 
+/// The first anchor date on or after `start`. Quarterly and annual periods with an
+/// `anchor_month` start only in the grid's months (`anchor_month`, then every 3 or 12 months:
+/// calendar quarters with 1, a fiscal year from July with 7); otherwise the grid starts at the
+/// first anchor day on or after the start.
+fn first_anchor(start: Date, step: i32, anchor_day: u8, anchor_month: Option<u8>) -> Date {
+    let on_grid = |month: i32| match anchor_month {
+        Some(m) if step > 1 => (month - m as i32).rem_euclid(step) == 0,
+        _ => true,
+    };
+    let mut index = start.year() * 12 + (start.month() as i32 - 1);
+    loop {
+        let (year, month) = (index.div_euclid(12), index.rem_euclid(12) + 1);
+        if on_grid(month) {
+            let month = Month::try_from(month as u8).expect("a month number");
+            let day = anchor_date(year, month, anchor_day);
+            if day >= start {
+                return day;
+            }
+        }
+        index += 1;
+    }
+}
+
 /// The contract's billing periods that start on or before `horizon`, from its start date to
 /// its last billable day (end, termination) if it has one. Periods run from anchor date to
-/// the day before the next; a start between anchor dates gives a short first period, and an
-/// end between them a short last one.
+/// the day before the next; a start between anchor dates gives a short first period, prorated
+/// over the whole grid period it falls in, and an end between them a short last one.
 pub fn periods(
     start: Date,
     last_day: Option<Date>,
     horizon: Date,
     frequency: BillingFrequency,
     anchor_day: u8,
+    anchor_month: Option<u8>,
 ) -> Vec<Period> {
     let step = frequency.months();
-    let this_month = anchor_date(start.year(), start.month(), anchor_day);
-    let first_anchor = if this_month >= start {
-        this_month
-    } else {
-        shift_anchor(start, 1, anchor_day)
-    };
+    let first_anchor = first_anchor(start, step, anchor_day, anchor_month);
     let mut out = Vec::new();
     let limit = last_day.map_or(horizon, |l| l.min(horizon));
     let mut push = |p: Period| {
@@ -451,6 +470,7 @@ mod tests {
             date!(2026 - 11 - 01),
             BillingFrequency::Monthly,
             1,
+            None,
         );
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].start, date!(2026 - 10 - 16));
@@ -474,6 +494,7 @@ mod tests {
             date!(2026 - 04 - 01),
             BillingFrequency::Monthly,
             31,
+            None,
         );
         let starts: Vec<Date> = got.iter().map(|p| p.start).collect();
         assert_eq!(
@@ -495,6 +516,7 @@ mod tests {
             date!(2026 - 06 - 01),
             BillingFrequency::Quarterly,
             1,
+            None,
         );
         assert_eq!(q[0].start, date!(2026 - 02 - 10));
         assert_eq!(q[0].end, date!(2026 - 02 - 28));
@@ -508,9 +530,94 @@ mod tests {
             date!(2027 - 01 - 01),
             BillingFrequency::Annual,
             1,
+            None,
         );
         assert_eq!(a.len(), 2);
         assert_eq!(a[0].full_days(), 365);
+    }
+
+    #[test]
+    fn calendar_quarters_prorate_a_first_partial_period_over_its_whole_quarter() {
+        // Quarterly, 1,200.00 in advance, anchor day 1, anchor month 1, from 20 May 2025.
+        let q = periods(
+            date!(2025 - 05 - 20),
+            None,
+            date!(2025 - 10 - 01),
+            BillingFrequency::Quarterly,
+            1,
+            Some(1),
+        );
+        assert_eq!(
+            (q[0].start, q[0].end),
+            (date!(2025 - 05 - 20), date!(2025 - 06 - 30))
+        );
+        assert_eq!(q[0].full_start, date!(2025 - 04 - 01));
+        assert_eq!((q[0].days(), q[0].full_days()), (42, 91));
+        assert_eq!(prorate(d("1200.00"), 42, 91, usd()), d("553.85"));
+        assert_eq!(
+            (q[1].start, q[1].end),
+            (date!(2025 - 07 - 01), date!(2025 - 09 - 30))
+        );
+        assert_eq!(q[1].days(), q[1].full_days());
+        assert_eq!(q[2].start, date!(2025 - 10 - 01));
+        // Any month of the grid names the same quarters.
+        let same = periods(
+            date!(2025 - 05 - 20),
+            None,
+            date!(2025 - 10 - 01),
+            BillingFrequency::Quarterly,
+            1,
+            Some(10),
+        );
+        assert_eq!(same, q);
+        // A start on the grid has no short period.
+        let on_grid = periods(
+            date!(2025 - 04 - 01),
+            None,
+            date!(2025 - 04 - 01),
+            BillingFrequency::Quarterly,
+            1,
+            Some(1),
+        );
+        assert_eq!(on_grid.len(), 1);
+        assert_eq!(on_grid[0].end, date!(2025 - 06 - 30));
+    }
+
+    #[test]
+    fn a_fiscal_year_from_july_starts_annual_periods_in_july() {
+        let a = periods(
+            date!(2026 - 01 - 15),
+            None,
+            date!(2027 - 07 - 01),
+            BillingFrequency::Annual,
+            1,
+            Some(7),
+        );
+        assert_eq!(
+            (a[0].start, a[0].end),
+            (date!(2026 - 01 - 15), date!(2026 - 06 - 30))
+        );
+        assert_eq!(a[0].full_start, date!(2025 - 07 - 01));
+        assert_eq!((a[0].days(), a[0].full_days()), (167, 365));
+        assert_eq!(
+            (a[1].start, a[1].end),
+            (date!(2026 - 07 - 01), date!(2027 - 06 - 30))
+        );
+        assert_eq!(a[2].start, date!(2027 - 07 - 01));
+        // Without a month, the year runs from the first anchor day after the start.
+        let plain = periods(
+            date!(2026 - 01 - 15),
+            None,
+            date!(2026 - 02 - 01),
+            BillingFrequency::Annual,
+            1,
+            None,
+        );
+        assert_eq!(
+            (plain[0].start, plain[0].end),
+            (date!(2026 - 01 - 15), date!(2026 - 01 - 31))
+        );
+        assert_eq!(plain[1].start, date!(2026 - 02 - 01));
     }
 
     #[test]
@@ -521,6 +628,7 @@ mod tests {
             date!(2027 - 01 - 01),
             BillingFrequency::Monthly,
             1,
+            None,
         );
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].end, date!(2026 - 11 - 14));
@@ -535,6 +643,7 @@ mod tests {
             date!(2026 - 11 - 01),
             BillingFrequency::Monthly,
             1,
+            None,
         )[0];
         let charges = vec![Charge {
             key: 1,

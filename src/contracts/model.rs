@@ -78,6 +78,8 @@ pub struct ContractRow {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub activated_at: Option<OffsetDateTime>,
+    /// Quarterly and annual: the month of the grid's periods (1–12); none: from the start.
+    pub anchor_month: Option<i16>,
 }
 
 impl ContractRow {
@@ -223,6 +225,10 @@ pub struct ContractView {
     /// Day of the month periods start on (on the month's last day when shorter).
     #[schema(example = 1)]
     pub anchor_day: i16,
+    /// Quarterly and annual billing: a month periods start in (1–12; the grid steps 3 or 12
+    /// months from it: 1 gives calendar quarters, 7 a fiscal year from July). Absent: the
+    /// grid starts at the first anchor day on or after the start date.
+    pub anchor_month: Option<i16>,
     pub billing_timing: BillingTiming,
     /// Net days; the account's terms when absent.
     pub payment_terms_days: Option<i32>,
@@ -259,6 +265,7 @@ impl ContractView {
             end_date: r.end_date,
             billing_frequency: r.billing_frequency,
             anchor_day: r.anchor_day,
+            anchor_month: r.anchor_month,
             billing_timing: r.billing_timing,
             payment_terms_days: r.payment_terms_days,
             description: r.description,
@@ -356,6 +363,10 @@ pub struct NewContract {
     pub billing_frequency: Option<BillingFrequency>,
     /// 1 to 31; default the start date's day.
     pub anchor_day: Option<i16>,
+    /// Quarterly and annual billing only: the month (1–12) periods start in; 1 gives calendar
+    /// quarters (Jan, Apr, Jul, Oct), 7 a fiscal year from July. A first partial period is
+    /// prorated over the whole grid period it falls in.
+    pub anchor_month: Option<i16>,
     /// Default `advance`.
     pub billing_timing: Option<BillingTiming>,
     /// Net days; the account's terms when absent.
@@ -380,6 +391,9 @@ pub struct ContractPatch {
     pub end_date: Option<Option<Date>>,
     pub billing_frequency: Option<BillingFrequency>,
     pub anchor_day: Option<i16>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i16>)]
+    pub anchor_month: Option<Option<i16>>,
     pub billing_timing: Option<BillingTiming>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<i32>)]

@@ -166,6 +166,7 @@ fn schedule(
         as_of,
         c.billing_frequency,
         c.anchor_day.clamp(1, 31) as u8,
+        c.anchor_month.map(|m| m.clamp(1, 12) as u8),
     )
     .into_iter()
     .filter(|p| match c.billing_timing {

@@ -30,6 +30,7 @@ pub fn draft(new: &NewContract, currency: &str, now: OffsetDateTime) -> Contract
         end_date: new.end_date,
         billing_frequency: new.billing_frequency.unwrap_or(BillingFrequency::Monthly),
         anchor_day: new.anchor_day.unwrap_or(new.start_date.day() as i16),
+        anchor_month: new.anchor_month,
         billing_timing: new.billing_timing.unwrap_or(BillingTiming::Advance),
         payment_terms_days: new.payment_terms_days,
         description: new.description.clone(),
@@ -50,6 +51,7 @@ pub fn apply(patch: &ContractPatch, current: &ContractRow, now: OffsetDateTime) 
         end_date: patch.end_date.unwrap_or(c.end_date),
         billing_frequency: patch.billing_frequency.unwrap_or(c.billing_frequency),
         anchor_day: patch.anchor_day.unwrap_or(c.anchor_day),
+        anchor_month: patch.anchor_month.unwrap_or(c.anchor_month),
         billing_timing: patch.billing_timing.unwrap_or(c.billing_timing),
         payment_terms_days: patch.payment_terms_days.unwrap_or(c.payment_terms_days),
         description: patch.description.clone().unwrap_or(c.description),
@@ -85,6 +87,17 @@ pub fn validate(c: &ContractRow, e: &mut Errors) {
     }
     if !(1..=31).contains(&c.anchor_day) {
         e.add("anchor_day", "out_of_range", "must be between 1 and 31");
+    }
+    match c.anchor_month {
+        Some(m) if !(1..=12).contains(&m) => {
+            e.add("anchor_month", "out_of_range", "must be between 1 and 12")
+        }
+        Some(_) if c.billing_frequency == BillingFrequency::Monthly => e.add(
+            "anchor_month",
+            "not_allowed",
+            "applies to quarterly and annual billing only",
+        ),
+        _ => {}
     }
     if let Some(days) = c.payment_terms_days {
         if !(0..=365).contains(&days) {

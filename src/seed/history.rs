@@ -694,6 +694,7 @@ impl Book {
             created_at: created,
             updated_at: created,
             activated_at: Some(created + Duration::hours(2)),
+            anchor_month: None,
         };
         let (code, base) = match kind {
             ContractKind::Lease => (codes.lease, rng.cents(8_000, 150_000)),
@@ -781,6 +782,7 @@ impl Book {
             options.as_of,
             contract.billing_frequency,
             contract.anchor_day as u8,
+            contract.anchor_month.map(|m| m.clamp(1, 12) as u8),
         );
         let mut meters = Vec::new();
         let kinds: &[&str] = if rng.chance(550) {

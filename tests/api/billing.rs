@@ -737,3 +737,122 @@ async fn billing_stops_at_termination_and_contracts_expire_after_their_end() {
     let again = run(&app, &d("2026-01-01"), json!({})).await;
     assert_eq!(again["progress"]["invoices_created"], 0);
 }
+
+/// Calendar quarters: a quarterly contract with anchor month 1 from 20 May 2025 bills 20 May –
+/// 30 Jun as 42 of the quarter's 91 days (553.85 of 1,200.00), then the July quarter whole.
+#[tokio::test]
+async fn calendar_quarters_prorate_the_first_partial_quarter_over_the_whole_quarter() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let quarterly = |extra: Value| {
+        let mut body = json!({"billing_frequency": "quarterly", "anchor_month": 1,
+            "charges": [{"description": "Service", "amount": "1200.00", "financial_code_id": code,
+                         "taxable": false}]});
+        merge(&mut body, extra);
+        body
+    };
+    // anchor_month is checked: 1–12, and only for quarterly and annual billing.
+    for (extra, field) in [
+        (json!({"anchor_month": 13}), "anchor_month"),
+        (json!({"anchor_month": 0}), "anchor_month"),
+        (
+            json!({"billing_frequency": "monthly", "anchor_month": 4}),
+            "anchor_month",
+        ),
+    ] {
+        let mut body = json!({"account_id": account, "kind": "service",
+            "start_date": d("2025-05-20"), "anchor_day": 1});
+        merge(&mut body, quarterly(extra));
+        let refused = app
+            .post("/v1/contracts", &billing(), &body)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(refused.error_field(), field);
+    }
+    assert_eq!(app.count("contracts").await, 0);
+
+    let c = contract(
+        &app,
+        &account,
+        &code,
+        &d("2025-05-20"),
+        quarterly(json!({})),
+    )
+    .await;
+    let got = app
+        .get(&format!("/v1/contracts/{c}"), &billing())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(got["anchor_month"], 1);
+    activate(&app, &c).await;
+    let done = run(&app, &d("2025-07-01"), json!({})).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let invoices = invoices_of(&app, &done).await;
+    assert_eq!(invoices.len(), 1);
+    let lines = lines_of(&invoices[0], "recurring");
+    let billed: Vec<(String, String, String, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["period_start"].as_str().unwrap().to_string(),
+                l["period_end"].as_str().unwrap().to_string(),
+                l["amount"].as_str().unwrap().to_string(),
+                l["explanation"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        billed,
+        vec![
+            (
+                d("2025-05-20"),
+                d("2025-06-30"),
+                "553.85".to_string(),
+                "1200.00 × 42/91 days, rounded half-up".to_string()
+            ),
+            (
+                d("2025-07-01"),
+                d("2025-09-30"),
+                "1200.00".to_string(),
+                "full period at 1200.00".to_string()
+            ),
+        ]
+    );
+    assert_eq!(invoices[0]["total"], "1753.85");
+    assert_eq!(
+        app.count(&sh(
+            "billed_periods WHERE period_start IN ('2025-05-20', '2025-07-01')"
+        ))
+        .await,
+        2
+    );
+    // The next run bills the October quarter and nothing twice.
+    let october = run(&app, &d("2025-10-01"), json!({})).await;
+    let invoices = invoices_of(&app, &october).await;
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(lines_of(&invoices[0], "recurring").len(), 1);
+    assert_eq!(
+        lines_of(&invoices[0], "recurring")[0]["period_end"],
+        d("2025-12-31")
+    );
+    // A draft's anchor month can be cleared (back to the grid of its start).
+    let draft = contract(
+        &app,
+        &account,
+        &code,
+        &d("2025-05-20"),
+        quarterly(json!({})),
+    )
+    .await;
+    let patched = app
+        .patch(
+            &format!("/v1/contracts/{draft}"),
+            &billing(),
+            &json!({"anchor_month": null, "version": 1}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert!(patched["anchor_month"].is_null());
+}
