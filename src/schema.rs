@@ -1,6 +1,20 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    account_notes (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        channel -> Text,
+        direction -> Text,
+        outcome -> Nullable<Text>,
+        contact_id -> Nullable<Uuid>,
+        text -> Text,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     accounts (id) {
         id -> Uuid,
         number -> Text,
@@ -42,6 +56,41 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamptz,
         payment_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    agency_placements (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        agency -> Text,
+        placed_on -> Date,
+        currency -> Text,
+        amount_placed -> Numeric,
+        commission_rate -> Numeric,
+        status -> Text,
+        recovered -> Numeric,
+        commission -> Numeric,
+        recalled_on -> Nullable<Date>,
+        recall_reason -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+        commission_financial_code_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    assignment_rules (id) {
+        id -> Uuid,
+        position -> Int4,
+        collector -> Text,
+        partner_id -> Nullable<Uuid>,
+        risk_level -> Nullable<Text>,
+        min_balance -> Nullable<Numeric>,
+        created_by -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -101,6 +150,21 @@ diesel::table! {
         created_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    collection_profiles (account_id) {
+        account_id -> Uuid,
+        collector -> Nullable<Text>,
+        assignment_rule_id -> Nullable<Uuid>,
+        assigned_at -> Nullable<Timestamptz>,
+        segment -> Nullable<Text>,
+        dunning_policy_id -> Nullable<Uuid>,
+        do_not_dun -> Bool,
+        do_not_dun_reason -> Nullable<Text>,
+        version -> Int4,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -346,6 +410,71 @@ diesel::table! {
 }
 
 diesel::table! {
+    dunning_actions (invoice_id, policy_id, step_no) {
+        invoice_id -> Uuid,
+        policy_id -> Uuid,
+        step_no -> Int4,
+        policy_version -> Int4,
+        account_id -> Uuid,
+        run_id -> Uuid,
+        action -> Text,
+        outcome -> Text,
+        days_past_due -> Int4,
+        amount -> Numeric,
+        task_id -> Nullable<Uuid>,
+        service_order_id -> Nullable<Uuid>,
+        performed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    dunning_policies (id) {
+        id -> Uuid,
+        name -> Text,
+        segment -> Nullable<Text>,
+        is_default -> Bool,
+        version -> Int4,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    dunning_runs (id) {
+        id -> Uuid,
+        as_of -> Date,
+        trigger -> Text,
+        status -> Text,
+        started_by -> Text,
+        started_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        invoices_examined -> Int4,
+        steps_performed -> Int4,
+        notices -> Int4,
+        tasks -> Int4,
+        service_orders -> Int4,
+        promises_kept -> Int4,
+        promises_broken -> Int4,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    dunning_steps (policy_id, policy_version, step_no) {
+        policy_id -> Uuid,
+        policy_version -> Int4,
+        step_no -> Int4,
+        days_past_due -> Int4,
+        action -> Text,
+        min_balance -> Numeric,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+    }
+}
+
+diesel::table! {
     equipment (id) {
         id -> Uuid,
         contract_id -> Uuid,
@@ -565,6 +694,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    notices (id) {
+        id -> Uuid,
+        number -> Text,
+        account_id -> Uuid,
+        invoice_id -> Uuid,
+        policy_id -> Uuid,
+        step_no -> Int4,
+        action -> Text,
+        channel -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        amount -> Numeric,
+        currency -> Text,
+        run_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     number_series (series) {
         series -> Text,
         next_value -> Int8,
@@ -643,93 +793,41 @@ diesel::table! {
 }
 
 diesel::table! {
-    tasks (id) {
+    placement_invoices (placement_id, invoice_id) {
+        placement_id -> Uuid,
+        invoice_id -> Uuid,
+        amount -> Numeric,
+    }
+}
+
+diesel::table! {
+    placement_recoveries (id) {
         id -> Uuid,
-        #[sql_name = "type"]
-        type_ -> Text,
-        subject_type -> Text,
-        subject_id -> Uuid,
-        account_id -> Nullable<Uuid>,
-        title -> Text,
-        description -> Nullable<Text>,
+        placement_id -> Uuid,
+        payment_id -> Uuid,
+        amount -> Numeric,
+        commission -> Numeric,
+        received_date -> Date,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        commission_adjustment_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    promise_instalments (promise_id, seq) {
+        promise_id -> Uuid,
+        seq -> Int4,
         due_date -> Date,
-        priority -> Text,
-        assignee -> Nullable<Text>,
+        amount -> Numeric,
         status -> Text,
-        created_by -> Text,
-        version -> Int4,
-        created_at -> Timestamptz,
-        updated_at -> Timestamptz,
-        completed_at -> Nullable<Timestamptz>,
     }
 }
 
 diesel::table! {
-    dunning_policies (id) {
-        id -> Uuid,
-        name -> Text,
-        segment -> Nullable<Text>,
-        is_default -> Bool,
-        version -> Int4,
-        created_by -> Text,
-        created_at -> Timestamptz,
-        updated_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    dunning_steps (policy_id, policy_version, step_no) {
-        policy_id -> Uuid,
-        policy_version -> Int4,
-        step_no -> Int4,
-        days_past_due -> Int4,
-        action -> Text,
-        min_balance -> Numeric,
-        subject -> Text,
-        body_text -> Text,
-        body_html -> Text,
-    }
-}
-
-diesel::table! {
-    collection_profiles (account_id) {
-        account_id -> Uuid,
-        collector -> Nullable<Text>,
-        assignment_rule_id -> Nullable<Uuid>,
-        assigned_at -> Nullable<Timestamptz>,
-        segment -> Nullable<Text>,
-        dunning_policy_id -> Nullable<Uuid>,
-        do_not_dun -> Bool,
-        do_not_dun_reason -> Nullable<Text>,
-        version -> Int4,
-        updated_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    assignment_rules (id) {
-        id -> Uuid,
-        position -> Int4,
-        collector -> Text,
-        partner_id -> Nullable<Uuid>,
-        risk_level -> Nullable<Text>,
-        min_balance -> Nullable<Numeric>,
-        created_by -> Text,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    account_notes (id) {
-        id -> Uuid,
-        account_id -> Uuid,
-        channel -> Text,
-        direction -> Text,
-        outcome -> Nullable<Text>,
-        contact_id -> Nullable<Uuid>,
-        text -> Text,
-        created_by -> Text,
-        created_at -> Timestamptz,
+    promise_invoices (promise_id, invoice_id) {
+        promise_id -> Uuid,
+        invoice_id -> Uuid,
     }
 }
 
@@ -749,23 +847,6 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
-    }
-}
-
-diesel::table! {
-    promise_instalments (promise_id, seq) {
-        promise_id -> Uuid,
-        seq -> Int4,
-        due_date -> Date,
-        amount -> Numeric,
-        status -> Text,
-    }
-}
-
-diesel::table! {
-    promise_invoices (promise_id, invoice_id) {
-        promise_id -> Uuid,
-        invoice_id -> Uuid,
     }
 }
 
@@ -793,119 +874,46 @@ diesel::table! {
 }
 
 diesel::table! {
-    dunning_runs (id) {
+    tasks (id) {
         id -> Uuid,
-        as_of -> Date,
-        trigger -> Text,
+        #[sql_name = "type"]
+        type_ -> Text,
+        subject_type -> Text,
+        subject_id -> Uuid,
+        account_id -> Nullable<Uuid>,
+        title -> Text,
+        description -> Nullable<Text>,
+        due_date -> Date,
+        priority -> Text,
+        assignee -> Nullable<Text>,
         status -> Text,
-        started_by -> Text,
-        started_at -> Timestamptz,
-        finished_at -> Nullable<Timestamptz>,
-        invoices_examined -> Int4,
-        steps_performed -> Int4,
-        notices -> Int4,
-        tasks -> Int4,
-        service_orders -> Int4,
-        promises_kept -> Int4,
-        promises_broken -> Int4,
-        error -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
-    dunning_actions (invoice_id, policy_id, step_no) {
-        invoice_id -> Uuid,
-        policy_id -> Uuid,
-        step_no -> Int4,
-        policy_version -> Int4,
-        account_id -> Uuid,
-        run_id -> Uuid,
-        action -> Text,
-        outcome -> Text,
-        days_past_due -> Int4,
-        amount -> Numeric,
-        task_id -> Nullable<Uuid>,
-        service_order_id -> Nullable<Uuid>,
-        performed_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    notices (id) {
-        id -> Uuid,
-        number -> Text,
-        account_id -> Uuid,
-        invoice_id -> Uuid,
-        policy_id -> Uuid,
-        step_no -> Int4,
-        action -> Text,
-        channel -> Text,
-        recipient -> Text,
-        subject -> Text,
-        body_text -> Text,
-        body_html -> Text,
-        amount -> Numeric,
-        currency -> Text,
-        run_id -> Uuid,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    agency_placements (id) {
-        id -> Uuid,
-        account_id -> Uuid,
-        agency -> Text,
-        placed_on -> Date,
-        currency -> Text,
-        amount_placed -> Numeric,
-        commission_rate -> Numeric,
-        status -> Text,
-        recovered -> Numeric,
-        commission -> Numeric,
-        recalled_on -> Nullable<Date>,
-        recall_reason -> Nullable<Text>,
         created_by -> Text,
+        version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
-        version -> Int4,
-        commission_financial_code_id -> Nullable<Uuid>,
+        completed_at -> Nullable<Timestamptz>,
     }
 }
 
-diesel::table! {
-    placement_invoices (placement_id, invoice_id) {
-        placement_id -> Uuid,
-        invoice_id -> Uuid,
-        amount -> Numeric,
-    }
-}
-
-diesel::table! {
-    placement_recoveries (id) {
-        id -> Uuid,
-        placement_id -> Uuid,
-        payment_id -> Uuid,
-        amount -> Numeric,
-        commission -> Numeric,
-        received_date -> Date,
-        created_by -> Text,
-        created_at -> Timestamptz,
-        commission_adjustment_id -> Nullable<Uuid>,
-    }
-}
-
+diesel::joinable!(account_notes -> accounts (account_id));
+diesel::joinable!(account_notes -> contacts (contact_id));
 diesel::joinable!(accounts -> partners (partner_id));
 diesel::joinable!(adjustments -> accounts (account_id));
 diesel::joinable!(adjustments -> financial_codes (financial_code_id));
 diesel::joinable!(adjustments -> invoices (invoice_id));
 diesel::joinable!(adjustments -> payments (payment_id));
+diesel::joinable!(agency_placements -> accounts (account_id));
+diesel::joinable!(agency_placements -> financial_codes (commission_financial_code_id));
+diesel::joinable!(assignment_rules -> partners (partner_id));
 diesel::joinable!(billed_periods -> contracts (contract_id));
 diesel::joinable!(billed_periods -> invoices (invoice_id));
 diesel::joinable!(billing_run_errors -> billing_runs (run_id));
 diesel::joinable!(billing_run_errors -> contracts (contract_id));
 diesel::joinable!(billing_runs -> accounts (account_id));
 diesel::joinable!(billing_runs -> contracts (contract_id));
+diesel::joinable!(collection_profiles -> accounts (account_id));
+diesel::joinable!(collection_profiles -> assignment_rules (assignment_rule_id));
+diesel::joinable!(collection_profiles -> dunning_policies (dunning_policy_id));
 diesel::joinable!(contacts -> accounts (account_id));
 diesel::joinable!(contract_amendments -> contracts (contract_id));
 diesel::joinable!(contract_charges -> contract_amendments (amendment_id));
@@ -928,6 +936,13 @@ diesel::joinable!(dispute_notes -> disputes (dispute_id));
 diesel::joinable!(disputes -> accounts (account_id));
 diesel::joinable!(disputes -> invoice_lines (invoice_line_id));
 diesel::joinable!(disputes -> invoices (invoice_id));
+diesel::joinable!(dunning_actions -> accounts (account_id));
+diesel::joinable!(dunning_actions -> dunning_policies (policy_id));
+diesel::joinable!(dunning_actions -> dunning_runs (run_id));
+diesel::joinable!(dunning_actions -> invoices (invoice_id));
+diesel::joinable!(dunning_actions -> service_orders (service_order_id));
+diesel::joinable!(dunning_actions -> tasks (task_id));
+diesel::joinable!(dunning_steps -> dunning_policies (policy_id));
 diesel::joinable!(equipment -> contracts (contract_id));
 diesel::joinable!(invoice_lines -> contract_charges (charge_id));
 diesel::joinable!(invoice_lines -> contracts (contract_id));
@@ -951,35 +966,38 @@ diesel::joinable!(meter_readings -> meters (meter_id));
 diesel::joinable!(meters -> contracts (contract_id));
 diesel::joinable!(meters -> equipment (equipment_id));
 diesel::joinable!(meters -> financial_codes (financial_code_id));
+diesel::joinable!(notices -> accounts (account_id));
+diesel::joinable!(notices -> dunning_runs (run_id));
+diesel::joinable!(notices -> invoices (invoice_id));
 diesel::joinable!(payment_applications -> invoices (invoice_id));
 diesel::joinable!(payment_applications -> payments (payment_id));
 diesel::joinable!(payment_refunds -> payments (payment_id));
 diesel::joinable!(payments -> accounts (account_id));
 diesel::joinable!(payments -> invoices (return_fee_invoice_id));
+diesel::joinable!(placement_invoices -> agency_placements (placement_id));
+diesel::joinable!(placement_invoices -> invoices (invoice_id));
+diesel::joinable!(placement_recoveries -> adjustments (commission_adjustment_id));
+diesel::joinable!(placement_recoveries -> agency_placements (placement_id));
+diesel::joinable!(placement_recoveries -> payments (payment_id));
+diesel::joinable!(promise_instalments -> promises (promise_id));
+diesel::joinable!(promise_invoices -> invoices (invoice_id));
+diesel::joinable!(promise_invoices -> promises (promise_id));
+diesel::joinable!(promises -> accounts (account_id));
+diesel::joinable!(service_orders -> accounts (account_id));
+diesel::joinable!(service_orders -> contracts (contract_id));
 diesel::joinable!(tasks -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    dunning_policies,
-    dunning_steps,
-    collection_profiles,
-    assignment_rules,
     account_notes,
-    promises,
-    promise_instalments,
-    promise_invoices,
-    service_orders,
-    dunning_runs,
-    dunning_actions,
-    notices,
-    agency_placements,
-    placement_invoices,
-    placement_recoveries,
     accounts,
     adjustments,
+    agency_placements,
+    assignment_rules,
     audit_events,
     billed_periods,
     billing_run_errors,
     billing_runs,
+    collection_profiles,
     contacts,
     contract_amendments,
     contract_charges,
@@ -994,6 +1012,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     dispute_attachments,
     dispute_notes,
     disputes,
+    dunning_actions,
+    dunning_policies,
+    dunning_runs,
+    dunning_steps,
     equipment,
     financial_codes,
     idempotency_keys,
@@ -1005,10 +1027,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     meter_plans,
     meter_readings,
     meters,
+    notices,
     number_series,
     partners,
     payment_applications,
     payment_refunds,
     payments,
+    placement_invoices,
+    placement_recoveries,
+    promise_instalments,
+    promise_invoices,
+    promises,
+    service_orders,
     tasks,
 );
