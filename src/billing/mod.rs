@@ -2,6 +2,7 @@
 
 pub mod engine;
 pub mod model;
+pub mod preview;
 pub mod routes;
 pub mod rules;
 pub mod store;

@@ -12,6 +12,12 @@ crate::text_enum! {
 }
 
 crate::text_enum! {
+    /// How a run is asked for: `draft` and `issue` as [`RunMode`]; `preview` answers what the
+    /// run would bill and writes nothing.
+    NewRunMode { Draft => "draft", Issue => "issue", Preview => "preview" }
+}
+
+crate::text_enum! {
     RunStatus { Queued => "queued", Running => "running", Completed => "completed", Failed => "failed" }
 }
 
@@ -135,6 +141,7 @@ pub struct NewRun {
     pub account_id: Option<Uuid>,
     /// Only this contract.
     pub contract_id: Option<Uuid>,
-    /// Default `draft`.
-    pub mode: Option<RunMode>,
+    /// Default `draft`. `preview` computes and answers what the run would bill (200) and
+    /// writes nothing: no invoice, no estimate, no period consumed.
+    pub mode: Option<NewRunMode>,
 }

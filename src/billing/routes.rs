@@ -6,7 +6,7 @@ use diesel_async::AsyncConnection;
 use time::Duration;
 use uuid::Uuid;
 
-use super::model::{NewRun, RunMode, RunRow, RunStatus, RunView};
+use super::model::{NewRun, NewRunMode, RunMode, RunRow, RunStatus, RunView};
 use super::store;
 use crate::audit::{self, Change};
 use crate::auth::Permission;
@@ -22,18 +22,42 @@ use crate::AppState;
 /// How far ahead a run may bill (advance charges of the coming period).
 const MAX_DAYS_AHEAD: i64 = 31;
 
+/// The account and contract a run names exist.
+async fn check_scope(
+    conn: &mut crate::db::Conn,
+    new: &NewRun,
+    e: &mut Errors,
+) -> Result<(), ApiError> {
+    if let Some(account) = new.account_id {
+        if let Err(ApiError::NotFound(_)) =
+            crate::accounts::store::find_visible(conn, account, None).await
+        {
+            e.add("account_id", "unknown", "no account has this id");
+        }
+    }
+    if let Some(contract) = new.contract_id {
+        if let Err(ApiError::NotFound(_)) = crate::contracts::store::find(conn, contract).await {
+            e.add("contract_id", "unknown", "no contract has this id");
+        }
+    }
+    Ok(())
+}
+
 /// Handles the POST /v1/billing-runs route: queues a run; it runs in the background.
 ///
 /// Every active contract period due by `as_of` is billed: recurring charges (advance or
 /// arrears, prorated by days), meter usage of closed periods (estimated when no actual
 /// reading closes them), minimums and tax. A period is billed at most once, however often
-/// and on however many instances runs execute.
+/// and on however many instances runs execute. With `mode: preview` nothing is queued: the
+/// answer (200) is what the run would bill, computed now, with nothing written (at most
+/// 1,000 contracts: narrow a larger scope with `account_id` or `contract_id`).
 #[utoipa::path(
     tag = "billing-runs",
     request_body = NewRun,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
     responses(
         (status = 202, description = "The run was queued; follow it at its Location", body = RunView),
+        (status = 200, description = "`mode: preview`: what the run would bill; nothing was written", body = super::preview::BillingPreview),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -63,6 +87,28 @@ pub async fn create_run(
         );
     }
     let mut conn = crate::db::conn(&state.pool).await?;
+    if new.mode == Some(NewRunMode::Preview) {
+        // One snapshot, and a transaction that cannot write.
+        let preview = conn
+            .build_transaction()
+            .read_only()
+            .repeatable_read()
+            .run(async |conn| {
+                check_scope(conn, &new, &mut e).await?;
+                std::mem::take(&mut e).finish()?;
+                super::preview::preview(
+                    conn,
+                    &state.config.billing,
+                    new.as_of,
+                    new.account_id,
+                    new.contract_id,
+                    now,
+                )
+                .await
+            })
+            .await?;
+        return Ok(HttpResponse::Ok().json(preview));
+    }
     let stored = conn
         .transaction(async |conn| {
             let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
@@ -70,20 +116,7 @@ pub async fn create_run(
                 Begin::Replay(stored) => return Ok(stored),
                 Begin::Fresh(claim) => claim,
             };
-            if let Some(account) = new.account_id {
-                if let Err(ApiError::NotFound(_)) =
-                    crate::accounts::store::find_visible(conn, account, None).await
-                {
-                    e.add("account_id", "unknown", "no account has this id");
-                }
-            }
-            if let Some(contract) = new.contract_id {
-                if let Err(ApiError::NotFound(_)) =
-                    crate::contracts::store::find(conn, contract).await
-                {
-                    e.add("contract_id", "unknown", "no contract has this id");
-                }
-            }
+            check_scope(conn, &new, &mut e).await?;
             std::mem::take(&mut e).finish()?;
             let row = store::insert_run(
                 conn,
@@ -92,7 +125,10 @@ pub async fn create_run(
                     as_of: new.as_of,
                     account_id: new.account_id,
                     contract_id: new.contract_id,
-                    mode: new.mode.unwrap_or(RunMode::Draft),
+                    mode: match new.mode {
+                        Some(NewRunMode::Issue) => RunMode::Issue,
+                        _ => RunMode::Draft,
+                    },
                     status: RunStatus::Queued,
                     contracts_total: None,
                     contracts_done: 0,

@@ -85,7 +85,7 @@ async fn perform(
     settings: &Settings,
     clock: &Clock,
 ) -> Result<(), ApiError> {
-    let ids = store::contracts_in_scope(conn, run).await?;
+    let ids = store::contracts_in_scope(conn, run.as_of, run.account_id, run.contract_id).await?;
     store::set_total(conn, run.id, ids.len() as i32).await?;
     let chunks: Vec<&[Uuid]> = ids.chunks(CHUNK).collect();
     let next = AtomicUsize::new(0);

@@ -297,10 +297,14 @@ pub async fn update_invoice(
     Ok(versioned(StatusCode::OK, version, &view))
 }
 
-/// Handles the DELETE /v1/invoices/{id} route: deletes a manual draft.
+/// Handles the DELETE /v1/invoices/{id} route: deletes a draft.
 ///
-/// A draft made by a billing run holds its contract's billed periods; it is issued and then
-/// corrected, not deleted.
+/// A draft made by a billing run gives its contract's periods back: its recurring and meter
+/// periods become due again (the estimates made for them go), the re-rates it made are
+/// undone, amendments it was the first invoice after are flagged again, and its review tasks
+/// are cancelled; the next run bills them again (rebill after a contract correction). Refused
+/// (409 `later_periods_billed`) while a later period of one of its meters is on another
+/// invoice.
 #[utoipa::path(
     tag = "invoices",
     params(
@@ -330,15 +334,21 @@ pub async fn delete_invoice(
     let id = id.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
     conn.transaction(async |conn| {
+        // A run's draft: its contract first, the order billing runs lock in.
+        let peek = store::find_visible(conn, id, None).await?;
+        if let (Some(_), Some(contract)) = (peek.billing_run_id, peek.contract_id) {
+            crate::contracts::store::lock(conn, contract).await?;
+        }
         let current = store::lock_visible(conn, id, None).await?;
         expected.check(current.version)?;
         refuse_unless_draft(&current)?;
-        if current.billing_run_id.is_some() {
-            return Err(ApiError::conflict(
-                "billed_draft",
-                "The draft was made by a billing run and holds its contract's billed periods; issue it and correct it with a credit instead.",
-            ));
-        }
+        let released = match (current.billing_run_id, current.contract_id) {
+            (Some(_), Some(contract)) => Some((
+                contract,
+                crate::billing::store::release_draft(conn, &current, ctx.now).await?,
+            )),
+            _ => None,
+        };
         let before = view(conn, current, ctx.today()).await?;
         store::delete_draft(conn, id).await?;
         audit::record(
@@ -353,7 +363,45 @@ pub async fn delete_invoice(
                 after: None::<&InvoiceView>,
             },
         )
-        .await
+        .await?;
+        let Some((contract, released)) = released else {
+            return Ok(());
+        };
+        audit::record(
+            conn,
+            &ctx,
+            Change {
+                action: "contract.periods_released",
+                entity_type: "contract",
+                entity_id: contract,
+                account_id: Some(before.account_id),
+                before: None,
+                after: Some(&serde_json::json!({
+                    "invoice_id": id,
+                    "released": released,
+                })),
+            },
+        )
+        .await?;
+        for task in &released.tasks_cancelled {
+            audit::record(
+                conn,
+                &ctx,
+                Change {
+                    action: "task.updated",
+                    entity_type: "task",
+                    entity_id: *task,
+                    account_id: Some(before.account_id),
+                    before: None,
+                    after: Some(&serde_json::json!({
+                        "status": "cancelled",
+                        "reason": format!("its draft invoice {id} was deleted"),
+                    })),
+                },
+            )
+            .await?;
+        }
+        Ok::<_, ApiError>(())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

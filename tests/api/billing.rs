@@ -856,3 +856,287 @@ async fn calendar_quarters_prorate_the_first_partial_quarter_over_the_whole_quar
         .body;
     assert!(patched["anchor_month"].is_null());
 }
+
+/// `mode: preview` computes what a run would bill with the same engine and writes nothing: no
+/// invoice, estimate, period, run or audit entry; the run made afterwards bills exactly that.
+#[tokio::test]
+async fn a_preview_answers_what_a_run_would_bill_and_writes_nothing() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let c = contract(&app, &account, &code, &d("2025-07-01"), json!({})).await;
+    let meters = equipment(
+        &app,
+        &c,
+        "SN-PRE",
+        &d("2025-07-01"),
+        json!([{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
+                "financial_code_id": code, "initial_reading": 100_000}]),
+    )
+    .await;
+    for (on, value) in [
+        ("2025-08-01", 106_200),
+        ("2025-09-01", 112_400),
+        ("2025-10-01", 120_000),
+    ] {
+        reading(&app, &meters[0], &d(on), value).await;
+    }
+    activate(&app, &c).await;
+    let before_audit = app.count("audit_events").await;
+    let preview = app
+        .post(
+            "/v1/billing-runs",
+            &billing(),
+            &json!({"as_of": d("2025-11-01"), "mode": "preview", "account_id": account}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(preview["preview"], true);
+    assert_eq!(preview["contracts"], 1);
+    let invoices = preview["invoices"].as_array().unwrap();
+    // July to November in advance, and the usage of July to October (October estimated).
+    assert_eq!(invoices.len(), 1);
+    let inv = &invoices[0];
+    assert_eq!(inv["status"], "draft");
+    assert!(inv["number"].is_null());
+    assert_eq!(lines_of(inv, "recurring").len(), 5);
+    let october = lines_of(inv, "usage")
+        .into_iter()
+        .find(|l| l["period_start"] == d("2025-10-01"))
+        .unwrap()
+        .clone();
+    assert_eq!(october["meter"]["end_reading"], 126_739);
+    assert_eq!(october["meter"]["end_estimated"], true);
+    assert_eq!(preview["totals"][0]["currency"], "USD");
+    assert_eq!(preview["totals"][0]["invoices"], 1);
+    assert_eq!(preview["totals"][0]["total"], inv["total"]);
+    // Nothing was written.
+    for table in [
+        "invoices",
+        "invoice_lines",
+        "billed_periods",
+        "meter_periods",
+        "billing_runs",
+        "meter_readings WHERE source = 'estimated'",
+    ] {
+        assert_eq!(app.count(table).await, 0, "{table}");
+    }
+    assert_eq!(app.count("audit_events").await, before_audit);
+    // Refusals change nothing either.
+    let refused = app
+        .post(
+            "/v1/billing-runs",
+            &billing(),
+            &json!({"as_of": d("2025-11-01"), "mode": "preview",
+                    "account_id": "0192f1d2-0000-7000-8000-000000000999"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(refused.error_field(), "account_id");
+    app.post(
+        "/v1/billing-runs",
+        &billing(),
+        &json!({"as_of": d("2025-11-01"), "mode": "rehearsal"}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    app.post(
+        "/v1/billing-runs",
+        &token(Role::Collections),
+        &json!({"as_of": d("2025-11-01"), "mode": "preview"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+
+    // The run bills what the preview said, to the cent.
+    let done = run(&app, &d("2025-11-01"), json!({})).await;
+    let billed = invoices_of(&app, &done).await;
+    assert_eq!(billed.len(), 1);
+    for field in ["subtotal", "tax_total", "total"] {
+        assert_eq!(billed[0][field], inv[field], "{field}");
+    }
+    let amounts = |i: &Value| -> Vec<(String, String)> {
+        i["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["description"].as_str().unwrap().to_string(),
+                    l["amount"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(amounts(&billed[0]), amounts(inv));
+}
+
+/// A draft a run made can be deleted: its periods are billed again by the next run, with the
+/// contract corrected in between (an upgrade from the released period, refused before). The
+/// drafts go newest first: a meter's later period on another draft blocks the earlier one.
+#[tokio::test]
+async fn deleting_a_runs_draft_releases_its_periods_to_be_billed_again() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let c = contract(&app, &account, &code, &d("2025-10-01"), json!({})).await;
+    let meters = equipment(
+        &app,
+        &c,
+        "SN-REBILL",
+        &d("2025-10-01"),
+        json!([{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
+                "financial_code_id": code, "initial_reading": 120_000,
+                "expected_monthly_volume": 6000}]),
+    )
+    .await;
+    activate(&app, &c).await;
+    let october = invoices_of(&app, &run(&app, &d("2025-10-01"), json!({})).await).await;
+    reading(&app, &meters[0], &d("2025-11-01"), 127_350).await;
+    let november = invoices_of(&app, &run(&app, &d("2025-11-01"), json!({})).await).await;
+    // December's usage of November is estimated (no reading).
+    let december = invoices_of(&app, &run(&app, &d("2025-12-01"), json!({})).await).await;
+    assert_eq!(
+        meter_line(&december[0], &meters[0])["meter"]["end_estimated"],
+        true
+    );
+    let (oct, nov, dec) = (id(&october[0]), id(&november[0]), id(&december[0]));
+
+    // November's draft holds October's meter period; December's draft holds November's.
+    app.delete(&format!("/v1/invoices/{nov}"), &billing())
+        .await
+        .expect_problem(409, "later_periods_billed");
+    assert_eq!(app.count("invoices").await, 3);
+    // An upgrade cannot reach into a billed period.
+    let upgrade = json!({"kind": "upgrade", "effective_date": d("2025-11-01"),
+        "end_charge_ids": [app.get(&format!("/v1/contracts/{c}"), &billing()).await.body["charges"][0]["id"]],
+        "charges": [{"description": "Base charge", "amount": "300.00", "financial_code_id": code}]});
+    app.post(
+        &format!("/v1/contracts/{c}/amendments"),
+        &billing(),
+        &upgrade,
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+
+    app.delete(&format!("/v1/invoices/{dec}"), &billing())
+        .await
+        .expect(204);
+    assert_eq!(
+        app.count(&sh(
+            "meter_readings WHERE source = 'estimated' AND read_on = '2025-12-01'"
+        ))
+        .await,
+        0
+    );
+    app.delete(&format!("/v1/invoices/{nov}"), &billing())
+        .await
+        .expect(204);
+    assert_eq!(app.count("billed_periods").await, 1);
+    assert_eq!(app.count("meter_periods").await, 0);
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE action = 'contract.periods_released' AND entity_id = '{c}' \
+             AND after->>'invoice_id' = '{nov}' AND jsonb_array_length(after->'released'->'periods') = 1 \
+             AND jsonb_array_length(after->'released'->'meter_periods') = 1"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE action = 'invoice.deleted' AND entity_id IN ('{nov}', '{dec}')"
+        ))
+        .await,
+        2
+    );
+    // Now the correction is possible, and the next run bills November and December again at
+    // the new price, with October's and November's usage.
+    app.post(
+        &format!("/v1/contracts/{c}/amendments"),
+        &billing(),
+        &upgrade,
+    )
+    .await
+    .expect(201);
+    let rebilled = invoices_of(&app, &run(&app, &d("2025-12-01"), json!({})).await).await;
+    assert_eq!(rebilled.len(), 1);
+    let recurring: Vec<(String, String)> = lines_of(&rebilled[0], "recurring")
+        .iter()
+        .map(|l| {
+            (
+                l["period_start"].as_str().unwrap().to_string(),
+                l["amount"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        recurring,
+        vec![
+            (d("2025-11-01"), "300.00".to_string()),
+            (d("2025-12-01"), "300.00".to_string())
+        ]
+    );
+    let usage: Vec<String> = lines_of(&rebilled[0], "usage")
+        .iter()
+        .map(|l| l["period_start"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(usage, vec![d("2025-10-01"), d("2025-11-01")]);
+    let october_usage = meter_line(&rebilled[0], &meters[0]);
+    assert_eq!(october_usage["meter"]["end_reading"], 127_350);
+    // Contract versus invoices: nothing missing, nothing twice.
+    let check = app
+        .get(
+            &format!("/v1/contracts/{c}/reconciliation?as_of={}", d("2025-12-01")),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(check["summary"]["missing"], 0);
+    assert_eq!(check["summary"]["duplicate"], 0);
+    assert_eq!(check["summary"]["periods"], 3);
+    // The rebilled draft is the first after the upgrade: flagged, with a review task. Deleted,
+    // its task is cancelled and the next draft is flagged again.
+    assert_eq!(rebilled[0]["review_required"], true);
+    let first = id(&rebilled[0]);
+    assert_eq!(
+        app.count(&format!(
+            "tasks WHERE subject_id = '{first}' AND status = 'open'"
+        ))
+        .await,
+        1
+    );
+    app.delete(&format!("/v1/invoices/{first}"), &billing())
+        .await
+        .expect(204);
+    assert_eq!(
+        app.count(&format!(
+            "tasks WHERE subject_id = '{first}' AND status = 'cancelled'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("contract_amendments WHERE kind = 'upgrade' AND review_invoice_id IS NULL")
+            .await,
+        1
+    );
+    let again = invoices_of(&app, &run(&app, &d("2025-12-01"), json!({})).await).await;
+    assert_eq!(again[0]["review_required"], true);
+    assert_eq!(again[0]["total"], rebilled[0]["total"]);
+    // October's draft is untouched; an issued invoice is never deleted.
+    assert_eq!(
+        app.get(&format!("/v1/invoices/{oct}"), &billing())
+            .await
+            .expect(200)
+            .body["status"],
+        "draft"
+    );
+    app.post(&format!("/v1/invoices/{oct}/issue"), &billing(), &json!({}))
+        .await
+        .expect(200);
+    app.delete(&format!("/v1/invoices/{oct}"), &billing())
+        .await
+        .expect(409);
+    assert_eq!(app.count("billed_periods").await, 3);
+}
