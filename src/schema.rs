@@ -275,6 +275,13 @@ diesel::table! {
         line_no -> Int4,
         description -> Text,
         amount -> Numeric,
+        invoice_id -> Nullable<Uuid>,
+        invoice_line_id -> Nullable<Uuid>,
+        financial_code_id -> Nullable<Uuid>,
+        taxable -> Bool,
+        tax_amount -> Numeric,
+        period_start -> Nullable<Date>,
+        period_end -> Nullable<Date>,
     }
 }
 
@@ -315,6 +322,7 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        tax_total -> Numeric,
     }
 }
 
@@ -406,6 +414,7 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        tax_amount -> Numeric,
     }
 }
 
@@ -602,6 +611,7 @@ diesel::table! {
         disputed_amount -> Numeric,
         voided_at -> Nullable<Timestamptz>,
         void_reason -> Nullable<Text>,
+        credited_taxable -> Numeric,
     }
 }
 
@@ -924,6 +934,9 @@ diesel::joinable!(contracts -> accounts (account_id));
 diesel::joinable!(credit_applications -> credit_memos (credit_memo_id));
 diesel::joinable!(credit_applications -> invoices (invoice_id));
 diesel::joinable!(credit_memo_lines -> credit_memos (credit_memo_id));
+diesel::joinable!(credit_memo_lines -> financial_codes (financial_code_id));
+diesel::joinable!(credit_memo_lines -> invoice_lines (invoice_line_id));
+diesel::joinable!(credit_memo_lines -> invoices (invoice_id));
 diesel::joinable!(credit_memo_targets -> credit_memos (credit_memo_id));
 diesel::joinable!(credit_memo_targets -> invoices (invoice_id));
 diesel::joinable!(credit_memos -> accounts (account_id));

@@ -1,3 +1,11 @@
+ALTER TABLE disputes DROP COLUMN tax_amount;
+ALTER TABLE invoices DROP COLUMN credited_taxable;
+ALTER TABLE credit_memos DROP COLUMN tax_total;
+DROP INDEX credit_memo_lines_invoice_idx;
+ALTER TABLE credit_memo_lines DROP CONSTRAINT credit_memo_lines_tax_of_taxable,
+    DROP CONSTRAINT credit_memo_lines_line_has_invoice, DROP COLUMN period_end,
+    DROP COLUMN period_start, DROP COLUMN tax_amount, DROP COLUMN taxable,
+    DROP COLUMN financial_code_id, DROP COLUMN invoice_line_id, DROP COLUMN invoice_id;
 ALTER TABLE contracts DROP COLUMN anchor_month;
 DROP INDEX adjustments_payment_idx;
 ALTER TABLE placement_recoveries DROP COLUMN commission_adjustment_id;

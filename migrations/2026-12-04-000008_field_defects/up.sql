@@ -22,3 +22,23 @@ CREATE INDEX adjustments_payment_idx ON adjustments (payment_id) WHERE payment_i
 -- (quarters Jan/Apr/Jul/Oct with 1, a fiscal year from July with 7). Without it, the grid
 -- starts from the contract's first anchor date.
 ALTER TABLE contracts ADD COLUMN anchor_month smallint CHECK (anchor_month BETWEEN 1 AND 12);
+
+-- Credits carry their tax. A credit line may be of an invoice line (and, for a contract's
+-- credits, of a charge's period, under the charge's code): of a taxable line its amount is
+-- net and its tax is the invoice's tax on what was left taxable less its tax on what is left,
+-- each rounded once as the invoice's was. An invoice keeps the taxable amount credited so far.
+ALTER TABLE credit_memo_lines
+    ADD COLUMN invoice_id uuid REFERENCES invoices (id),
+    ADD COLUMN invoice_line_id uuid REFERENCES invoice_lines (id),
+    ADD COLUMN financial_code_id uuid REFERENCES financial_codes (id),
+    ADD COLUMN taxable boolean NOT NULL DEFAULT false,
+    ADD COLUMN tax_amount numeric NOT NULL DEFAULT 0 CHECK (tax_amount >= 0),
+    ADD COLUMN period_start date,
+    ADD COLUMN period_end date,
+    ADD CONSTRAINT credit_memo_lines_line_has_invoice CHECK (invoice_line_id IS NULL OR invoice_id IS NOT NULL),
+    ADD CONSTRAINT credit_memo_lines_tax_of_taxable CHECK (taxable OR tax_amount = 0);
+CREATE INDEX credit_memo_lines_invoice_idx ON credit_memo_lines (invoice_id) WHERE invoice_id IS NOT NULL;
+ALTER TABLE credit_memos ADD COLUMN tax_total numeric NOT NULL DEFAULT 0 CHECK (tax_total >= 0 AND tax_total <= total);
+ALTER TABLE invoices ADD COLUMN credited_taxable numeric NOT NULL DEFAULT 0 CHECK (credited_taxable >= 0);
+-- A dispute of a taxable line is of its net amount; the tax on it is held with it.
+ALTER TABLE disputes ADD COLUMN tax_amount numeric NOT NULL DEFAULT 0 CHECK (tax_amount >= 0);

@@ -423,6 +423,7 @@ pub fn bill_contract(
             disputed_amount: Decimal::ZERO,
             voided_at: None,
             void_reason: None,
+            credited_taxable: Decimal::ZERO,
         });
         bill.lines.extend(lines);
     }

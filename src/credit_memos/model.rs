@@ -65,17 +65,39 @@ pub struct CreditMemoRow {
     pub version: i32,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// The tax in `total` (lines of taxable invoice lines).
+    pub tax_total: Decimal,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = crate::schema::credit_memo_lines)]
+#[derive(Debug, Clone, Default, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = crate::schema::credit_memo_lines, treat_none_as_null = true)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct CreditLineRow {
     pub id: Uuid,
     pub credit_memo_id: Uuid,
     pub line_no: i32,
     pub description: String,
+    /// Net of tax.
     pub amount: Decimal,
+    /// The invoice it credits, when it credits a line of it (or a charge's period on it).
+    pub invoice_id: Option<Uuid>,
+    pub invoice_line_id: Option<Uuid>,
+    /// The line's own code (a contract's credits carry the charge's revenue code); none: the
+    /// memo's.
+    pub financial_code_id: Option<Uuid>,
+    /// Of a taxable invoice line: its tax is credited too.
+    pub taxable: bool,
+    pub tax_amount: Decimal,
+    /// The days of a charge's period it credits.
+    pub period_start: Option<Date>,
+    pub period_end: Option<Date>,
+}
+
+impl CreditLineRow {
+    /// The line with its tax.
+    pub fn total(&self) -> Decimal {
+        self.amount + self.tax_amount
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -118,13 +140,28 @@ fn money(currency: &str, amount: Decimal) -> Decimal {
     Currency::parse(currency).map_or(amount, |c| c.normalize(amount))
 }
 
-/// A line of a credit memo.
+/// A line of a credit memo: net, tax and total.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreditLineView {
     pub line_no: i32,
     pub description: String,
+    /// Net of tax.
     #[schema(value_type = String, example = "120.00")]
     pub amount: Decimal,
+    /// The tax credited with it (lines of taxable invoice lines).
+    #[schema(value_type = String, example = "9.90")]
+    pub tax_amount: Decimal,
+    /// amount + tax_amount.
+    #[schema(value_type = String, example = "129.90")]
+    pub total: Decimal,
+    /// The invoice and line it credits.
+    pub invoice_id: Option<Uuid>,
+    pub invoice_line_id: Option<Uuid>,
+    /// Its own code; absent: the memo's.
+    pub financial_code_id: Option<Uuid>,
+    /// The days of a charge's period it credits.
+    pub period_start: Option<Date>,
+    pub period_end: Option<Date>,
 }
 
 /// An invoice a credit memo is meant for, and how much of it.
@@ -197,6 +234,13 @@ pub struct CreditMemoView {
     pub reason: CreditReason,
     pub financial_code_id: Uuid,
     pub currency: String,
+    /// The lines' net amounts.
+    #[schema(value_type = String, example = "120.00")]
+    pub subtotal: Decimal,
+    /// The tax credited with them.
+    #[schema(value_type = String, example = "0.00")]
+    pub tax_total: Decimal,
+    /// subtotal + tax_total.
     #[schema(value_type = String, example = "120.00")]
     pub total: Decimal,
     #[schema(value_type = String, example = "120.00")]
@@ -249,6 +293,8 @@ impl CreditMemoView {
             status: m.status,
             reason: m.reason,
             financial_code_id: m.financial_code_id,
+            subtotal: money(&c, m.total - m.tax_total),
+            tax_total: money(&c, m.tax_total),
             total: money(&c, m.total),
             applied: money(&c, m.amount_applied),
             refunded: money(&c, m.amount_refunded),
@@ -260,8 +306,15 @@ impl CreditMemoView {
                 .into_iter()
                 .map(|l| CreditLineView {
                     line_no: l.line_no,
+                    total: money(&c, l.total()),
                     description: l.description,
                     amount: money(&c, l.amount),
+                    tax_amount: money(&c, l.tax_amount),
+                    invoice_id: l.invoice_id,
+                    invoice_line_id: l.invoice_line_id,
+                    financial_code_id: l.financial_code_id,
+                    period_start: l.period_start,
+                    period_end: l.period_end,
                 })
                 .collect(),
             targets: targets
@@ -304,10 +357,15 @@ impl CreditMemoView {
 #[serde(deny_unknown_fields)]
 pub struct NewCreditLine {
     pub description: String,
-    /// More than zero.
+    /// More than zero. Of a taxable invoice line: net of tax (the tax on it is added).
     #[serde(with = "rust_decimal::serde::str")]
     #[schema(value_type = String, example = "120.00")]
     pub amount: Decimal,
+    /// A line of an issued invoice of the account that this credits (at most its amount): its
+    /// invoice becomes a target for the line's total, and a taxable line's tax is credited too.
+    pub invoice_line_id: Option<Uuid>,
+    /// The line's own active code (`credit` or `revenue`); default the memo's.
+    pub financial_code_id: Option<Uuid>,
 }
 
 /// A credit memo, created as a draft: lines, or a single `amount` with its `description`.

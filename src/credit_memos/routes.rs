@@ -42,9 +42,10 @@ pub async fn issue_and_apply(
     stamp: &Stamp,
 ) -> Result<(), ApiError> {
     // Invoices before the number's counter: the order dispute resolution takes them in.
-    let targets = store::targets_of(conn, memo.id).await?;
+    let mut targets = store::targets_of(conn, memo.id).await?;
     let ids: Vec<Uuid> = targets.iter().map(|t| t.invoice_id).collect();
     let mut invoices = crate::invoices::store::lock_many(conn, &ids).await?;
+    fix_taxes(conn, memo, &mut targets, &mut invoices).await?;
     let year = stamp.today().year();
     let n = crate::db::next_number(conn, &format!("CM-{year}")).await?;
     let mut entries = vec![rules::issue(memo, format!("CM-{year}-{n:06}"), stamp)];
@@ -75,6 +76,90 @@ pub async fn issue_and_apply(
         return Ok(());
     }
     crate::collections::events::cash_moved(conn, ctx, memo.account_id, false).await
+}
+
+/// Fixes the tax of a memo's lines of taxable invoice lines as it is issued, against its
+/// (locked) invoices as they stand now, and records the taxable amount credited on them; the
+/// memo's total and its targets follow. 409 `exceeds_taxable` when earlier credits have left
+/// less of an invoice taxable than the lines credit.
+async fn fix_taxes(
+    conn: &mut Conn,
+    memo: &mut CreditMemoRow,
+    targets: &mut [TargetRow],
+    invoices: &mut [crate::invoices::model::InvoiceRow],
+) -> Result<(), ApiError> {
+    let mut lines = store::lines_of(conn, memo.id).await?;
+    if lines.iter().all(|l| l.invoice_id.is_none()) {
+        return Ok(());
+    }
+    let currency = Currency::parse(&memo.currency)
+        .ok_or_else(|| ApiError::internal("the memo's currency is unknown"))?;
+    let credited = rules::taxable_by_invoice(&lines);
+    for invoice in invoices.iter() {
+        let Some(net) = credited.get(&invoice.id) else {
+            continue;
+        };
+        let left = invoice.taxable_amount - invoice.credited_taxable;
+        if *net > left {
+            return Err(ApiError::conflict(
+                "exceeds_taxable",
+                format!(
+                    "The memo credits {net} of invoice {}'s taxable lines, of which earlier credits have left {left}.",
+                    invoice.number.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    let before: Vec<Decimal> = lines.iter().map(|l| l.tax_amount).collect();
+    let taxes: Vec<rules::InvoiceTax> = invoices.iter().map(|i| i.into()).collect();
+    memo.tax_total = rules::tax_lines(&mut lines, &taxes, currency);
+    memo.total = lines.iter().map(CreditLineRow::total).sum();
+    if lines.iter().zip(&before).any(|(l, b)| l.tax_amount != *b) {
+        store::update_lines(conn, &lines).await?;
+    }
+    for target in targets.iter_mut() {
+        let of_lines: Vec<&CreditLineRow> = lines
+            .iter()
+            .filter(|l| l.invoice_id == Some(target.invoice_id))
+            .collect();
+        if of_lines.is_empty() {
+            continue;
+        }
+        let amount = of_lines.iter().map(|l| l.total()).sum();
+        if amount != target.amount {
+            target.amount = amount;
+            store::update_target(conn, target).await?;
+        }
+    }
+    for invoice in invoices.iter_mut() {
+        if let Some(net) = credited.get(&invoice.id) {
+            invoice.credited_taxable += *net;
+        }
+    }
+    Ok(())
+}
+
+/// Voiding an issued memo gives back to its invoices the taxable amount its lines credited.
+async fn give_back_taxable(
+    conn: &mut Conn,
+    memo: &CreditMemoRow,
+    stamp: &Stamp,
+) -> Result<(), ApiError> {
+    if memo.status != CreditMemoStatus::Issued {
+        return Ok(());
+    }
+    let credited = rules::taxable_by_invoice(&store::lines_of(conn, memo.id).await?);
+    if credited.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = credited.keys().copied().collect();
+    for mut invoice in crate::invoices::store::lock_many(conn, &ids).await? {
+        invoice.credited_taxable -= credited[&invoice.id];
+        invoice.version += 1;
+        invoice.updated_at = stamp.now;
+        crate::invoices::store::update(conn, &invoice).await?;
+    }
+    Ok(())
 }
 
 /// A memo of a valid dispute that waits for approval keeps its amount held on the disputed
@@ -123,9 +208,9 @@ pub async fn submit(
     }
 }
 
-/// Checks a new memo's fields; returns its lines.
-fn check_new(new: &NewCreditMemo, currency: Currency, e: &mut Errors) -> Vec<(String, Decimal)> {
-    let lines: Vec<(String, Decimal)> = match (&new.lines, new.amount) {
+/// Checks a new memo's fields; returns its lines (invoice lines named, not yet checked).
+fn check_new(new: &NewCreditMemo, currency: Currency, e: &mut Errors) -> Vec<CreditLineRow> {
+    let lines: Vec<CreditLineRow> = match (&new.lines, new.amount) {
         (Some(lines), None) => {
             if lines.is_empty() || lines.len() > MAX_LINES {
                 e.add("lines", "out_of_range", format!("1 to {MAX_LINES} lines"));
@@ -136,13 +221,17 @@ fn check_new(new: &NewCreditMemo, currency: Currency, e: &mut Errors) -> Vec<(St
             }
             lines
                 .iter()
-                .map(|l| (l.description.trim().to_string(), l.amount))
+                .map(|l| CreditLineRow {
+                    invoice_line_id: l.invoice_line_id,
+                    financial_code_id: l.financial_code_id,
+                    ..plain_line(l.description.trim().to_string(), l.amount)
+                })
                 .collect()
         }
         (None, Some(amount)) => {
             e.optional_text("description", new.description.as_deref(), 500);
             check_amount("amount", amount, Some(currency), e);
-            vec![(
+            vec![plain_line(
                 new.description
                     .as_deref()
                     .map_or("Credit".to_string(), |d| d.trim().to_string()),
@@ -155,7 +244,11 @@ fn check_new(new: &NewCreditMemo, currency: Currency, e: &mut Errors) -> Vec<(St
         }
     };
     e.optional_text("memo", new.memo.as_deref(), 1000);
-    let total: Decimal = lines.iter().map(|(_, a)| a.max(&Decimal::ZERO)).sum();
+    let total: Decimal = lines
+        .iter()
+        .filter(|l| l.invoice_line_id.is_none())
+        .map(|l| l.amount.max(Decimal::ZERO))
+        .sum();
     let targeted: Decimal = new
         .targets
         .iter()
@@ -176,10 +269,106 @@ fn check_new(new: &NewCreditMemo, currency: Currency, e: &mut Errors) -> Vec<(St
         e.add(
             "targets",
             "exceeds_total",
-            format!("target {targeted}, more than the memo's total {total}"),
+            format!("target {targeted}, more than the total of the lines not of an invoice line ({total})"),
         );
     }
     lines
+}
+
+/// Ties the lines naming an invoice line to it: the line must be a positive line of an issued,
+/// not void or written-off invoice of the account, and not credit more than it; the invoice
+/// may not also be a target given by hand. Returns the invoices the lines credit.
+async fn check_invoice_lines(
+    conn: &mut Conn,
+    account_id: Uuid,
+    lines: &mut [CreditLineRow],
+    targets: &[super::model::CreditTarget],
+    e: &mut Errors,
+) -> Result<Vec<Uuid>, ApiError> {
+    use crate::invoices::model::InvoiceStatus;
+    let ids: Vec<Uuid> = lines.iter().filter_map(|l| l.invoice_line_id).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = crate::invoices::store::lines_with_invoices(conn, &ids).await?;
+    let mut invoices = Vec::new();
+    for (k, line) in lines.iter_mut().enumerate() {
+        let Some(line_id) = line.invoice_line_id else {
+            continue;
+        };
+        let field = format!("lines[{k}].invoice_line_id");
+        let Some((of, invoice)) = found.iter().find(|(l, _)| l.id == line_id) else {
+            e.add(&field, "unknown", "no invoice line has this id");
+            continue;
+        };
+        if invoice.account_id != account_id {
+            e.add(
+                &field,
+                "other_account",
+                "is a line of another account's invoice",
+            );
+        } else if !matches!(invoice.status, InvoiceStatus::Open | InvoiceStatus::Paid) {
+            e.add(
+                &field,
+                "not_creditable",
+                format!("its invoice is {}", invoice.status.as_str()),
+            );
+        } else if of.amount <= Decimal::ZERO {
+            e.add(&field, "not_creditable", "is a credit or true-up line");
+        } else if line.amount > of.amount {
+            e.add(
+                &format!("lines[{k}].amount"),
+                "exceeds_line",
+                format!("is more than the invoice line's amount ({})", of.amount),
+            );
+        }
+        if let Some(t) = targets.iter().position(|t| t.invoice_id == invoice.id) {
+            e.add(
+                &format!("targets[{t}].invoice_id"),
+                "implied_by_lines",
+                "is credited by lines of it; their totals are its target",
+            );
+        }
+        line.invoice_id = Some(invoice.id);
+        line.taxable = of.taxable && !invoice.tax_rate.is_zero();
+        line.period_start = of.period_start;
+        line.period_end = of.period_end;
+        invoices.push(invoice.id);
+    }
+    invoices.sort();
+    invoices.dedup();
+    Ok(invoices)
+}
+
+/// The targets of a memo: those given by hand, and each invoice its lines credit for their
+/// totals.
+pub fn targets_of_lines(
+    memo_id: Uuid,
+    lines: &[CreditLineRow],
+    given: &[super::model::CreditTarget],
+) -> Vec<TargetRow> {
+    let mut out: Vec<TargetRow> = given
+        .iter()
+        .map(|t| TargetRow {
+            credit_memo_id: memo_id,
+            invoice_id: t.invoice_id,
+            amount: t.amount,
+        })
+        .collect();
+    for l in lines {
+        let Some(invoice) = l.invoice_id else {
+            continue;
+        };
+        match out.iter_mut().find(|t| t.invoice_id == invoice) {
+            Some(t) => t.amount += l.total(),
+            None => out.push(TargetRow {
+                credit_memo_id: memo_id,
+                invoice_id: invoice,
+                amount: l.total(),
+            }),
+        }
+    }
+    out
 }
 
 /// Handles the POST /v1/credit-memos route: a credit memo draft.
@@ -225,7 +414,7 @@ pub async fn create_credit_memo(
                 crate::accounts::store::find_named(conn, new.account_id, "account_id").await?;
             let currency = Currency::parse(&account.currency).expect("a stored currency");
             let mut e = Errors::default();
-            let lines = check_new(&new, currency, &mut e);
+            let mut lines = check_new(&new, currency, &mut e);
             crate::financial_codes::store::check_codes(
                 conn,
                 &[("financial_code_id".into(), new.financial_code_id)],
@@ -233,7 +422,25 @@ pub async fn create_credit_memo(
                 &mut e,
             )
             .await?;
-            let ids: Vec<Uuid> = new.targets.iter().map(|t| t.invoice_id).collect();
+            let line_codes: Vec<(String, Uuid)> = lines
+                .iter()
+                .enumerate()
+                .filter_map(|(k, l)| {
+                    l.financial_code_id
+                        .map(|c| (format!("lines[{k}].financial_code_id"), c))
+                })
+                .collect();
+            crate::financial_codes::store::check_codes(
+                conn,
+                &line_codes,
+                &[FinancialCodeKind::Credit, FinancialCodeKind::Revenue],
+                &mut e,
+            )
+            .await?;
+            let credited =
+                check_invoice_lines(conn, account.id, &mut lines, &new.targets, &mut e).await?;
+            let mut ids: Vec<Uuid> = new.targets.iter().map(|t| t.invoice_id).collect();
+            ids.extend(credited);
             let invoices = crate::invoices::store::lock_many(conn, &ids).await?;
             for (k, t) in new.targets.iter().enumerate() {
                 let field = format!("targets[{k}].invoice_id");
@@ -254,6 +461,9 @@ pub async fn create_credit_memo(
                 }
             }
             e.finish()?;
+            // The tax as things stand; fixed when the memo is issued.
+            let taxes: Vec<rules::InvoiceTax> = invoices.iter().map(Into::into).collect();
+            rules::tax_lines(&mut lines, &taxes, currency);
             let stamp = Stamp::of(&ctx);
             let memo = new_memo(
                 account.id,
@@ -266,15 +476,7 @@ pub async fn create_credit_memo(
                 &stamp,
             );
             let line_rows = line_rows(memo.id, &lines);
-            let targets: Vec<TargetRow> = new
-                .targets
-                .iter()
-                .map(|t| TargetRow {
-                    credit_memo_id: memo.id,
-                    invoice_id: t.invoice_id,
-                    amount: t.amount,
-                })
-                .collect();
+            let targets = targets_of_lines(memo.id, &line_rows, &new.targets);
             store::insert(conn, &memo, &line_rows, &targets).await?;
             let view = store::view(conn, memo).await?;
             audit::record(
@@ -303,7 +505,7 @@ pub fn new_memo(
     currency: &str,
     reason: CreditReason,
     financial_code_id: Uuid,
-    lines: &[(String, Decimal)],
+    lines: &[CreditLineRow],
     memo: Option<String>,
     dispute_id: Option<Uuid>,
     stamp: &Stamp,
@@ -316,7 +518,8 @@ pub fn new_memo(
         reason,
         financial_code_id,
         currency: currency.to_string(),
-        total: lines.iter().map(|(_, a)| *a).sum(),
+        total: lines.iter().map(CreditLineRow::total).sum(),
+        tax_total: lines.iter().map(|l| l.tax_amount).sum(),
         amount_applied: Decimal::ZERO,
         amount_refunded: Decimal::ZERO,
         dispute_id,
@@ -339,16 +542,25 @@ pub fn new_memo(
     }
 }
 
-pub fn line_rows(memo_id: Uuid, lines: &[(String, Decimal)]) -> Vec<CreditLineRow> {
+/// A credit line of `amount` naming no invoice line: the amount is what is credited.
+pub fn plain_line(description: String, amount: Decimal) -> CreditLineRow {
+    CreditLineRow {
+        description,
+        amount,
+        ..Default::default()
+    }
+}
+
+/// The memo's lines, numbered, with their ids.
+pub fn line_rows(memo_id: Uuid, lines: &[CreditLineRow]) -> Vec<CreditLineRow> {
     lines
         .iter()
         .enumerate()
-        .map(|(k, (description, amount))| CreditLineRow {
+        .map(|(k, l)| CreditLineRow {
             id: Uuid::now_v7(),
             credit_memo_id: memo_id,
             line_no: k as i32 + 1,
-            description: description.clone(),
-            amount: *amount,
+            ..l.clone()
         })
         .collect()
 }
@@ -771,6 +983,7 @@ pub async fn void_credit_memo(
                 return Err(refusal);
             }
             release_dispute_hold(conn, memo, stamp).await?;
+            give_back_taxable(conn, memo, stamp).await?;
             let entry = rules::void(memo, &reason, stamp);
             store::update(conn, memo).await?;
             crate::ledger::store::post(conn, entry.as_slice()).await
@@ -888,10 +1101,14 @@ pub async fn credit_memo_document(
             amount(a.amount),
         ));
     }
-    let mut totals = vec![(
-        format!("Total credit {}", memo.currency),
-        amount(memo.total),
-    )];
+    let mut totals = vec![
+        ("Subtotal".to_string(), amount(memo.total - memo.tax_total)),
+        ("Tax".to_string(), amount(memo.tax_total)),
+        (
+            format!("Total credit {}", memo.currency),
+            amount(memo.total),
+        ),
+    ];
     if !memo.amount_applied.is_zero() {
         totals.push(("Applied to invoices".into(), amount(memo.amount_applied)));
     }
@@ -919,10 +1136,19 @@ pub async fn credit_memo_document(
             .iter()
             .map(|l| SheetLine {
                 description: l.description.clone(),
-                detail: None,
+                detail: Some(format!(
+                    "Net {}, tax {}, total {}{}",
+                    amount(l.amount),
+                    amount(l.tax_amount),
+                    amount(l.total()),
+                    match (l.period_start, l.period_end) {
+                        (Some(from), Some(to)) => format!("; period {from} to {to}"),
+                        _ => String::new(),
+                    }
+                )),
                 quantity: "1".into(),
                 unit_price: amount(l.amount),
-                amount: amount(l.amount),
+                amount: amount(l.total()),
             })
             .collect(),
         totals,

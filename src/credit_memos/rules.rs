@@ -11,10 +11,91 @@ use rust_decimal::Decimal;
 use time::Date;
 use uuid::Uuid;
 
-use super::model::{CreditApplicationRow, CreditMemoRow, CreditMemoStatus};
+use super::model::{CreditApplicationRow, CreditLineRow, CreditMemoRow, CreditMemoStatus};
 use crate::error::ApiError;
 use crate::invoices::model::{InvoiceRow, InvoiceStatus};
 use crate::ledger::model::{DocumentType, EntryRow, LedgerKind, Stamp, Target};
+
+/// The tax a credit of `net` from an invoice's taxable amount takes off the invoice, by the
+/// rule the invoice used (its rate on its taxable total, rounded half-up once): the invoice's
+/// tax on what was left taxable before the credit, less its tax on what is left after. Before
+/// any credit that is the invoice's own tax; credits of every taxable line leave none.
+pub fn credit_tax(
+    taxable: Decimal,
+    credited_before: Decimal,
+    net: Decimal,
+    rate: Decimal,
+    currency: crate::money::Currency,
+) -> Decimal {
+    let tax = |x: Decimal| currency.round(x * rate / Decimal::ONE_HUNDRED);
+    let before = taxable - credited_before;
+    (tax(before) - tax(before - net)).max(Decimal::ZERO)
+}
+
+/// What an invoice's tax rule needs to know: its taxable total, what credits have taken of it,
+/// and its rate.
+#[derive(Debug, Clone, Copy)]
+pub struct InvoiceTax {
+    pub id: Uuid,
+    pub taxable: Decimal,
+    pub credited: Decimal,
+    pub rate: Decimal,
+}
+
+impl From<&InvoiceRow> for InvoiceTax {
+    fn from(i: &InvoiceRow) -> Self {
+        InvoiceTax {
+            id: i.id,
+            taxable: i.taxable_amount,
+            credited: i.credited_taxable,
+            rate: i.tax_rate,
+        }
+    }
+}
+
+/// Sets the tax of each taxable line of `lines` from its invoice's (of `invoices`), in line
+/// order, each line after the ones before it; the memo's tax total.
+pub fn tax_lines(
+    lines: &mut [CreditLineRow],
+    invoices: &[InvoiceTax],
+    currency: crate::money::Currency,
+) -> Decimal {
+    let mut credited: std::collections::HashMap<Uuid, Decimal> =
+        invoices.iter().map(|i| (i.id, i.credited)).collect();
+    let mut total = Decimal::ZERO;
+    for line in lines.iter_mut() {
+        line.tax_amount = Decimal::ZERO;
+        let Some(invoice) = line
+            .invoice_id
+            .filter(|_| line.taxable)
+            .and_then(|id| invoices.iter().find(|i| i.id == id))
+        else {
+            continue;
+        };
+        let before = credited.entry(invoice.id).or_default();
+        line.tax_amount = credit_tax(
+            invoice.taxable,
+            *before,
+            line.amount,
+            invoice.rate,
+            currency,
+        );
+        *before += line.amount;
+        total += line.tax_amount;
+    }
+    total
+}
+
+/// Per invoice, the net taxable amount the lines credit.
+pub fn taxable_by_invoice(lines: &[CreditLineRow]) -> std::collections::BTreeMap<Uuid, Decimal> {
+    let mut out = std::collections::BTreeMap::new();
+    for l in lines.iter().filter(|l| l.taxable) {
+        if let Some(invoice) = l.invoice_id {
+            *out.entry(invoice).or_insert(Decimal::ZERO) += l.amount;
+        }
+    }
+    out
+}
 
 /// What is left of an issued memo to apply or refund.
 pub fn unapplied(m: &CreditMemoRow) -> Decimal {
@@ -337,7 +418,63 @@ mod tests {
             version: 1,
             created_at: now,
             updated_at: now,
+            tax_total: Decimal::ZERO,
         }
+    }
+
+    #[test]
+    fn a_credit_takes_the_tax_the_invoice_charged_on_what_it_credits() {
+        let usd = crate::money::Currency::parse("USD").unwrap();
+        let r = Decimal::new(825, 2);
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        // Taxable 150.00 at 8.25 %: tax 12.375 → 12.38. A whole 100.00 line: 12.38 − 4.13.
+        assert_eq!(
+            credit_tax(d("150.00"), d("0"), d("100.00"), r, usd),
+            d("8.25")
+        );
+        // Then the other 50.00: the rest of the tax, to the cent.
+        assert_eq!(
+            credit_tax(d("150.00"), d("100.00"), d("50.00"), r, usd),
+            d("4.13")
+        );
+        // Two 0.10 lines at 5 %: tax 0.01 in all, credited once, never twice.
+        let five = Decimal::new(5, 0);
+        assert_eq!(
+            credit_tax(d("0.20"), d("0"), d("0.10"), five, usd),
+            d("0.00")
+        );
+        assert_eq!(
+            credit_tax(d("0.20"), d("0.10"), d("0.10"), five, usd),
+            d("0.01")
+        );
+        // No rate, no tax.
+        assert_eq!(
+            credit_tax(d("100"), d("0"), d("40"), Decimal::ZERO, usd),
+            d("0")
+        );
+    }
+
+    #[test]
+    fn memo_lines_take_their_tax_one_after_another() {
+        let usd = crate::money::Currency::parse("USD").unwrap();
+        let invoice_id = Uuid::now_v7();
+        let invoice = InvoiceTax {
+            id: invoice_id,
+            taxable: Decimal::new(15000, 2),
+            credited: Decimal::ZERO,
+            rate: Decimal::new(825, 2),
+        };
+        let line = |amount: i64, taxable: bool| CreditLineRow {
+            invoice_id: Some(invoice_id),
+            taxable,
+            amount: Decimal::new(amount, 2),
+            ..Default::default()
+        };
+        let mut lines = [line(10000, true), line(5000, true), line(2000, false)];
+        let tax = tax_lines(&mut lines, &[invoice], usd);
+        let taxes: Vec<String> = lines.iter().map(|l| l.tax_amount.to_string()).collect();
+        assert_eq!(taxes, ["8.25", "4.13", "0"]);
+        assert_eq!(tax, Decimal::new(1238, 2));
     }
 
     fn stamp(actor: &str) -> Stamp {

@@ -204,6 +204,26 @@ pub async fn lines_of(conn: &mut Conn, memo_id: Uuid) -> Result<Vec<CreditLineRo
         .await?)
 }
 
+/// Saves the taxes of a memo's lines.
+pub async fn update_lines(conn: &mut Conn, lines: &[CreditLineRow]) -> Result<(), ApiError> {
+    for line in lines {
+        diesel::update(cl::credit_memo_lines.find(line.id))
+            .set(cl::tax_amount.eq(line.tax_amount))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sets what a memo's target invoice is to receive.
+pub async fn update_target(conn: &mut Conn, target: &TargetRow) -> Result<(), ApiError> {
+    diesel::update(ct::credit_memo_targets.find((target.credit_memo_id, target.invoice_id)))
+        .set(ct::amount.eq(target.amount))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Memos matching the filter, newest first, after the cursor id.
 pub async fn list(
     conn: &mut Conn,

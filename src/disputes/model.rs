@@ -96,6 +96,15 @@ pub struct DisputeRow {
     pub version: i32,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Of a taxable line: the tax on `amount`, held with it.
+    pub tax_amount: Decimal,
+}
+
+impl DisputeRow {
+    /// What the dispute holds on its invoice: the amount and the tax on it.
+    pub fn held(&self) -> Decimal {
+        self.amount + self.tax_amount
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -36,7 +36,8 @@ fn check_contact(contact: Option<&Contact>, e: &mut Errors) {
     }
 }
 
-/// A new dispute on `invoice` (already checked), holding its amount on the invoice.
+/// A new dispute on `invoice` (already checked), holding its amount (and the tax on it, for
+/// a taxable line) on the invoice.
 #[allow(clippy::too_many_arguments)]
 async fn open(
     conn: &mut Conn,
@@ -45,6 +46,7 @@ async fn open(
     line: Option<Uuid>,
     deduction: Option<Uuid>,
     amount: rust_decimal::Decimal,
+    tax_amount: rust_decimal::Decimal,
     reason: super::model::DisputeReason,
     description: String,
     contact: Option<&Contact>,
@@ -85,8 +87,9 @@ async fn open(
         version: 1,
         created_at: stamp.now,
         updated_at: stamp.now,
+        tax_amount,
     };
-    invoice.disputed_amount += amount;
+    invoice.disputed_amount += row.held();
     invoice.version += 1;
     invoice.updated_at = stamp.now;
     crate::invoices::store::update(conn, invoice).await?;
@@ -105,7 +108,7 @@ async fn release(
 ) -> Result<InvoiceRow, ApiError> {
     let mut invoice = crate::invoices::store::lock_visible(conn, row.invoice_id, None).await?;
     invoice.disputed_amount =
-        (invoice.disputed_amount - row.amount).max(rust_decimal::Decimal::ZERO);
+        (invoice.disputed_amount - row.held()).max(rust_decimal::Decimal::ZERO);
     invoice.version += 1;
     invoice.updated_at = stamp.now;
     crate::invoices::store::update(conn, &invoice).await?;
@@ -224,14 +227,33 @@ pub async fn create_dispute(
                     e.push(err);
                 }
             }
+            // A taxable line is disputed for its net amount; the tax on it is held with it.
+            let mut tax = rust_decimal::Decimal::ZERO;
             if let Some(line) = new.invoice_line_id {
                 let lines = crate::invoices::store::lines_of(conn, &[invoice.id]).await?;
-                if !lines.iter().any(|l| l.id == line) {
-                    e.add("invoice_line_id", "unknown", "is not a line of the invoice");
+                match lines.iter().find(|l| l.id == line) {
+                    None => e.add("invoice_line_id", "unknown", "is not a line of the invoice"),
+                    Some(l) if new.amount > l.amount => e.add(
+                        "amount",
+                        "exceeds_line",
+                        format!("is more than the line's amount ({})", l.amount),
+                    ),
+                    Some(l) if l.taxable => {
+                        if let Some(c) = Currency::parse(&invoice.currency) {
+                            tax = crate::credit_memos::rules::credit_tax(
+                                invoice.taxable_amount,
+                                invoice.credited_taxable,
+                                new.amount,
+                                invoice.tax_rate,
+                                c,
+                            );
+                        }
+                    }
+                    Some(_) => {}
                 }
             }
             e.finish()?;
-            if let Some(refusal) = rules::open_refusal(&invoice, new.amount) {
+            if let Some(refusal) = rules::open_refusal(&invoice, new.amount + tax) {
                 return Err(refusal);
             }
             let stamp = Stamp::of(&ctx);
@@ -242,6 +264,7 @@ pub async fn create_dispute(
                 new.invoice_line_id,
                 None,
                 new.amount,
+                tax,
                 new.reason,
                 new.description.trim().to_string(),
                 new.contact.as_ref(),
@@ -333,6 +356,7 @@ pub async fn dispute_deduction(
                 None,
                 Some(deduction.id),
                 deduction.amount,
+                rust_decimal::Decimal::ZERO,
                 rules::reason_of(deduction.reason),
                 description,
                 new.contact.as_ref(),
@@ -776,7 +800,27 @@ pub async fn resolve_dispute(
                     resolve.root_cause.as_str().replace('_', " "),
                     row.reason.as_str().replace('_', " ")
                 );
-                let lines = [(description, amount)];
+                // A dispute of a taxable line credits the line's amount and the tax on it;
+                // any other credits the amount approved.
+                let mut line = credits::plain_line(description, amount);
+                let of_line = match row.invoice_line_id {
+                    Some(id) => crate::invoices::store::lines_of(conn, &[invoice.id])
+                        .await?
+                        .into_iter()
+                        .find(|l| l.id == id),
+                    None => None,
+                };
+                if let Some(of) = of_line {
+                    line.invoice_id = Some(invoice.id);
+                    line.invoice_line_id = Some(of.id);
+                    line.taxable = of.taxable && !invoice.tax_rate.is_zero();
+                    line.period_start = of.period_start;
+                    line.period_end = of.period_end;
+                }
+                let mut lines = [line];
+                if let Some(c) = Currency::parse(&row.currency) {
+                    crate::credit_memos::rules::tax_lines(&mut lines, &[(&invoice).into()], c);
+                }
                 let mut memo = credits::new_memo(
                     row.account_id,
                     &row.currency,
@@ -788,18 +832,24 @@ pub async fn resolve_dispute(
                     stamp,
                 );
                 let lines = credits::line_rows(memo.id, &lines);
-                let target = crate::credit_memos::model::TargetRow {
-                    credit_memo_id: memo.id,
-                    invoice_id: invoice.id,
-                    amount,
+                let given = match lines[0].invoice_id {
+                    Some(_) => Vec::new(),
+                    None => vec![crate::credit_memos::model::CreditTarget {
+                        invoice_id: invoice.id,
+                        amount,
+                    }],
                 };
-                crate::credit_memos::store::insert(conn, &memo, &lines, &[target]).await?;
+                let targets = credits::targets_of_lines(memo.id, &lines, &given);
+                crate::credit_memos::store::insert(conn, &memo, &lines, &targets).await?;
                 credits::submit(conn, &state, &ctx, &mut memo, stamp).await?;
                 if memo.status == crate::credit_memos::model::CreditMemoStatus::PendingApproval {
                     // Until the credit is approved, its amount stays held on the invoice.
                     let mut invoice =
                         crate::invoices::store::lock_visible(conn, row.invoice_id, None).await?;
-                    invoice.disputed_amount += amount;
+                    invoice.disputed_amount += targets
+                        .iter()
+                        .map(|t| t.amount)
+                        .sum::<rust_decimal::Decimal>();
                     invoice.version += 1;
                     crate::invoices::store::update(conn, &invoice).await?;
                 }

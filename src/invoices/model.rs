@@ -92,6 +92,8 @@ pub struct InvoiceRow {
     pub disputed_amount: Decimal,
     pub voided_at: Option<OffsetDateTime>,
     pub void_reason: Option<String>,
+    /// The taxable amount (net) credited by issued credit memos' lines of its taxable lines.
+    pub credited_taxable: Decimal,
 }
 
 impl InvoiceRow {

@@ -297,6 +297,7 @@ pub fn new_draft(
         amount_written_off: Decimal::ZERO,
         balance_due: Decimal::ZERO,
         disputed_amount: Decimal::ZERO,
+        credited_taxable: Decimal::ZERO,
         voided_at: None,
         void_reason: None,
     }

@@ -100,6 +100,19 @@ pub async fn lines_of(conn: &mut Conn, invoice_ids: &[Uuid]) -> Result<Vec<LineR
         .await?)
 }
 
+/// Invoice lines by id, each with its invoice: one query.
+pub async fn lines_with_invoices(
+    conn: &mut Conn,
+    line_ids: &[Uuid],
+) -> Result<Vec<(LineRow, InvoiceRow)>, ApiError> {
+    Ok(l::invoice_lines
+        .inner_join(i::invoices)
+        .filter(l::id.eq_any(line_ids))
+        .select((LineRow::as_select(), InvoiceRow::as_select()))
+        .load(conn)
+        .await?)
+}
+
 /// Where a sorted page ends: the sort key's value and the id (ties broken by id).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SortCursor {

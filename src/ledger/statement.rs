@@ -334,7 +334,7 @@ async fn build(
             .filter(d::account_id.eq(account.id))
             .filter(d::opened_on.le(to))
             .filter(d::resolved_at.is_null().or(d::resolved_at.ge(end)))
-            .select(diesel::dsl::sum(d::amount))
+            .select(diesel::dsl::sum(d::amount + d::tax_amount))
             .first(conn)
             .await?
     };

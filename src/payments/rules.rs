@@ -706,6 +706,7 @@ mod tests {
             disputed_amount: d(disputed),
             voided_at: None,
             void_reason: None,
+            credited_taxable: Decimal::ZERO,
         }
     }
 

@@ -1516,6 +1516,7 @@ impl Book {
             version: 1,
             created_at: stamp.now,
             updated_at: stamp.now,
+            tax_amount: Decimal::ZERO,
         };
         let invoice = &mut self.invoices[i];
         invoice.disputed_amount += amount;
@@ -1665,7 +1666,7 @@ impl Book {
         stamp: &Stamp,
         shared: &Shared,
     ) -> Uuid {
-        let lines = [(description, amount)];
+        let lines = [crate::credit_memos::routes::plain_line(description, amount)];
         let mut memo = crate::credit_memos::routes::new_memo(
             self.account.id,
             "USD",

@@ -303,7 +303,7 @@ pub const CHECKS: &[(&str, &str)] = &[
     ("payment applied vs applications", "SELECT count(*) FROM payments p LEFT JOIN (SELECT payment_id, sum(amount) AS s FROM payment_applications WHERE reversed_at IS NULL GROUP BY payment_id) a ON a.payment_id = p.id WHERE p.amount_applied <> COALESCE(a.s, 0)"),
     ("memo applied vs applications", "SELECT count(*) FROM credit_memos m LEFT JOIN (SELECT credit_memo_id, sum(amount) AS s FROM credit_applications GROUP BY credit_memo_id) a ON a.credit_memo_id = m.id WHERE m.amount_applied <> COALESCE(a.s, 0)"),
     ("open deduction beyond what is short", "SELECT count(*) FROM deductions d JOIN invoices i ON i.id = d.invoice_id WHERE d.status = 'open' AND (i.status <> 'open' OR d.amount > i.balance_due - i.disputed_amount)"),
-    ("disputed amount vs active disputes", "SELECT count(*) FROM invoices i LEFT JOIN (SELECT invoice_id, sum(amount) AS s FROM disputes WHERE status IN ('open', 'under_review') GROUP BY invoice_id) x ON x.invoice_id = i.id WHERE i.disputed_amount <> COALESCE(x.s, 0)"),
+    ("disputed amount vs active disputes", "SELECT count(*) FROM invoices i LEFT JOIN (SELECT invoice_id, sum(amount + tax_amount) AS s FROM disputes WHERE status IN ('open', 'under_review') GROUP BY invoice_id) x ON x.invoice_id = i.id WHERE i.disputed_amount <> COALESCE(x.s, 0)"),
     ("account balance vs open invoices, cash and credits", "SELECT count(*) FROM accounts a
         LEFT JOIN (SELECT account_id, sum(amount) AS s FROM ledger_entries GROUP BY account_id) l ON l.account_id = a.id
         LEFT JOIN (SELECT account_id, sum(balance_due) AS s FROM invoices WHERE status = 'open' GROUP BY account_id) i ON i.account_id = a.id

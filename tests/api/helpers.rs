@@ -757,7 +757,10 @@ pub async fn assert_books_balance(app: &TestApp) {
         ("payment overused", "payments WHERE amount_applied + amount_refunded > amount".into()),
         ("memo applied vs credit applications", "credit_memos m WHERE m.amount_applied <> COALESCE((SELECT sum(amount) FROM credit_applications c WHERE c.credit_memo_id = m.id), 0)".into()),
         ("memo refunded vs credit refunds", "credit_memos m WHERE m.amount_refunded <> COALESCE((SELECT sum(amount) FROM credit_refunds r WHERE r.credit_memo_id = m.id), 0)".into()),
-        ("memo total vs lines", "credit_memos m WHERE m.total <> (SELECT sum(amount) FROM credit_memo_lines l WHERE l.credit_memo_id = m.id)".into()),
+        ("memo total vs lines", "credit_memos m WHERE m.total <> (SELECT sum(amount + tax_amount) FROM credit_memo_lines l WHERE l.credit_memo_id = m.id)".into()),
+        ("memo tax vs lines", "credit_memos m WHERE m.tax_total <> (SELECT sum(tax_amount) FROM credit_memo_lines l WHERE l.credit_memo_id = m.id)".into()),
+        ("invoice taxable credited vs issued memo lines", "invoices i WHERE i.credited_taxable <> COALESCE((SELECT sum(l.amount) FROM credit_memo_lines l JOIN credit_memos m ON m.id = l.credit_memo_id WHERE l.invoice_id = i.id AND l.taxable AND m.status = 'issued'), 0)".into()),
+        ("invoice tax credited beyond its tax", "invoices i WHERE i.tax_total < COALESCE((SELECT sum(l.tax_amount) FROM credit_memo_lines l JOIN credit_memos m ON m.id = l.credit_memo_id WHERE l.invoice_id = i.id AND m.status = 'issued'), 0)".into()),
         ("memo overused", "credit_memos WHERE amount_applied + amount_refunded > total".into()),
         ("unissued memo with entries", "credit_memos m WHERE m.issued_at IS NULL AND EXISTS (SELECT 1 FROM ledger_entries l WHERE l.document_id = m.id)".into()),
         ("account-level entry of another document", "ledger_entries WHERE invoice_id IS NULL AND document_type NOT IN ('payment', 'credit_memo')".into()),
@@ -770,7 +773,7 @@ pub async fn assert_books_balance(app: &TestApp) {
         ("uncollectible with balance", "invoices WHERE status = 'uncollectible' AND balance_due <> 0".into()),
         ("invoice written off vs ledger", "invoices i WHERE i.amount_written_off <> COALESCE((SELECT -sum(amount) FROM ledger_entries l WHERE l.invoice_id = i.id AND l.document_type = 'adjustment'), 0)".into()),
         ("open deduction beyond what is short", "deductions d JOIN invoices i ON i.id = d.invoice_id WHERE d.status = 'open' AND (i.status <> 'open' OR d.amount > i.balance_due - i.disputed_amount)".into()),
-        ("disputed amount vs active disputes and credits awaiting approval", "invoices i WHERE i.disputed_amount <> COALESCE((SELECT sum(amount) FROM disputes d WHERE d.invoice_id = i.id AND d.status IN ('open', 'under_review')), 0) + COALESCE((SELECT sum(d.approved_amount) FROM disputes d JOIN credit_memos m ON m.id = d.credit_memo_id WHERE d.invoice_id = i.id AND m.status = 'pending_approval'), 0)".into()),
+        ("disputed amount vs active disputes and credits awaiting approval", "invoices i WHERE i.disputed_amount <> COALESCE((SELECT sum(amount + tax_amount) FROM disputes d WHERE d.invoice_id = i.id AND d.status IN ('open', 'under_review')), 0) + COALESCE((SELECT sum(t.amount) FROM disputes d JOIN credit_memos m ON m.id = d.credit_memo_id JOIN credit_memo_targets t ON t.credit_memo_id = m.id AND t.invoice_id = i.id WHERE d.invoice_id = i.id AND m.status = 'pending_approval'), 0)".into()),
     ];
     for (what, from_where) in broken {
         assert_eq!(app.count(&from_where).await, 0, "{what}");
