@@ -106,6 +106,8 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(readings::routes::create_reading)
         .service(readings::routes::list_readings)
         .service(readings::routes::create_reading_batch)
+        .service(readings::routes::void_reading)
+        .service(readings::routes::correct_reading)
         .service(billing::routes::create_run)
         .service(billing::routes::list_runs)
         .service(billing::routes::get_run)

@@ -656,6 +656,7 @@ diesel::table! {
         rerated_usage -> Nullable<Int8>,
         rerated_charged -> Nullable<Numeric>,
         rerated_invoice_id -> Nullable<Uuid>,
+        corrected_end_value -> Nullable<Int8>,
     }
 }
 
@@ -688,6 +689,10 @@ diesel::table! {
         note -> Nullable<Text>,
         created_by -> Text,
         created_at -> Timestamptz,
+        voided_at -> Nullable<Timestamptz>,
+        voided_by -> Nullable<Text>,
+        void_reason -> Nullable<Text>,
+        replaces_id -> Nullable<Uuid>,
     }
 }
 

@@ -1,3 +1,10 @@
+ALTER TABLE meter_periods DROP COLUMN corrected_end_value;
+DROP INDEX meter_readings_replaces_key;
+DROP INDEX meter_readings_actual_key;
+DELETE FROM meter_readings WHERE voided_at IS NOT NULL;
+CREATE UNIQUE INDEX meter_readings_actual_key ON meter_readings (meter_id, read_on) WHERE source <> 'estimated';
+ALTER TABLE meter_readings DROP CONSTRAINT meter_readings_void_complete, DROP COLUMN replaces_id,
+    DROP COLUMN void_reason, DROP COLUMN voided_by, DROP COLUMN voided_at;
 ALTER TABLE disputes DROP COLUMN tax_amount;
 ALTER TABLE invoices DROP COLUMN credited_taxable;
 ALTER TABLE credit_memos DROP COLUMN tax_total;

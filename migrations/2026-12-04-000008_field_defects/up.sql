@@ -42,3 +42,19 @@ ALTER TABLE credit_memos ADD COLUMN tax_total numeric NOT NULL DEFAULT 0 CHECK (
 ALTER TABLE invoices ADD COLUMN credited_taxable numeric NOT NULL DEFAULT 0 CHECK (credited_taxable >= 0);
 -- A dispute of a taxable line is of its net amount; the tax on it is held with it.
 ALTER TABLE disputes ADD COLUMN tax_amount numeric NOT NULL DEFAULT 0 CHECK (tax_amount >= 0);
+
+-- A wrong reading is voided (with who, when and why) or corrected: the correction is a new
+-- reading that names the one it replaces; the old one stays, voided, as history.
+ALTER TABLE meter_readings
+    ADD COLUMN voided_at timestamptz,
+    ADD COLUMN voided_by text,
+    ADD COLUMN void_reason text,
+    ADD COLUMN replaces_id uuid REFERENCES meter_readings (id),
+    ADD CONSTRAINT meter_readings_void_complete
+        CHECK ((voided_at IS NULL) = (voided_by IS NULL) AND (voided_at IS NULL) = (void_reason IS NULL));
+DROP INDEX meter_readings_actual_key;
+CREATE UNIQUE INDEX meter_readings_actual_key ON meter_readings (meter_id, read_on)
+    WHERE source <> 'estimated' AND voided_at IS NULL;
+CREATE UNIQUE INDEX meter_readings_replaces_key ON meter_readings (replaces_id) WHERE replaces_id IS NOT NULL;
+-- The corrected value of a billed period's end reading, for the next invoice to true up to.
+ALTER TABLE meter_periods ADD COLUMN corrected_end_value bigint CHECK (corrected_end_value >= 0);

@@ -76,6 +76,9 @@ pub struct MeterPeriodRow {
     pub rerated_usage: Option<i64>,
     pub rerated_charged: Option<Decimal>,
     pub rerated_invoice_id: Option<Uuid>,
+    /// The corrected value of its end reading, when that was corrected after billing: the
+    /// next invoice re-rates the period to it when it is lower.
+    pub corrected_end_value: Option<i64>,
 }
 
 impl MeterPeriodRow {
@@ -466,6 +469,11 @@ fn bill_meter(
         value: b.current_end(),
         estimated: b.end_estimated,
     });
+    // The last billed period's end reading was corrected below what was billed: the next
+    // invoice re-rates it (and any estimates before it above the corrected value).
+    let mut pending_correction = chain
+        .last()
+        .and_then(|b| b.corrected_end_value.filter(|v| *v < b.current_end()));
     for p in periods {
         let boundary = p.boundary();
         if boundary > as_of || last_billed_start.is_some_and(|s| p.start <= s) {
@@ -475,6 +483,34 @@ fn bill_meter(
             && m.equipment.removed_on.is_none_or(|r| r >= p.start);
         if !installed {
             continue;
+        }
+        if let Some(corrected) = pending_correction.take() {
+            let (read_on, billed_value) = chain
+                .last()
+                .map(|b| (b.end_read_on, b.current_end()))
+                .expect("a correction is of a billed period");
+            let mut billed: Vec<BilledUsage> =
+                chain.iter().map(MeterPeriodRow::as_billed).collect();
+            if let Some(revised) = billed.last_mut() {
+                // Its end is revised, as an estimate's is by the actual reading.
+                revised.end_estimated = true;
+            }
+            let end = ChainPoint {
+                on: read_on,
+                value: corrected,
+                estimated: false,
+            };
+            let account = owner_on(owners, p.start);
+            let invoice_id = drafts.for_account(account).id;
+            let rerates = rules::true_up(&billed, corrected, currency);
+            let why = format!(
+                "the reading of {read_on} was corrected from {billed_value} to {corrected}"
+            );
+            let lines = &mut drafts.for_account(account).lines;
+            true_up_lines(
+                &mut chain, rerates, end, &why, &name, meter, currency, invoice_id, lines,
+            );
+            last = Some(end);
         }
         let start = match last {
             Some(point) => point,
@@ -587,6 +623,10 @@ fn bill_meter(
                     note: Some(est.explanation.clone()),
                     created_by: format!("billing-run:{run_id}"),
                     created_at: now,
+                    voided_at: None,
+                    voided_by: None,
+                    void_reason: None,
+                    replaces_id: None,
                 });
                 (
                     ChainPoint {
@@ -625,53 +665,15 @@ fn bill_meter(
         } else {
             // An actual below the billed estimate: re-rate the over-estimated periods.
             let billed: Vec<BilledUsage> = chain.iter().map(MeterPeriodRow::as_billed).collect();
-            for r in rules::true_up(&billed, end.value, currency) {
-                let period = &mut chain[r.index];
-                let old_usage = period.as_billed();
-                period.rerated_start_value = Some(r.start_value);
-                period.rerated_end_value = Some(r.end_value);
-                period.rerated_usage = Some(r.rated.usage);
-                period.rerated_charged = Some(r.rated.charged());
-                period.rerated_invoice_id = Some(invoice_id);
-                if r.credit > Decimal::ZERO {
-                    drafts.for_account(account).lines.push(LineRow {
-                        kind: LineKind::TrueUp.as_str().into(),
-                        description: format!(
-                            "True-up of the {name}, {} – {}: estimated usage {} re-rated to {}",
-                            fmt_date(period.period_start),
-                            fmt_date(period.period_end),
-                            old_usage.end_value - old_usage.start_value,
-                            r.rated.usage
-                        ),
-                        quantity: Decimal::ONE,
-                        unit_price: -r.credit,
-                        amount: -r.credit,
-                        financial_code_id: meter.financial_code_id,
-                        taxable: true,
-                        meter_id: Some(meter.id),
-                        meter_type: Some(meter.meter_type.clone()),
-                        period_start: Some(period.period_start),
-                        period_end: Some(period.period_end),
-                        start_reading: Some(r.start_value),
-                        end_reading: Some(r.end_value),
-                        end_read_on: Some(end.on),
-                        end_estimated: Some(false),
-                        usage: Some(r.rated.usage),
-                        included_units: Some(period.included_units),
-                        overage_units: Some(r.rated.overage_units),
-                        overage_rate: Some(period.overage_rate),
-                        explanation: Some(format!(
-                            "the actual reading {} of {} is below the billed estimate; charged {} then, {} now: {} credited",
-                            end.value,
-                            end.on,
-                            currency.normalize(old_usage.charged),
-                            currency.normalize(r.rated.charged()),
-                            currency.normalize(r.credit)
-                        )),
-                        ..Default::default()
-                    });
-                }
-            }
+            let rerates = rules::true_up(&billed, end.value, currency);
+            let why = format!(
+                "the actual reading {} of {} is below the billed estimate",
+                end.value, end.on
+            );
+            let lines = &mut drafts.for_account(account).lines;
+            true_up_lines(
+                &mut chain, rerates, end, &why, &name, meter, currency, invoice_id, lines,
+            );
             start_value = end.value;
             0
         };
@@ -772,6 +774,7 @@ fn bill_meter(
             rerated_usage: None,
             rerated_charged: None,
             rerated_invoice_id: None,
+            corrected_end_value: None,
         });
         last = Some(end);
     }
@@ -783,6 +786,69 @@ fn bill_meter(
         }
     }
     Ok(())
+}
+
+/// Re-rates the billed periods of `rerates` as if they had ended at `end`, marking them
+/// re-rated by `invoice_id`, and adds a `true_up` line crediting each over-charge; `why`
+/// says what revised them.
+#[allow(clippy::too_many_arguments)]
+fn true_up_lines(
+    chain: &mut [MeterPeriodRow],
+    rerates: Vec<rules::Rerate>,
+    end: ChainPoint,
+    why: &str,
+    name: &str,
+    meter: &MeterRow,
+    currency: Currency,
+    invoice_id: Uuid,
+    lines: &mut Vec<LineRow>,
+) {
+    for r in rerates {
+        let period = &mut chain[r.index];
+        let old_usage = period.as_billed();
+        period.rerated_start_value = Some(r.start_value);
+        period.rerated_end_value = Some(r.end_value);
+        period.rerated_usage = Some(r.rated.usage);
+        period.rerated_charged = Some(r.rated.charged());
+        period.rerated_invoice_id = Some(invoice_id);
+        if r.credit <= Decimal::ZERO {
+            continue;
+        }
+        lines.push(LineRow {
+            kind: LineKind::TrueUp.as_str().into(),
+            description: format!(
+                "True-up of the {name}, {} – {}: billed usage {} re-rated to {}",
+                fmt_date(period.period_start),
+                fmt_date(period.period_end),
+                old_usage.end_value - old_usage.start_value,
+                r.rated.usage
+            ),
+            quantity: Decimal::ONE,
+            unit_price: -r.credit,
+            amount: -r.credit,
+            financial_code_id: meter.financial_code_id,
+            taxable: true,
+            meter_id: Some(meter.id),
+            meter_type: Some(meter.meter_type.clone()),
+            period_start: Some(period.period_start),
+            period_end: Some(period.period_end),
+            start_reading: Some(r.start_value),
+            end_reading: Some(r.end_value),
+            end_read_on: Some(end.on),
+            end_estimated: Some(false),
+            usage: Some(r.rated.usage),
+            included_units: Some(period.included_units),
+            overage_units: Some(r.rated.overage_units),
+            overage_rate: Some(period.overage_rate),
+            explanation: Some(format!(
+                "{why}; charged {} then, {} now: {} credited",
+                currency.normalize(old_usage.charged),
+                currency.normalize(r.rated.charged()),
+                currency.normalize(r.credit)
+            )),
+            ..Default::default()
+        });
+    }
 }
 
 /// Months in a full period of the grid (1, 3 or 12), from its length.

@@ -327,6 +327,7 @@ async fn load_inputs(
     let actuals: Vec<ReadingRow> = r::meter_readings
         .filter(r::meter_id.eq_any(&meter_ids))
         .filter(r::source.ne(ReadingSource::Estimated))
+        .filter(r::voided_at.is_null())
         .select(ReadingRow::as_select())
         .order(r::read_on.asc())
         .load(conn)

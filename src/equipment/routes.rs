@@ -96,6 +96,10 @@ async fn meter_rows(
                 note: Some("reading at installation".into()),
                 created_by: ctx.principal.subject.clone(),
                 created_at: now,
+                voided_at: None,
+                voided_by: None,
+                void_reason: None,
+                replaces_id: None,
             });
         }
         out.push(meter);

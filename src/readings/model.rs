@@ -42,6 +42,11 @@ pub struct ReadingRow {
     pub note: Option<String>,
     pub created_by: String,
     pub created_at: OffsetDateTime,
+    pub voided_at: Option<OffsetDateTime>,
+    pub voided_by: Option<String>,
+    pub void_reason: Option<String>,
+    /// The reading this one corrects.
+    pub replaces_id: Option<Uuid>,
 }
 
 /// A meter reading.
@@ -67,6 +72,13 @@ pub struct ReadingView {
     pub created_by: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// A voided reading is kept as history and counts for nothing.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub voided_at: Option<OffsetDateTime>,
+    pub voided_by: Option<String>,
+    pub void_reason: Option<String>,
+    /// For a correction: the reading it replaces.
+    pub replaces_id: Option<Uuid>,
 }
 
 impl From<ReadingRow> for ReadingView {
@@ -87,8 +99,31 @@ impl From<ReadingRow> for ReadingView {
             note: r.note,
             created_by: r.created_by,
             created_at: r.created_at,
+            voided_at: r.voided_at,
+            voided_by: r.voided_by,
+            void_reason: r.void_reason,
+            replaces_id: r.replaces_id,
         }
     }
+}
+
+/// Voids a reading that should not have been recorded.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoidReading {
+    pub reason: String,
+}
+
+/// Corrects a reading: the value (and, while it is not billed, the date) it should have had.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"value": 37650, "reason": "typed 376,500 for 37,650"}))]
+pub struct CorrectReading {
+    /// Whole units, not negative.
+    pub value: i64,
+    /// Default the reading's own date; only an unbilled reading's date may change.
+    pub read_on: Option<Date>,
+    pub reason: String,
 }
 
 /// An actual reading.

@@ -1,4 +1,5 @@
-//! HTTP handlers of meter readings: post one, post a batch, list a meter's readings.
+//! HTTP handlers of meter readings: post one, post a batch, list a meter's readings, void or
+//! correct a wrong one.
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
@@ -7,8 +8,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{
-    BatchItem, BatchReport, NewReading, Outcome, ReadingBatch, ReadingFilter, ReadingRow,
-    ReadingView,
+    BatchItem, BatchReport, CorrectReading, NewReading, Outcome, ReadingBatch, ReadingFilter,
+    ReadingRow, ReadingSource, ReadingView, VoidReading,
 };
 use super::{rules, store};
 use crate::audit::{self, Change};
@@ -40,6 +41,10 @@ fn row(meter_id: Uuid, r: &NewReading, ctx: &Ctx, now: OffsetDateTime) -> Readin
         note: r.note.clone(),
         created_by: ctx.principal.subject.clone(),
         created_at: now,
+        voided_at: None,
+        voided_by: None,
+        void_reason: None,
+        replaces_id: None,
     }
 }
 
@@ -269,4 +274,232 @@ pub async fn list_readings(
         .ok_or(ApiError::NotFound("meter"))?;
     let rows = store::list(&mut conn, meter_id, &filter.0, page.0.after()?, limit).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id, ReadingView::from)))
+}
+
+/// A reading about to be voided or corrected, with everything locked in billing's order (its
+/// contract, then its meter, then the reading): 404 when absent, 409 `estimated_reading` for
+/// an estimate (billing makes and trues up those), 409 `reading_voided` when voided already.
+async fn lock_for_change(
+    conn: &mut crate::db::Conn,
+    id: Uuid,
+) -> Result<(ReadingRow, store::MeterOwner, rules::Billed), ApiError> {
+    let contract = store::contract_of(conn, id).await?;
+    crate::contracts::store::lock(conn, contract).await?;
+    let reading = store::lock(conn, id).await?;
+    let states = store::lock_meter_states(conn, &[reading.meter_id]).await?;
+    let meter = *states
+        .get(&reading.meter_id)
+        .ok_or(ApiError::NotFound("meter"))?;
+    if reading.source == ReadingSource::Estimated {
+        return Err(ApiError::conflict(
+            "estimated_reading",
+            "Estimated readings are made by billing runs and trued up by the next actual reading; post that reading instead.",
+        ));
+    }
+    if reading.voided_at.is_some() {
+        return Err(ApiError::conflict(
+            "reading_voided",
+            "The reading was voided already.",
+        ));
+    }
+    let billed = store::billed(conn, &reading).await?;
+    Ok((reading, meter, billed))
+}
+
+fn refuse_billed(reading: &ReadingRow) -> ApiError {
+    ApiError::conflict(
+        "reading_billed",
+        format!(
+            "The reading of {} is billed and later periods were billed from it; correct the invoice with a credit memo instead.",
+            reading.read_on
+        ),
+    )
+}
+
+/// Handles the POST /v1/meter-readings/{id}/void route: voids a reading recorded in error.
+///
+/// The reading is kept (with who voided it, when and why) and counts for nothing: not for
+/// billing, estimates or the next reading's checks. Only a reading no billed period has
+/// reached may be voided (409 `reading_billed`; correct a billed one instead).
+#[utoipa::path(
+    tag = "meter-readings",
+    request_body = VoidReading,
+    params(("id" = Uuid, Path, description = "Reading id")),
+    responses(
+        (status = 200, description = "The voided reading", body = ReadingView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/meter-readings/{id}/void")]
+pub async fn void_reading(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+    body: ApiJson<VoidReading>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::ReadingsCorrect)?;
+    let reason = body.0.reason;
+    let mut e = crate::validate::Errors::default();
+    e.text("reason", &reason, 500);
+    e.finish()?;
+    let id = id.into_inner();
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let view = conn
+        .transaction(async |conn| {
+            let (reading, meter, billed) = lock_for_change(conn, id).await?;
+            match billed {
+                rules::Billed::No => {}
+                rules::Billed::LatestEnd => {
+                    return Err(ApiError::conflict(
+                        "reading_billed",
+                        "The reading ends a billed period; correct it instead, and the next invoice trues the period up.",
+                    ))
+                }
+                rules::Billed::Earlier => return Err(refuse_billed(&reading)),
+            }
+            let before = ReadingView::from(reading.clone());
+            let row =
+                store::void(conn, &reading, &ctx.principal.subject, reason.trim(), ctx.now).await?;
+            let after = ReadingView::from(row);
+            audit::record(
+                conn,
+                &ctx,
+                Change {
+                    action: "meter_reading.voided",
+                    entity_type: "meter_reading",
+                    entity_id: id,
+                    account_id: Some(meter.account_id),
+                    before: Some(&before),
+                    after: Some(&after),
+                },
+            )
+            .await?;
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Handles the POST /v1/meter-readings/{id}/correct route: replaces a wrong reading with the
+/// value (and, while unbilled, the date) it should have had.
+///
+/// The correction is a new reading naming the one it replaces (`replaces_id`); the old one is
+/// voided and kept. It must fit between the meter's readings before and after it. A reading
+/// no billed period has reached changes nothing else. The end reading of the meter's latest
+/// billed period may be corrected too: the next invoice re-rates that period to the corrected
+/// value and credits what was charged too much (a value corrected upwards is billed with the
+/// next period's usage, as an under-estimate is). A reading billed periods were billed from
+/// stays (409 `reading_billed`).
+#[utoipa::path(
+    tag = "meter-readings",
+    request_body = CorrectReading,
+    params(
+        ("id" = Uuid, Path, description = "Reading id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
+    responses(
+        (status = 201, description = "The correcting reading", body = ReadingView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/meter-readings/{id}/correct")]
+pub async fn correct_reading(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    body: ApiJson<CorrectReading>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::ReadingsCorrect)?;
+    let fix = body.0;
+    let mut e = crate::validate::Errors::default();
+    e.text("reason", &fix.reason, 500);
+    e.finish()?;
+    let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/meter-readings/{id}/correct"), &fix)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let stored = conn
+        .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
+            let (old, meter, billed) = lock_for_change(conn, id).await?;
+            if billed == rules::Billed::Earlier {
+                return Err(refuse_billed(&old));
+            }
+            let read_on = fix.read_on.unwrap_or(old.read_on);
+            let around = store::neighbours(conn, &old).await?;
+            let errors = rules::check_correction(
+                &old,
+                fix.value,
+                read_on,
+                billed,
+                around,
+                meter.state.installed_on,
+                ctx.today(),
+            );
+            if !errors.is_empty() {
+                return Err(ApiError::Validation(errors));
+            }
+            let reason = fix.reason.trim();
+            let before = ReadingView::from(old.clone());
+            store::void(
+                conn,
+                &old,
+                &ctx.principal.subject,
+                &format!("corrected: {reason}"),
+                ctx.now,
+            )
+            .await?;
+            let row = ReadingRow {
+                id: Uuid::now_v7(),
+                read_on,
+                value: fix.value,
+                note: Some(format!("correction of {} ({reason})", old.value)),
+                created_by: ctx.principal.subject.clone(),
+                created_at: ctx.now,
+                replaces_id: Some(old.id),
+                ..old.clone()
+            };
+            store::insert_many(conn, std::slice::from_ref(&row)).await?;
+            if billed == rules::Billed::LatestEnd {
+                store::mark_period_corrected(conn, &old, fix.value).await?;
+            }
+            let after = ReadingView::from(row);
+            audit::record(
+                conn,
+                &ctx,
+                Change {
+                    action: "meter_reading.corrected",
+                    entity_type: "meter_reading",
+                    entity_id: after.id,
+                    account_id: Some(meter.account_id),
+                    before: Some(&before),
+                    after: Some(&after),
+                },
+            )
+            .await?;
+            claim.finish(conn, StatusCode::CREATED, &after).await
+        })
+        .await?;
+    Ok(stored.into_response())
 }

@@ -1928,6 +1928,10 @@ fn reading(
             _ => "customer-portal".into(),
         },
         created_at: at,
+        voided_at: None,
+        voided_by: None,
+        void_reason: None,
+        replaces_id: None,
     }
 }
 

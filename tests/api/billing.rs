@@ -1140,3 +1140,296 @@ async fn deleting_a_runs_draft_releases_its_periods_to_be_billed_again() {
         .expect(409);
     assert_eq!(app.count("billed_periods").await, 3);
 }
+
+/// The typo of the field: 376,500 read for 37,650. Billed, it blocked every later reading
+/// (lower than the last actual); corrected, the next invoice re-rates October to the
+/// corrected value and credits the overage charged too much.
+#[tokio::test]
+async fn a_billed_typo_is_corrected_and_the_next_invoice_trues_it_up() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let c = contract(&app, &account, &code, &d("2025-10-01"), json!({})).await;
+    let meters = equipment(
+        &app,
+        &c,
+        "SN-TYPO",
+        &d("2025-10-01"),
+        json!([{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
+                "financial_code_id": code, "initial_reading": 30_000}]),
+    )
+    .await;
+    let bw = meters[0].clone();
+    activate(&app, &c).await;
+    run(&app, &d("2025-10-01"), json!({})).await;
+    let typo = app
+        .post(
+            &format!("/v1/meters/{bw}/readings"),
+            &billing(),
+            &json!({"read_on": d("2025-11-01"), "value": 376_500, "source": "customer"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let november = invoices_of(&app, &run(&app, &d("2025-11-01"), json!({})).await).await;
+    // 346,500 − 5,000 included = 341,500 × 0.0085 = 2,902.75 billed.
+    assert_eq!(meter_line(&november[0], &bw)["amount"], "2902.75");
+    // The dead end: the real December reading is lower than the typo.
+    app.post(
+        &format!("/v1/meters/{bw}/readings"),
+        &billing(),
+        &json!({"read_on": d("2025-12-01"), "value": 38_300, "source": "customer"}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+
+    let path = format!("/v1/meter-readings/{}", id(&typo));
+    // It ends a billed period: not voided (there would be nothing to end it), corrected.
+    app.post(
+        &format!("{path}/void"),
+        &billing(),
+        &json!({"reason": "typo"}),
+    )
+    .await
+    .expect_problem(409, "reading_billed");
+    // Correcting is billing's: partners post readings but do not correct them.
+    app.post(
+        &format!("{path}/correct"),
+        &partner_token(uuid::Uuid::now_v7()),
+        &json!({"value": 37_650, "reason": "typo"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    let refused = app
+        .post(
+            &format!("{path}/correct"),
+            &billing(),
+            &json!({"value": 37_650, "read_on": d("2025-11-02"), "reason": "typo"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(refused.error_field(), "read_on");
+    let refused = app
+        .post(
+            &format!("{path}/correct"),
+            &billing(),
+            &json!({"value": 29_999, "reason": "typo"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(refused.body["errors"][0]["code"], "lower_than_previous");
+    let corrected = app
+        .post_with_key(
+            &format!("{path}/correct"),
+            &billing(),
+            "fix-typo-1",
+            &json!({"value": 37_650, "reason": "typed 376,500 for 37,650"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(corrected["value"], 37_650);
+    assert_eq!(corrected["replaces_id"], typo["id"]);
+    assert_eq!(corrected["read_on"], d("2025-11-01"));
+    // The replay answers the same correction, once.
+    let replay = app
+        .post_with_key(
+            &format!("{path}/correct"),
+            &billing(),
+            "fix-typo-1",
+            &json!({"value": 37_650, "reason": "typed 376,500 for 37,650"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(replay.body["id"], corrected["id"]);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    // History kept: the typo is voided with the reason, both are listed.
+    let listed = app
+        .get(&format!("/v1/meters/{bw}/readings"), &billing())
+        .await
+        .expect(200)
+        .body;
+    let old = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == typo["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(old["void_reason"], "corrected: typed 376,500 for 37,650");
+    assert_eq!(old["voided_by"], "billing-user");
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE action = 'meter_reading.corrected' AND entity_id = '{}' \
+             AND before->>'value' = '376500' AND after->>'value' = '37650'",
+            id(&corrected)
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("meter_periods WHERE corrected_end_value = 37650 AND rerated_usage IS NULL")
+            .await,
+        1
+    );
+    // Now December's reading goes in, and December's invoice trues October up.
+    app.post(
+        &format!("/v1/meters/{bw}/readings"),
+        &billing(),
+        &json!({"read_on": d("2025-12-01"), "value": 38_300, "source": "customer"}),
+    )
+    .await
+    .expect(201);
+    let december = invoices_of(&app, &run(&app, &d("2025-12-01"), json!({})).await).await;
+    let inv = &december[0];
+    let true_up = lines_of(inv, "true_up");
+    assert_eq!(true_up.len(), 1);
+    // October re-rated: 7,650 used, 2,650 over: 22.53; charged 2,902.75: 2,880.22 back.
+    assert_eq!(true_up[0]["amount"], "-2880.22");
+    assert_eq!(true_up[0]["period_start"], d("2025-10-01"));
+    assert_eq!(true_up[0]["meter"]["usage"], 7_650);
+    assert!(true_up[0]["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("corrected from 376500 to 37650"));
+    let usage = meter_line(inv, &bw);
+    assert_eq!(usage["meter"]["start_reading"], 37_650);
+    assert_eq!(usage["meter"]["usage"], 650);
+    assert_eq!(usage["amount"], "0.00");
+    assert_eq!(
+        app.count(&format!(
+            "meter_periods WHERE corrected_end_value = 37650 AND rerated_usage = 7650 \
+             AND rerated_invoice_id = '{}'",
+            id(inv)
+        ))
+        .await,
+        1
+    );
+    // Periods were billed from the corrected reading since: it stays as billed.
+    app.post(
+        &format!("/v1/meter-readings/{}/correct", id(&corrected)),
+        &billing(),
+        &json!({"value": 37_600, "reason": "again"}),
+    )
+    .await
+    .expect_problem(409, "reading_billed");
+    // A rerun trues nothing up twice.
+    let again = run(&app, &d("2025-12-01"), json!({})).await;
+    assert_eq!(again["progress"]["invoices_created"], 0);
+}
+
+/// Posts a customer reading of the meter on a test date.
+async fn post_reading(app: &TestApp, meter: &str, on: &str, value: i64) -> Reply {
+    app.post(
+        &format!("/v1/meters/{meter}/readings"),
+        &billing(),
+        &json!({"read_on": d(on), "value": value, "source": "customer"}),
+    )
+    .await
+}
+
+/// An unbilled reading is voided or corrected (date too) with nothing else changed; estimates
+/// are billing's, and a correction stays between the readings around it.
+#[tokio::test]
+async fn an_unbilled_reading_is_voided_or_corrected_and_nothing_else_changes() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let c = contract(&app, &account, &code, &d("2025-10-01"), json!({})).await;
+    let meters = equipment(
+        &app,
+        &c,
+        "SN-FIX",
+        &d("2025-10-01"),
+        json!([{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
+                "financial_code_id": code, "initial_reading": 10_000}]),
+    )
+    .await;
+    let bw = meters[0].clone();
+    let wrong = post_reading(&app, &bw, "2025-10-20", 90_000)
+        .await
+        .expect(201)
+        .body;
+    let voided = app
+        .post(
+            &format!("/v1/meter-readings/{}/void", id(&wrong)),
+            &billing(),
+            &json!({"reason": "read from the wrong copier"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(voided["void_reason"], "read from the wrong copier");
+    assert!(voided["voided_at"].is_string());
+    app.post(
+        &format!("/v1/meter-readings/{}/void", id(&wrong)),
+        &billing(),
+        &json!({"reason": "again"}),
+    )
+    .await
+    .expect_problem(409, "reading_voided");
+    // The voided reading no longer stops a lower one (nor the same day).
+    let right = post_reading(&app, &bw, "2025-10-20", 12_000)
+        .await
+        .expect(201)
+        .body;
+    post_reading(&app, &bw, "2025-10-28", 13_000)
+        .await
+        .expect(201);
+    // Corrected: a new date and value between its neighbours.
+    let refused = app
+        .post(
+            &format!("/v1/meter-readings/{}/correct", id(&right)),
+            &billing(),
+            &json!({"value": 13_500, "reason": "misread"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(refused.body["errors"][0]["code"], "higher_than_next");
+    let fixed = app
+        .post(
+            &format!("/v1/meter-readings/{}/correct", id(&right)),
+            &billing(),
+            &json!({"value": 12_100, "read_on": d("2025-10-21"), "reason": "misread"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(fixed["read_on"], d("2025-10-21"));
+    assert_eq!(app.count("meter_periods").await, 0);
+    assert_eq!(
+        app.count(&format!(
+            "meter_readings WHERE meter_id = '{bw}' AND voided_at IS NULL"
+        ))
+        .await,
+        3
+    );
+    // Billing uses the corrected reading (the usage period closes on 1 November).
+    post_reading(&app, &bw, "2025-11-01", 14_000)
+        .await
+        .expect(201);
+    activate(&app, &c).await;
+    let november = invoices_of(&app, &run(&app, &d("2025-11-01"), json!({})).await).await;
+    assert_eq!(meter_line(&november[0], &bw)["meter"]["usage"], 4_000);
+    // Estimates are billing's own.
+    let estimate = app
+        .execute(&format!(
+            "INSERT INTO meter_readings (id, meter_id, read_on, value, source, estimate_method, created_by)
+             VALUES ('0192f1d2-0000-7000-8000-00000000e571', '{bw}', '{}', 15000, 'estimated', 'expected_volume', 'billing-run')",
+            d("2025-12-01")
+        ))
+        .await;
+    assert!(estimate.is_ok(), "{estimate:?}");
+    app.post(
+        "/v1/meter-readings/0192f1d2-0000-7000-8000-00000000e571/correct",
+        &billing(),
+        &json!({"value": 15_100, "reason": "x"}),
+    )
+    .await
+    .expect_problem(409, "estimated_reading");
+    app.post(
+        "/v1/meter-readings/0192f1d2-0000-7000-8000-000000000000/void",
+        &billing(),
+        &json!({"reason": "x"}),
+    )
+    .await
+    .expect_problem(404, "not_found");
+}
