@@ -1,3 +1,7 @@
+ALTER TABLE credit_memos DROP CONSTRAINT credit_memos_reason_check;
+ALTER TABLE credit_memos ADD CONSTRAINT credit_memos_reason_check
+    CHECK (reason IN ('billing_error', 'pricing', 'meter_reading', 'service_issue', 'goodwill',
+                      'dispute', 'other'));
 ALTER TABLE meter_periods DROP COLUMN corrected_end_value;
 DROP INDEX meter_readings_replaces_key;
 DROP INDEX meter_readings_actual_key;

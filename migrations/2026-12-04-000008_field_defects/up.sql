@@ -58,3 +58,9 @@ CREATE UNIQUE INDEX meter_readings_actual_key ON meter_readings (meter_id, read_
 CREATE UNIQUE INDEX meter_readings_replaces_key ON meter_readings (replaces_id) WHERE replaces_id IS NOT NULL;
 -- The corrected value of a billed period's end reading, for the next invoice to true up to.
 ALTER TABLE meter_periods ADD COLUMN corrected_end_value bigint CHECK (corrected_end_value >= 0);
+
+-- Termination settles the contract: charges billed in advance for days after it are credited.
+ALTER TABLE credit_memos DROP CONSTRAINT credit_memos_reason_check;
+ALTER TABLE credit_memos ADD CONSTRAINT credit_memos_reason_check
+    CHECK (reason IN ('billing_error', 'pricing', 'meter_reading', 'service_issue', 'goodwill',
+                      'dispute', 'termination', 'other'));

@@ -337,6 +337,7 @@ pub fn bill_contract(
             m,
             &periods,
             usage_as_of,
+            c.terminated_on,
             run_id,
             settings,
             currency,
@@ -345,6 +346,16 @@ pub fn bill_contract(
             &mut bill,
             now,
         )?;
+    }
+
+    // A re-rate that left nothing to bill names no invoice: none is made for it.
+    for period in bill.rerated.iter_mut() {
+        let empty = period
+            .rerated_invoice_id
+            .is_some_and(|id| drafts.0.iter().any(|d| d.id == id && d.lines.is_empty()));
+        if empty {
+            period.rerated_invoice_id = None;
+        }
     }
 
     // Assemble the invoices.
@@ -447,6 +458,7 @@ fn bill_meter(
     m: &MeterInput,
     periods: &[Period],
     as_of: Date,
+    terminated_on: Option<Date>,
     run_id: Uuid,
     settings: &Settings,
     currency: Currency,
@@ -545,10 +557,19 @@ fn bill_meter(
             .filter(|r| r.read_on > start.on && r.read_on <= as_of)
             .collect();
         let w = settings.reading_window_days;
+        // The final period of a terminated contract ends at the pick-up reading (the first
+        // actual reading after the termination) when there is none near its end.
+        let is_final = terminated_on == Some(p.end);
         let end_actual = since
             .iter()
             .filter(|r| (r.read_on - boundary).whole_days().abs() <= w)
-            .min_by_key(|r| ((r.read_on - boundary).whole_days().abs(), r.read_on));
+            .min_by_key(|r| ((r.read_on - boundary).whole_days().abs(), r.read_on))
+            .or_else(|| {
+                since
+                    .iter()
+                    .filter(|r| is_final && r.read_on > boundary)
+                    .min_by_key(|r| r.read_on)
+            });
         let plan_row = plan_on(&m.plans, p.start).ok_or_else(|| BillError {
             code: "no_meter_plan",
             reason: format!("the {name} has no plan"),
@@ -778,6 +799,17 @@ fn bill_meter(
         });
         last = Some(end);
     }
+    settle_final_estimate(
+        &mut chain,
+        m,
+        terminated_on,
+        as_of,
+        currency,
+        &name,
+        owners,
+        drafts,
+    );
+
     for (i, period) in chain.into_iter().enumerate() {
         if i >= persisted {
             bill.new_meter_periods.push(period);
@@ -849,6 +881,106 @@ fn true_up_lines(
             ..Default::default()
         });
     }
+}
+
+/// A terminated contract's final period billed on an estimate is settled by the pick-up
+/// reading (the first actual reading after the estimate, by `as_of`): the period is re-rated
+/// to it, and the difference credited (a `true_up` line) or charged (a `usage` line), once.
+#[allow(clippy::too_many_arguments)]
+fn settle_final_estimate(
+    chain: &mut [MeterPeriodRow],
+    m: &MeterInput,
+    terminated_on: Option<Date>,
+    as_of: Date,
+    currency: Currency,
+    name: &str,
+    owners: &[(Date, Uuid)],
+    drafts: &mut Drafts,
+) {
+    let Some(k) = chain.len().checked_sub(1) else {
+        return;
+    };
+    let last = &chain[k];
+    let settles = terminated_on == Some(last.period_end)
+        && last.end_estimated
+        && last.rerated_end_value.is_none();
+    if !settles {
+        return;
+    }
+    let Some(reading) = m
+        .actuals
+        .iter()
+        .filter(|r| r.read_on > last.end_read_on && r.read_on <= as_of)
+        .min_by_key(|r| r.read_on)
+    else {
+        return;
+    };
+    let account = owner_on(owners, last.period_start);
+    let invoice_id = drafts.for_account(account).id;
+    let end = ChainPoint {
+        on: reading.read_on,
+        value: reading.value,
+        estimated: false,
+    };
+    let billed = last.as_billed();
+    let why = format!(
+        "the final period was billed on an estimate of {}; the pick-up reading of {} is {}",
+        billed.end_value, reading.read_on, reading.value
+    );
+    if reading.value < billed.end_value {
+        let all: Vec<BilledUsage> = chain.iter().map(MeterPeriodRow::as_billed).collect();
+        let rerates = rules::true_up(&all, reading.value, currency);
+        let lines = &mut drafts.for_account(account).lines;
+        true_up_lines(
+            chain, rerates, end, &why, name, &m.meter, currency, invoice_id, lines,
+        );
+        return;
+    }
+    let usage = reading.value - billed.start_value;
+    let rated = rules::rate_usage(usage, billed.plan, currency);
+    let extra = rated.charged() - billed.charged;
+    let last = &mut chain[k];
+    last.rerated_start_value = Some(billed.start_value);
+    last.rerated_end_value = Some(reading.value);
+    last.rerated_usage = Some(usage);
+    last.rerated_charged = Some(rated.charged());
+    last.rerated_invoice_id = Some(invoice_id);
+    if extra <= Decimal::ZERO {
+        return;
+    }
+    drafts.for_account(account).lines.push(LineRow {
+        kind: LineKind::Usage.as_str().into(),
+        description: format!(
+            "Final usage of the {name}, {} – {}: estimated {} re-rated to {usage}",
+            fmt_date(last.period_start),
+            fmt_date(last.period_end),
+            billed.end_value - billed.start_value
+        ),
+        quantity: Decimal::ONE,
+        unit_price: extra,
+        amount: extra,
+        financial_code_id: m.meter.financial_code_id,
+        taxable: true,
+        meter_id: Some(m.meter.id),
+        meter_type: Some(m.meter.meter_type.clone()),
+        period_start: Some(last.period_start),
+        period_end: Some(last.period_end),
+        start_reading: Some(billed.start_value),
+        end_reading: Some(reading.value),
+        end_read_on: Some(reading.read_on),
+        end_estimated: Some(false),
+        usage: Some(usage),
+        included_units: Some(last.included_units),
+        overage_units: Some(rated.overage_units),
+        overage_rate: Some(last.overage_rate),
+        explanation: Some(format!(
+            "{why}; charged {} then, {} now: {} more",
+            currency.normalize(billed.charged),
+            currency.normalize(rated.charged()),
+            currency.normalize(extra)
+        )),
+        ..Default::default()
+    });
 }
 
 /// Months in a full period of the grid (1, 3 or 12), from its length.

@@ -410,7 +410,13 @@ async fn contracts_for(
 }
 
 /// The effects of completing an order on `on`.
-async fn carry_out(conn: &mut Conn, ctx: &Ctx, order: &OrderRow, on: Date) -> Result<(), ApiError> {
+async fn carry_out(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    settings: &crate::billing::engine::Settings,
+    order: &OrderRow,
+    on: Date,
+) -> Result<(), ApiError> {
     let note = format!("service order {}", order.number);
     match order.kind {
         OrderKind::Suspend => {
@@ -418,6 +424,7 @@ async fn carry_out(conn: &mut Conn, ctx: &Ctx, order: &OrderRow, on: Date) -> Re
                 crate::contracts::amendments::amend_for_order(
                     conn,
                     ctx,
+                    settings,
                     id,
                     AmendmentKind::Suspension,
                     on,
@@ -448,6 +455,7 @@ async fn carry_out(conn: &mut Conn, ctx: &Ctx, order: &OrderRow, on: Date) -> Re
                 crate::contracts::amendments::amend_for_order(
                     conn,
                     ctx,
+                    settings,
                     id,
                     AmendmentKind::Resumption,
                     effective,
@@ -472,6 +480,7 @@ async fn carry_out(conn: &mut Conn, ctx: &Ctx, order: &OrderRow, on: Date) -> Re
                 crate::contracts::amendments::amend_for_order(
                     conn,
                     ctx,
+                    settings,
                     id,
                     AmendmentKind::Termination,
                     on,
@@ -718,7 +727,7 @@ pub async fn complete_order(
                 ));
             }
             refuse_obsolete(conn, &row, today).await?;
-            carry_out(conn, &ctx, &row, on).await?;
+            carry_out(conn, &ctx, &state.config.billing, &row, on).await?;
             row.completed_on = Some(on);
             row.completed_at = Some(ctx.now);
         }

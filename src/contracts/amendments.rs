@@ -149,6 +149,9 @@ pub async fn create_amendment(
             let before = view(conn, current.clone()).await?;
             let next = apply(conn, &ctx, &current, &new).await?;
             let row = store::update(conn, &next).await?;
+            if new.kind == AmendmentKind::Termination {
+                settle(conn, &ctx, &state.config.billing, &row).await?;
+            }
             let version = row.version;
             let after = view(conn, row).await?;
             audit::record(
@@ -470,11 +473,37 @@ pub fn suspended_since(amendments: &[AmendmentRow]) -> Option<Date> {
     since
 }
 
+/// Settles a terminated contract (see [`super::settlement`]) and records what was made on
+/// its termination amendment and in the audit log.
+async fn settle(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    settings: &crate::billing::engine::Settings,
+    row: &ContractRow,
+) -> Result<(), ApiError> {
+    let settlement = super::settlement::settle(conn, ctx, settings, row).await?;
+    store::record_settlement(conn, row.id, &serde_json::to_value(&settlement)?).await?;
+    audit::record(
+        conn,
+        ctx,
+        Change {
+            action: "contract.settled",
+            entity_type: "contract",
+            entity_id: row.id,
+            account_id: Some(row.account_id),
+            before: None,
+            after: Some(&settlement),
+        },
+    )
+    .await
+}
+
 /// Suspends, resumes or terminates a contract on behalf of a completed service order: the
-/// same amendment, checks and audit entry as `POST /contracts/{id}/amendments`.
+/// same amendment, checks, settlement and audit entry as `POST /contracts/{id}/amendments`.
 pub async fn amend_for_order(
     conn: &mut Conn,
     ctx: &Ctx,
+    settings: &crate::billing::engine::Settings,
     contract_id: Uuid,
     kind: AmendmentKind,
     effective_date: Date,
@@ -497,6 +526,9 @@ pub async fn amend_for_order(
     };
     let next = apply(conn, ctx, &current, &new).await?;
     let row = store::update(conn, &next).await?;
+    if kind == AmendmentKind::Termination {
+        settle(conn, ctx, settings, &row).await?;
+    }
     let after = view(conn, row).await?;
     audit::record(
         conn,

@@ -54,9 +54,13 @@ pub struct PeriodCheck {
     /// What the schedule says the period's recurring charges are.
     #[schema(value_type = String)]
     pub expected: Decimal,
-    /// What non-void invoices billed for it.
+    /// What non-void invoices billed for it, less what issued credit memos credited of those
+    /// lines (a termination's credit of days after it, say).
     #[schema(value_type = String)]
     pub billed: Decimal,
+    /// The part of the billed lines credited back.
+    #[schema(value_type = String)]
+    pub credited: Decimal,
     pub invoices: Vec<BilledBy>,
     /// Due but not billed.
     pub missing: bool,
@@ -92,12 +96,15 @@ pub struct Reconciliation {
 pub struct BilledLine {
     pub period_start: Date,
     pub amount: Decimal,
+    /// Credited back of it by issued credit memos.
+    pub credited: Decimal,
     pub invoice: BilledBy,
 }
 
 /// A recurring line as read: period start, amount, and its invoice's id, number, status and
 /// balance.
 type LineOnInvoice = (
+    Uuid,
     Option<Date>,
     Decimal,
     Uuid,
@@ -112,6 +119,7 @@ pub fn reconcile(expected: &[(Period, Decimal)], lines: &[BilledLine]) -> Vec<Pe
         .iter()
         .map(|(p, amount)| {
             let mut by: BTreeMap<Uuid, BilledBy> = BTreeMap::new();
+            let mut credited = Decimal::ZERO;
             for l in lines
                 .iter()
                 .filter(|l| l.period_start >= p.start && l.period_start <= p.end)
@@ -122,13 +130,15 @@ pub fn reconcile(expected: &[(Period, Decimal)], lines: &[BilledLine]) -> Vec<Pe
                         ..l.invoice.clone()
                     })
                     .amount += l.amount;
+                credited += l.credited;
             }
             let invoices: Vec<BilledBy> = by.into_values().collect();
-            let billed: Decimal = invoices.iter().map(|i| i.amount).sum();
+            let billed: Decimal = invoices.iter().map(|i| i.amount).sum::<Decimal>() - credited;
             PeriodCheck {
                 period_start: p.start,
                 period_end: p.end,
                 expected: *amount,
+                credited,
                 billed,
                 missing: invoices.is_empty() && !amount.is_zero(),
                 duplicate: invoices.len() > 1 || billed > *amount,
@@ -218,6 +228,7 @@ pub async fn contract_reconciliation(
         .filter(l::kind.eq("recurring"))
         .filter(i::status.ne(InvoiceStatus::Void))
         .select((
+            l::id,
             l::period_start,
             l::amount,
             i::id,
@@ -228,12 +239,30 @@ pub async fn contract_reconciliation(
         .load(&mut conn)
         .await?;
     let currency = Currency::parse(&contract.currency).expect("a stored currency");
+    let credited: Vec<(Option<Uuid>, Decimal)> = {
+        use crate::credit_memos::model::CreditMemoStatus;
+        use crate::schema::credit_memo_lines::dsl as cl;
+        use crate::schema::credit_memos::dsl as cm;
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+        cl::credit_memo_lines
+            .inner_join(cm::credit_memos)
+            .filter(cl::invoice_line_id.eq_any(&ids))
+            .filter(cm::status.eq(CreditMemoStatus::Issued))
+            .select((cl::invoice_line_id, cl::amount))
+            .load(&mut conn)
+            .await?
+    };
     let lines: Vec<BilledLine> = rows
         .into_iter()
-        .filter_map(|(start, amount, invoice_id, number, status, balance)| {
+        .filter_map(|(id, start, amount, invoice_id, number, status, balance)| {
             Some(BilledLine {
                 period_start: start?,
                 amount,
+                credited: credited
+                    .iter()
+                    .filter(|(line, _)| *line == Some(id))
+                    .map(|(_, a)| *a)
+                    .sum(),
                 invoice: BilledBy {
                     invoice_id,
                     number,
@@ -248,6 +277,7 @@ pub async fn contract_reconciliation(
     let mut periods = reconcile(&expected, &lines);
     for p in &mut periods {
         p.billed = currency.normalize(p.billed);
+        p.credited = currency.normalize(p.credited);
         for inv in &mut p.invoices {
             inv.amount = currency.normalize(inv.amount);
         }
@@ -299,6 +329,7 @@ mod tests {
         BilledLine {
             period_start: start,
             amount: d(amount),
+            credited: Decimal::ZERO,
             invoice: BilledBy {
                 invoice_id: Uuid::from_u128(invoice),
                 number: None,
@@ -325,5 +356,22 @@ mod tests {
         assert!(got[1].duplicate && got[1].unpaid);
         assert_eq!(got[1].billed, d("500"));
         assert!(got[2].missing);
+    }
+
+    #[test]
+    fn a_credited_line_counts_net_of_its_credit() {
+        use time::macros::date;
+        let period = Period {
+            start: date!(2026 - 11 - 01),
+            end: date!(2026 - 11 - 15),
+            full_start: date!(2026 - 11 - 01),
+            full_end: date!(2026 - 11 - 30),
+        };
+        let mut line = line(date!(2026 - 11 - 01), "300.00", 1, InvoiceStatus::Open, "0");
+        line.credited = d("150.00");
+        let got = reconcile(&[(period, d("150.00"))], &[line]);
+        assert_eq!(got[0].billed, d("150.00"));
+        assert_eq!(got[0].credited, d("150.00"));
+        assert!(!got[0].duplicate && !got[0].missing);
     }
 }

@@ -100,6 +100,29 @@ pub async fn amendments(conn: &mut Conn, contract_id: Uuid) -> Result<Vec<Amendm
         .await?)
 }
 
+/// Adds what the termination settled to the contract's termination amendment.
+pub async fn record_settlement(
+    conn: &mut Conn,
+    contract_id: Uuid,
+    settlement: &serde_json::Value,
+) -> Result<(), ApiError> {
+    use crate::schema::contract_amendments::dsl as am;
+    let (id, mut details): (Uuid, serde_json::Value) = am::contract_amendments
+        .filter(am::contract_id.eq(contract_id))
+        .filter(am::kind.eq(super::model::AmendmentKind::Termination))
+        .select((am::id, am::details))
+        .first(conn)
+        .await?;
+    if let Some(fields) = details.as_object_mut() {
+        fields.insert("settlement".into(), settlement.clone());
+    }
+    diesel::update(am::contract_amendments.find(id))
+        .set(am::details.eq(details))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn insert_amendment(conn: &mut Conn, row: &AmendmentRow) -> Result<(), ApiError> {
     diesel::insert_into(am::contract_amendments)
         .values(row)

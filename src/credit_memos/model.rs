@@ -30,6 +30,7 @@ crate::text_enum! {
         ServiceIssue => "service_issue",
         Goodwill => "goodwill",
         Dispute => "dispute",
+        Termination => "termination",
         Other => "other",
     }
 }

@@ -686,13 +686,19 @@ async fn billing_stops_at_termination_and_contracts_expire_after_their_end() {
     )
     .await;
     activate(&app, &terminated).await;
-    app.post(
-        &format!("/v1/contracts/{terminated}/amendments"),
-        &billing(),
-        &json!({"kind": "termination", "effective_date": d("2025-10-15")}),
-    )
-    .await
-    .expect(201);
+    // The termination day is over: the contract is settled at once, on a final invoice.
+    let amended = app
+        .post(
+            &format!("/v1/contracts/{terminated}/amendments"),
+            &billing(),
+            &json!({"kind": "termination", "effective_date": d("2025-10-15")}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let settlement = &amended["amendments"][0]["details"]["settlement"];
+    assert_eq!(settlement["final_invoice_ids"].as_array().unwrap().len(), 1);
+    let final_run = settlement["billing_run_id"].as_str().unwrap().to_string();
     let ending = contract(
         &app,
         &account,
@@ -705,7 +711,19 @@ async fn billing_stops_at_termination_and_contracts_expire_after_their_end() {
 
     let done = run(&app, &d("2025-12-01"), json!({})).await;
     assert_eq!(done["progress"]["errors"], 0);
-    let invoices = invoices_of(&app, &done).await;
+    let mut invoices = invoices_of(&app, &done).await;
+    // The final invoice was made by the termination; the run bills nothing more of it.
+    assert!(invoices
+        .iter()
+        .all(|i| i["contract_id"] != terminated.as_str()));
+    let final_run = app
+        .get(&format!("/v1/billing-runs/{final_run}"), &billing())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(final_run["status"], "completed");
+    assert_eq!(final_run["contract_id"], terminated.as_str());
+    invoices.extend(invoices_of(&app, &final_run).await);
     let of = |c: &str| {
         invoices
             .iter()
@@ -1432,4 +1450,266 @@ async fn an_unbilled_reading_is_voided_or_corrected_and_nothing_else_changes() {
     )
     .await
     .expect_problem(404, "not_found");
+}
+
+/// A copier contract of 300.00 a month in advance from 1 September (taxed at 8.25 %), billed
+/// and issued for September to November with the meter read on the first of each month.
+async fn billed_copier(
+    app: &TestApp,
+    code: &str,
+    account: &str,
+    expected_volume: bool,
+) -> (String, String) {
+    let c = contract(
+        app,
+        account,
+        code,
+        &d("2026-09-01"),
+        json!({"charges": [{"description": "Copier lease", "amount": "300.00", "financial_code_id": code}]}),
+    )
+    .await;
+    let mut meter = json!({"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
+                           "financial_code_id": code, "initial_reading": 10_000});
+    if expected_volume {
+        merge(&mut meter, json!({"expected_monthly_volume": 6000}));
+    }
+    let meters = equipment(app, &c, "SN-END", &d("2026-09-01"), json!([meter])).await;
+    let bw = meters[0].clone();
+    activate(app, &c).await;
+    for (month, value) in [
+        ("2026-09-01", None),
+        ("2026-10-01", Some(13_000)),
+        ("2026-11-01", Some(16_000)),
+    ] {
+        if let Some(value) = value {
+            reading(app, &bw, &d(month), value).await;
+        }
+        let done = run(app, &d(month), json!({"mode": "issue"})).await;
+        assert_eq!(done["status"], "completed");
+    }
+    (c, bw)
+}
+
+/// Terminated on 15 November, the contract is settled at once: November's 300.00 billed in
+/// advance is credited for 16–30 November (150.00 and its tax, by the invoice's rule) on a
+/// credit memo under the charge's code that names the invoice and the period; the usage of 1–15
+/// November is billed on a final invoice up to the pick-up reading; and the reconciliation shows
+/// no duplicate and nothing missing.
+#[tokio::test]
+async fn termination_credits_the_days_billed_in_advance_and_bills_the_final_readings() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let (c, bw) = billed_copier(&app, &code, &account, false).await;
+    let november = app
+        .get(
+            &format!("/v1/invoices?contract_id={c}&sort=invoice_date&order=desc&limit=1"),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body["data"][0]
+        .clone();
+    assert_eq!(november["invoice_date"], d("2026-11-01"));
+    let nov_line = lines_of(&november, "recurring")[0].clone();
+    // The technician reads the meter when the copier is picked up, after the 15th.
+    reading(&app, &bw, &d("2026-11-20"), 20_000).await;
+
+    let amended = app
+        .post(
+            &format!("/v1/contracts/{c}/amendments"),
+            &billing(),
+            &json!({"kind": "termination", "effective_date": d("2026-11-15"), "note": "Moved out"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(amended["status"], "terminated");
+    let settlement =
+        amended["amendments"].as_array().unwrap().last().unwrap()["details"]["settlement"].clone();
+    let memos = settlement["credit_memo_ids"].as_array().unwrap();
+    assert_eq!(memos.len(), 1);
+    let memo = app
+        .get(
+            &format!("/v1/credit-memos/{}", memos[0].as_str().unwrap()),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(memo["status"], "issued");
+    assert_eq!(memo["reason"], "termination");
+    assert_eq!(memo["financial_code_id"], json!(code));
+    let line = &memo["lines"][0];
+    // 300.00 − 15/30 of it = 150.00; tax 24.75 on 300.00, 12.38 on the 150.00 left: 12.37.
+    assert_eq!(line["amount"], "150.00");
+    assert_eq!(line["tax_amount"], "12.37");
+    assert_eq!(line["total"], "162.37");
+    assert_eq!(line["financial_code_id"], json!(code));
+    assert_eq!(line["invoice_id"], november["id"]);
+    assert_eq!(line["invoice_line_id"], nov_line["id"]);
+    assert_eq!(line["period_start"], d("2026-11-16"));
+    assert_eq!(line["period_end"], d("2026-11-30"));
+    assert_eq!(memo["applied"], "162.37");
+    // The final invoice: 1–15 November's usage, 16,000 to the pick-up's 20,000: 4,000 used,
+    // 2,500 included (15/30 of 5,000): 1,500 × 0.0085 = 12.75, and its tax 1.05.
+    let finals = settlement["final_invoice_ids"].as_array().unwrap();
+    assert_eq!(finals.len(), 1);
+    let final_invoice = app
+        .get(
+            &format!("/v1/invoices/{}", finals[0].as_str().unwrap()),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(final_invoice["status"], "open");
+    assert!(lines_of(&final_invoice, "recurring").is_empty());
+    let usage = meter_line(&final_invoice, &bw);
+    assert_eq!(usage["period_start"], d("2026-11-01"));
+    assert_eq!(usage["period_end"], d("2026-11-15"));
+    assert_eq!(usage["meter"]["end_reading"], 20_000);
+    assert_eq!(usage["meter"]["end_read_on"], d("2026-11-20"));
+    assert_eq!(usage["meter"]["end_estimated"], false);
+    assert_eq!(usage["meter"]["included_units"], 2_500);
+    assert_eq!(usage["amount"], "12.75");
+    assert_eq!(final_invoice["total"], "13.80");
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE action = 'contract.settled' AND entity_id = '{c}'"
+        ))
+        .await,
+        1
+    );
+    // Contract versus invoices: November is 150.00 billed net of the credit; nothing twice,
+    // nothing missing.
+    let check = app
+        .get(&format!("/v1/contracts/{c}/reconciliation"), &billing())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(check["summary"]["missing"], 0);
+    assert_eq!(check["summary"]["duplicate"], 0);
+    let last = check["periods"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["period_end"], d("2026-11-15"));
+    assert_eq!(last["expected"], "150.00");
+    assert_eq!(last["credited"], "150.00");
+    assert_eq!(last["billed"], "150.00");
+    // Nothing more is billed for it.
+    let later = run(&app, &today().to_string(), json!({})).await;
+    assert_eq!(later["progress"]["invoices_created"], 0);
+    assert_books_balance(&app).await;
+}
+
+/// A termination by a completed service order settles the contract the same way; without a
+/// reading near the termination, the final usage is estimated, and the pick-up reading that
+/// comes later settles the estimate on the next run (charged here, as more was used).
+#[tokio::test]
+async fn a_terminated_contracts_final_estimate_is_settled_by_the_pick_up_reading() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let (c, bw) = billed_copier(&app, &code, &account, true).await;
+    let collector = token(Role::Collections);
+    let order = app
+        .post(
+            "/v1/service-orders",
+            &collector,
+            &json!({"account_id": account, "kind": "terminate", "contract_id": c,
+                    "reason": "customer asked to end the lease"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let path = format!("/v1/service-orders/{}", id(&order));
+    app.post(&format!("{path}/send"), &collector, &json!({}))
+        .await
+        .expect(200);
+    app.post(
+        &format!("{path}/complete"),
+        &collector,
+        &json!({"completed_on": today().to_string()}),
+    )
+    .await
+    .expect(200);
+    // Terminated today: the day is not over, so nothing is billed yet; November's advance
+    // charge for the rest of the month is credited at once.
+    let contract_now = app
+        .get(&format!("/v1/contracts/{c}"), &billing())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(contract_now["terminated_on"], today().to_string());
+    let settlement = &contract_now["amendments"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["details"]["settlement"];
+    assert_eq!(settlement["credit_memo_ids"].as_array().unwrap().len(), 1);
+    assert!(settlement["final_invoice_ids"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // 25/30 of November owed: 300.00 − 250.00 = 50.00 back; tax 24.75 − 20.63 = 4.12.
+    assert_eq!(
+        app.count("credit_memo_lines WHERE amount = 50 AND tax_amount = 4.12")
+            .await,
+        1
+    );
+    // Tomorrow's run bills the final period on an estimate (no reading near the 26th).
+    app.clock.advance(time::Duration::days(1));
+    let tomorrow = app.clock.today().to_string();
+    let first = invoices_of(&app, &run(&app, &tomorrow, json!({})).await).await;
+    let estimated = meter_line(&first[0], &bw);
+    assert_eq!(estimated["period_end"], today().to_string());
+    assert_eq!(estimated["meter"]["end_estimated"], true);
+    let estimate = estimated["meter"]["end_reading"].as_i64().unwrap();
+    // The pick-up reading, higher than the estimate, comes a week later.
+    app.clock.advance(time::Duration::days(6));
+    let picked = estimate + 3_000;
+    app.post(
+        &format!("/v1/meters/{bw}/readings"),
+        &billing(),
+        &json!({"read_on": app.clock.today().to_string(), "value": picked, "source": "technician"}),
+    )
+    .await
+    .expect(201);
+    let settled = invoices_of(
+        &app,
+        &run(&app, &app.clock.today().to_string(), json!({})).await,
+    )
+    .await;
+    assert_eq!(settled.len(), 1);
+    let line = meter_line(&settled[0], &bw);
+    assert_eq!(line["meter"]["end_reading"], picked);
+    assert!(line["description"]
+        .as_str()
+        .unwrap()
+        .starts_with("Final usage"));
+    // Charged now what the whole usage costs, less what the estimate was charged.
+    let money = |v: &Value| {
+        v.as_str()
+            .unwrap()
+            .parse::<rust_decimal::Decimal>()
+            .unwrap()
+    };
+    let used = line["meter"]["usage"].as_i64().unwrap();
+    assert_eq!(used, estimated["meter"]["usage"].as_i64().unwrap() + 3_000);
+    let included = estimated["meter"]["included_units"].as_i64().unwrap();
+    let now_costs = (rust_decimal::Decimal::from((used - included).max(0))
+        * "0.0085".parse::<rust_decimal::Decimal>().unwrap())
+    .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    assert_eq!(
+        money(&line["amount"]),
+        now_costs - money(&estimated["amount"])
+    );
+    assert_eq!(
+        app.count(&format!(
+            "meter_periods WHERE meter_id = '{bw}' AND rerated_end_value = {picked}"
+        ))
+        .await,
+        1
+    );
+    // Once: the next run bills nothing more.
+    let again = run(&app, &app.clock.today().to_string(), json!({})).await;
+    assert_eq!(again["progress"]["invoices_created"], 0);
+    assert_books_balance(&app).await;
 }
