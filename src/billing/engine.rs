@@ -127,6 +127,7 @@ pub struct ContractInput {
 /// What billing one contract writes.
 #[derive(Debug, Default)]
 pub struct ContractBill {
+    pub contract_id: Uuid,
     pub invoices: Vec<InvoiceRow>,
     pub lines: Vec<LineRow>,
     /// (period start, period end, invoice id).
@@ -137,6 +138,9 @@ pub struct ContractBill {
     pub estimates: Vec<ReadingRow>,
     /// (amendment id, invoice id): amendments whose first invoice is this one.
     pub reviewed: Vec<(Uuid, Uuid)>,
+    /// True-ups that would take an invoice below zero: credited instead, per account, against
+    /// the invoices that billed the usage (the lines as they would have been, negative).
+    pub credits: Vec<(Uuid, Vec<LineRow>)>,
 }
 
 /// Why a contract was not billed.
@@ -167,6 +171,30 @@ pub fn owners(c: &ContractRow, amendments: &[AmendmentRow]) -> Vec<(Date, Uuid)>
         }
     }
     out
+}
+
+/// The contract's billing periods that start by `horizon` (see [`rules::periods`]).
+pub fn periods_of(c: &ContractRow, horizon: Date) -> Vec<Period> {
+    rules::periods(
+        c.start_date,
+        c.last_billable_day(),
+        horizon,
+        c.billing_frequency,
+        c.anchor_day.clamp(1, 31) as u8,
+        c.anchor_month.map(|m| m.clamp(1, 12) as u8),
+    )
+}
+
+/// The contract's recurring charges as billing applies them.
+pub fn charges_of(rows: &[ChargeRow]) -> Vec<Charge<&ChargeRow>> {
+    rows.iter()
+        .map(|ch| Charge {
+            key: ch,
+            amount: ch.amount,
+            from: ch.effective_from,
+            to: ch.effective_to,
+        })
+        .collect()
 }
 
 /// The spans the contract was suspended (resumption day excluded).
@@ -252,28 +280,15 @@ pub fn bill_contract(
     let currency = c.currency();
     let owners = owners(c, &input.amendments);
     let suspended = suspensions(&input.amendments);
-    let periods = rules::periods(
-        c.start_date,
-        c.last_billable_day(),
-        as_of,
-        c.billing_frequency,
-        c.anchor_day.clamp(1, 31) as u8,
-        c.anchor_month.map(|m| m.clamp(1, 12) as u8),
-    );
+    let periods = periods_of(c, as_of);
     let mut drafts = Drafts(Vec::new());
-    let mut bill = ContractBill::default();
+    let mut bill = ContractBill {
+        contract_id: c.id,
+        ..ContractBill::default()
+    };
 
     // Recurring charges of every period due and not billed yet.
-    let charges: Vec<Charge<&ChargeRow>> = input
-        .charges
-        .iter()
-        .map(|ch| Charge {
-            key: ch,
-            amount: ch.amount,
-            from: ch.effective_from,
-            to: ch.effective_to,
-        })
-        .collect();
+    let charges = charges_of(&input.charges);
     for p in &periods {
         let due = match c.billing_timing {
             BillingTiming::Advance => p.start <= as_of,
@@ -360,10 +375,7 @@ pub fn bill_contract(
 
     // Assemble the invoices.
     let contract_terms = c.payment_terms_days;
-    for draft in drafts.0 {
-        if draft.lines.is_empty() {
-            continue;
-        }
+    for mut draft in drafts.0 {
         let terms = accounts
             .get(&draft.account_id)
             .copied()
@@ -371,6 +383,30 @@ pub fn bill_contract(
                 payment_terms_days: 30,
                 tax_rate: Decimal::ZERO,
             });
+        // An invoice never goes below zero: when its true-ups outweigh the rest, they are
+        // credited against the invoices that billed the usage, and it keeps the rest.
+        if crate::invoices::rules::totals(&draft.lines, terms.tax_rate, currency).3 < Decimal::ZERO
+        {
+            let (true_ups, rest): (Vec<LineRow>, Vec<LineRow>) = draft
+                .lines
+                .into_iter()
+                .partition(|l| l.kind == LineKind::TrueUp.as_str());
+            draft.lines = rest;
+            // Their re-rates are the credit memo's now, not this invoice's.
+            for period in bill.rerated.iter_mut() {
+                let moved = true_ups.iter().any(|l| {
+                    l.meter_id == Some(period.meter_id)
+                        && l.period_start == Some(period.period_start)
+                });
+                if moved && period.rerated_invoice_id == Some(draft.id) {
+                    period.rerated_invoice_id = None;
+                }
+            }
+            bill.credits.push((draft.account_id, true_ups));
+        }
+        if draft.lines.is_empty() {
+            continue;
+        }
         let mut lines = draft.lines;
         for (i, l) in lines.iter_mut().enumerate() {
             l.id = Uuid::now_v7();

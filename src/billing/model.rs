@@ -59,7 +59,8 @@ pub struct RunErrorRow {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunErrorView {
     pub contract_id: Uuid,
-    /// `no_basis_for_estimate`, `no_start_reading`, `no_meter_plan`, `failed`.
+    /// `no_basis_for_estimate`, `no_start_reading`, `no_meter_plan`, `not_issued`,
+    /// `usage_invoice_draft`, `failed`.
     #[schema(example = "no_basis_for_estimate")]
     pub code: String,
     pub reason: String,

@@ -33,6 +33,15 @@ pub struct PreviewTotal {
     pub total: Decimal,
 }
 
+/// A true-up the run would credit on a credit memo.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewCredit {
+    pub account_id: Uuid,
+    pub description: String,
+    #[schema(value_type = String, example = "2880.22")]
+    pub amount: Decimal,
+}
+
 /// What a billing run would bill. The invoices are shown as drafts would be (their ids are
 /// not stored: nothing was written, and the periods stay due).
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,6 +54,9 @@ pub struct BillingPreview {
     /// Contracts in scope.
     pub contracts: usize,
     pub invoices: Vec<InvoiceView>,
+    /// True-ups too large for the next invoice, credited instead against the invoices that
+    /// billed the usage (each amount is credited, net of tax).
+    pub credits: Vec<PreviewCredit>,
     /// Contracts that could not be billed, and why.
     pub errors: Vec<RunErrorView>,
     pub totals: Vec<PreviewTotal>,
@@ -76,9 +88,17 @@ pub async fn preview(
     let run_id = Uuid::now_v7();
     let mut invoices = Vec::new();
     let mut errors = Vec::new();
+    let mut credits = Vec::new();
     for input in &inputs {
         match engine::bill_contract(input, &accounts, as_of, usage_as_of, run_id, settings, now) {
             Ok(bill) => {
+                for (account_id, lines) in &bill.credits {
+                    credits.extend(lines.iter().map(|l| PreviewCredit {
+                        account_id: *account_id,
+                        description: l.description.clone(),
+                        amount: -l.amount,
+                    }));
+                }
                 let mut lines = bill.lines;
                 for invoice in bill.invoices {
                     let (own, rest): (Vec<_>, Vec<_>) =
@@ -130,6 +150,7 @@ pub async fn preview(
         preview: true,
         contracts: ids.len(),
         invoices,
+        credits,
         errors,
         totals,
     })

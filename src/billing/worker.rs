@@ -170,6 +170,8 @@ async fn bill_chunk(
                 Err(e) => errors.push((input.contract.id, e.code, e.reason)),
             }
         }
+        // Credits first: they take the credit memos' counter, then the bills the invoices'.
+        errors.extend(store::write_credits(conn, run, &mut bills, now).await?);
         let (invoices, refused) =
             store::write_bills(conn, run, &mut bills, &settings.numbering, now).await?;
         errors.extend(refused);

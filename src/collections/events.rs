@@ -29,11 +29,14 @@ pub async fn cash_moved(
         Scope::Account(account_id)
     };
     promises::review(conn, ctx, scope, today).await?;
-    let parts = super::past_due_parts(conn, account_id, today).await?;
-    if let Some(why) = parts.obsolete_because() {
-        service_orders::cancel_obsolete(conn, ctx, account_id, why).await?;
+    // Orders that follow the account are looked at only where there are some.
+    if service_orders::has_open_dunning_orders(conn, account_id).await? {
+        let parts = super::past_due_parts(conn, account_id, today).await?;
+        if let Some(why) = parts.obsolete_because() {
+            service_orders::cancel_obsolete(conn, ctx, account_id, why).await?;
+        }
     }
-    if parts.undisputed > Decimal::ZERO {
+    if super::past_due(conn, account_id, today).await? > Decimal::ZERO {
         return Ok(());
     }
     super::set_status(

@@ -337,6 +337,20 @@ async fn refuse_obsolete(conn: &mut Conn, row: &OrderRow, today: Date) -> Result
     }
 }
 
+/// Whether the account has a pending or sent suspension or termination made by dunning (a
+/// prepared query: it runs whenever cash moves).
+pub async fn has_open_dunning_orders(conn: &mut Conn, account_id: Uuid) -> Result<bool, ApiError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        so::service_orders
+            .filter(so::account_id.eq(account_id))
+            .filter(so::status.eq_any([OrderStatus::Pending, OrderStatus::Sent]))
+            .filter(so::source.eq(OrderSource::Dunning))
+            .filter(so::kind.eq_any([OrderKind::Suspend, OrderKind::Terminate])),
+    ))
+    .get_result(conn)
+    .await?)
+}
+
 /// Cancels the account's pending and sent suspension and termination orders made by dunning,
 /// with `reason`, each audited (`service_order.cancelled`, on the account's timeline); the
 /// orders cancelled.

@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::model::{BillingTiming, ContractRow};
 use crate::auth::Permission;
-use crate::billing::engine::{owners, suspensions};
-use crate::billing::rules::{self, Charge, Period};
+use crate::billing::engine::{charges_of, owners, periods_of, suspensions};
+use crate::billing::rules::{self, Period};
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
@@ -161,36 +161,21 @@ fn schedule(
     let currency = c.currency();
     let owners = owners(c, amendments);
     let suspended = suspensions(amendments);
-    let charges: Vec<Charge<()>> = charges
-        .iter()
-        .map(|ch| Charge {
-            key: (),
-            amount: ch.amount,
-            from: ch.effective_from,
-            to: ch.effective_to,
+    let charges = charges_of(charges);
+    periods_of(c, as_of)
+        .into_iter()
+        .filter(|p| match c.billing_timing {
+            BillingTiming::Advance => p.start <= as_of,
+            BillingTiming::Arrears => p.end < as_of,
         })
-        .collect();
-    rules::periods(
-        c.start_date,
-        c.last_billable_day(),
-        as_of,
-        c.billing_frequency,
-        c.anchor_day.clamp(1, 31) as u8,
-        c.anchor_month.map(|m| m.clamp(1, 12) as u8),
-    )
-    .into_iter()
-    .filter(|p| match c.billing_timing {
-        BillingTiming::Advance => p.start <= as_of,
-        BillingTiming::Arrears => p.end < as_of,
-    })
-    .map(|p| {
-        let amount = rules::charge_lines(&p, &charges, &owners, &suspended, currency)
-            .iter()
-            .map(|l| l.amount)
-            .sum::<Decimal>();
-        (p, currency.normalize(amount))
-    })
-    .collect()
+        .map(|p| {
+            let amount = rules::charge_lines(&p, &charges, &owners, &suspended, currency)
+                .iter()
+                .map(|l| l.amount)
+                .sum::<Decimal>();
+            (p, currency.normalize(amount))
+        })
+        .collect()
 }
 
 /// Handles the GET /v1/contracts/{id}/reconciliation route: contract versus invoice versus

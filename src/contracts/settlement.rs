@@ -13,7 +13,7 @@ use super::model::{ChargeRow, ContractRow};
 use crate::audit::{self, Change};
 use crate::billing::engine::{self, owners, suspensions, Settings};
 use crate::billing::model::{RunMode, RunRow, RunStatus};
-use crate::billing::rules::{self as billing_rules, Charge};
+use crate::billing::rules as billing_rules;
 use crate::context::Ctx;
 use crate::credit_memos::model::{CreditLineRow, CreditReason};
 use crate::db::Conn;
@@ -70,28 +70,12 @@ fn expected(
     if from > t {
         return Decimal::ZERO;
     }
-    let currency = c.currency();
-    let periods = billing_rules::periods(
-        c.start_date,
-        c.last_billable_day(),
-        from,
-        c.billing_frequency,
-        c.anchor_day.clamp(1, 31) as u8,
-        c.anchor_month.map(|m| m.clamp(1, 12) as u8),
-    );
+    let periods = engine::periods_of(c, from);
     let Some(period) = periods.iter().find(|p| p.start <= from && from <= p.end) else {
         return line.amount;
     };
-    let charges: Vec<Charge<&ChargeRow>> = charges
-        .iter()
-        .map(|ch| Charge {
-            key: ch,
-            amount: ch.amount,
-            from: ch.effective_from,
-            to: ch.effective_to,
-        })
-        .collect();
-    billing_rules::charge_lines(period, &charges, owners, suspended, currency)
+    let charges = engine::charges_of(charges);
+    billing_rules::charge_lines(period, &charges, owners, suspended, c.currency())
         .into_iter()
         .find(|l| l.key.id == charge && l.account == line.account_id && l.span.from == from)
         .map_or(Decimal::ZERO, |l| l.amount)
@@ -131,7 +115,7 @@ async fn credit_advance(
     c: &ContractRow,
     t: Date,
 ) -> Result<Vec<Uuid>, ApiError> {
-    use crate::credit_memos::routes as credits;
+    use crate::credit_memos::service as credits;
     use crate::invoices::model::InvoiceStatus;
     use crate::schema::credit_memo_lines::dsl as cl;
     use crate::schema::credit_memos::dsl as cm;
@@ -249,9 +233,10 @@ async fn credit_advance(
         let targets = credits::targets_of_lines(memo.id, &rows, &[]);
         crate::credit_memos::store::insert(conn, &memo, &rows, &targets).await?;
         // Owed by the schedule, not granted: issued at once, whatever the issuer's limit.
+        // (Collections see the credit when cash next moves on the account.)
         memo.submitted_by = Some(stamp.actor.clone());
         memo.submitted_at = Some(stamp.now);
-        credits::issue_and_apply(conn, ctx, &mut memo, &stamp).await?;
+        credits::issue_and_apply(conn, &mut memo, &stamp).await?;
         let view = crate::credit_memos::store::view(conn, memo.clone()).await?;
         audit::record(
             conn,
@@ -318,6 +303,7 @@ async fn bill_final(
             }
         }
     }
+    errors.extend(store::write_credits(conn, &run, &mut bills, ctx.now).await?);
     let (created, refused) =
         store::write_bills(conn, &run, &mut bills, &settings.numbering, ctx.now).await?;
     errors.extend(refused);

@@ -700,7 +700,7 @@ pub async fn resolve_dispute(
     body: ApiJson<ResolveDispute>,
 ) -> Result<HttpResponse, ApiError> {
     use crate::credit_memos::model::CreditReason;
-    use crate::credit_memos::routes as credits;
+    use crate::credit_memos::service as credits;
     ctx.require(Permission::DisputesResolve)?;
     let resolve = body.0;
     let mut e = Errors::default();
@@ -841,7 +841,7 @@ pub async fn resolve_dispute(
                 };
                 let targets = credits::targets_of_lines(memo.id, &lines, &given);
                 crate::credit_memos::store::insert(conn, &memo, &lines, &targets).await?;
-                credits::submit(conn, &state, &ctx, &mut memo, stamp).await?;
+                crate::credit_memos::routes::submit(conn, &state, &ctx, &mut memo, stamp).await?;
                 if memo.status == crate::credit_memos::model::CreditMemoStatus::PendingApproval {
                     // Until the credit is approved, its amount stays held on the invoice.
                     let mut invoice =

@@ -1653,7 +1653,7 @@ impl Book {
     }
 
     /// A credit memo issued and applied to invoice `i` as far as its balance allows (the
-    /// rest stays on account), as `credit_memos::routes::issue_and_apply` does.
+    /// rest stays on account), as `credit_memos::service::issue_and_apply` does.
     #[allow(clippy::too_many_arguments)]
     fn credit(
         &mut self,
@@ -1666,8 +1666,11 @@ impl Book {
         stamp: &Stamp,
         shared: &Shared,
     ) -> Uuid {
-        let lines = [crate::credit_memos::routes::plain_line(description, amount)];
-        let mut memo = crate::credit_memos::routes::new_memo(
+        let lines = [crate::credit_memos::service::plain_line(
+            description,
+            amount,
+        )];
+        let mut memo = crate::credit_memos::service::new_memo(
             self.account.id,
             "USD",
             reason,
@@ -1679,7 +1682,7 @@ impl Book {
         );
         self.out
             .memo_lines
-            .extend(crate::credit_memos::routes::line_rows(memo.id, &lines));
+            .extend(crate::credit_memos::service::line_rows(memo.id, &lines));
         self.out.memo_targets.push(TargetRow {
             credit_memo_id: memo.id,
             invoice_id: self.invoices[i].id,

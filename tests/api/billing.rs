@@ -1157,13 +1157,14 @@ async fn deleting_a_runs_draft_releases_its_periods_to_be_billed_again() {
         .await
         .expect(409);
     assert_eq!(app.count("billed_periods").await, 3);
+    assert_books_balance(&app).await;
 }
 
 /// The typo of the field: 376,500 read for 37,650. Billed, it blocked every later reading
 /// (lower than the last actual); corrected, the next invoice re-rates October to the
 /// corrected value and credits the overage charged too much.
 #[tokio::test]
-async fn a_billed_typo_is_corrected_and_the_next_invoice_trues_it_up() {
+async fn a_billed_typo_is_corrected_and_the_overbilled_usage_credited() {
     let app = spawn_app().await;
     let (code, account) = setup(&app).await;
     let c = contract(&app, &account, &code, &d("2025-10-01"), json!({})).await;
@@ -1297,28 +1298,77 @@ async fn a_billed_typo_is_corrected_and_the_next_invoice_trues_it_up() {
     )
     .await
     .expect(201);
-    let december = invoices_of(&app, &run(&app, &d("2025-12-01"), json!({})).await).await;
+    // November's invoice is still a draft: the credit has nowhere to go, the contract is
+    // refused with the way out, and nothing is written.
+    let refused = run(&app, &d("2025-12-01"), json!({})).await;
+    assert_eq!(refused["progress"]["invoices_created"], 0);
+    assert_eq!(refused["errors"][0]["contract_id"], c.as_str());
+    assert_eq!(refused["errors"][0]["code"], "usage_invoice_draft");
+    assert_eq!(app.count("credit_memos").await, 0);
+    assert_eq!(
+        app.count("meter_periods WHERE rerated_usage IS NOT NULL")
+            .await,
+        0
+    );
+    app.post(
+        &format!("/v1/invoices/{}/issue", id(&november[0])),
+        &billing(),
+        &json!({}),
+    )
+    .await
+    .expect(200);
+    let december = invoices_of(
+        &app,
+        &run(&app, &d("2025-12-01"), json!({"mode": "issue"})).await,
+    )
+    .await;
     let inv = &december[0];
-    let true_up = lines_of(inv, "true_up");
-    assert_eq!(true_up.len(), 1);
-    // October re-rated: 7,650 used, 2,650 over: 22.53; charged 2,902.75: 2,880.22 back.
-    assert_eq!(true_up[0]["amount"], "-2880.22");
-    assert_eq!(true_up[0]["period_start"], d("2025-10-01"));
-    assert_eq!(true_up[0]["meter"]["usage"], 7_650);
-    assert!(true_up[0]["explanation"]
-        .as_str()
-        .unwrap()
-        .contains("corrected from 376500 to 37650"));
+    // October re-rated: 7,650 used, 2,650 over: 22.53; charged 2,902.75: 2,880.22 back. More
+    // than December's invoice could take: it is credited on a memo against October's usage
+    // line of November's invoice, with its tax, and December keeps its own charges.
+    assert!(lines_of(inv, "true_up").is_empty());
     let usage = meter_line(inv, &bw);
     assert_eq!(usage["meter"]["start_reading"], 37_650);
     assert_eq!(usage["meter"]["usage"], 650);
     assert_eq!(usage["amount"], "0.00");
+    let memos = app
+        .get(
+            &format!("/v1/credit-memos?account_id={account}"),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body["data"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(memos.len(), 1);
+    let memo = &memos[0];
+    assert_eq!(memo["status"], "issued");
+    assert_eq!(memo["reason"], "meter_reading");
+    let line = &memo["lines"][0];
+    assert_eq!(line["amount"], "2880.22");
+    // 8.25% of 2,880.22 = 237.62.
+    assert_eq!(line["tax_amount"], "237.62");
+    assert_eq!(line["total"], "3117.84");
+    assert_eq!(line["invoice_id"], november[0]["id"]);
+    assert_eq!(line["invoice_line_id"], meter_line(&november[0], &bw)["id"]);
+    assert_eq!(line["period_start"], d("2025-10-01"));
+    assert_eq!(memo["total"], "3117.84");
+    assert_eq!(memo["applied"], "3117.84");
+    let nov = app
+        .get(&format!("/v1/invoices/{}", id(&november[0])), &billing())
+        .await
+        .expect(200)
+        .body;
+    // 3,412.85 billed (2,902.75 of it October's overage), 3,117.84 credited: 295.01 left.
+    assert_eq!(nov["amount_credited"], "3117.84");
+    assert_eq!(nov["balance_due"], "295.01");
     assert_eq!(
-        app.count(&format!(
+        app.count(
             "meter_periods WHERE corrected_end_value = 37650 AND rerated_usage = 7650 \
-             AND rerated_invoice_id = '{}'",
-            id(inv)
-        ))
+             AND rerated_invoice_id IS NULL"
+        )
         .await,
         1
     );
@@ -1333,6 +1383,7 @@ async fn a_billed_typo_is_corrected_and_the_next_invoice_trues_it_up() {
     // A rerun trues nothing up twice.
     let again = run(&app, &d("2025-12-01"), json!({})).await;
     assert_eq!(again["progress"]["invoices_created"], 0);
+    assert_books_balance(&app).await;
 }
 
 /// Posts a customer reading of the meter on a test date.
