@@ -1386,6 +1386,93 @@ async fn a_billed_typo_is_corrected_and_the_overbilled_usage_credited() {
     assert_books_balance(&app).await;
 }
 
+/// A draft run leaves the true-up's credit memo a draft: billing issues it with the drafts,
+/// and above billing's limit it waits for a manager's approval like any credit.
+#[tokio::test]
+async fn a_draft_run_leaves_the_usage_credit_a_draft_for_review() {
+    let app = spawn_app().await;
+    let (code, account) = setup(&app).await;
+    let c = contract(&app, &account, &code, &d("2025-10-01"), json!({})).await;
+    let bw = equipment(
+        &app,
+        &c,
+        "SN-TYPO2",
+        &d("2025-10-01"),
+        json!([{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
+                "financial_code_id": code, "initial_reading": 30_000}]),
+    )
+    .await[0]
+        .clone();
+    activate(&app, &c).await;
+    run(&app, &d("2025-10-01"), json!({"mode": "issue"})).await;
+    let typo = post_reading(&app, &bw, "2025-11-01", 376_500)
+        .await
+        .expect(201)
+        .body;
+    let november = invoices_of(
+        &app,
+        &run(&app, &d("2025-11-01"), json!({"mode": "issue"})).await,
+    )
+    .await;
+    app.post(
+        &format!("/v1/meter-readings/{}/correct", id(&typo)),
+        &billing(),
+        &json!({"value": 37_650, "reason": "typo"}),
+    )
+    .await
+    .expect(201);
+    post_reading(&app, &bw, "2025-12-01", 38_300)
+        .await
+        .expect(201);
+    let december = invoices_of(&app, &run(&app, &d("2025-12-01"), json!({})).await).await;
+    assert_eq!(december[0]["status"], "draft");
+    assert!(lines_of(&december[0], "true_up").is_empty());
+    let memos = app
+        .get(
+            &format!("/v1/credit-memos?account_id={account}"),
+            &billing(),
+        )
+        .await
+        .expect(200)
+        .body["data"]
+        .clone();
+    let memo = &memos[0];
+    assert_eq!(memos.as_array().unwrap().len(), 1);
+    assert_eq!(memo["status"], "draft");
+    assert_eq!(memo["total"], "3117.84");
+    assert_eq!(memo["lines"][0]["invoice_id"], november[0]["id"]);
+    // Nothing moved yet: the November invoice owes what it did.
+    let path = format!("/v1/invoices/{}", id(&november[0]));
+    let balance = async || app.get(&path, &billing()).await.expect(200).body["balance_due"].clone();
+    assert_eq!(balance().await, "3412.85");
+    let pending = app
+        .post(
+            &format!("/v1/credit-memos/{}/issue", id(memo)),
+            &billing(),
+            &json!({}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(pending["status"], "pending_approval");
+    let issued = app
+        .post(
+            &format!("/v1/credit-memos/{}/approve", id(memo)),
+            &token(Role::CollectionsManager),
+            &json!({}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(issued["status"], "issued");
+    assert_eq!(issued["applied"], "3117.84");
+    assert_eq!(balance().await, "295.01");
+    // A rerun credits nothing twice.
+    run(&app, &d("2025-12-01"), json!({})).await;
+    assert_eq!(app.count("credit_memos").await, 1);
+    assert_books_balance(&app).await;
+}
+
 /// Posts a customer reading of the meter on a test date.
 async fn post_reading(app: &TestApp, meter: &str, on: &str, value: i64) -> Reply {
     app.post(
