@@ -395,8 +395,9 @@ pub async fn void_reading(
 /// voided and kept. It must fit between the meter's readings before and after it. A reading
 /// no billed period has reached changes nothing else. The end reading of the meter's latest
 /// billed period may be corrected too: the next invoice re-rates that period to the corrected
-/// value and credits what was charged too much (a value corrected upwards is billed with the
-/// next period's usage, as an under-estimate is). A reading billed periods were billed from
+/// value and credits what was charged too much, on a credit memo when it is more than that
+/// invoice can take (a value corrected upwards is billed with the next period's usage, as an
+/// under-estimate is). A reading billed periods were billed from
 /// stays (409 `reading_billed`).
 #[utoipa::path(
     tag = "meter-readings",

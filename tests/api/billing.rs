@@ -1160,25 +1160,32 @@ async fn deleting_a_runs_draft_releases_its_periods_to_be_billed_again() {
     assert_books_balance(&app).await;
 }
 
+/// An active contract from 1 October 2025 with one copier: 5,000 included, 0.0085 over,
+/// read 30,000 at installation. (account, contract, meter).
+async fn copier_from_october(app: &TestApp, serial: &str) -> (String, String, String) {
+    let (code, account) = setup(app).await;
+    let c = contract(app, &account, &code, &d("2025-10-01"), json!({})).await;
+    let bw = equipment(
+        app,
+        &c,
+        serial,
+        &d("2025-10-01"),
+        json!([{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
+                "financial_code_id": code, "initial_reading": 30_000}]),
+    )
+    .await[0]
+        .clone();
+    activate(app, &c).await;
+    (account, c, bw)
+}
+
 /// The typo of the field: 376,500 read for 37,650. Billed, it blocked every later reading
 /// (lower than the last actual); corrected, the next invoice re-rates October to the
 /// corrected value and credits the overage charged too much.
 #[tokio::test]
 async fn a_billed_typo_is_corrected_and_the_overbilled_usage_credited() {
     let app = spawn_app().await;
-    let (code, account) = setup(&app).await;
-    let c = contract(&app, &account, &code, &d("2025-10-01"), json!({})).await;
-    let meters = equipment(
-        &app,
-        &c,
-        "SN-TYPO",
-        &d("2025-10-01"),
-        json!([{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
-                "financial_code_id": code, "initial_reading": 30_000}]),
-    )
-    .await;
-    let bw = meters[0].clone();
-    activate(&app, &c).await;
+    let (account, c, bw) = copier_from_october(&app, "SN-TYPO").await;
     run(&app, &d("2025-10-01"), json!({})).await;
     let typo = app
         .post(
@@ -1391,19 +1398,7 @@ async fn a_billed_typo_is_corrected_and_the_overbilled_usage_credited() {
 #[tokio::test]
 async fn a_draft_run_leaves_the_usage_credit_a_draft_for_review() {
     let app = spawn_app().await;
-    let (code, account) = setup(&app).await;
-    let c = contract(&app, &account, &code, &d("2025-10-01"), json!({})).await;
-    let bw = equipment(
-        &app,
-        &c,
-        "SN-TYPO2",
-        &d("2025-10-01"),
-        json!([{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
-                "financial_code_id": code, "initial_reading": 30_000}]),
-    )
-    .await[0]
-        .clone();
-    activate(&app, &c).await;
+    let (account, _, bw) = copier_from_october(&app, "SN-TYPO2").await;
     run(&app, &d("2025-10-01"), json!({"mode": "issue"})).await;
     let typo = post_reading(&app, &bw, "2025-11-01", 376_500)
         .await
