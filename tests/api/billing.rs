@@ -873,6 +873,7 @@ async fn calendar_quarters_prorate_the_first_partial_quarter_over_the_whole_quar
         .expect(200)
         .body;
     assert!(patched["anchor_month"].is_null());
+    assert_books_balance(&app).await;
 }
 
 /// `mode: preview` computes what a run would bill with the same engine and writes nothing: no

@@ -109,4 +109,5 @@ async fn every_date_and_timestamp_comes_from_the_services_clock() {
             .await
             > 10
     );
+    assert_books_balance(&app).await;
 }
