@@ -19,7 +19,7 @@ pub type Conn = AsyncPgConnection;
 /// Declares a closed set of text values stored in a `text` column and sent as a JSON string.
 #[macro_export]
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
                  utoipa::ToSchema, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]

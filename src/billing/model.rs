@@ -18,7 +18,7 @@ crate::text_enum! {
 }
 
 crate::text_enum! {
-    RunStatus { Queued => "queued", Running => "running", Completed => "completed", Failed => "failed" }
+    BillingRunStatus { Queued => "queued", Running => "running", Completed => "completed", Failed => "failed" }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -29,7 +29,7 @@ pub struct RunRow {
     pub account_id: Option<Uuid>,
     pub contract_id: Option<Uuid>,
     pub mode: RunMode,
-    pub status: RunStatus,
+    pub status: BillingRunStatus,
     pub contracts_total: Option<i32>,
     pub contracts_done: i32,
     pub invoices_created: i32,
@@ -78,13 +78,13 @@ pub struct RunProgress {
 
 /// A billing run.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RunView {
+pub struct BillingRunView {
     pub id: Uuid,
     pub as_of: Date,
     pub account_id: Option<Uuid>,
     pub contract_id: Option<Uuid>,
     pub mode: RunMode,
-    pub status: RunStatus,
+    pub status: BillingRunStatus,
     pub progress: RunProgress,
     /// Contracts not billed, with the reason (first 1,000).
     pub errors: Vec<RunErrorView>,
@@ -99,9 +99,9 @@ pub struct RunView {
     pub finished_at: Option<OffsetDateTime>,
 }
 
-impl RunView {
-    pub fn new(r: RunRow, errors: Vec<RunErrorRow>) -> RunView {
-        RunView {
+impl BillingRunView {
+    pub fn new(r: RunRow, errors: Vec<RunErrorRow>) -> BillingRunView {
+        BillingRunView {
             id: r.id,
             as_of: r.as_of,
             account_id: r.account_id,
@@ -135,7 +135,7 @@ impl RunView {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"as_of": "2026-11-01", "mode": "draft"}))]
-pub struct NewRun {
+pub struct NewBillingRun {
     /// Bill every period due by this date (not in the future).
     pub as_of: Date,
     /// Only this account's contracts.

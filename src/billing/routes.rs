@@ -6,7 +6,7 @@ use diesel_async::AsyncConnection;
 use time::Duration;
 use uuid::Uuid;
 
-use super::model::{NewRun, NewRunMode, RunMode, RunRow, RunStatus, RunView};
+use super::model::{BillingRunStatus, BillingRunView, NewBillingRun, NewRunMode, RunMode, RunRow};
 use super::store;
 use crate::audit::{self, Change};
 use crate::auth::Permission;
@@ -25,7 +25,7 @@ const MAX_DAYS_AHEAD: i64 = 31;
 /// The account and contract a run names exist.
 async fn check_scope(
     conn: &mut crate::db::Conn,
-    new: &NewRun,
+    new: &NewBillingRun,
     e: &mut Errors,
 ) -> Result<(), ApiError> {
     if let Some(account) = new.account_id {
@@ -53,10 +53,10 @@ async fn check_scope(
 /// 1,000 contracts: narrow a larger scope with `account_id` or `contract_id`).
 #[utoipa::path(
     tag = "billing-runs",
-    request_body = NewRun,
+    request_body = NewBillingRun,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
     responses(
-        (status = 202, description = "The run was queued; follow it at its Location", body = RunView),
+        (status = 202, description = "The run was queued; follow it at its Location", body = BillingRunView),
         (status = 200, description = "`mode: preview`: what the run would bill; nothing was written", body = super::preview::BillingPreview),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
@@ -68,11 +68,11 @@ async fn check_scope(
     security(("bearer" = []))
 )]
 #[post("/billing-runs")]
-pub async fn create_run(
+pub async fn create_billing_run(
     state: web::Data<AppState>,
     ctx: Ctx,
     key: IdempotencyKey,
-    body: ApiJson<NewRun>,
+    body: ApiJson<NewBillingRun>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::BillingRuns)?;
     let new = body.0;
@@ -129,7 +129,7 @@ pub async fn create_run(
                         Some(NewRunMode::Issue) => RunMode::Issue,
                         _ => RunMode::Draft,
                     },
-                    status: RunStatus::Queued,
+                    status: BillingRunStatus::Queued,
                     contracts_total: None,
                     contracts_done: 0,
                     invoices_created: 0,
@@ -145,7 +145,7 @@ pub async fn create_run(
                 },
             )
             .await?;
-            let view = RunView::new(row, Vec::new());
+            let view = BillingRunView::new(row, Vec::new());
             audit::record(
                 conn,
                 &ctx,
@@ -184,7 +184,7 @@ pub async fn create_run(
     tag = "billing-runs",
     params(("id" = Uuid, Path, description = "Billing run id")),
     responses(
-        (status = 200, description = "The run", body = RunView),
+        (status = 200, description = "The run", body = BillingRunView),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -202,7 +202,7 @@ pub async fn get_run(
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = store::find_run(&mut conn, id.into_inner()).await?;
     let errors = store::run_errors(&mut conn, row.id).await?;
-    Ok(HttpResponse::Ok().json(RunView::new(row, errors)))
+    Ok(HttpResponse::Ok().json(BillingRunView::new(row, errors)))
 }
 
 /// Handles the GET /v1/billing-runs route: runs in the order they were requested.
@@ -210,7 +210,7 @@ pub async fn get_run(
     tag = "billing-runs",
     params(PageParams),
     responses(
-        (status = 200, description = "A page of runs (errors not included; read a run for them)", body = Page<RunView>),
+        (status = 200, description = "A page of runs (errors not included; read a run for them)", body = Page<BillingRunView>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -218,7 +218,7 @@ pub async fn get_run(
     security(("bearer" = []))
 )]
 #[get("/billing-runs")]
-pub async fn list_runs(
+pub async fn list_billing_runs(
     state: web::Data<AppState>,
     ctx: Ctx,
     page: ApiQuery<PageParams>,
@@ -231,6 +231,6 @@ pub async fn list_runs(
         rows,
         limit,
         |r| r.id,
-        |r| RunView::new(r, Vec::new()),
+        |r| BillingRunView::new(r, Vec::new()),
     )))
 }

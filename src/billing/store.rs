@@ -10,7 +10,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::engine::{AccountTerms, ContractBill, ContractInput, MeterInput, MeterPeriodRow};
-use super::model::{RunErrorRow, RunRow, RunStatus};
+use super::model::{BillingRunStatus, RunErrorRow, RunRow};
 use crate::accounts::model::AccountRow;
 use crate::contracts::model::{AmendmentRow, ChargeRow, ContractRow, ContractStatus};
 use crate::db::Conn;
@@ -204,7 +204,7 @@ pub async fn add_progress(
 pub async fn finish_run(
     conn: &mut Conn,
     run_id: Uuid,
-    status: RunStatus,
+    status: BillingRunStatus,
     failure: Option<String>,
     now: OffsetDateTime,
 ) -> Result<(), ApiError> {

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::engine::{self, ContractBill, Settings};
-use super::model::{RunRow, RunStatus};
+use super::model::{BillingRunStatus, RunRow};
 use super::store;
 use crate::clock::Clock;
 use crate::db::{Conn, DbPool};
@@ -56,7 +56,14 @@ async fn next(
     log::info!("billing run {} as of {} started", run.id, run.as_of);
     match perform(pool, &mut conn, &run, settings, clock).await {
         Ok(()) => {
-            store::finish_run(&mut conn, run.id, RunStatus::Completed, None, clock.now()).await?;
+            store::finish_run(
+                &mut conn,
+                run.id,
+                BillingRunStatus::Completed,
+                None,
+                clock.now(),
+            )
+            .await?;
             log::info!("billing run {} completed", run.id);
         }
         Err(e) => {
@@ -64,7 +71,7 @@ async fn next(
             store::finish_run(
                 &mut conn,
                 run.id,
-                RunStatus::Failed,
+                BillingRunStatus::Failed,
                 Some(e.to_string()),
                 clock.now(),
             )

@@ -247,7 +247,7 @@ pub struct CollectionsAccountView {
     security(("bearer" = []))
 )]
 #[get("/collections/accounts/{id}")]
-pub async fn get_account(
+pub async fn get_collections_account(
     state: web::Data<AppState>,
     ctx: Ctx,
     id: web::Path<Uuid>,

@@ -48,7 +48,7 @@ crate::text_enum! {
 }
 
 crate::text_enum! {
-    RunStatus { Running => "running", Completed => "completed", Failed => "failed" }
+    DunningRunStatus { Running => "running", Completed => "completed", Failed => "failed" }
 }
 
 crate::text_enum! {
@@ -59,11 +59,11 @@ crate::text_enum! {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, ToSchema)]
 #[diesel(table_name = crate::schema::dunning_runs, treat_none_as_null = true)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
-pub struct RunView {
+pub struct DunningRunView {
     pub id: Uuid,
     pub as_of: Date,
     pub trigger: RunTrigger,
-    pub status: RunStatus,
+    pub status: DunningRunStatus,
     pub started_by: String,
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
@@ -156,7 +156,7 @@ impl From<NoticeRow> for NoticeView {
 /// A run asked for by hand.
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewRun {
+pub struct NewDunningRun {
     /// The day to dun as of (default today; within a year either way). Balances are today's.
     /// A day after today can only be previewed.
     pub as_of: Option<Date>,
@@ -428,7 +428,7 @@ fn render(c: &Candidate, step: &StepRow, as_of: Date) -> Rendered {
 async fn perform(
     conn: &mut Conn,
     ctx: &Ctx,
-    run: &RunView,
+    run: &DunningRunView,
     c: &Candidate,
     step: &StepRow,
     recipients: &Recipients,
@@ -598,13 +598,13 @@ pub async fn run(
     ctx: &Ctx,
     as_of: Date,
     trigger: RunTrigger,
-) -> Result<RunView, ApiError> {
+) -> Result<DunningRunView, ApiError> {
     let mut conn = crate::db::conn(pool).await?;
-    let mut summary = RunView {
+    let mut summary = DunningRunView {
         id: Uuid::now_v7(),
         as_of,
         trigger,
-        status: RunStatus::Running,
+        status: DunningRunStatus::Running,
         started_by: ctx.principal.subject.clone(),
         started_at: ctx.now,
         finished_at: None,
@@ -624,10 +624,10 @@ pub async fn run(
     let outcome = dun(&mut conn, ctx, &mut summary).await;
     summary.finished_at = Some(ctx.now);
     match outcome {
-        Ok(()) => summary.status = RunStatus::Completed,
+        Ok(()) => summary.status = DunningRunStatus::Completed,
         Err(e) => {
             log::error!("dunning run {} failed: {e}", summary.id);
-            summary.status = RunStatus::Failed;
+            summary.status = DunningRunStatus::Failed;
             summary.error = Some(e.to_string());
         }
     }
@@ -701,7 +701,7 @@ impl Plan {
 /// An invoice, the step to perform on it and the earlier due ones it supersedes.
 type Work<'a> = (&'a Candidate, &'a StepRow, Vec<&'a StepRow>);
 
-async fn dun(conn: &mut Conn, ctx: &Ctx, summary: &mut RunView) -> Result<(), ApiError> {
+async fn dun(conn: &mut Conn, ctx: &Ctx, summary: &mut DunningRunView) -> Result<(), ApiError> {
     let as_of = summary.as_of;
     // Never past today: a promise's deadline still to come is not missed.
     let review_until = as_of.min(ctx.today());
@@ -842,9 +842,9 @@ pub fn spawn(pool: DbPool, minutes: u64, clock: crate::clock::Clock) {
 /// nothing done.
 #[utoipa::path(
     tag = "collections",
-    request_body(content = Option<NewRun>),
+    request_body(content = Option<NewDunningRun>),
     responses(
-        (status = 201, description = "The run, finished", body = RunView),
+        (status = 201, description = "The run, finished", body = DunningRunView),
         (status = 200, description = "A preview: what the run would do; nothing was done", body = RunPreview),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
@@ -854,10 +854,10 @@ pub fn spawn(pool: DbPool, minutes: u64, clock: crate::clock::Clock) {
     security(("bearer" = []))
 )]
 #[post("/collections/dunning-runs")]
-pub async fn create_run(
+pub async fn create_dunning_run(
     state: web::Data<AppState>,
     ctx: Ctx,
-    body: OptionalJson<NewRun>,
+    body: OptionalJson<NewDunningRun>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CollectionsManage)?;
     let today = ctx.now.date();
@@ -897,7 +897,7 @@ pub async fn create_run(
     tag = "collections",
     params(PageParams),
     responses(
-        (status = 200, description = "A page of runs", body = Page<RunView>),
+        (status = 200, description = "A page of runs", body = Page<DunningRunView>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -905,7 +905,7 @@ pub async fn create_run(
     security(("bearer" = []))
 )]
 #[get("/collections/dunning-runs")]
-pub async fn list_runs(
+pub async fn list_dunning_runs(
     state: web::Data<AppState>,
     ctx: Ctx,
     page: ApiQuery<PageParams>,
@@ -914,7 +914,7 @@ pub async fn list_runs(
     let limit = page.0.limit()?;
     let after: Option<Uuid> = page.0.after()?;
     let mut query = dr::dunning_runs
-        .select(RunView::as_select())
+        .select(DunningRunView::as_select())
         .order(dr::id.desc())
         .limit(limit + 1)
         .into_boxed();
@@ -922,7 +922,7 @@ pub async fn list_runs(
         query = query.filter(dr::id.lt(after));
     }
     let mut conn = crate::db::conn(&state.pool).await?;
-    let rows: Vec<RunView> = query.load(&mut conn).await?;
+    let rows: Vec<DunningRunView> = query.load(&mut conn).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id, |r| r)))
 }
 

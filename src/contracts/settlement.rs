@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::model::{ChargeRow, ContractRow};
 use crate::audit::{self, Change};
 use crate::billing::engine::{self, owners, suspensions, Settings};
-use crate::billing::model::{RunMode, RunRow, RunStatus};
+use crate::billing::model::{BillingRunStatus, RunMode, RunRow};
 use crate::billing::rules as billing_rules;
 use crate::context::Ctx;
 use crate::credit_memos::model::{CreditLineRow, CreditReason};
@@ -275,7 +275,7 @@ async fn bill_final(
             account_id: None,
             contract_id: Some(c.id),
             mode: RunMode::Issue,
-            status: RunStatus::Running,
+            status: BillingRunStatus::Running,
             contracts_total: Some(1),
             contracts_done: 0,
             invoices_created: 0,
@@ -308,7 +308,7 @@ async fn bill_final(
         store::write_bills(conn, &run, &mut bills, &settings.numbering, ctx.now).await?;
     errors.extend(refused);
     store::add_progress(conn, run.id, 1, created, &errors, ctx.now).await?;
-    store::finish_run(conn, run.id, RunStatus::Completed, None, ctx.now).await?;
+    store::finish_run(conn, run.id, BillingRunStatus::Completed, None, ctx.now).await?;
     settlement.billing_run_id = Some(run.id);
     settlement.final_invoice_ids = bills
         .iter()

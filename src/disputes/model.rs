@@ -50,7 +50,7 @@ crate::text_enum! {
 
 crate::text_enum! {
     /// How a resolution goes.
-    Outcome { Valid => "valid", Invalid => "invalid" }
+    DisputeOutcome { Valid => "valid", Invalid => "invalid" }
 }
 
 crate::text_enum! {
@@ -129,7 +129,7 @@ pub struct Contact {
 
 /// A note on a dispute.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct NoteView {
+pub struct DisputeNoteView {
     pub id: Uuid,
     pub author: String,
     pub text: String,
@@ -172,7 +172,7 @@ pub struct DisputeView {
     pub resolved_at: Option<OffsetDateTime>,
     pub resolved_by: Option<String>,
     pub opened_by: String,
-    pub notes: Vec<NoteView>,
+    pub notes: Vec<DisputeNoteView>,
     pub version: i32,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -210,7 +210,7 @@ impl DisputeView {
             opened_by: d.opened_by.clone(),
             notes: notes
                 .into_iter()
-                .map(|n| NoteView {
+                .map(|n| DisputeNoteView {
                     id: n.id,
                     author: n.author,
                     text: n.text,
@@ -279,7 +279,7 @@ pub struct ReviewDispute {
 /// A note on a dispute.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewNote {
+pub struct NewDisputeNote {
     pub text: String,
 }
 
@@ -290,7 +290,7 @@ pub struct NewNote {
 #[schema(example = json!({"outcome": "valid", "root_cause": "meter_misread", "note": "Technician keyed 12,000 for 1,200",
     "approved_amount": "150.00", "financial_code_id": "0192f1d2-0000-7000-8000-000000000040"}))]
 pub struct ResolveDispute {
-    pub outcome: Outcome,
+    pub outcome: DisputeOutcome,
     pub root_cause: RootCause,
     pub note: String,
     /// Valid outcomes: more than zero, at most the disputed amount.

@@ -7,8 +7,9 @@ use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 use super::model::{
-    Contact, DisputeDeduction, DisputeFilter, DisputePatch, DisputeRow, DisputeStatus, DisputeView,
-    NewDispute, NewNote, NoteRow, Outcome, ResolveDispute, ReviewDispute, WithdrawDispute,
+    Contact, DisputeDeduction, DisputeFilter, DisputeOutcome, DisputePatch, DisputeRow,
+    DisputeStatus, DisputeView, NewDispute, NewDisputeNote, NoteRow, ResolveDispute, ReviewDispute,
+    WithdrawDispute,
 };
 use super::{rules, store};
 use crate::audit::{self, Change};
@@ -616,7 +617,7 @@ pub async fn review_dispute(
 /// accounts' disputes).
 #[utoipa::path(
     tag = "disputes",
-    request_body = NewNote,
+    request_body = NewDisputeNote,
     params(("id" = Uuid, Path, description = "Dispute id")),
     responses(
         (status = 201, description = "The dispute with the note", body = DisputeView),
@@ -633,7 +634,7 @@ pub async fn add_note(
     state: web::Data<AppState>,
     ctx: Ctx,
     id: web::Path<Uuid>,
-    body: ApiJson<NewNote>,
+    body: ApiJson<NewDisputeNote>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::DisputesWrite)?;
     let note = body.0;
@@ -706,7 +707,7 @@ pub async fn resolve_dispute(
     let mut e = Errors::default();
     e.text("note", &resolve.note, 2000);
     match resolve.outcome {
-        Outcome::Valid => {
+        DisputeOutcome::Valid => {
             match resolve.approved_amount {
                 None => e.add(
                     "approved_amount",
@@ -723,7 +724,7 @@ pub async fn resolve_dispute(
                 );
             }
         }
-        Outcome::Invalid => {
+        DisputeOutcome::Invalid => {
             if resolve.approved_amount.is_some() {
                 e.add(
                     "approved_amount",
@@ -745,8 +746,8 @@ pub async fn resolve_dispute(
     let fingerprint =
         idempotency::fingerprint("POST", &format!("/v1/disputes/{id}/resolve"), &resolve)?;
     let to = match resolve.outcome {
-        Outcome::Valid => DisputeStatus::ResolvedValid,
-        Outcome::Invalid => DisputeStatus::ResolvedInvalid,
+        DisputeOutcome::Valid => DisputeStatus::ResolvedValid,
+        DisputeOutcome::Invalid => DisputeStatus::ResolvedInvalid,
     };
     dispute_change!(
         state,

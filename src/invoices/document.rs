@@ -30,6 +30,7 @@ crate::text_enum! {
 #[into_params(parameter_in = Query)]
 pub struct DocumentQuery {
     /// `html` (default) or `pdf`.
+    #[param(inline)]
     pub format: Option<DocumentFormat>,
 }
 

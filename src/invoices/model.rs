@@ -378,8 +378,10 @@ pub struct InvoiceFilter {
     #[param(value_type = Option<String>, example = "5000.00")]
     pub max_total: Option<String>,
     /// `created` (default), `invoice_date`, `due_date` or `total`.
+    #[param(inline)]
     pub sort: Option<InvoiceSort>,
     /// `asc` (default) or `desc`.
+    #[param(inline)]
     pub order: Option<SortOrder>,
 }
 

@@ -41,6 +41,7 @@ pub struct StatementQuery {
     /// Last day (default today).
     pub to: Option<Date>,
     /// `json` (default), `csv` or `pdf`.
+    #[param(inline)]
     pub format: Option<StatementFormat>,
 }
 
@@ -78,7 +79,7 @@ pub struct StatementApplication {
 
 /// What is open on the last day, by days past due.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
-pub struct Aging {
+pub struct StatementAging {
     #[schema(value_type = String)]
     pub current: Decimal,
     #[schema(value_type = String)]
@@ -97,8 +98,8 @@ pub struct Aging {
 }
 
 /// Buckets invoice balances `(due date, balance)` by days past due on `as_of`.
-pub fn age(open: &[(Date, Decimal)], as_of: Date) -> Aging {
-    let mut a = Aging::default();
+pub fn age(open: &[(Date, Decimal)], as_of: Date) -> StatementAging {
+    let mut a = StatementAging::default();
     for (due, balance) in open {
         let days = (as_of - *due).whole_days();
         let bucket = match days {
@@ -133,7 +134,7 @@ pub struct Statement {
     /// Opening balance plus every line: the ledger's balance at the end of `to`.
     #[schema(value_type = String)]
     pub closing_balance: Decimal,
-    pub aging: Aging,
+    pub aging: StatementAging,
     /// Payments and credits not applied to invoices at the end of `to`.
     #[schema(value_type = String)]
     pub unapplied: Decimal,

@@ -162,7 +162,7 @@ pub struct ReadingBatch {
 }
 
 crate::text_enum! {
-    Outcome { Accepted => "accepted", Refused => "refused" }
+    ReadingOutcome { Accepted => "accepted", Refused => "refused" }
 }
 
 /// What became of one reading of a batch.
@@ -171,7 +171,7 @@ pub struct BatchItem {
     /// Position in the batch, from 0.
     pub index: usize,
     pub meter_id: Uuid,
-    pub outcome: Outcome,
+    pub outcome: ReadingOutcome,
     pub reading: Option<ReadingView>,
     /// Why it was refused.
     pub errors: Vec<FieldError>,

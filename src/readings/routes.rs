@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{
-    BatchItem, BatchReport, CorrectReading, NewReading, Outcome, ReadingBatch, ReadingFilter,
-    ReadingRow, ReadingSource, ReadingView, VoidReading,
+    BatchItem, BatchReport, CorrectReading, NewReading, ReadingBatch, ReadingFilter,
+    ReadingOutcome, ReadingRow, ReadingSource, ReadingView, VoidReading,
 };
 use super::{rules, store};
 use crate::audit::{self, Change};
@@ -198,9 +198,9 @@ pub async fn create_reading_batch(
                 let (outcome, reading) = if errors.is_empty() {
                     let r = row(item.meter_id, &item.reading, &ctx, now);
                     rows.push(r.clone());
-                    (Outcome::Accepted, Some(ReadingView::from(r)))
+                    (ReadingOutcome::Accepted, Some(ReadingView::from(r)))
                 } else {
-                    (Outcome::Refused, None)
+                    (ReadingOutcome::Refused, None)
                 };
                 results.push(BatchItem {
                     index,

@@ -166,7 +166,7 @@ str_fields!(
     crate::readings::model::ReadingSource,
     crate::readings::model::ResetKind,
     crate::billing::model::RunMode,
-    crate::billing::model::RunStatus,
+    crate::billing::model::BillingRunStatus,
     crate::invoices::model::InvoiceStatus,
     crate::ledger::model::LedgerKind,
     crate::ledger::model::DocumentType,

@@ -27,7 +27,7 @@ use crate::accounts::model::{
 };
 use crate::adjustments::model::{AdjustmentKind, AdjustmentRow};
 use crate::billing::engine::{self, AccountTerms, ContractInput, MeterInput, MeterPeriodRow};
-use crate::billing::model::{RunMode, RunRow, RunStatus};
+use crate::billing::model::{BillingRunStatus, RunMode, RunRow};
 use crate::contracts::model::{
     BillingFrequency, BillingTiming, ChargeRow, ContractKind, ContractRow, ContractStatus,
 };
@@ -465,7 +465,7 @@ fn runs(start: Date, as_of: Date) -> Vec<RunRow> {
             account_id: None,
             contract_id: None,
             mode: RunMode::Issue,
-            status: RunStatus::Completed,
+            status: BillingRunStatus::Completed,
             contracts_total: Some(0),
             contracts_done: 0,
             invoices_created: 0,

@@ -96,3 +96,102 @@ fn the_readme_prints_the_role_table_of_the_code() {
         receivables::auth::permission_table_markdown()
     );
 }
+
+/// Every `$ref` of the document.
+fn refs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(r) = map.get("$ref").and_then(|r| r.as_str()) {
+                out.push(r.to_string());
+            }
+            map.values().for_each(|v| refs(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+/// A generator resolves every reference and names every operation once; component names
+/// are one type each (the billing run's and the dunning run's shapes are not one).
+#[test]
+fn every_reference_resolves_and_every_operation_id_is_unique() {
+    let spec: serde_json::Value = serde_json::from_str(&receivables::openapi_json()).unwrap();
+    let mut all = Vec::new();
+    refs(&spec, &mut all);
+    assert!(all.len() > 100);
+    for r in &all {
+        let pointer = r.strip_prefix('#').expect("a local reference");
+        assert!(spec.pointer(pointer).is_some(), "{r} resolves");
+    }
+    let mut ids = std::collections::HashSet::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default().to_string();
+            assert!(!id.is_empty(), "{method} has an operationId");
+            assert!(ids.insert(id.clone()), "operationId {id} is used twice");
+        }
+    }
+    let schemas = &spec["components"]["schemas"];
+    let billing_mode = &schemas["NewBillingRun"]["properties"]["mode"];
+    assert!(!billing_mode.is_null(), "billing runs take a mode");
+    assert!(schemas["DunningRunStatus"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v != "queued"));
+    assert!(schemas["BillingRunStatus"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("queued")));
+}
+
+/// Enum values are spelled as the service reads and writes them: the document's values of an
+/// enum are exactly what serde makes of its variants.
+#[test]
+fn enum_values_are_the_wire_spelling() {
+    use receivables::invoices::model::InvoiceStatus;
+    use receivables::payments::model::PaymentMethod;
+    let spec: serde_json::Value = serde_json::from_str(&receivables::openapi_json()).unwrap();
+    let documented = |name: &str| spec["components"]["schemas"][name]["enum"].clone();
+    let wire = |values: Vec<serde_json::Value>| serde_json::Value::Array(values);
+    assert_eq!(
+        documented("InvoiceStatus"),
+        wire(
+            InvoiceStatus::ALL
+                .iter()
+                .map(|s| serde_json::to_value(s).unwrap())
+                .collect()
+        )
+    );
+    assert_eq!(
+        documented("PaymentMethod"),
+        wire(
+            PaymentMethod::ALL
+                .iter()
+                .map(|s| serde_json::to_value(s).unwrap())
+                .collect()
+        )
+    );
+    assert_eq!(documented("InvoiceStatus")[1], "open");
+    let mut all = Vec::new();
+    fn enums(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(values) = map.get("enum").and_then(|e| e.as_array()) {
+                    out.extend(values.iter().filter_map(|v| v.as_str().map(str::to_string)));
+                }
+                map.values().for_each(|v| enums(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| enums(v, out)),
+            _ => {}
+        }
+    }
+    enums(&spec, &mut all);
+    assert!(all.len() > 150);
+    for value in all {
+        assert!(
+            !value.chars().any(|c| c.is_ascii_uppercase()),
+            "enum value {value:?} is not the wire's snake_case"
+        );
+    }
+}
