@@ -217,7 +217,16 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
 }
 
 /// Error handler for path segments (`/v1/accounts/{id}` with something that is not a UUID).
-pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+/// A segment that is the literal path of another method's route (`DELETE
+/// /v1/collections/assignment-rules/apply`) is 405, not a parameter that failed to parse.
+pub fn path_error(err: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
+    let routes = req.app_data::<actix_web::web::Data<crate::openapi::RouteTable>>();
+    if let Some(methods) = routes.and_then(|r| r.literal(req.path())) {
+        if !methods.contains(req.method()) {
+            let response = crate::openapi::method_not_allowed(req, &methods);
+            return actix_web::error::InternalError::from_response(err, response).into();
+        }
+    }
     ApiError::BadRequest {
         code: "invalid_path_parameter",
         detail: format!("A path parameter is invalid: {err}."),

@@ -58,7 +58,7 @@ pub struct AppState {
     pub keys: KeySet,
     pub config: Config,
     pub metrics: Metrics,
-    pub routes: RouteTable,
+    pub routes: Arc<RouteTable>,
     pub openapi_json: String,
     /// Wakes this instance's billing worker when a run is queued here.
     pub billing_wakeup: Arc<tokio::sync::Notify>,
@@ -271,12 +271,13 @@ impl Application {
             config.collections.dunning_interval_minutes,
             clock.clone(),
         );
+        let routes = Arc::new(RouteTable::from_spec(&spec));
         let state = web::Data::new(AppState {
             billing_wakeup,
             clock: clock.clone(),
             pool,
             keys,
-            routes: RouteTable::from_spec(&spec),
+            routes: routes.clone(),
             openapi_json: spec.to_json().map_err(|e| e.to_string())?,
             metrics: Metrics::default(),
             config: config.clone(),
@@ -286,6 +287,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(clock.clone())
+                .app_data(web::Data::from(routes.clone()))
                 .app_data(web::PathConfig::default().error_handler(extract::path_error))
                 .app_data(web::PayloadConfig::new(json_limit))
                 .wrap(middleware::from_fn(observability::middleware))

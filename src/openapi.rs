@@ -2,6 +2,7 @@
 //! table derived from it that tells a wrong method (405) from an unknown path (404).
 
 use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Spec, PathItem};
 use utoipa::{Modify, OpenApi};
@@ -220,6 +221,45 @@ impl RouteTable {
         }
         found
     }
+}
+
+impl RouteTable {
+    /// The methods of the documented path that is `path` itself, with no parameter standing
+    /// for a segment: `/v1/collections/assignment-rules/apply` is that action's path, not an
+    /// `{id}` that fails to parse.
+    pub fn literal(&self, path: &str) -> Option<Vec<Method>> {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.0
+            .iter()
+            .find(|(template, _)| {
+                template
+                    .iter()
+                    .map(String::as_str)
+                    .eq(segments.iter().copied())
+            })
+            .map(|(_, methods)| methods.clone())
+    }
+}
+
+/// 405 with `Allow`: the path exists, the method is not one of its own.
+pub fn method_not_allowed(req: &HttpRequest, methods: &[Method]) -> HttpResponse {
+    use actix_web::ResponseError;
+    let allow = methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut response = crate::error::ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}; allowed: {allow}.",
+        req.method(),
+        req.path()
+    ))
+    .error_response();
+    response.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_str(&allow).expect("method names are ASCII"),
+    );
+    response
 }
 
 #[cfg(test)]

@@ -71,24 +71,7 @@ pub async fn docs_redirect() -> HttpResponse {
 pub async fn unmatched(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     use actix_web::ResponseError;
     match state.routes.allowed(req.path()) {
-        Some(methods) if !methods.is_empty() => {
-            let allow = methods
-                .iter()
-                .map(|m| m.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut response = ApiError::MethodNotAllowed(format!(
-                "{} is not allowed on {}; allowed: {allow}.",
-                req.method(),
-                req.path()
-            ))
-            .error_response();
-            response.headers_mut().insert(
-                header::ALLOW,
-                header::HeaderValue::from_str(&allow).expect("method names are ASCII"),
-            );
-            response
-        }
+        Some(methods) if !methods.is_empty() => crate::openapi::method_not_allowed(&req, &methods),
         _ => ApiError::NotFound("route").error_response(),
     }
 }

@@ -178,6 +178,19 @@ async fn unknown_routes_are_404_and_wrong_methods_405_problems() {
         .await
         .expect_problem(405, "method_not_allowed");
     assert_eq!(reply.header("allow"), Some("GET, PATCH"));
+    // An action's own path is not an id that fails to parse, whatever routes share its shape.
+    let reply = app
+        .delete("/v1/collections/assignment-rules/apply", &admin_token())
+        .await
+        .expect_problem(405, "method_not_allowed");
+    assert_eq!(reply.header("allow"), Some("POST"));
+    // A real id there is still the rule's.
+    app.delete(
+        "/v1/collections/assignment-rules/0193b1f4-6c1e-7c52-9d1a-3f2b8e0c4a11",
+        &admin_token(),
+    )
+    .await
+    .expect_problem(404, "not_found");
 }
 
 #[tokio::test]
