@@ -521,6 +521,35 @@ async fn a_deduction_becomes_a_dispute_with_its_amount_and_reason() {
         .body;
     assert_eq!(back["status"], "open");
     assert_eq!(back["amount"], "50.00");
+    // Given back, it is disputed again: a second dispute of the same deduction, the first
+    // kept as withdrawn.
+    let again = app
+        .post(
+            &path,
+            &billing(),
+            &json!({"description": "Second look at the price"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_ne!(again["id"], d["id"]);
+    assert_eq!(again["deduction_id"], json!(deduction));
+    assert_eq!(get_invoice(&app, &inv).await["disputed_amount"], "50.00");
+    assert_eq!(
+        app.count(&format!(
+            "disputes WHERE deduction_id = '{deduction}' AND status = 'withdrawn'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "deductions WHERE id = '{deduction}' AND status = 'disputed' AND dispute_id = '{}'",
+            id(&again)
+        ))
+        .await,
+        1
+    );
     assert_books_balance(&app).await;
 }
 
