@@ -91,6 +91,56 @@ pub fn round(amount: Decimal, decimals: u32) -> Decimal {
     amount.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero)
 }
 
+/// Reads an amount written as a plain decimal, `-?digits[.digits]`: no exponent, no
+/// underscore, no leading `+`, no bare `.5` or `5.` (which `Decimal`'s own parser takes).
+pub fn parse_plain(text: &str) -> Result<Decimal, String> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (digits, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(whole) || fraction.is_some_and(|f| !all_digits(f)) {
+        return Err(format!(
+            "{text:?} is not a plain decimal amount (digits, optionally a minus sign and a \
+             decimal point with digits on both sides)"
+        ));
+    }
+    Decimal::from_str_exact(text).map_err(|e| format!("{text:?} is not an amount: {e}"))
+}
+
+/// Serde for an amount sent as a JSON string: written as `Decimal` writes it, read only as a
+/// plain decimal (see [`parse_plain`]).
+pub mod decimal {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        rust_decimal::serde::str::serialize(value, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Decimal, D::Error> {
+        let text = String::deserialize(de)?;
+        super::parse_plain(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// [`decimal`] for an optional amount (`null` or absent is `None`).
+pub mod decimal_option {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        rust_decimal::serde::str_option::serialize(value, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Decimal>, D::Error> {
+        Option::<String>::deserialize(de)?
+            .map(|text| super::parse_plain(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +148,35 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn amounts_are_read_only_as_plain_decimals() {
+        assert_eq!(parse_plain("1250.00"), Ok(d("1250.00")));
+        assert_eq!(parse_plain("-0.5"), Ok(d("-0.5")));
+        assert_eq!(parse_plain("7"), Ok(d("7")));
+        assert_eq!(parse_plain("1250.00").unwrap().scale(), 2);
+        for bad in [
+            "1e3",
+            "1E3",
+            "1_000",
+            "+5",
+            ".5",
+            "5.",
+            "-",
+            "",
+            " 5",
+            "5 ",
+            "1.2.3",
+            "--5",
+            "0x10",
+            "١٢",
+            "5,00",
+            "NaN",
+            "99999999999999999999999999999999",
+        ] {
+            assert!(parse_plain(bad).is_err(), "{bad:?} is refused");
+        }
     }
 
     #[test]

@@ -185,11 +185,11 @@ pub struct AccountView {
     pub tax_exempt: bool,
     pub tax_exemption_number: Option<String>,
     /// Sales-tax rate in percent, e.g. `"8.2500"`.
-    #[serde(with = "rust_decimal::serde::str_option")]
+    #[serde(with = "crate::money::decimal_option")]
     #[schema(value_type = Option<String>, example = "8.2500")]
     pub tax_rate: Option<Decimal>,
     /// Credit limit in the account's currency.
-    #[serde(with = "rust_decimal::serde::str_option")]
+    #[serde(with = "crate::money::decimal_option")]
     #[schema(value_type = Option<String>, example = "25000.00")]
     pub credit_limit: Option<Decimal>,
     pub credit_status: CreditStatus,
@@ -286,11 +286,11 @@ pub struct NewAccount {
     /// Exemption certificate number; required when `tax_exempt`.
     pub tax_exemption_number: Option<String>,
     /// Percent, at most 4 decimals, 0 to 100.
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::money::decimal_option")]
     #[schema(value_type = Option<String>, example = "8.25")]
     pub tax_rate: Option<Decimal>,
     /// Needs the `accounts:credit` permission.
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::money::decimal_option")]
     #[schema(value_type = Option<String>, example = "25000.00")]
     pub credit_limit: Option<Decimal>,
     /// Needs the `accounts:credit` permission unless `good`.
@@ -351,7 +351,7 @@ pub struct AccountPatch {
 fn double_option_decimal<'de, D: serde::Deserializer<'de>>(
     de: D,
 ) -> Result<Option<Option<Decimal>>, D::Error> {
-    rust_decimal::serde::str_option::deserialize(de).map(Some)
+    crate::money::decimal_option::deserialize(de).map(Some)
 }
 
 /// Why an account is closed.

@@ -108,11 +108,11 @@ pub struct NewAdjustment {
     pub kind: NewAdjustmentKind,
     pub account_id: Option<Uuid>,
     pub invoice_id: Option<Uuid>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::money::decimal_option")]
     #[schema(value_type = Option<String>, example = "35.00")]
     pub amount: Option<Decimal>,
     /// Late fees: percent of the past-due balance, up to 4 decimals.
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::money::decimal_option")]
     #[schema(value_type = Option<String>, example = "1.5")]
     pub percentage: Option<Decimal>,
     pub financial_code_id: Uuid,

@@ -223,6 +223,7 @@ pub struct NewStep {
     pub days_past_due: i32,
     pub action: DunningAction,
     /// Fires only when the invoice's undisputed balance is at least this (default 0).
+    #[serde(default, with = "crate::money::decimal_option")]
     #[schema(value_type = Option<String>, example = "50.00")]
     pub min_balance: Option<Decimal>,
     /// The action's default wording when absent.

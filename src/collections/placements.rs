@@ -84,6 +84,7 @@ pub struct RecoveryView {
     pub id: Uuid,
     /// The payment recording the whole amount collected.
     pub payment_id: Uuid,
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "400.00")]
     pub amount: Decimal,
     /// The agency's fee: the amount × the commission rate, rounded half-up to the cent.
@@ -117,6 +118,7 @@ pub struct PlacementView {
     #[schema(value_type = String, example = "1200.00")]
     pub amount_placed: Decimal,
     /// Percent of each recovery the agency keeps.
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "25")]
     pub commission_rate: Decimal,
     /// The `expense` code the commission is posted under.

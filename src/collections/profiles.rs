@@ -388,6 +388,7 @@ pub struct RuleView {
     /// The account's risk level is this one.
     pub risk_level: Option<RiskLevel>,
     /// The account's open balance is at least this.
+    #[serde(default, with = "crate::money::decimal_option")]
     #[schema(value_type = Option<String>, example = "10000.00")]
     pub min_balance: Option<Decimal>,
     pub created_by: String,

@@ -81,6 +81,7 @@ pub struct InstalmentRow {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInstalment {
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "500.00")]
     pub amount: Decimal,
     pub due_date: Date,

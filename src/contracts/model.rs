@@ -331,7 +331,7 @@ fn yes() -> bool {
 pub struct NewCharge {
     pub description: String,
     /// Per full billing period, in the contract's currency.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "250.00")]
     pub amount: Decimal,
     /// An active code of kind `revenue`.
@@ -427,10 +427,10 @@ pub struct PlanChange {
     pub meter_id: Uuid,
     pub included_units: i64,
     /// Up to 6 decimals.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "0.0085")]
     pub overage_rate: Decimal,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::money::decimal_option")]
     #[schema(value_type = Option<String>, example = "0.00")]
     pub minimum_charge: Option<Decimal>,
 }
@@ -440,7 +440,7 @@ pub struct PlanChange {
 #[serde(deny_unknown_fields)]
 pub struct PriceChange {
     pub charge_id: Uuid,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "265.00")]
     pub amount: Decimal,
 }

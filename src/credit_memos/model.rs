@@ -170,7 +170,7 @@ pub struct CreditLineView {
 #[serde(deny_unknown_fields)]
 pub struct CreditTarget {
     pub invoice_id: Uuid,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "120.00")]
     pub amount: Decimal,
 }
@@ -359,7 +359,7 @@ impl CreditMemoView {
 pub struct NewCreditLine {
     pub description: String,
     /// More than zero. Of a taxable invoice line: net of tax (the tax on it is added).
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "120.00")]
     pub amount: Decimal,
     /// A line of an issued invoice of the account that this credits (at most its amount): its
@@ -383,7 +383,7 @@ pub struct NewCreditMemo {
     pub financial_code_id: Uuid,
     /// 1 to 100 lines (or give `amount`).
     pub lines: Option<Vec<NewCreditLine>>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::money::decimal_option")]
     #[schema(value_type = Option<String>, example = "120.00")]
     pub amount: Option<Decimal>,
     /// The single line's description with `amount` (default "Credit").
@@ -406,7 +406,7 @@ pub struct ApprovalNote {
 #[serde(deny_unknown_fields)]
 pub struct NewCreditApplication {
     pub invoice_id: Uuid,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "50.00")]
     pub amount: Decimal,
 }
@@ -415,7 +415,7 @@ pub struct NewCreditApplication {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCreditRefund {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "20.00")]
     pub amount: Decimal,
     pub method: crate::payments::model::RefundMethod,

@@ -235,7 +235,7 @@ pub struct NewDispute {
     /// A line of that invoice.
     pub invoice_line_id: Option<Uuid>,
     /// More than zero, at most the invoice's undisputed balance.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "200.00")]
     pub amount: Decimal,
     pub reason: DisputeReason,
@@ -294,7 +294,7 @@ pub struct ResolveDispute {
     pub root_cause: RootCause,
     pub note: String,
     /// Valid outcomes: more than zero, at most the disputed amount.
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::money::decimal_option")]
     #[schema(value_type = Option<String>, example = "150.00")]
     pub approved_amount: Option<Decimal>,
     /// Valid outcomes: the code of the credit memo.

@@ -167,10 +167,10 @@ pub struct NewMeter {
     pub meter_type: String,
     pub included_units: i64,
     /// Up to 6 decimals.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "0.0085")]
     pub overage_rate: Decimal,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::money::decimal_option")]
     #[schema(value_type = Option<String>, example = "0.00")]
     pub minimum_charge: Option<Decimal>,
     /// An active code of kind `revenue`.

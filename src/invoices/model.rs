@@ -400,11 +400,11 @@ crate::text_enum! {
 pub struct NewLine {
     pub description: String,
     /// Up to 4 decimals, more than zero.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "2")]
     pub quantity: Decimal,
     /// Up to 6 decimals; negative for a discount line.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "89.50")]
     pub unit_price: Decimal,
     /// An active code of kind `revenue` or `fee`.

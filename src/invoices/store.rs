@@ -218,15 +218,13 @@ pub async fn list(
         None => {}
     }
     if let Some(min) = filter.min_total.as_deref() {
-        let min: Decimal = min
-            .parse()
-            .map_err(|_| ApiError::field("min_total", "invalid", "must be a decimal amount"))?;
+        let min = crate::money::parse_plain(min)
+            .map_err(|e| ApiError::field("min_total", "invalid", e))?;
         query = query.filter(i::total.ge(min));
     }
     if let Some(max) = filter.max_total.as_deref() {
-        let max: Decimal = max
-            .parse()
-            .map_err(|_| ApiError::field("max_total", "invalid", "must be a decimal amount"))?;
+        let max = crate::money::parse_plain(max)
+            .map_err(|e| ApiError::field("max_total", "invalid", e))?;
         query = query.filter(i::total.le(max));
     }
     let sort = filter.sort.unwrap_or(InvoiceSort::Created);

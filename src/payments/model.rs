@@ -410,7 +410,7 @@ pub struct RemittanceLine {
     pub invoice_id: Option<Uuid>,
     pub invoice_number: Option<String>,
     /// More than zero and at most the invoice's balance.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "950.00")]
     pub amount: Decimal,
     /// Why less than the balance was paid (default `other` when the line pays less).
@@ -426,7 +426,7 @@ pub struct RemittanceLine {
 pub struct NewPayment {
     pub account_id: Uuid,
     /// More than zero, in the account's currency.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "1600.00")]
     pub amount: Decimal,
     /// Must be the account's currency.
@@ -452,7 +452,7 @@ pub struct NewApplication {
     /// The invoice's id, or give `invoice_number`.
     pub invoice_id: Option<Uuid>,
     pub invoice_number: Option<String>,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "150.00")]
     pub amount: Decimal,
 }
@@ -472,7 +472,7 @@ pub struct ReverseApplication {
 #[schema(example = json!({"amount": "50.00", "method": "check", "reference": "CHK-7781"}))]
 pub struct NewRefund {
     /// At most the payment's unapplied amount.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = String, example = "50.00")]
     pub amount: Decimal,
     pub method: RefundMethod,

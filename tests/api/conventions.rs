@@ -363,3 +363,44 @@ async fn cached_writes_stay_prepared_once_per_connection() {
         "9"
     );
 }
+
+/// Money is a plain decimal string: what `Decimal` would also read (exponents, underscores,
+/// a leading `+`, a bare `.5` or `5.`) is refused with 422 naming the field, and nothing is
+/// stored.
+#[tokio::test]
+async fn money_strings_are_plain_decimals_only() {
+    let app = spawn_app().await;
+    for bad in ["1e3", "1_000", "+5", ".5", "5.", "1E3"] {
+        let mut body = account_body("Plain Decimals Ltd");
+        merge(&mut body, json!({"credit_limit": bad}));
+        let reply = app
+            .post("/v1/accounts", &admin_token(), &body)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(reply.error_field(), "credit_limit", "{bad}");
+    }
+    assert_eq!(app.count("accounts").await, 0);
+    let account = id(&app.create_account(json!({"credit_limit": "1000.50"})).await);
+    let reply = app
+        .post(
+            "/v1/payments",
+            &billing(),
+            &json!({"account_id": account, "amount": "1e3", "currency": "USD",
+                    "method": "check", "received_date": today().to_string()}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(reply.error_field(), "amount");
+    assert_eq!(app.count("payments").await, 0);
+    let reply = app
+        .get("/v1/invoices?min_total=1e3", &admin_token())
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(reply.error_field(), "min_total");
+    let stored = app
+        .get(&format!("/v1/accounts/{account}"), &admin_token())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(stored["credit_limit"], "1000.50");
+}
