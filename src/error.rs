@@ -212,6 +212,10 @@ impl ResponseError for ApiError {
         if let ApiError::Unauthorized(..) = self {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
         }
+        if let ApiError::Unavailable(_) = self {
+            // A restart or failover takes seconds; the pool reconnects on the next request.
+            response.insert_header((header::RETRY_AFTER, "2"));
+        }
         response.json(self.problem(request_id))
     }
 }
@@ -248,11 +252,41 @@ impl From<diesel::result::Error> for ApiError {
                     "contains characters that cannot be stored",
                 )
             }
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                ApiError::Unavailable(info.message().to_string())
-            }
+            _ if connection_lost(&err) => ApiError::Unavailable(err.to_string()),
             _ => ApiError::Internal(format!("database: {err}")),
         }
+    }
+}
+
+/// Whether the database went away under the request (a restart, a failover, a terminated
+/// backend): nothing of its transaction was committed, and a retry will find a new
+/// connection. PostgreSQL says so with SQLSTATE class 57 (operator intervention) or 08
+/// (connection exception), which reach us as their messages.
+fn connection_lost(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    const LOST: &[&str] = &[
+        "terminating connection",
+        "the database system is",
+        "connection closed",
+        "server closed the connection",
+        "connection reset",
+        "broken pipe",
+        "error communicating with the server",
+        "could not receive data",
+        "canceling statement due to conflict with recovery",
+    ];
+    match err {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message().to_ascii_lowercase();
+            LOST.iter().any(|m| message.contains(m))
+        }
+        Error::BrokenTransactionManager => true,
+        Error::RollbackErrorOnCommit { commit_error, .. } => connection_lost(commit_error),
+        _ => false,
     }
 }
 

@@ -107,7 +107,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-async fn exec(conn: &mut AsyncPgConnection, sql: &str) -> Result<usize, diesel::result::Error> {
+pub async fn exec(conn: &mut AsyncPgConnection, sql: &str) -> Result<usize, diesel::result::Error> {
     diesel::sql_query(sql).execute(conn).await
 }
 
@@ -438,6 +438,35 @@ impl TestApp {
         )
         .await
         .expect("drop database");
+    }
+
+    /// Terminates every connection to the test's database, as a restart of PostgreSQL would.
+    pub async fn terminate_connections(&self) {
+        let mut conn = admin().await;
+        exec(
+            &mut conn,
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+                self.db_name
+            ),
+        )
+        .await
+        .expect("terminate connections");
+    }
+
+    /// Terminates the connections of the test's database that wait on a lock.
+    pub async fn terminate_waiting(&self) {
+        let mut conn = admin().await;
+        exec(
+            &mut conn,
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{}' AND wait_event_type = 'Lock'",
+                self.db_name
+            ),
+        )
+        .await
+        .expect("terminate connections");
     }
 
     /// `SELECT count(*) FROM <from_where>` on the test's database.

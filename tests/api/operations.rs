@@ -1,5 +1,7 @@
 //! Health, readiness, metrics and the offline docs page.
 
+use serde_json::json;
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -111,4 +113,76 @@ async fn instances_starting_together_migrate_once() {
         1,
         "one instance applies, the others find nothing pending"
     );
+}
+
+/// A database restart cuts the service's connections, some in the middle of a request: what
+/// a caller sees is 503 with `Retry-After`, never 500, and once the pool has new connections
+/// every request succeeds.
+#[tokio::test]
+async fn lost_database_connections_are_503_with_retry_after() {
+    let app = spawn_app().await;
+    let token = admin_token();
+    let account = app.create_account(json!({})).await;
+    // A request waits on a row lock held elsewhere; its connection is cut while it waits.
+    let mut holder = app.pool.get().await.expect("connection");
+    exec(&mut holder, "BEGIN").await.unwrap();
+    exec(
+        &mut holder,
+        &format!(
+            "SELECT 1 FROM accounts WHERE id = '{}' FOR UPDATE",
+            id(&account)
+        ),
+    )
+    .await
+    .unwrap();
+    let path = format!("/v1/accounts/{}", id(&account));
+    let rename = json!({"legal_name": "Renamed Ltd", "version": account["version"]});
+    let patch = app.patch(&path, &token, &rename);
+    let cut = async {
+        for _ in 0..200 {
+            let waiting = app
+                .count(&format!(
+                    "pg_stat_activity WHERE datname = '{}' AND wait_event_type = 'Lock'",
+                    app.db_name
+                ))
+                .await;
+            if waiting > 0 {
+                app.terminate_waiting().await;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the request never waited on the lock");
+    };
+    let (reply, ()) = tokio::join!(patch, cut);
+    exec(&mut holder, "ROLLBACK").await.unwrap();
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.body["code"], "service_unavailable");
+    assert!(reply.header("retry-after").is_some());
+    // Nothing was changed by the cut request.
+    assert_eq!(
+        app.count("accounts WHERE legal_name = 'Renamed Ltd'").await,
+        0
+    );
+
+    // Then every connection goes at once.
+    app.terminate_connections().await;
+    for i in 0..12 {
+        let reply = if i % 2 == 0 {
+            app.get("/v1/accounts", &token).await
+        } else {
+            app.post(
+                "/v1/accounts",
+                &token,
+                &account_body(&format!("Restart {i}")),
+            )
+            .await
+        };
+        match reply.status {
+            200 | 201 => {}
+            503 => assert!(reply.header("retry-after").is_some(), "{}", reply.body),
+            other => panic!("request {i} answered {other}: {}", reply.body),
+        }
+    }
+    app.get("/v1/accounts", &token).await.expect(200);
 }
