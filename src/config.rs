@@ -274,6 +274,8 @@ pub struct Config {
     /// `None`: start a private PostgreSQL under `pg_dir`.
     pub database_url: Option<String>,
     pub bind: SocketAddr,
+    /// Where `/metrics` is served instead of the API's address (`None`: on the API's).
+    pub metrics_address: Option<SocketAddr>,
     pub pool_size: usize,
     pub json_limit: usize,
     pub jwt: JwtSettings,
@@ -396,6 +398,14 @@ impl Config {
         Ok(Config {
             database_url: var("DATABASE_URL"),
             bind: parse("BIND_ADDRESS", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            metrics_address: var("METRICS_ADDRESS")
+                .map(|v| {
+                    v.parse().map_err(|e| ConfigError {
+                        name: "METRICS_ADDRESS",
+                        reason: format!("{v:?} is not an address and port: {e}"),
+                    })
+                })
+                .transpose()?,
             pool_size: parse("DATABASE_POOL_SIZE", 16usize)?,
             json_limit: parse("JSON_BODY_LIMIT", 256 * 1024usize)?,
             jwt: JwtSettings {

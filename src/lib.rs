@@ -216,9 +216,14 @@ fn v1(cfg: &mut ServiceConfig) {
 
 /// Operations endpoints outside `/v1`.
 fn operations(cfg: &mut ServiceConfig) {
+    operations_but_metrics(cfg);
+    cfg.service(operations::metrics);
+}
+
+/// Operations endpoints outside `/v1`, without `/metrics` (served on its own address).
+fn operations_but_metrics(cfg: &mut ServiceConfig) {
     cfg.service(operations::healthz)
         .service(operations::readyz)
-        .service(operations::metrics)
         .service(operations::openapi_json);
 }
 
@@ -245,6 +250,31 @@ pub fn openapi_json() -> String {
 pub struct Application {
     pub port: u16,
     pub server: Server,
+    /// With `METRICS_ADDRESS`: the port `/metrics` is served on, alone (that server runs
+    /// beside `server`; both stop on SIGTERM, or by [`Application::handle`]).
+    pub metrics_port: Option<u16>,
+    metrics_handle: Option<ServerHandle>,
+}
+
+/// Stops the service's servers: the API's and, with `METRICS_ADDRESS`, the metrics one.
+#[derive(Clone)]
+pub struct Handles {
+    api: ServerHandle,
+    metrics: Option<ServerHandle>,
+}
+
+impl Handles {
+    /// Tells every server to stop at once; the future completes when they have.
+    pub fn stop(&self, graceful: bool) -> impl std::future::Future<Output = ()> {
+        let api = self.api.stop(graceful);
+        let metrics = self.metrics.as_ref().map(|m| m.stop(graceful));
+        async move {
+            api.await;
+            if let Some(metrics) = metrics {
+                metrics.await;
+            }
+        }
+    }
 }
 
 impl Application {
@@ -283,6 +313,26 @@ impl Application {
             config: config.clone(),
         });
         let json_limit = config.json_limit;
+        let metrics_apart = config.metrics_address.is_some();
+        let metrics = match config.metrics_address {
+            None => None,
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .map_err(|e| format!("cannot bind METRICS_ADDRESS {address}: {e}"))?;
+                let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+                let state = state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .service(operations::metrics)
+                })
+                .workers(1)
+                .listen(listener)
+                .map_err(|e| e.to_string())?
+                .run();
+                Some((port, server))
+            }
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -293,7 +343,11 @@ impl Application {
                 .wrap(middleware::from_fn(observability::middleware))
                 .configure(|cfg| {
                     let mut cfg = ServiceConfig::new(cfg);
-                    operations(&mut cfg);
+                    if metrics_apart {
+                        operations_but_metrics(&mut cfg);
+                    } else {
+                        operations(&mut cfg);
+                    }
                 })
                 .service(web::scope("/v1").configure(|cfg| v1(&mut ServiceConfig::new(cfg))))
                 .service(
@@ -312,11 +366,27 @@ impl Application {
         .listen(listener)
         .map_err(|e| e.to_string())?
         .run();
-        Ok(Application { port, server })
+        let (metrics_port, metrics_handle) = match metrics {
+            Some((port, metrics)) => {
+                let handle = metrics.handle();
+                tokio::spawn(metrics);
+                (Some(port), Some(handle))
+            }
+            None => (None, None),
+        };
+        Ok(Application {
+            port,
+            server,
+            metrics_port,
+            metrics_handle,
+        })
     }
 
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    pub fn handle(&self) -> Handles {
+        Handles {
+            api: self.server.handle(),
+            metrics: self.metrics_handle.clone(),
+        }
     }
 }
 

@@ -36,7 +36,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().json(Health { status: "ready" }))
 }
 
-/// Handles the GET /metrics route: Prometheus text exposition.
+/// Handles the GET /metrics route: Prometheus text exposition. With `METRICS_ADDRESS` it is
+/// served on that address only.
 #[utoipa::path(
     tag = "operations",
     responses((status = 200, description = "Requests by route and status, latency histograms, pool use", body = String, content_type = "text/plain"))
@@ -70,6 +71,10 @@ pub async fn docs_redirect() -> HttpResponse {
 /// Every request no route took: 405 with `Allow` when the path exists, else 404.
 pub async fn unmatched(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     use actix_web::ResponseError;
+    // `/metrics` served on its own address is not a path of the API's.
+    if state.config.metrics_address.is_some() && req.path() == "/metrics" {
+        return ApiError::NotFound("route").error_response();
+    }
     match state.routes.allowed(req.path()) {
         Some(methods) if !methods.is_empty() => crate::openapi::method_not_allowed(&req, &methods),
         _ => ApiError::NotFound("route").error_response(),

@@ -188,7 +188,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db_name: String,
     pub pool: DbPool,
-    handle: actix_web::dev::ServerHandle,
+    handle: receivables::Handles,
 }
 
 /// The financial code the returned-payment fee is billed under in tests (create it first).
@@ -208,6 +208,7 @@ pub fn test_config(db_url: &str) -> Config {
     Config {
         database_url: Some(db_url.to_string()),
         bind: "127.0.0.1:0".parse().unwrap(),
+        metrics_address: None,
         pool_size: 10,
         json_limit: 64 * 1024,
         jwt: jwt_settings(),
@@ -438,6 +439,25 @@ impl TestApp {
         )
         .await
         .expect("drop database");
+    }
+
+    /// A second server on the test's database and clock, its configuration changed by
+    /// `change`: its address, its handle, and its metrics port if it has one of its own.
+    pub fn serve_again(
+        &self,
+        change: impl FnOnce(&mut Config),
+    ) -> (String, receivables::Handles, Option<u16>) {
+        let url = format!("{}/{}", server_url(), self.db_name);
+        let mut config = test_config(&url);
+        change(&mut config);
+        let pool = db::pool(&url, 2).expect("pool");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let built = Application::build(config, pool, listener, self.clock.clone()).expect("build");
+        let handle = built.handle();
+        let address = format!("http://127.0.0.1:{}", built.port);
+        let metrics = built.metrics_port;
+        tokio::spawn(built.server);
+        (address, handle, metrics)
     }
 
     /// Terminates every connection to the test's database, as a restart of PostgreSQL would.

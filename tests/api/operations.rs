@@ -186,3 +186,36 @@ async fn lost_database_connections_are_503_with_retry_after() {
     }
     app.get("/v1/accounts", &token).await.expect(200);
 }
+
+/// With `METRICS_ADDRESS`, `/metrics` is served there alone and not on the API's port.
+#[tokio::test]
+async fn metrics_can_have_an_address_of_their_own() {
+    let app = spawn_app().await;
+    let (address, handle, metrics) =
+        app.serve_again(|c| c.metrics_address = Some("127.0.0.1:0".parse().unwrap()));
+    let metrics = format!("http://127.0.0.1:{}", metrics.expect("a metrics port"));
+    let client = reqwest::Client::new();
+    let get = |url: String| {
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap() }
+    };
+    let api_reply = get(format!("{address}/metrics")).await;
+    assert_eq!(api_reply.status(), 404);
+    assert_eq!(get(format!("{address}/healthz")).await.status(), 200);
+    let reply = get(format!("{metrics}/metrics")).await;
+    assert_eq!(reply.status(), 200);
+    let text = reply.text().await.unwrap();
+    assert!(text.contains("db_pool_max_connections 2"), "{text}");
+    assert!(
+        text.contains("http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert_eq!(get(format!("{metrics}/v1/accounts")).await.status(), 404);
+    assert_eq!(get(format!("{metrics}/healthz")).await.status(), 404);
+    handle.stop(false).await;
+    assert!(client
+        .get(format!("{metrics}/metrics"))
+        .send()
+        .await
+        .is_err());
+}

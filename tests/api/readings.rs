@@ -481,32 +481,13 @@ async fn a_batch_accepts_and_refuses_each_reading_on_its_own_in_order() {
     assert_eq!(app.count("meter_readings").await, 4);
 }
 
-/// A second server on the test's database with the production body limit (256 KiB): the
-/// test configuration's 64 KiB cannot carry 1,000 readings.
-async fn serve_with_body_limit(
-    app: &TestApp,
-    limit: usize,
-) -> (String, actix_web::dev::ServerHandle) {
-    let server = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let url = format!("{server}/{}", app.db_name);
-    let mut config = test_config(&url);
-    config.json_limit = limit;
-    let pool = receivables::db::pool(&url, 2).expect("pool");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let built =
-        receivables::Application::build(config, pool, listener, app.clock.clone()).expect("build");
-    let handle = built.handle();
-    let address = format!("http://127.0.0.1:{}", built.port);
-    tokio::spawn(built.server);
-    (address, handle)
-}
-
 #[tokio::test]
 async fn a_batch_holds_at_most_1000_readings() {
     let app = spawn_app().await;
     let (bw, _) = meters(&app).await;
-    let (address, handle) = serve_with_body_limit(&app, 256 * 1024).await;
+    // The production body limit (256 KiB): the test configuration's 64 KiB cannot carry
+    // 1,000 readings.
+    let (address, handle, _) = app.serve_again(|c| c.json_limit = 256 * 1024);
     let batch = |n: usize| {
         let readings: Vec<Value> = (0..n)
             .map(|i| json!({"meter_id": bw, "read_on": d("2025-02-01"), "value": 2000 + i, "source": "device"}))
