@@ -236,6 +236,8 @@ pub fn openapi_spec() -> utoipa::openapi::OpenApi {
         .configure(operations)
         .service(scope::scope("/v1").configure(v1))
         .split_for_parts();
+    let mut spec = spec;
+    openapi::add_shared_rules(&mut spec);
     spec
 }
 

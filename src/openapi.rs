@@ -174,6 +174,109 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
+/// What every operation shares, written once over the whole document after the routes have
+/// added theirs: header rules as the extractors enforce them (`Idempotency-Key`, `If-Match`),
+/// 413 and 415 wherever a body is read, 422 where a reused idempotency key is refused, and
+/// 503 wherever the database is used.
+pub fn add_shared_rules(spec: &mut Spec) {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::{Ref, RefOr, Required};
+    let header_schema = |name: &str| match name {
+        "Idempotency-Key" => Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[!-~]+$"))
+                .description(Some(
+                    "1 to 255 visible ASCII characters; a retry sends the same key",
+                ))
+                .build(),
+        ),
+        "If-Match" => Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^(\\*|(W/)?\"[0-9]{1,9}\")$"))
+                .description(Some("The resource's ETag (`\"3\"`), or `*`"))
+                .build(),
+        ),
+        "If-None-Match" => Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("An ETag the caller holds; unchanged: 304"))
+                .build(),
+        ),
+        _ => None,
+    };
+    let respond = |op: &mut utoipa::openapi::path::Operation, status: &str, name: &str| {
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+    };
+    for (path, item) in spec.paths.paths.iter_mut() {
+        let uses_database = path.starts_with("/v1/") && path != "/v1/openapi.json";
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let mut idempotent = false;
+            for parameter in op.parameters.iter_mut().flatten() {
+                if let RefOr::T(p) = parameter {
+                    if let Some(schema) = header_schema(&p.name) {
+                        idempotent |= p.name == "Idempotency-Key";
+                        p.schema = Some(RefOr::T(schema.into()));
+                        p.required = Required::False;
+                    }
+                }
+            }
+            if op.parameters.iter().flatten().any(|p| match p {
+                RefOr::T(p) => p.name == "If-Match",
+                RefOr::Ref(_) => false,
+            }) {
+                // A stale `If-Match` is 412; a stale `version` field 409.
+                respond(op, "409", "Conflict");
+                respond(op, "412", "PreconditionFailed");
+            }
+            // Files are bytes, not arrays of numbers.
+            for response in op.responses.responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                for (media, content) in response.content.iter_mut() {
+                    let RefOr::T(content) = content else { continue };
+                    if !media.contains("json") && media != "text/html" && media != "text/plain" {
+                        content.schema = Some(RefOr::T(
+                            ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+                                .build()
+                                .into(),
+                        ));
+                    }
+                }
+            }
+            if op.request_body.is_some() {
+                respond(op, "413", "PayloadTooLarge");
+                respond(op, "415", "UnsupportedMediaType");
+                respond(op, "422", "ValidationFailed");
+            }
+            if idempotent {
+                respond(op, "422", "ValidationFailed");
+            }
+            if uses_database {
+                respond(op, "503", "ServiceUnavailable");
+            }
+        }
+    }
+}
+
 fn methods(item: &PathItem) -> Vec<Method> {
     [
         (item.get.is_some(), Method::GET),

@@ -59,10 +59,41 @@ fn every_operation_has_responses_errors_and_auth() {
                 );
             }
             if op.get("requestBody").is_some() {
+                for status in ["413", "415", "422"] {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path} documents {status}: it reads a body"
+                    );
+                }
+            }
+            if path.starts_with("/v1/") && path != "/v1/openapi.json" {
                 assert!(
-                    responses.contains_key("422"),
-                    "{method} {path} documents validation errors"
+                    responses.contains_key("503"),
+                    "{method} {path} documents 503"
                 );
+            }
+            for parameter in op["parameters"].as_array().into_iter().flatten() {
+                if parameter["name"] == "Idempotency-Key" {
+                    assert_eq!(parameter["schema"]["maxLength"], 255);
+                    assert_eq!(parameter["schema"]["type"], "string");
+                    assert!(
+                        responses.contains_key("422"),
+                        "{method} {path}: reused keys"
+                    );
+                }
+                if parameter["name"] == "If-Match" {
+                    assert!(
+                        responses.contains_key("412"),
+                        "{method} {path}: stale If-Match"
+                    );
+                }
+            }
+            for response in responses.values() {
+                for (media, content) in response["content"].as_object().into_iter().flatten() {
+                    if media == "application/pdf" || media == "text/csv" {
+                        assert_eq!(content["schema"]["format"], "binary", "{method} {path}");
+                    }
+                }
             }
         }
     }
