@@ -79,19 +79,16 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         detail: format!("The body is not valid JSON: {inner}."),
         errors: Vec::new(),
     };
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    let mut document: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| malformed(&e))?;
+    // Text is what it looks like: no control or invisible characters, stored as NFC.
+    let mut errors = crate::validate::Errors::default();
+    crate::validate::clean_json_text(&mut document, "", &mut errors);
+    errors.finish()?;
+    serde_path_to_error::deserialize(document).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                ApiError::Validation(vec![describe(&path, &inner.to_string())])
-            }
-            _ => malformed(&inner),
-        }
-    })?;
-    de.end().map_err(|e| malformed(&e))?;
-    Ok(value)
+        ApiError::Validation(vec![describe(&path, &err.into_inner().to_string())])
+    })
 }
 
 fn is_json(req: &HttpRequest) -> bool {

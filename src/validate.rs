@@ -15,9 +15,9 @@ impl Errors {
         self.0.push(error);
     }
 
-    /// A required text: not blank, at most `max` characters.
+    /// A required text: something visible in it, at most `max` characters.
     pub fn text(&mut self, field: &str, value: &str, max: usize) {
-        if value.trim().is_empty() {
+        if !value.chars().any(is_visible) {
             self.add(field, "required", "must not be blank");
         } else if value.chars().count() > max {
             self.add(
@@ -81,6 +81,95 @@ impl Errors {
         } else {
             Err(ApiError::Validation(self.0))
         }
+    }
+}
+
+/// A character that may not stand in stored text: a control character other than line
+/// feed, carriage return and tab, or an invisible formatting character (bidirectional
+/// embeddings, overrides, isolates and marks; zero-width spaces and joiners; the word
+/// joiner and invisible operators; the byte-order mark; interlinear annotation marks; the
+/// soft hyphen). They make a name or a reference look like another one.
+pub fn is_forbidden_char(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
+}
+
+/// A character that shows: not white space, and not one of the letters that are drawn as
+/// nothing (the Hangul fillers, the blank Braille pattern).
+pub fn is_visible(c: char) -> bool {
+    !c.is_whitespace()
+        && !is_forbidden_char(c)
+        && !matches!(
+            c,
+            '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}'
+        )
+}
+
+/// Checks every string of a JSON body (keys too) for forbidden characters, naming the
+/// field of each, and rewrites the strings in Unicode NFC, so that text that looks the same
+/// is stored the same.
+pub fn clean_json_text(value: &mut serde_json::Value, path: &str, errors: &mut Errors) {
+    use unicode_normalization::{is_nfc, UnicodeNormalization};
+    let field = |path: &str| {
+        if path.is_empty() {
+            "body".to_string()
+        } else {
+            path.to_string()
+        }
+    };
+    match value {
+        serde_json::Value::String(text) => {
+            if let Some(c) = text.chars().find(|&c| is_forbidden_char(c)) {
+                errors.add(
+                    &field(path),
+                    "invalid_character",
+                    format!(
+                        "contains U+{:04X}, a control or invisible formatting character",
+                        c as u32
+                    ),
+                );
+            } else if !is_nfc(text) {
+                *text = text.nfc().collect();
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                clean_json_text(item, &format!("{path}[{i}]"), errors);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            for key in keys {
+                let inner = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                if key.chars().any(is_forbidden_char) {
+                    errors.add(
+                        &inner,
+                        "invalid_character",
+                        "the field name has a control or invisible character",
+                    );
+                    continue;
+                }
+                if let Some(v) = map.get_mut(&key) {
+                    clean_json_text(v, &inner, errors);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

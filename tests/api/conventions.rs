@@ -404,3 +404,58 @@ async fn money_strings_are_plain_decimals_only() {
         .body;
     assert_eq!(stored["credit_limit"], "1000.50");
 }
+
+/// Text is what it looks like: control and invisible formatting characters are refused with
+/// the field named, a name needs something visible, and text is stored NFC.
+#[tokio::test]
+async fn text_is_what_it_looks_like() {
+    let app = spawn_app().await;
+    let refused = [
+        // A right-to-left override makes "Acme Corp" of "Acme \u{202E}proC".
+        (json!({"legal_name": "Acme \u{202E}proC"}), "legal_name"),
+        (json!({"legal_name": "Ac\u{200B}me"}), "legal_name"),
+        (json!({"legal_name": "Acme\u{0007}"}), "legal_name"),
+        (
+            json!({"billing_address": {"line1": "100 Main\u{2066} St", "city": "Springfield",
+                    "region": "IL", "postal_code": "62701", "country": "US"}}),
+            "billing_address.line1",
+        ),
+        (
+            json!({"external_crm_id": "\u{FEFF}CRM-1"}),
+            "external_crm_id",
+        ),
+    ];
+    for (extra, field) in refused {
+        let mut body = account_body("Acme");
+        merge(&mut body, extra);
+        let reply = app
+            .post("/v1/accounts", &admin_token(), &body)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(reply.error_field(), field);
+        assert_eq!(reply.body["errors"][0]["code"], "invalid_character");
+    }
+    // Drawn as nothing: a Hangul filler is no name.
+    let reply = app
+        .post("/v1/accounts", &admin_token(), &account_body("\u{3164}"))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(reply.error_field(), "legal_name");
+    assert_eq!(app.count("accounts").await, 0);
+    // "Café" typed with a combining accent is stored composed.
+    let account = app
+        .post(
+            "/v1/accounts",
+            &admin_token(),
+            &account_body("Cafe\u{0301} Lumie\u{0300}re"),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(account["legal_name"], "Caf\u{00E9} Lumi\u{00E8}re");
+    assert_eq!(
+        app.count("accounts WHERE legal_name = 'Caf\u{00E9} Lumi\u{00E8}re'")
+            .await,
+        1
+    );
+}
