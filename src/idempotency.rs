@@ -42,10 +42,17 @@ pub struct Stored {
 }
 
 impl Stored {
+    /// The response, with `Idempotent-Replayed: true` when it is a replay, and the
+    /// resource's version as the `ETag` when it has one.
     pub fn into_response(self) -> HttpResponse {
         let mut builder = HttpResponse::build(self.status);
         if self.replayed {
             builder.insert_header(("Idempotent-Replayed", "true"));
+        }
+        if let Some(version) = self.body.get("version").and_then(|v| v.as_i64()) {
+            builder.insert_header(actix_web::http::header::ETag(
+                actix_web::http::header::EntityTag::new_strong(version.to_string()),
+            ));
         }
         builder.json(self.body)
     }

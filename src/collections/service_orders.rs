@@ -639,12 +639,22 @@ pub async fn create_order(
 
 /// Moves an order to `to`, with `effect` run on the locked row before it is saved.
 macro_rules! order_move {
-    ($state:expr, $ctx:expr, $id:expr, $to:expr, $action:literal, |$conn:ident, $row:ident| $effect:block) => {{
+    ($state:expr, $ctx:expr, $key:expr, $id:expr, $verb:literal, $request:expr, $to:expr, $action:literal, |$conn:ident, $row:ident| $effect:block) => {{
         $ctx.require(Permission::ServiceOrdersWrite)?;
         let id = $id.into_inner();
+        let fingerprint = idempotency::fingerprint(
+            "POST",
+            &format!(concat!("/v1/service-orders/{}/", $verb), id),
+            $request,
+        )?;
         let mut conn = crate::db::conn(&$state.pool).await?;
-        let view = conn
+        let stored = conn
             .transaction(async |$conn| {
+                let claim =
+                    match idempotency::begin($conn, &$ctx, $key.0.as_deref(), &fingerprint).await? {
+                        Begin::Replay(stored) => return Ok(stored),
+                        Begin::Fresh(claim) => claim,
+                    };
                 let mut $row = lock($conn, id).await?;
                 refuse_move(&$row, $to)?;
                 let before = OrderView::from($row.clone());
@@ -657,10 +667,10 @@ macro_rules! order_move {
                     .execute($conn)
                     .await?;
                 audit_order($conn, &$ctx, $action, Some(&before), &$row).await?;
-                Ok::<_, ApiError>(OrderView::from($row))
+                claim.finish($conn, StatusCode::OK, &OrderView::from($row)).await
             })
             .await?;
-        Ok(HttpResponse::Ok().json(view))
+        Ok(stored.into_response())
     }};
 }
 
@@ -668,7 +678,10 @@ macro_rules! order_move {
 /// provisioning (pending → sent).
 #[utoipa::path(
     tag = "collections",
-    params(("id" = Uuid, Path, description = "Service order id")),
+    params(
+        ("id" = Uuid, Path, description = "Service order id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 200, description = "The order, sent", body = OrderView),
         (status = 400, response = BadRequest),
@@ -683,12 +696,16 @@ macro_rules! order_move {
 pub async fn send_order(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     order_move!(
         state,
         ctx,
+        key,
         id,
+        "send",
+        &(),
         OrderStatus::Sent,
         "service_order.sent",
         |conn, row| {
@@ -705,7 +722,10 @@ pub async fn send_order(
 #[utoipa::path(
     tag = "collections",
     request_body(content = Option<CompleteOrder>),
-    params(("id" = Uuid, Path, description = "Service order id")),
+    params(
+        ("id" = Uuid, Path, description = "Service order id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 200, description = "The order, completed", body = OrderView),
         (status = 400, response = BadRequest),
@@ -721,6 +741,7 @@ pub async fn send_order(
 pub async fn complete_order(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: OptionalJson<CompleteOrder>,
 ) -> Result<HttpResponse, ApiError> {
@@ -729,7 +750,10 @@ pub async fn complete_order(
     order_move!(
         state,
         ctx,
+        key,
         id,
+        "complete",
+        &body.0,
         OrderStatus::Completed,
         "service_order.completed",
         |conn, row| {
@@ -753,7 +777,10 @@ pub async fn complete_order(
 #[utoipa::path(
     tag = "collections",
     request_body = CancelOrder,
-    params(("id" = Uuid, Path, description = "Service order id")),
+    params(
+        ("id" = Uuid, Path, description = "Service order id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 200, description = "The order, cancelled", body = OrderView),
         (status = 400, response = BadRequest),
@@ -769,17 +796,22 @@ pub async fn complete_order(
 pub async fn cancel_order(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: ApiJson<CancelOrder>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = body.0.reason;
+    let request = body.0;
     let mut e = Errors::default();
-    e.text("reason", &reason, 2000);
+    e.text("reason", &request.reason, 2000);
     e.finish()?;
+    let reason = request.reason.clone();
     order_move!(
         state,
         ctx,
+        key,
         id,
+        "cancel",
+        &request,
         OrderStatus::Cancelled,
         "service_order.cancelled",
         |conn, row| {

@@ -564,7 +564,10 @@ pub async fn update_dispute(
 #[utoipa::path(
     tag = "disputes",
     request_body(content = Option<ReviewDispute>),
-    params(("id" = Uuid, Path, description = "Dispute id")),
+    params(
+        ("id" = Uuid, Path, description = "Dispute id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 200, description = "The dispute under review", body = DisputeView),
         (status = 400, response = BadRequest),
@@ -580,6 +583,7 @@ pub async fn update_dispute(
 pub async fn review_dispute(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: OptionalJson<ReviewDispute>,
 ) -> Result<HttpResponse, ApiError> {
@@ -589,14 +593,16 @@ pub async fn review_dispute(
     e.optional_text("assignee", review.assignee.as_deref(), 100);
     e.finish()?;
     let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/disputes/{id}/review"), &review)?;
     dispute_change!(
         state,
         &ctx,
         id,
         None,
         "dispute.under_review",
-        None,
-        "",
+        key.0.as_deref(),
+        &fingerprint,
         |_conn, row, stamp| {
             if let Some(refusal) = rules::transition_refusal(row.status, DisputeStatus::UnderReview)
             {
@@ -880,7 +886,10 @@ pub async fn resolve_dispute(
 #[utoipa::path(
     tag = "disputes",
     request_body(content = Option<WithdrawDispute>),
-    params(("id" = Uuid, Path, description = "Dispute id")),
+    params(
+        ("id" = Uuid, Path, description = "Dispute id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 200, description = "The withdrawn dispute", body = DisputeView),
         (status = 400, response = BadRequest),
@@ -896,6 +905,7 @@ pub async fn resolve_dispute(
 pub async fn withdraw_dispute(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: OptionalJson<WithdrawDispute>,
 ) -> Result<HttpResponse, ApiError> {
@@ -906,14 +916,16 @@ pub async fn withdraw_dispute(
     e.finish()?;
     let id = id.into_inner();
     let partner = ctx.partner_scope();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/disputes/{id}/withdraw"), &withdraw)?;
     dispute_change!(
         state,
         &ctx,
         id,
         partner,
         "dispute.withdrawn",
-        None,
-        "",
+        key.0.as_deref(),
+        &fingerprint,
         |conn, row, stamp| {
             if let Some(refusal) = rules::transition_refusal(row.status, DisputeStatus::Withdrawn) {
                 return Err(refusal);

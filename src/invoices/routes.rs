@@ -419,6 +419,7 @@ pub async fn delete_invoice(
     params(
         ("id" = Uuid, Path, description = "Invoice id"),
         ("If-Match" = Option<String>, Header, description = "ETag of the version being issued (optional)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
     ),
     responses(
         (status = 200, description = "The issued invoice", body = InvoiceView),
@@ -438,6 +439,7 @@ pub async fn issue_invoice(
     state: web::Data<AppState>,
     ctx: Ctx,
     req: HttpRequest,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: OptionalJson<IssueInvoice>,
 ) -> Result<HttpResponse, ApiError> {
@@ -449,9 +451,16 @@ pub async fn issue_invoice(
     };
     let id = id.into_inner();
     let numbering = state.config.billing.numbering.clone();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/invoices/{id}/issue"), &issue)?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let (version, view) = conn
+    let stored = conn
         .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
             let current = store::lock_visible(conn, id, None).await?;
             expected.check(current.version)?;
             refuse_unless_draft(&current)?;
@@ -489,7 +498,6 @@ pub async fn issue_invoice(
             }
             let row = store::update(conn, &next).await?;
             crate::ledger::store::post(conn, entry.as_slice()).await?;
-            let version = row.version;
             let after = view(conn, row, ctx.today()).await?;
             audit::record(
                 conn,
@@ -504,10 +512,10 @@ pub async fn issue_invoice(
                 },
             )
             .await?;
-            Ok::<_, ApiError>((version, after))
+            claim.finish(conn, StatusCode::OK, &after).await
         })
         .await?;
-    Ok(versioned(StatusCode::OK, version, &view))
+    Ok(stored.into_response())
 }
 
 /// Handles the POST /v1/invoices/{id}/void route: voids an issued invoice with nothing
@@ -518,6 +526,7 @@ pub async fn issue_invoice(
     params(
         ("id" = Uuid, Path, description = "Invoice id"),
         ("If-Match" = Option<String>, Header, description = "ETag of the version being voided (optional)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
     ),
     responses(
         (status = 200, description = "The void invoice", body = InvoiceView),
@@ -537,6 +546,7 @@ pub async fn void_invoice(
     state: web::Data<AppState>,
     ctx: Ctx,
     req: HttpRequest,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: ApiJson<VoidInvoice>,
 ) -> Result<HttpResponse, ApiError> {
@@ -550,9 +560,15 @@ pub async fn void_invoice(
     e.text("reason", &void.reason, 500);
     e.finish()?;
     let id = id.into_inner();
+    let fingerprint = idempotency::fingerprint("POST", &format!("/v1/invoices/{id}/void"), &void)?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let (version, view) = conn
+    let stored = conn
         .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
             let current = store::lock_visible(conn, id, None).await?;
             expected.check(current.version)?;
             if let Some(why) = rules::void_refusal(&current) {
@@ -571,7 +587,6 @@ pub async fn void_invoice(
             );
             let row = store::update(conn, &next).await?;
             crate::ledger::store::post(conn, entry.as_slice()).await?;
-            let version = row.version;
             let after = view(conn, row, ctx.today()).await?;
             audit::record(
                 conn,
@@ -586,10 +601,10 @@ pub async fn void_invoice(
                 },
             )
             .await?;
-            Ok::<_, ApiError>((version, after))
+            claim.finish(conn, StatusCode::OK, &after).await
         })
         .await?;
-    Ok(versioned(StatusCode::OK, version, &view))
+    Ok(stored.into_response())
 }
 
 /// Handles the GET /v1/invoices/{id} route: the invoice, its lines and their meter facts.

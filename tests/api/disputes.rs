@@ -506,14 +506,21 @@ async fn a_deduction_becomes_a_dispute_with_its_amount_and_reason() {
     app.post(&path, &billing(), &Value::Null)
         .await
         .expect_problem(409, "deduction_not_open");
-    // Withdrawn, the dispute gives the deduction back.
-    app.post(
-        &format!("/v1/disputes/{}/withdraw", id(&d)),
-        &billing(),
-        &json!({"note": "Customer accepts the price"}),
-    )
-    .await
-    .expect(200);
+    // Withdrawn, the dispute gives the deduction back; a retry of the withdrawal answers it
+    // again and gives nothing back twice.
+    let withdraw = format!("/v1/disputes/{}/withdraw", id(&d));
+    let note = json!({"note": "Customer accepts the price"});
+    let withdrawn = app
+        .post_with_key(&withdraw, &billing(), "withdraw-1", &note)
+        .await
+        .expect(200);
+    let replay = app
+        .post_with_key(&withdraw, &billing(), "withdraw-1", &note)
+        .await
+        .expect(200);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body, withdrawn.body);
+    assert_eq!(replay.header("etag"), withdrawn.header("etag"));
     let back = app
         .get(&format!("/v1/deductions/{deduction}"), &billing())
         .await

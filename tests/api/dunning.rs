@@ -455,11 +455,35 @@ async fn a_completed_suspension_suspends_and_payment_orders_the_restore() {
         .await
         .expect(200);
     let done = app
-        .post(&format!("{path}/complete"), &collector(), &json!({}))
+        .post_with_key(
+            &format!("{path}/complete"),
+            &collector(),
+            "done-1",
+            &json!({}),
+        )
         .await
         .expect(200)
         .body;
     assert_eq!(done["status"], "completed");
+    // A retry of the completion answers it again and suspends nothing twice.
+    let replay = app
+        .post_with_key(
+            &format!("{path}/complete"),
+            &collector(),
+            "done-1",
+            &json!({}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body, done);
+    assert_eq!(
+        app.count(&format!(
+            "contract_amendments WHERE contract_id = '{contract}' AND kind = 'suspension'"
+        ))
+        .await,
+        1
+    );
     assert_eq!(
         app.value(&format!("SELECT status FROM accounts WHERE id = '{a}'"))
             .await,

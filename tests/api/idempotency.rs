@@ -153,3 +153,85 @@ async fn concurrent_creations_get_distinct_gapless_numbers() {
     let expected: Vec<String> = (1..=20).map(|n| format!("ACC-{n:06}")).collect();
     assert_eq!(numbers, expected);
 }
+
+/// Actions honour `Idempotency-Key` as creations do: issuing or voiding an invoice twice
+/// with one key has one effect and answers the first response again.
+#[tokio::test]
+async fn actions_replay_their_first_answer() {
+    let app = spawn_app().await;
+    let account = id(&app.create_account(json!({})).await);
+    let code = app.financial_code("4000", "revenue").await;
+    let billing = token(Role::Billing);
+    let draft = app
+        .post(
+            "/v1/invoices",
+            &billing,
+            &json!({"account_id": account, "lines": [
+                {"description": "Toner", "quantity": "1", "unit_price": "100.00", "financial_code_id": code}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let issue = format!("/v1/invoices/{}/issue", id(&draft));
+    let first = app
+        .post_with_key(&issue, &billing, "issue-1", &json!({}))
+        .await
+        .expect(200);
+    assert!(first.header("etag").is_some());
+    let again = app
+        .post_with_key(&issue, &billing, "issue-1", &json!({}))
+        .await
+        .expect(200);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    // Without the key, the second issue is refused: it is not a draft any more.
+    app.post(&issue, &billing, &json!({}))
+        .await
+        .expect_problem(409, "invoice_not_draft");
+    let void = format!("/v1/invoices/{}/void", id(&draft));
+    // The key of the issue is not the void's.
+    app.post_with_key(
+        &void,
+        &billing,
+        "issue-1",
+        &json!({"reason": "Wrong account"}),
+    )
+    .await
+    .expect_problem(422, "idempotency_key_reused");
+    let voided = app
+        .post_with_key(
+            &void,
+            &billing,
+            "void-1",
+            &json!({"reason": "Wrong account"}),
+        )
+        .await
+        .expect(200);
+    let replay = app
+        .post_with_key(
+            &void,
+            &billing,
+            "void-1",
+            &json!({"reason": "Wrong account"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(replay.body, voided.body);
+    assert_eq!(voided.body["status"], "void");
+    let invoice = id(&draft);
+    for action in ["invoice.issued", "invoice.voided"] {
+        assert_eq!(
+            app.count(&format!(
+                "audit_events WHERE action = '{action}' AND entity_id = '{invoice}'"
+            ))
+            .await,
+            1
+        );
+    }
+    assert_eq!(
+        app.count(&format!("ledger_entries WHERE invoice_id = '{invoice}'"))
+            .await,
+        2
+    );
+    assert_books_balance(&app).await;
+}
