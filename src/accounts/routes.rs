@@ -267,6 +267,7 @@ pub async fn update_account(
     params(
         ("id" = Uuid, Path, description = "Account id"),
         ("If-Match" = Option<String>, Header, description = "ETag of the version being closed"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
     ),
     responses(
         (status = 200, description = "The closed account", body = AccountView),
@@ -284,6 +285,7 @@ pub async fn update_account(
 pub async fn close_account(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     req: HttpRequest,
     id: web::Path<Uuid>,
     body: ApiJson<CloseAccount>,
@@ -298,9 +300,16 @@ pub async fn close_account(
         None => Expected::optional(&req)?,
     };
     let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/accounts/{id}/close"), &close)?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let view = conn
+    let stored = conn
         .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
             let current = store::lock_visible(conn, id, ctx.partner_scope()).await?;
             expected.check(current.version)?;
             refuse_closed(current.status)?;
@@ -327,10 +336,10 @@ pub async fn close_account(
                 },
             )
             .await?;
-            Ok::<_, ApiError>(after)
+            claim.finish(conn, StatusCode::OK, &after).await
         })
         .await?;
-    Ok(versioned(StatusCode::OK, view.version, &view))
+    Ok(stored.into_response())
 }
 
 /// Handles the GET /v1/accounts/{id}/history route: every recorded change to the account and

@@ -687,7 +687,10 @@ async fn post_commission(
 #[utoipa::path(
     tag = "collections",
     request_body = Recall,
-    params(("id" = Uuid, Path, description = "Placement id")),
+    params(
+        ("id" = Uuid, Path, description = "Placement id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 200, description = "The placement, recalled", body = PlacementView),
         (status = 400, response = BadRequest),
@@ -703,18 +706,30 @@ async fn post_commission(
 pub async fn recall_placement(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: ApiJson<Recall>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CollectionsManage)?;
-    let reason = body.0.reason;
+    let request = body.0;
+    let reason = request.reason.clone();
     let mut e = Errors::default();
     e.text("reason", &reason, 2000);
     e.finish()?;
     let id = id.into_inner();
+    let fingerprint = idempotency::fingerprint(
+        "POST",
+        &format!("/v1/collections/placements/{id}/recall"),
+        &request,
+    )?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let view = conn
+    let stored = conn
         .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
             let mut row = lock(conn, id).await?;
             if row.status != PlacementStatus::Active {
                 return Err(ApiError::conflict(
@@ -751,10 +766,10 @@ pub async fn recall_placement(
                 &after,
             )
             .await?;
-            Ok::<_, ApiError>(after)
+            claim.finish(conn, StatusCode::OK, &after).await
         })
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(stored.into_response())
 }
 
 /// Handles the GET /v1/collections/placements/{id} route.

@@ -699,7 +699,10 @@ pub async fn create_promise(
 #[utoipa::path(
     tag = "collections",
     request_body = CancelPromise,
-    params(("id" = Uuid, Path, description = "Promise id")),
+    params(
+        ("id" = Uuid, Path, description = "Promise id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 200, description = "The promise, cancelled", body = PromiseView),
         (status = 400, response = BadRequest),
@@ -715,18 +718,30 @@ pub async fn create_promise(
 pub async fn cancel_promise(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: ApiJson<CancelPromise>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CollectionsWrite)?;
-    let reason = body.0.reason;
+    let request = body.0;
+    let reason = request.reason.clone();
     let mut e = Errors::default();
     e.text("reason", &reason, 2000);
     e.finish()?;
     let id = id.into_inner();
+    let fingerprint = idempotency::fingerprint(
+        "POST",
+        &format!("/v1/collections/promises/{id}/cancel"),
+        &request,
+    )?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let view = conn
+    let stored = conn
         .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
             let mut row: PromiseRow = pr::promises
                 .find(id)
                 .select(PromiseRow::as_select())
@@ -775,10 +790,10 @@ pub async fn cancel_promise(
                 next,
             )
             .await?;
-            Ok::<_, ApiError>(after)
+            claim.finish(conn, StatusCode::OK, &after).await
         })
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(stored.into_response())
 }
 
 /// Handles the GET /v1/collections/promises/{id} route.

@@ -18,8 +18,9 @@ use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
-use crate::extract::{versioned, ApiJson, Expected};
+use crate::extract::{ApiJson, Expected, IdempotencyKey};
 use crate::financial_codes::model::FinancialCodeKind;
+use crate::idempotency::{self, Begin};
 use crate::openapi::responses::*;
 use crate::validate::Errors;
 use crate::AppState;
@@ -107,6 +108,7 @@ fn at(field: &str, i: usize, name: &str) -> String {
     params(
         ("id" = Uuid, Path, description = "Contract id"),
         ("If-Match" = Option<String>, Header, description = "ETag of the version being amended (optional)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
     ),
     responses(
         (status = 201, description = "The amended contract, with the amendment last in its history", body = ContractView),
@@ -126,6 +128,7 @@ fn at(field: &str, i: usize, name: &str) -> String {
 pub async fn create_amendment(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     req: HttpRequest,
     id: web::Path<Uuid>,
     body: ApiJson<NewAmendment>,
@@ -140,9 +143,16 @@ pub async fn create_amendment(
     check_fields(&new, &mut e);
     e.finish()?;
     let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/contracts/{id}/amendments"), &new)?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let (version, view) = conn
+    let stored = conn
         .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
             let current = store::lock(conn, id).await?;
             expected.check(current.version)?;
             check_state(new.kind, &current)?;
@@ -152,7 +162,6 @@ pub async fn create_amendment(
             if new.kind == AmendmentKind::Termination {
                 settle(conn, &ctx, &state.config.billing, &row).await?;
             }
-            let version = row.version;
             let after = view(conn, row).await?;
             audit::record(
                 conn,
@@ -167,10 +176,10 @@ pub async fn create_amendment(
                 },
             )
             .await?;
-            Ok::<_, ApiError>((version, after))
+            claim.finish(conn, StatusCode::CREATED, &after).await
         })
         .await?;
-    Ok(versioned(StatusCode::CREATED, version, &view))
+    Ok(stored.into_response())
 }
 
 /// Validates the amendment against the contract, writes it and its effects, and returns the

@@ -316,6 +316,7 @@ pub async fn update_contract(
     params(
         ("id" = Uuid, Path, description = "Contract id"),
         ("If-Match" = Option<String>, Header, description = "ETag of the version being activated (optional)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
     ),
     responses(
         (status = 200, description = "The active contract", body = ContractView),
@@ -332,15 +333,23 @@ pub async fn update_contract(
 pub async fn activate_contract(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ContractsWrite)?;
     let expected = Expected::optional(&req)?;
     let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/contracts/{id}/activate"), &())?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let (version, view) = conn
+    let stored = conn
         .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
             let current = store::lock(conn, id).await?;
             expected.check(current.version)?;
             refuse_unless_draft(&current)?;
@@ -366,7 +375,6 @@ pub async fn activate_contract(
             };
             let before = view(conn, current).await?;
             let row = store::update(conn, &next).await?;
-            let version = row.version;
             let after = view(conn, row).await?;
             audit::record(
                 conn,
@@ -381,8 +389,8 @@ pub async fn activate_contract(
                 },
             )
             .await?;
-            Ok::<_, ApiError>((version, after))
+            claim.finish(conn, StatusCode::OK, &after).await
         })
         .await?;
-    Ok(versioned(StatusCode::OK, version, &view))
+    Ok(stored.into_response())
 }

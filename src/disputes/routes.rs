@@ -624,7 +624,10 @@ pub async fn review_dispute(
 #[utoipa::path(
     tag = "disputes",
     request_body = NewDisputeNote,
-    params(("id" = Uuid, Path, description = "Dispute id")),
+    params(
+        ("id" = Uuid, Path, description = "Dispute id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 201, description = "The dispute with the note", body = DisputeView),
         (status = 400, response = BadRequest),
@@ -639,6 +642,7 @@ pub async fn review_dispute(
 pub async fn add_note(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: ApiJson<NewDisputeNote>,
 ) -> Result<HttpResponse, ApiError> {
@@ -648,9 +652,15 @@ pub async fn add_note(
     e.text("text", &note.text, 4000);
     e.finish()?;
     let id = id.into_inner();
+    let fingerprint = idempotency::fingerprint("POST", &format!("/v1/disputes/{id}/notes"), &note)?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let view = conn
+    let stored = conn
         .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
             let row = store::lock_visible(conn, id, ctx.partner_scope()).await?;
             let stamp = Stamp::of(&ctx);
             store::insert_note(
@@ -666,10 +676,10 @@ pub async fn add_note(
             .await?;
             let view = store::view(conn, row, ctx.today()).await?;
             record(conn, &ctx, "dispute.note_added", None, &view).await?;
-            Ok::<_, ApiError>(view)
+            claim.finish(conn, StatusCode::CREATED, &view).await
         })
         .await?;
-    Ok(HttpResponse::Created().json(view))
+    Ok(stored.into_response())
 }
 
 /// Handles the POST /v1/disputes/{id}/resolve route: resolves an active dispute with a root

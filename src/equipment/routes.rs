@@ -364,7 +364,10 @@ pub async fn update_equipment(
 #[utoipa::path(
     tag = "equipment",
     request_body = NewMeter,
-    params(("id" = Uuid, Path, description = "Equipment id")),
+    params(
+        ("id" = Uuid, Path, description = "Equipment id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 201, description = "The meter", body = MeterView),
         (status = 400, response = BadRequest),
@@ -382,15 +385,23 @@ pub async fn update_equipment(
 pub async fn create_meter(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: ApiJson<NewMeter>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ContractsWrite)?;
     let new = body.0;
     let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/equipment/{id}/meters"), &new)?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let view = conn
+    let stored = conn
         .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
             let equipment = store::lock(conn, id).await?;
             let contract = crate::contracts::store::find(conn, equipment.contract_id).await?;
             let mut e = Errors::default();
@@ -423,10 +434,10 @@ pub async fn create_meter(
                 },
             )
             .await?;
-            Ok::<_, ApiError>(view)
+            claim.finish(conn, StatusCode::CREATED, &view).await
         })
         .await?;
-    Ok(HttpResponse::Created().json(view))
+    Ok(stored.into_response())
 }
 
 /// Handles the GET /v1/meters/{id} route: the meter and its plans over time.

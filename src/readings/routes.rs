@@ -324,7 +324,10 @@ fn refuse_billed(reading: &ReadingRow) -> ApiError {
 #[utoipa::path(
     tag = "meter-readings",
     request_body = VoidReading,
-    params(("id" = Uuid, Path, description = "Reading id")),
+    params(
+        ("id" = Uuid, Path, description = "Reading id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
+    ),
     responses(
         (status = 200, description = "The voided reading", body = ReadingView),
         (status = 400, response = BadRequest),
@@ -342,18 +345,27 @@ fn refuse_billed(reading: &ReadingRow) -> ApiError {
 pub async fn void_reading(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: ApiJson<VoidReading>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReadingsCorrect)?;
-    let reason = body.0.reason;
+    let request = body.0;
+    let reason = request.reason.clone();
     let mut e = crate::validate::Errors::default();
     e.text("reason", &reason, 500);
     e.finish()?;
     let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("/v1/meter-readings/{id}/void"), &request)?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let view = conn
+    let stored = conn
         .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
+            {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
             let (reading, meter, billed) = lock_for_change(conn, id).await?;
             match billed {
                 rules::Billed::No => {}
@@ -382,10 +394,10 @@ pub async fn void_reading(
                 },
             )
             .await?;
-            Ok::<_, ApiError>(after)
+            claim.finish(conn, StatusCode::OK, &after).await
         })
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(stored.into_response())
 }
 
 /// Handles the POST /v1/meter-readings/{id}/correct route: replaces a wrong reading with the

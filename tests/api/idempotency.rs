@@ -235,3 +235,50 @@ async fn actions_replay_their_first_answer() {
     );
     assert_books_balance(&app).await;
 }
+
+/// The same for a note on a dispute and for closing an account: one effect per key, the
+/// first answer again on a retry.
+#[tokio::test]
+async fn notes_and_closings_happen_once_per_key() {
+    let app = spawn_app().await;
+    let account = id(&app.create_account(json!({})).await);
+    let code = app.financial_code("4000", "revenue").await;
+    let invoice = app.issued_invoice(&account, &code, "300.00", today()).await;
+    let dispute = app.open_dispute_on(&invoice, "50.00").await;
+    let notes = format!("/v1/disputes/{}/notes", id(&dispute));
+    let note = json!({"text": "Called the AP desk"});
+    let billing = token(Role::Billing);
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        answers.push(
+            app.post_with_key(&notes, &billing, "note-1", &note)
+                .await
+                .expect(201),
+        );
+    }
+    assert_eq!(answers[1].body, answers[0].body);
+    assert_eq!(answers[1].header("idempotent-replayed"), Some("true"));
+    assert_eq!(app.count("dispute_notes").await, 1);
+
+    let closable = id(&app.create_account(json!({})).await);
+    let close = format!("/v1/accounts/{closable}/close");
+    let reason = json!({"reason": "Customer moved away"});
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        answers.push(
+            app.post_with_key(&close, &admin_token(), "close-1", &reason)
+                .await
+                .expect(200),
+        );
+    }
+    assert_eq!(answers[0].body["status"], "closed");
+    assert_eq!(answers[1].body, answers[0].body);
+    assert_eq!(answers[1].header("etag"), answers[0].header("etag"));
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE action = 'account.closed' AND entity_id = '{closable}'"
+        ))
+        .await,
+        1
+    );
+}

@@ -213,7 +213,9 @@ async fn metrics_can_have_an_address_of_their_own() {
     assert_eq!(get(format!("{metrics}/v1/accounts")).await.status(), 404);
     assert_eq!(get(format!("{metrics}/healthz")).await.status(), 404);
     handle.stop(false).await;
-    assert!(client
+    // Stopping the service stops its metrics server too (a fresh client: no kept-alive
+    // connection to reuse).
+    assert!(reqwest::Client::new()
         .get(format!("{metrics}/metrics"))
         .send()
         .await
