@@ -1648,16 +1648,33 @@ async fn termination_credits_the_days_billed_in_advance_and_bills_the_final_read
     // The technician reads the meter when the copier is picked up, after the 15th.
     reading(&app, &bw, &d("2026-11-20"), 20_000).await;
 
+    let terminate =
+        json!({"kind": "termination", "effective_date": d("2026-11-15"), "note": "Moved out"});
+    let amendments = format!("/v1/contracts/{c}/amendments");
     let amended = app
-        .post(
-            &format!("/v1/contracts/{c}/amendments"),
-            &billing(),
-            &json!({"kind": "termination", "effective_date": d("2026-11-15"), "note": "Moved out"}),
-        )
+        .post_with_key(&amendments, &billing(), "terminate-1", &terminate)
         .await
         .expect(201)
         .body;
     assert_eq!(amended["status"], "terminated");
+    // A retry of the termination answers it again: settled once, one memo, one final invoice.
+    let replay = app
+        .post_with_key(&amendments, &billing(), "terminate-1", &terminate)
+        .await
+        .expect(201);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body, amended);
+    assert_eq!(
+        app.count("credit_memos WHERE reason = 'termination'").await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE action = 'contract.settled' AND entity_id = '{c}'"
+        ))
+        .await,
+        1
+    );
     let settlement =
         amended["amendments"].as_array().unwrap().last().unwrap()["details"]["settlement"].clone();
     let memos = settlement["credit_memo_ids"].as_array().unwrap();
