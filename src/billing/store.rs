@@ -830,6 +830,45 @@ pub async fn write_credits(
         request_id: run.request_id.clone(),
     };
     let issuing = run.mode == super::model::RunMode::Issue;
+    // The usage lines that billed the re-rated periods, all in one query.
+    let meters: Vec<Uuid> = bills
+        .iter()
+        .flat_map(|b| b.credits.iter())
+        .flat_map(|(_, lines)| lines.iter().filter_map(|l| l.meter_id))
+        .collect();
+    let starts: Vec<Date> = bills
+        .iter()
+        .flat_map(|b| b.credits.iter())
+        .flat_map(|(_, lines)| lines.iter().filter_map(|l| l.period_start))
+        .collect();
+    let billed: HashMap<(Uuid, Date), (Uuid, Uuid, bool)> = if meters.is_empty() {
+        HashMap::new()
+    } else {
+        l::invoice_lines
+            .inner_join(
+                mp::meter_periods.on(mp::invoice_id
+                    .eq(l::invoice_id)
+                    .and(mp::meter_id.nullable().eq(l::meter_id))
+                    .and(mp::period_start.nullable().eq(l::period_start))),
+            )
+            .filter(mp::meter_id.eq_any(&meters))
+            .filter(mp::period_start.eq_any(&starts))
+            .filter(l::kind.eq(crate::invoices::model::LineKind::Usage.as_str()))
+            .select((
+                mp::meter_id,
+                mp::period_start,
+                l::id,
+                l::invoice_id,
+                l::taxable,
+            ))
+            .load::<(Uuid, Date, Uuid, Uuid, bool)>(conn)
+            .await?
+            .into_iter()
+            .map(|(meter, start, line, invoice, taxable)| {
+                ((meter, start), (line, invoice, taxable))
+            })
+            .collect()
+    };
     let mut refused = Vec::new();
     let mut kept = Vec::new();
     'bills: for bill in std::mem::take(bills) {
@@ -842,21 +881,7 @@ pub async fn write_credits(
                     continue;
                 };
                 // The usage line of the invoice that billed the period.
-                let billed: Option<(Uuid, Uuid, bool)> = l::invoice_lines
-                    .inner_join(
-                        mp::meter_periods.on(mp::invoice_id
-                            .eq(l::invoice_id)
-                            .and(mp::meter_id.nullable().eq(l::meter_id))
-                            .and(mp::period_start.nullable().eq(l::period_start))),
-                    )
-                    .filter(mp::meter_id.eq(meter))
-                    .filter(mp::period_start.eq(start))
-                    .filter(l::kind.eq(crate::invoices::model::LineKind::Usage.as_str()))
-                    .select((l::id, l::invoice_id, l::taxable))
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let Some((line_id, invoice_id, taxable)) = billed else {
+                let Some(&(line_id, invoice_id, taxable)) = billed.get(&(meter, start)) else {
                     return Err(ApiError::internal(format!(
                         "no usage line billed the period of {start} of meter {meter}"
                     )));

@@ -881,23 +881,13 @@ async fn calendar_quarters_prorate_the_first_partial_quarter_over_the_whole_quar
 #[tokio::test]
 async fn a_preview_answers_what_a_run_would_bill_and_writes_nothing() {
     let app = spawn_app().await;
-    let (code, account) = setup(&app).await;
-    let c = contract(&app, &account, &code, &d("2025-07-01"), json!({})).await;
-    let meters = equipment(
-        &app,
-        &c,
-        "SN-PRE",
-        &d("2025-07-01"),
-        json!([{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
-                "financial_code_id": code, "initial_reading": 100_000}]),
-    )
-    .await;
+    let (account, c, bw) = copier(&app, "SN-PRE", "2025-07-01", 100_000).await;
     for (on, value) in [
         ("2025-08-01", 106_200),
         ("2025-09-01", 112_400),
         ("2025-10-01", 120_000),
     ] {
-        reading(&app, &meters[0], &d(on), value).await;
+        reading(&app, &bw, &d(on), value).await;
     }
     activate(&app, &c).await;
     let before_audit = app.count("audit_events").await;
@@ -1161,21 +1151,32 @@ async fn deleting_a_runs_draft_releases_its_periods_to_be_billed_again() {
     assert_books_balance(&app).await;
 }
 
-/// An active contract from 1 October 2025 with one copier: 5,000 included, 0.0085 over,
-/// read 30,000 at installation. (account, contract, meter).
-async fn copier_from_october(app: &TestApp, serial: &str) -> (String, String, String) {
+/// A contract starting on `start` with one copier (5,000 included, 0.0085 over) read
+/// `initial` at installation, not yet activated. (account, contract, meter).
+async fn copier(
+    app: &TestApp,
+    serial: &str,
+    start: &str,
+    initial: i64,
+) -> (String, String, String) {
     let (code, account) = setup(app).await;
-    let c = contract(app, &account, &code, &d("2025-10-01"), json!({})).await;
+    let c = contract(app, &account, &code, &d(start), json!({})).await;
     let bw = equipment(
         app,
         &c,
         serial,
-        &d("2025-10-01"),
+        &d(start),
         json!([{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
-                "financial_code_id": code, "initial_reading": 30_000}]),
+                "financial_code_id": code, "initial_reading": initial}]),
     )
     .await[0]
         .clone();
+    (account, c, bw)
+}
+
+/// [`copier`] from 1 October 2025, read 30,000, activated.
+async fn copier_from_october(app: &TestApp, serial: &str) -> (String, String, String) {
+    let (account, c, bw) = copier(app, serial, "2025-10-01", 30_000).await;
     activate(app, &c).await;
     (account, c, bw)
 }
@@ -1484,18 +1485,7 @@ async fn post_reading(app: &TestApp, meter: &str, on: &str, value: i64) -> Reply
 #[tokio::test]
 async fn an_unbilled_reading_is_voided_or_corrected_and_nothing_else_changes() {
     let app = spawn_app().await;
-    let (code, account) = setup(&app).await;
-    let c = contract(&app, &account, &code, &d("2025-10-01"), json!({})).await;
-    let meters = equipment(
-        &app,
-        &c,
-        "SN-FIX",
-        &d("2025-10-01"),
-        json!([{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085",
-                "financial_code_id": code, "initial_reading": 10_000}]),
-    )
-    .await;
-    let bw = meters[0].clone();
+    let (_, c, bw) = copier(&app, "SN-FIX", "2025-10-01", 10_000).await;
     let wrong = post_reading(&app, &bw, "2025-10-20", 90_000)
         .await
         .expect(201)
