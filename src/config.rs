@@ -271,8 +271,12 @@ fn collections_settings() -> Result<CollectionsSettings, ConfigError> {
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// `None`: start a private PostgreSQL under `pg_dir`.
+    /// The service's queries connect with this URL (`None`: start a private PostgreSQL under
+    /// `pg_dir`). In production its role is `receivables_service`, which owns no table.
     pub database_url: Option<String>,
+    /// Migrations (and `seed`) connect with this URL, as the owner of the tables; `None`:
+    /// with `database_url`.
+    pub migration_database_url: Option<String>,
     pub bind: SocketAddr,
     /// Where `/metrics` is served instead of the API's address (`None`: on the API's).
     pub metrics_address: Option<SocketAddr>,
@@ -289,6 +293,15 @@ pub struct Config {
     pub credits: CreditSettings,
     pub collections: CollectionsSettings,
     pub seller: Seller,
+}
+
+impl Config {
+    /// The URL migrations run with: the owner's when it is set apart.
+    pub fn owner_url(&self) -> Option<&str> {
+        self.migration_database_url
+            .as_deref()
+            .or(self.database_url.as_deref())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -397,6 +410,7 @@ impl Config {
         let signing_key = key_entries("JWT_SIGNING_KEY")?.into_iter().next();
         Ok(Config {
             database_url: var("DATABASE_URL"),
+            migration_database_url: var("MIGRATION_DATABASE_URL"),
             bind: parse("BIND_ADDRESS", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             metrics_address: var("METRICS_ADDRESS")
                 .map(|v| {

@@ -185,6 +185,38 @@ pub async fn next_numbers(conn: &mut Conn, series: &str, count: i64) -> Result<i
 
 use diesel::ExpressionMethods;
 
+/// What the pool's role may do beyond reading and writing rows (`None`: nothing): a
+/// superuser or a table's owner can disable the triggers that keep the audit log and the
+/// ledger append-only.
+pub async fn excess_privileges(pool: &DbPool) -> Result<Option<String>, String> {
+    #[derive(diesel::QueryableByName)]
+    struct Powers {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        role: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        superuser: bool,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        owned: i64,
+    }
+    let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+    let powers: Powers = diesel::sql_query(
+        "SELECT current_user::text AS role, rolsuper AS superuser, \
+                (SELECT count(*) FROM pg_tables WHERE schemaname = 'public' \
+                   AND tableowner = current_user) AS owned \
+         FROM pg_roles WHERE rolname = current_user",
+    )
+    .get_result(&mut conn)
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(if powers.superuser {
+        Some(format!("{} is a superuser", powers.role))
+    } else if powers.owned > 0 {
+        Some(format!("{} owns {} tables", powers.role, powers.owned))
+    } else {
+        None
+    })
+}
+
 /// Whether the database answers.
 pub async fn ping(pool: &DbPool) -> Result<(), ApiError> {
     let mut conn = conn(pool).await?;

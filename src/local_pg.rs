@@ -12,8 +12,11 @@ pub struct LocalPostgres {
     bin: PathBuf,
     data: PathBuf,
     run_as: Option<String>,
+    /// The service's URL: as `receivables_service`, which owns no table.
     pub url: String,
-    /// The URL with its password masked, for logs.
+    /// The owner's URL, for migrations.
+    pub owner_url: String,
+    /// The service's URL with its password masked, for logs.
     pub display_url: String,
 }
 
@@ -104,6 +107,14 @@ impl LocalPostgres {
         if fresh {
             write_private(&password_file, &random_password()?)?;
         }
+        let service_password_file = dir.join("service-password");
+        if !service_password_file.exists() {
+            write_private(&service_password_file, &random_password()?)?;
+        }
+        let service_password = std::fs::read_to_string(&service_password_file)
+            .map_err(|e| format!("{}: {e}", service_password_file.display()))?
+            .trim()
+            .to_string();
         // A cluster made before passwords were used has no file: it trusts loopback.
         let password = std::fs::read_to_string(&password_file)
             .ok()
@@ -141,6 +152,7 @@ impl LocalPostgres {
             data: dir.join("data"),
             run_as,
             url: String::new(),
+            owner_url: String::new(),
             display_url: String::new(),
         };
         if !pg.data.join("PG_VERSION").exists() {
@@ -193,17 +205,16 @@ impl LocalPostgres {
             Some(p) => format!("postgres:{p}"),
             None => "postgres".to_string(),
         };
-        create_database(&format!(
-            "postgres://{credentials}@127.0.0.1:{port}/postgres"
-        ))?;
-        pg.url = format!("postgres://{credentials}@127.0.0.1:{port}/{DATABASE}");
-        pg.display_url = match password {
-            Some(_) => format!(
-                "postgres://postgres:***@127.0.0.1:{port}/{DATABASE} (password in {})",
-                password_file.display()
-            ),
-            None => pg.url.clone(),
-        };
+        let admin_url = format!("postgres://{credentials}@127.0.0.1:{port}/postgres");
+        create_database(&admin_url)?;
+        ensure_service_role(&admin_url, &service_password)?;
+        pg.owner_url = format!("postgres://{credentials}@127.0.0.1:{port}/{DATABASE}");
+        pg.url =
+            format!("postgres://{SERVICE_ROLE}:{service_password}@127.0.0.1:{port}/{DATABASE}");
+        pg.display_url = format!(
+            "postgres://{SERVICE_ROLE}:***@127.0.0.1:{port}/{DATABASE} (password in {})",
+            service_password_file.display()
+        );
         Ok(pg)
     }
 
@@ -240,6 +251,31 @@ pub fn write_private(path: &Path, content: &str) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))?;
     file.write_all(content.as_bytes())
         .map_err(|e| e.to_string())
+}
+
+/// The role the service's queries run as (made by the migrations; see README, "Database roles").
+pub const SERVICE_ROLE: &str = "receivables_service";
+
+/// Makes the service's role able to log in with `password`, creating it when the cluster has
+/// none yet (the migrations then grant it its rights).
+pub fn ensure_service_role(admin_url: &str, password: &str) -> Result<(), String> {
+    use diesel::{Connection, RunQueryDsl};
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+    let mut conn = AsyncConnectionWrapper::<diesel_async::AsyncPgConnection>::establish(admin_url)
+        .map_err(|e| e.to_string())?;
+    let password = password.replace('\'', "''");
+    diesel::sql_query(format!(
+        "DO $$ BEGIN \
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{SERVICE_ROLE}') THEN \
+             CREATE ROLE {SERVICE_ROLE} LOGIN PASSWORD '{password}'; \
+           ELSE \
+             ALTER ROLE {SERVICE_ROLE} LOGIN PASSWORD '{password}'; \
+           END IF; \
+         END $$"
+    ))
+    .execute(&mut conn)
+    .map_err(|e| format!("cannot set up the role {SERVICE_ROLE}: {e}"))?;
+    Ok(())
 }
 
 fn create_database(admin_url: &str) -> Result<(), String> {

@@ -31,7 +31,7 @@ enum Command {
         #[arg(long)]
         no_migrate: bool,
     },
-    /// Apply pending migrations and exit.
+    /// Apply pending migrations (as MIGRATION_DATABASE_URL's role, else DATABASE_URL's) and exit.
     Migrate,
     /// Mint an access token with the configured signing key.
     Token {
@@ -52,7 +52,7 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
-    /// Fill an empty database (DATABASE_URL, migrated first) with realistic, consistent data
+    /// Fill an empty database (MIGRATION_DATABASE_URL or DATABASE_URL, migrated first) with realistic, consistent data
     /// for benchmarks and demonstrations.
     Seed {
         #[arg(long, default_value_t = 10_000)]
@@ -133,6 +133,7 @@ fn serve(mut config: Config, dev: bool, no_migrate: bool) -> Result<(), String> 
             );
             log::info!("private PostgreSQL at {}", pg.display_url);
             config.database_url = Some(pg.url.clone());
+            config.migration_database_url = Some(pg.owner_url.clone());
             Some(pg)
         }
     };
@@ -146,7 +147,7 @@ fn serve(mut config: Config, dev: bool, no_migrate: bool) -> Result<(), String> 
 fn run_server(config: Config) -> Result<(), String> {
     let url = config.database_url.clone().expect("database url is set");
     if config.run_migrations {
-        let applied = db::run_migrations(&url)?;
+        let applied = db::run_migrations(config.owner_url().expect("database url is set"))?;
         log::info!(
             "migrations applied: {}",
             if applied.is_empty() {
@@ -158,6 +159,13 @@ fn run_server(config: Config) -> Result<(), String> {
     }
     actix_web::rt::System::new().block_on(async move {
         let pool = db::pool(&url, config.pool_size)?;
+        if let Some(powers) = db::excess_privileges(&pool).await? {
+            log::warn!(
+                "the service's database role {powers}: the audit log and the ledger are \
+                 append-only only against a role that cannot; run the service as \
+                 receivables_service (README, \"Database roles\")"
+            );
+        }
         let listener = std::net::TcpListener::bind(config.bind)
             .map_err(|e| format!("cannot bind {}: {e}", config.bind))?;
         let ttl = config.idempotency_ttl_hours;
@@ -196,10 +204,10 @@ fn token(
 }
 
 fn run_seed(config: &Config, options: &receivables::seed::Options) -> Result<(), String> {
-    let url = config
-        .database_url
-        .as_deref()
-        .ok_or("seed needs DATABASE_URL (a migrated, empty database; it migrates it first)")?;
+    let url = config.owner_url().ok_or(
+        "seed needs DATABASE_URL or MIGRATION_DATABASE_URL (a migrated, empty database, \
+         as its owner; it migrates it first)",
+    )?;
     if options.accounts == 0 || options.contracts < options.accounts {
         return Err("--accounts must be at least 1 and --contracts at least --accounts".into());
     }
@@ -258,8 +266,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve { dev, no_migrate } => serve(config, dev, no_migrate),
-        Command::Migrate => match &config.database_url {
-            None => Err("migrate needs DATABASE_URL".into()),
+        Command::Migrate => match config.owner_url() {
+            None => Err("migrate needs MIGRATION_DATABASE_URL or DATABASE_URL".into()),
             Some(url) => db::run_migrations(url).map(|applied| {
                 println!(
                     "applied {} migration(s): {}",

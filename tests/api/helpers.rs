@@ -59,6 +59,26 @@ fn server_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
+/// The password the tests give the service's role (`receivables_service`).
+const SERVICE_PASSWORD: &str = "receivables-service-test";
+
+/// The test database server's URL as the service's role, which owns no table: the service
+/// under test connects so, as in production (README, "Database roles").
+fn service_server_url() -> String {
+    let server = server_url();
+    let host = server.rsplit_once('@').map_or(server.as_str(), |(_, h)| h);
+    let host = host.strip_prefix("postgres://").unwrap_or(host);
+    format!(
+        "postgres://{}:{SERVICE_PASSWORD}@{host}",
+        receivables::local_pg::SERVICE_ROLE
+    )
+}
+
+/// The URL of a test database for the service's role.
+pub fn service_url(db_name: &str) -> String {
+    format!("{}/{db_name}", service_server_url())
+}
+
 fn admin_url() -> String {
     format!("{}/postgres", server_url())
 }
@@ -151,6 +171,12 @@ async fn template() -> &'static str {
             exec(&mut conn, "SELECT pg_advisory_lock(724201)")
                 .await
                 .expect("lock");
+            tokio::task::spawn_blocking(|| {
+                receivables::local_pg::ensure_service_role(&admin_url(), SERVICE_PASSWORD)
+            })
+            .await
+            .expect("role task")
+            .expect("the service's role");
             if !database_exists(&mut conn, &name).await {
                 let building = format!("{name}_build");
                 exec(
@@ -187,6 +213,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db_name: String,
+    /// A pool as the owner of the tables, for the tests' own queries and fixtures; the
+    /// service connects as `receivables_service`.
     pub pool: DbPool,
     handle: receivables::Handles,
 }
@@ -207,6 +235,7 @@ pub fn test_holidays() -> Vec<time::Date> {
 pub fn test_config(db_url: &str) -> Config {
     Config {
         database_url: Some(db_url.to_string()),
+        migration_database_url: None,
         bind: "127.0.0.1:0".parse().unwrap(),
         metrics_address: None,
         pool_size: 10,
@@ -249,12 +278,13 @@ pub async fn spawn_app() -> TestApp {
         &format!("CREATE DATABASE {db_name} TEMPLATE {template}"),
     )
     .await;
-    let db_url = format!("{}/{db_name}", server_url());
+    let db_url = service_url(&db_name);
     let config = test_config(&db_url);
-    let pool = db::pool(&db_url, config.pool_size).expect("pool");
+    let service_pool = db::pool(&db_url, config.pool_size).expect("pool");
+    let pool = db::pool(&format!("{}/{db_name}", server_url()), 4).expect("pool");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let clock = Clock::starting_at(epoch());
-    let app = Application::build(config, pool.clone(), listener, clock.clone()).expect("build app");
+    let app = Application::build(config, service_pool, listener, clock.clone()).expect("build app");
     let handle = app.handle();
     let port = app.port;
     tokio::spawn(app.server);
@@ -425,12 +455,12 @@ impl TestApp {
             .await
     }
 
-    /// Takes the database away from under the running service.
-    /// The URL of the test's own database.
+    /// The URL of the test's own database, as the owner of its tables.
     pub fn db_url(&self) -> String {
         format!("{}/{}", server_url(), self.db_name)
     }
 
+    /// Takes the database away from under the running service.
     pub async fn drop_database(&self) {
         let mut conn = admin().await;
         exec(
@@ -447,7 +477,7 @@ impl TestApp {
         &self,
         change: impl FnOnce(&mut Config),
     ) -> (String, receivables::Handles, Option<u16>) {
-        let url = format!("{}/{}", server_url(), self.db_name);
+        let url = service_url(&self.db_name);
         let mut config = test_config(&url);
         change(&mut config);
         let pool = db::pool(&url, 2).expect("pool");
