@@ -141,6 +141,25 @@ impl Claim {
     }
 }
 
+/// Replaces the response recorded with `key`, for an effect that goes on after the
+/// transaction that claimed it (a dunning run records the run as started, then as finished).
+pub async fn record_final(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    key: Option<&str>,
+    body: &impl Serialize,
+) -> Result<(), ApiError> {
+    let Some(key) = key else { return Ok(()) };
+    let body = serde_json::to_value(body)?;
+    Cached(
+        diesel::update(k::idempotency_keys.find((ctx.idempotency_scope(), key)))
+            .set(k::response_body.eq(&body)),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Removes keys older than the retention (at least 24 hours). Returns how many went.
 pub async fn purge_expired(
     conn: &mut Conn,

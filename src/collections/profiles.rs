@@ -645,6 +645,7 @@ struct Candidate {
 /// and open balance), or to none.
 #[utoipa::path(
     tag = "collections",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
     responses(
         (status = 200, description = "The accounts whose collector changed", body = RulesApplied),
         (status = 400, response = BadRequest),
@@ -654,12 +655,23 @@ struct Candidate {
     security(("bearer" = []))
 )]
 #[post("/collections/assignment-rules/apply")]
-pub async fn apply_rules(state: web::Data<AppState>, ctx: Ctx) -> Result<HttpResponse, ApiError> {
+pub async fn apply_rules(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    key: IdempotencyKey,
+) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CollectionsManage)?;
     let weights = state.config.collections.risk.clone();
+    let fingerprint =
+        idempotency::fingerprint("POST", "/v1/collections/assignment-rules/apply", &())?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let applied = conn
+    let stored = conn
         .transaction(async |conn| {
+            let claim =
+                match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await? {
+                    Begin::Replay(stored) => return Ok(stored),
+                    Begin::Fresh(claim) => claim,
+                };
             let now = ctx.now;
             let today = now.date();
             let rules = rules(conn).await?;
@@ -741,10 +753,10 @@ pub async fn apply_rules(state: web::Data<AppState>, ctx: Ctx) -> Result<HttpRes
                 )
                 .await?;
             }
-            Ok::<_, ApiError>(applied)
+            claim.finish(conn, StatusCode::OK, &applied).await
         })
         .await?;
-    Ok(HttpResponse::Ok().json(applied))
+    Ok(stored.into_response())
 }
 
 #[cfg(test)]

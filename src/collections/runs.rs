@@ -33,7 +33,8 @@ use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::db::{Conn, DbPool};
 use crate::error::ApiError;
-use crate::extract::{ApiQuery, OptionalJson};
+use crate::extract::{ApiQuery, IdempotencyKey, OptionalJson};
+use crate::idempotency::{self, Begin};
 use crate::money::Currency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
@@ -599,6 +600,22 @@ pub async fn run(
     as_of: Date,
     trigger: RunTrigger,
 ) -> Result<DunningRunView, ApiError> {
+    run_once(pool, ctx, as_of, trigger, None, "")
+        .await
+        .map(|(summary, _)| summary)
+}
+
+/// [`run`], claiming `key` with the run's start: a retry with the same key answers the run
+/// (as it stands when the first is still running) instead of running again. The flag says
+/// whether the answer is such a replay.
+async fn run_once(
+    pool: &DbPool,
+    ctx: &Ctx,
+    as_of: Date,
+    trigger: RunTrigger,
+    key: Option<&str>,
+    fingerprint: &str,
+) -> Result<(DunningRunView, bool), ApiError> {
     let mut conn = crate::db::conn(pool).await?;
     let mut summary = DunningRunView {
         id: Uuid::now_v7(),
@@ -617,10 +634,29 @@ pub async fn run(
         promises_broken: 0,
         error: None,
     };
-    diesel::insert_into(dr::dunning_runs)
-        .values(&summary)
-        .execute(&mut conn)
+    let started = conn
+        .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, ctx, key, fingerprint).await? {
+                Begin::Replay(stored) => return Ok(Some(stored)),
+                Begin::Fresh(claim) => claim,
+            };
+            diesel::insert_into(dr::dunning_runs)
+                .values(&summary)
+                .execute(conn)
+                .await?;
+            claim.finish(conn, StatusCode::CREATED, &summary).await?;
+            Ok::<_, ApiError>(None)
+        })
         .await?;
+    if let Some(stored) = started {
+        let id: Uuid = serde_json::from_value(stored.body["id"].clone())?;
+        let current = dr::dunning_runs
+            .find(id)
+            .select(DunningRunView::as_select())
+            .first(&mut conn)
+            .await?;
+        return Ok((current, true));
+    }
     let outcome = dun(&mut conn, ctx, &mut summary).await;
     summary.finished_at = Some(ctx.now);
     match outcome {
@@ -631,11 +667,15 @@ pub async fn run(
             summary.error = Some(e.to_string());
         }
     }
-    diesel::update(dr::dunning_runs.find(summary.id))
-        .set(&summary)
-        .execute(&mut conn)
-        .await?;
-    Ok(summary)
+    conn.transaction(async |conn| {
+        diesel::update(dr::dunning_runs.find(summary.id))
+            .set(&summary)
+            .execute(conn)
+            .await?;
+        idempotency::record_final(conn, ctx, key, &summary).await
+    })
+    .await?;
+    Ok((summary, false))
 }
 
 /// What a run as of a day has to do: the candidates, their policies' steps, and the steps
@@ -843,6 +883,7 @@ pub fn spawn(pool: DbPool, minutes: u64, clock: crate::clock::Clock) {
 #[utoipa::path(
     tag = "collections",
     request_body(content = Option<NewDunningRun>),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer the first run (as it stands) instead of running again; a preview claims no key")),
     responses(
         (status = 201, description = "The run, finished", body = DunningRunView),
         (status = 200, description = "A preview: what the run would do; nothing was done", body = RunPreview),
@@ -857,6 +898,7 @@ pub fn spawn(pool: DbPool, minutes: u64, clock: crate::clock::Clock) {
 pub async fn create_dunning_run(
     state: web::Data<AppState>,
     ctx: Ctx,
+    key: IdempotencyKey,
     body: OptionalJson<NewDunningRun>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CollectionsManage)?;
@@ -888,8 +930,28 @@ pub async fn create_dunning_run(
         let mut conn = crate::db::conn(&state.pool).await?;
         return Ok(HttpResponse::Ok().json(preview_run(&mut conn, as_of).await?));
     }
-    let summary = run(&state.pool, &ctx, as_of, RunTrigger::Manual).await?;
-    Ok(HttpResponse::build(StatusCode::CREATED).json(summary))
+    let fingerprint = idempotency::fingerprint(
+        "POST",
+        "/v1/collections/dunning-runs",
+        &NewDunningRun {
+            as_of: Some(as_of),
+            preview: Some(false),
+        },
+    )?;
+    let (summary, replayed) = run_once(
+        &state.pool,
+        &ctx,
+        as_of,
+        RunTrigger::Manual,
+        key.0.as_deref(),
+        &fingerprint,
+    )
+    .await?;
+    let mut response = HttpResponse::build(StatusCode::CREATED);
+    if replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.json(summary))
 }
 
 /// Handles the GET /v1/collections/dunning-runs route: runs, newest first.

@@ -151,12 +151,18 @@ async fn change(
     ctx: &Ctx,
     id: Uuid,
     expected: Expected,
+    key: Option<&str>,
     action: &str,
     apply: impl FnOnce(&FinancialCodeRow) -> Result<FinancialCodeRow, ApiError> + Send,
 ) -> Result<HttpResponse, ApiError> {
+    let fingerprint = idempotency::fingerprint("POST", &format!("{action} {id}"), &())?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let view = conn
+    let stored = conn
         .transaction(async |conn| {
+            let claim = match idempotency::begin(conn, ctx, key, &fingerprint).await? {
+                Begin::Replay(stored) => return Ok(stored),
+                Begin::Fresh(claim) => claim,
+            };
             let current = store::lock(conn, id).await?;
             expected.check(current.version)?;
             let mut next = apply(&current)?;
@@ -178,10 +184,10 @@ async fn change(
                 },
             )
             .await?;
-            Ok::<_, ApiError>(after)
+            claim.finish(conn, StatusCode::OK, &after).await
         })
         .await?;
-    Ok(versioned(StatusCode::OK, view.version, &view))
+    Ok(stored.into_response())
 }
 
 /// Handles the PATCH /v1/financial-codes/{id} route: renames or re-describes a code.
@@ -221,6 +227,7 @@ pub async fn update_financial_code(
         &ctx,
         id.into_inner(),
         expected,
+        None,
         "financial_code.updated",
         |current| {
             Ok(FinancialCodeRow {
@@ -260,6 +267,7 @@ fn set_active(
     params(
         ("id" = Uuid, Path, description = "Financial code id"),
         ("If-Match" = Option<String>, Header, description = "ETag of the version being changed (optional)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
     ),
     responses(
         (status = 200, description = "The deactivated code", body = FinancialCodeView),
@@ -277,6 +285,7 @@ pub async fn deactivate_financial_code(
     state: web::Data<AppState>,
     ctx: Ctx,
     req: HttpRequest,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::FinancialCodesWrite)?;
@@ -286,6 +295,7 @@ pub async fn deactivate_financial_code(
         &ctx,
         id.into_inner(),
         expected,
+        key.0.as_deref(),
         "financial_code.deactivated",
         set_active(false),
     )
@@ -298,6 +308,7 @@ pub async fn deactivate_financial_code(
     params(
         ("id" = Uuid, Path, description = "Financial code id"),
         ("If-Match" = Option<String>, Header, description = "ETag of the version being changed (optional)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
     ),
     responses(
         (status = 200, description = "The reactivated code", body = FinancialCodeView),
@@ -315,6 +326,7 @@ pub async fn activate_financial_code(
     state: web::Data<AppState>,
     ctx: Ctx,
     req: HttpRequest,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::FinancialCodesWrite)?;
@@ -324,6 +336,7 @@ pub async fn activate_financial_code(
         &ctx,
         id.into_inner(),
         expected,
+        key.0.as_deref(),
         "financial_code.activated",
         set_active(true),
     )

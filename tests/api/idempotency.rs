@@ -282,3 +282,113 @@ async fn notes_and_closings_happen_once_per_key() {
         1
     );
 }
+
+/// Retiring a code, applying the assignment rules and running dunning by hand honour the key
+/// too; duplicates sent at the same time wait for the first and answer what it answered.
+#[tokio::test]
+async fn code_switches_rule_applications_and_dunning_runs_happen_once_per_key() {
+    let app = spawn_app().await;
+    let code = app.financial_code("4000", "revenue").await;
+    let admin = admin_token();
+    let deactivate = format!("/v1/financial-codes/{code}/deactivate");
+    let first = app
+        .post_with_key(&deactivate, &admin, "retire-1", &json!({}))
+        .await
+        .expect(200);
+    let again = app
+        .post_with_key(&deactivate, &admin, "retire-1", &json!({}))
+        .await
+        .expect(200);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.header("etag"), first.header("etag"));
+    assert_eq!(first.body["active"], false);
+    app.post(&deactivate, &admin, &json!({}))
+        .await
+        .expect_problem(409, "no_change");
+    app.post_with_key(
+        &format!("/v1/financial-codes/{code}/activate"),
+        &admin,
+        "retire-1",
+        &json!({}),
+    )
+    .await
+    .expect_problem(422, "idempotency_key_reused");
+    assert_eq!(
+        app.count("audit_events WHERE action = 'financial_code.deactivated'")
+            .await,
+        1
+    );
+
+    let manager = token(Role::CollectionsManager);
+    let revenue = app.financial_code("4100", "revenue").await;
+    let account = id(&app.create_account(json!({})).await);
+    app.issued_invoice(
+        &account,
+        &revenue,
+        "700.00",
+        today() - time::Duration::days(40),
+    )
+    .await;
+    app.post(
+        "/v1/collections/assignment-rules",
+        &manager,
+        &json!({"position": 1, "collector": "collector-1"}),
+    )
+    .await
+    .expect(201);
+    let (apply, empty) = ("/v1/collections/assignment-rules/apply", json!({}));
+    let (a, b) = tokio::join!(
+        app.post_with_key(apply, &manager, "apply-1", &empty),
+        app.post_with_key(apply, &manager, "apply-1", &empty),
+    );
+    let (a, b) = (a.expect(200), b.expect(200));
+    assert_eq!(a.body, b.body);
+    assert_eq!(a.body["changes"].as_array().unwrap().len(), 1, "{}", a.body);
+    assert_eq!(
+        app.count("audit_events WHERE action = 'collection_portfolios.reassigned'")
+            .await,
+        1
+    );
+
+    app.post(
+        "/v1/collections/dunning-policies",
+        &manager,
+        &json!({"name": "Standard", "is_default": true, "steps": [
+            {"days_past_due": 5, "action": "reminder_email",
+             "template": {"subject": "{{invoice.number}} is overdue",
+                          "text": "{{amount}} {{currency}} is {{days_past_due}} days late."}}]}),
+    )
+    .await
+    .expect(201);
+    let run = json!({"as_of": today().to_string()});
+    let runs = "/v1/collections/dunning-runs";
+    let (a, b) = tokio::join!(
+        app.post_with_key(runs, &manager, "dun-1", &run),
+        app.post_with_key(runs, &manager, "dun-1", &run),
+    );
+    let (a, b) = (a.expect(201), b.expect(201));
+    assert_eq!(a.body["id"], b.body["id"]);
+    let replayed = [&a, &b]
+        .iter()
+        .filter(|r| r.header("idempotent-replayed") == Some("true"))
+        .count();
+    assert_eq!(replayed, 1);
+    assert_eq!(app.count("dunning_runs").await, 1);
+    // Once the run is over, a retry answers it finished, as the first request did.
+    let retry = app
+        .post_with_key(runs, &manager, "dun-1", &run)
+        .await
+        .expect(201);
+    assert_eq!(retry.body["status"], "completed");
+    assert_eq!(retry.body["notices"], 1, "{}", retry.body);
+    assert_eq!(app.count("dunning_runs").await, 1);
+    app.post_with_key(
+        runs,
+        &manager,
+        "dun-1",
+        &json!({"as_of": (today() - time::Duration::days(1)).to_string()}),
+    )
+    .await
+    .expect_problem(422, "idempotency_key_reused");
+}
