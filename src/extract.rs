@@ -81,6 +81,15 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     };
     let mut document: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| malformed(&e))?;
+    // Every body is an object, or `null` where it is optional (serde would also read a
+    // struct from an array of its fields).
+    if !document.is_object() && !document.is_null() {
+        return Err(ApiError::field(
+            "body",
+            "invalid_type",
+            "must be a JSON object",
+        ));
+    }
     // Text is what it looks like: no control or invisible characters, stored as NFC.
     let mut errors = crate::validate::Errors::default();
     crate::validate::clean_json_text(&mut document, "", &mut errors);
@@ -248,16 +257,27 @@ impl Expected {
         req: &HttpRequest,
         body_version: Option<i32>,
     ) -> Result<Expected, ApiError> {
-        if let Some(value) = req.headers().get(header::IF_MATCH) {
-            let raw = value.to_str().unwrap_or("").trim();
+        // An empty header carries no precondition.
+        let given = req
+            .headers()
+            .get(header::IF_MATCH)
+            .map(|v| v.to_str().unwrap_or("\u{0}").trim())
+            .filter(|v| !v.is_empty());
+        if let Some(raw) = given {
             if raw == "*" {
                 return Ok(Expected::Any);
             }
-            let tag = raw.trim_start_matches("W/").trim_matches('"');
+            // An entity tag is quoted (RFC 9110): `"3"` or `W/"3"`.
+            let tag = raw
+                .strip_prefix("W/")
+                .unwrap_or(raw)
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .filter(|t| t.len() <= 9 && t.bytes().all(|b| b.is_ascii_digit()));
             return tag
-                .parse()
+                .and_then(|t| t.parse().ok())
                 .map(Expected::Header)
-                .map_err(|_| ApiError::BadRequest {
+                .ok_or_else(|| ApiError::BadRequest {
                     code: "invalid_if_match",
                     detail: "If-Match must be the ETag of the resource, like \"3\".".into(),
                     errors: vec![FieldError::new(

@@ -241,9 +241,10 @@ pub fn openapi_spec() -> utoipa::openapi::OpenApi {
     spec
 }
 
+/// The document as served and committed: [`openapi_spec`] with the rules of request bodies
+/// that the Rust types cannot carry ([`openapi::add_body_rules`]).
 pub fn openapi_json() -> String {
-    openapi_spec()
-        .to_pretty_json()
+    serde_json::to_string_pretty(&openapi::add_body_rules(&openapi_spec()))
         .expect("the OpenAPI document serialises")
         + "\n"
 }
@@ -310,7 +311,7 @@ impl Application {
             pool,
             keys,
             routes: routes.clone(),
-            openapi_json: spec.to_json().map_err(|e| e.to_string())?,
+            openapi_json: openapi::add_body_rules(&spec).to_string(),
             metrics: Metrics::default(),
             config: config.clone(),
         });

@@ -277,6 +277,160 @@ pub fn add_shared_rules(spec: &mut Spec) {
     }
 }
 
+/// What the service takes as text (`validate::is_forbidden_char`, `validate::is_visible`):
+/// no control or invisible formatting character, and at least one character that shows.
+pub const TEXT_PATTERN: &str = concat!(
+    "^[^\u{0}-\u{8}\u{B}\u{C}\u{E}-\u{1F}\u{7F}-\u{9F}\u{AD}\u{61C}\u{180E}\u{200B}-\u{200F}",
+    "\u{202A}-\u{202E}\u{2060}-\u{2064}\u{2066}-\u{206F}\u{FEFF}\u{FFF9}-\u{FFFB}]*",
+    "[^\\s\u{0}-\u{1F}\u{7F}-\u{9F}\u{AD}\u{61C}\u{180E}\u{200B}-\u{200F}\u{202A}-\u{202E}",
+    "\u{2060}-\u{2064}\u{2066}-\u{206F}\u{FEFF}\u{FFF9}-\u{FFFB}\u{115F}\u{1160}\u{3164}",
+    "\u{FFA0}\u{2800}]",
+    "[^\u{0}-\u{8}\u{B}\u{C}\u{E}-\u{1F}\u{7F}-\u{9F}\u{AD}\u{61C}\u{180E}\u{200B}-\u{200F}",
+    "\u{202A}-\u{202E}\u{2060}-\u{2064}\u{2066}-\u{206F}\u{FEFF}\u{FFF9}-\u{FFFB}]*$"
+);
+
+/// The rules of request bodies that the Rust types cannot carry, written into their schemas:
+/// every free text (a string with no format, enum or pattern of its own) follows
+/// [`TEXT_PATTERN`], and a PATCH body names at least one field to change besides `version`.
+pub fn add_body_rules(spec: &Spec) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let mut doc = serde_json::to_value(spec).expect("the OpenAPI document serialises");
+    let mut request_schemas = std::collections::BTreeSet::new();
+    let mut patch_schemas = std::collections::BTreeSet::new();
+    let mut inline_refs = Vec::new();
+    for (_, item) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+            collect_refs(schema, &mut inline_refs);
+            if let Some(name) = schema["$ref"].as_str().and_then(component_name) {
+                request_schemas.insert(name.to_string());
+                if method == "patch" {
+                    patch_schemas.insert(name.to_string());
+                }
+            }
+        }
+    }
+    request_schemas.extend(inline_refs);
+    // A file upload's body is the file's bytes, and there is no upload without one.
+    for (_, item) in doc["paths"].as_object_mut().into_iter().flatten() {
+        for (_, op) in item.as_object_mut().into_iter().flatten() {
+            let Some(body) = op.get_mut("requestBody") else {
+                continue;
+            };
+            let Some(content) = body.get_mut("content").and_then(|c| c.as_object_mut()) else {
+                continue;
+            };
+            if content.keys().all(|media| !media.contains("json")) {
+                for media in content.values_mut() {
+                    media["schema"] = json!({"type": "string", "format": "binary"});
+                }
+                body["required"] = true.into();
+            }
+        }
+    }
+    // Bodies written in place (an optional body is `oneOf: [null, $ref]`).
+    for (_, item) in doc["paths"].as_object_mut().into_iter().flatten() {
+        for (_, op) in item.as_object_mut().into_iter().flatten() {
+            if let Some(schema) = op
+                .pointer_mut("/requestBody/content/application~1json/schema")
+                .filter(|s| s.get("$ref").is_none())
+            {
+                constrain_text(schema);
+            }
+        }
+    }
+    // The components those bodies hold, at any depth.
+    let schemas = doc["components"]["schemas"].clone();
+    let mut pending: Vec<String> = request_schemas.iter().cloned().collect();
+    while let Some(name) = pending.pop() {
+        let mut refs = Vec::new();
+        collect_refs(&schemas[&name], &mut refs);
+        for r in refs {
+            if request_schemas.insert(r.clone()) {
+                pending.push(r);
+            }
+        }
+    }
+    let components = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("components");
+    for name in &request_schemas {
+        let Some(schema) = components.get_mut(name) else {
+            continue;
+        };
+        constrain_text(schema);
+        if patch_schemas.contains(name) {
+            let changes: Vec<Value> = schema["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(field, _)| field)
+                .filter(|field| *field != "version")
+                .map(|field| json!({"required": [field]}))
+                .collect();
+            if !changes.is_empty() {
+                schema["anyOf"] = Value::Array(changes);
+            }
+        }
+    }
+    doc
+}
+
+fn component_name(reference: &str) -> Option<&str> {
+    reference.strip_prefix("#/components/schemas/")
+}
+
+fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v.as_str().and_then(component_name)) {
+                    ("$ref", Some(name)) => out.push(name.to_string()),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// Gives [`TEXT_PATTERN`] to the free texts among a schema's properties, nested ones too.
+fn constrain_text(schema: &mut serde_json::Value) {
+    let is_string = |v: &serde_json::Value| match &v["type"] {
+        serde_json::Value::String(t) => t == "string",
+        serde_json::Value::Array(types) => types.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    if let Some(properties) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        for property in properties.values_mut() {
+            if is_string(property)
+                && property.get("format").is_none()
+                && property.get("enum").is_none()
+                && property.get("pattern").is_none()
+            {
+                property["pattern"] = TEXT_PATTERN.into();
+            }
+            constrain_text(property);
+        }
+    }
+    if let Some(items) = schema.get_mut("items") {
+        if is_string(items)
+            && items.get("format").is_none()
+            && items.get("enum").is_none()
+            && items.get("pattern").is_none()
+        {
+            items["pattern"] = TEXT_PATTERN.into();
+        }
+        constrain_text(items);
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        if let Some(variants) = schema.get_mut(key).and_then(|v| v.as_array_mut()) {
+            variants.iter_mut().for_each(constrain_text);
+        }
+    }
+}
+
 fn methods(item: &PathItem) -> Vec<Method> {
     [
         (item.get.is_some(), Method::GET),
@@ -306,8 +460,13 @@ impl RouteTable {
         )
     }
 
-    /// The methods a path allows, if some documented path matches it.
+    /// The methods a path allows, if some documented path matches it: those of the path
+    /// itself when it is documented literally (an action beside an `{id}`), else those of
+    /// every template it fits.
     pub fn allowed(&self, path: &str) -> Option<Vec<Method>> {
+        if let Some(methods) = self.literal(path) {
+            return Some(methods);
+        }
         let segments: Vec<&str> = path.split('/').collect();
         let mut found: Option<Vec<Method>> = None;
         for (template, methods) in &self.0 {
@@ -378,6 +537,10 @@ mod tests {
             .unwrap();
         assert!(allowed.contains(&Method::GET) && allowed.contains(&Method::PATCH));
         assert!(!allowed.contains(&Method::DELETE));
+        assert_eq!(
+            table.allowed("/v1/collections/assignment-rules/apply"),
+            Some(vec![Method::POST])
+        );
         assert!(table.allowed("/v1/nothing").is_none());
         assert!(table.allowed("/v1/accounts//contacts").is_none());
     }

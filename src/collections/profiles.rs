@@ -331,6 +331,14 @@ pub async fn update_profile(
     ctx.require(Permission::CollectionsManage)?;
     let id = id.into_inner();
     let patch = body.0;
+    if patch.collector.is_none()
+        && patch.segment.is_none()
+        && patch.dunning_policy_id.is_none()
+        && patch.do_not_dun.is_none()
+        && patch.do_not_dun_reason.is_none()
+    {
+        return Err(ApiError::field("body", "empty", "names no field to change"));
+    }
     let expected = match patch.version {
         Some(v) => Expected::from_request(&req, Some(v))?,
         None => Expected::optional(&req)?,

@@ -372,10 +372,10 @@ pub struct InvoiceFilter {
     /// With a disputed amount (`true`) or without (`false`).
     pub has_dispute: Option<bool>,
     /// Total at least.
-    #[param(value_type = Option<String>, example = "100.00")]
+    #[param(value_type = Option<String>, example = "100.00", pattern = "^-?[0-9]+(\\.[0-9]+)?$")]
     pub min_total: Option<String>,
     /// Total at most.
-    #[param(value_type = Option<String>, example = "5000.00")]
+    #[param(value_type = Option<String>, example = "5000.00", pattern = "^-?[0-9]+(\\.[0-9]+)?$")]
     pub max_total: Option<String>,
     /// `created` (default), `invoice_date`, `due_date` or `total`.
     #[param(inline)]

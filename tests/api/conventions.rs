@@ -459,3 +459,72 @@ async fn text_is_what_it_looks_like() {
         1
     );
 }
+
+/// A body is an object: an array of the fields' values is refused (serde alone would read it
+/// as the struct), and an update must name something to change.
+#[tokio::test]
+async fn a_body_is_an_object_and_an_update_names_a_change() {
+    let app = spawn_app().await;
+    let manager = token(receivables::auth::Role::CollectionsManager);
+    let refused = app
+        .post(
+            "/v1/collections/dunning-runs",
+            &manager,
+            &json!([null, null]),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(refused.body["errors"][0]["field"], "body");
+    assert_eq!(refused.body["errors"][0]["code"], "invalid_type");
+    assert_eq!(app.count("dunning_runs").await, 0);
+    let account = id(&app.create_account(json!({})).await);
+    let refused = app
+        .patch(
+            &format!("/v1/collections/accounts/{account}"),
+            &manager,
+            &json!({}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(refused.body["errors"][0]["code"], "empty");
+    assert_eq!(
+        app.count("audit_events WHERE action = 'collection_profile.updated'")
+            .await,
+        0
+    );
+}
+
+/// `If-Match` holds a quoted entity tag (`"3"` or `W/"3"`) or `*`; a bare number is no ETag,
+/// and an empty header carries no precondition.
+#[tokio::test]
+async fn if_match_takes_quoted_entity_tags_only() {
+    let app = spawn_app().await;
+    let account = app.create_account(json!({})).await;
+    let path = app.url(&format!("/v1/accounts/{}", id(&account)));
+    let rename = |tag: &'static str| {
+        app.client
+            .patch(&path)
+            .bearer_auth(admin_token())
+            .header("If-Match", tag)
+            .json(&json!({"legal_name": "Renamed Inc."}))
+    };
+    app.send(rename("1"))
+        .await
+        .expect_problem(400, "invalid_if_match");
+    app.send(rename("\"1"))
+        .await
+        .expect_problem(400, "invalid_if_match");
+    app.send(rename(""))
+        .await
+        .expect_problem(428, "precondition_required");
+    assert_eq!(
+        app.value(&format!(
+            "SELECT legal_name FROM accounts WHERE id = '{}'",
+            id(&account)
+        ))
+        .await,
+        "Acme Manufacturing Inc."
+    );
+    let renamed = app.send(rename("W/\"1\"")).await.expect(200);
+    assert_eq!(renamed.body["legal_name"], "Renamed Inc.");
+}
