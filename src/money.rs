@@ -109,6 +109,32 @@ pub fn parse_plain(text: &str) -> Result<Decimal, String> {
     Decimal::from_str_exact(text).map_err(|e| format!("{text:?} is not an amount: {e}"))
 }
 
+/// How every amount, rate and quantity is written on the wire: a JSON string holding a plain
+/// decimal, `-?digits[.digits]`, with no more decimals than its currency has. The type exists
+/// for the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1250.00")]
+#[allow(dead_code)]
+pub struct DecimalString(String);
+
+/// A currency the service bills in, by its ISO 4217 code. The type exists for the OpenAPI
+/// document, where its values are [`CURRENCIES`].
+#[allow(dead_code)]
+pub struct CurrencyCode(String);
+
+impl utoipa::ToSchema for CurrencyCode {}
+
+impl utoipa::PartialSchema for CurrencyCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("ISO 4217 code of a currency the service bills in."))
+            .enum_values(Some(CURRENCIES.iter().map(|(code, _)| *code)))
+            .examples(["USD"])
+            .into()
+    }
+}
+
 /// Serde for an amount sent as a JSON string: written as `Decimal` writes it, read only as a
 /// plain decimal (see [`parse_plain`]).
 pub mod decimal {

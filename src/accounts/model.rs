@@ -177,7 +177,7 @@ pub struct AccountView {
     pub number: String,
     #[schema(example = "Acme Manufacturing Inc.")]
     pub legal_name: String,
-    #[schema(example = "USD")]
+    #[schema(value_type = crate::money::CurrencyCode, example = "USD")]
     pub currency: String,
     /// Net days from invoice date to due date.
     #[schema(example = 30)]
@@ -186,11 +186,11 @@ pub struct AccountView {
     pub tax_exemption_number: Option<String>,
     /// Sales-tax rate in percent, e.g. `"8.2500"`.
     #[serde(with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<String>, example = "8.2500")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "8.2500")]
     pub tax_rate: Option<Decimal>,
     /// Credit limit in the account's currency.
     #[serde(with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<String>, example = "25000.00")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "25000.00")]
     pub credit_limit: Option<Decimal>,
     pub credit_status: CreditStatus,
     pub risk_level: RiskLevel,
@@ -278,6 +278,7 @@ pub struct NewAccount {
     pub number: Option<String>,
     pub legal_name: String,
     /// ISO 4217 code of a supported currency.
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     #[serde(default = "thirty")]
     pub payment_terms_days: i32,
@@ -287,11 +288,11 @@ pub struct NewAccount {
     pub tax_exemption_number: Option<String>,
     /// Percent, at most 4 decimals, 0 to 100.
     #[serde(default, with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<String>, example = "8.25")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "8.25")]
     pub tax_rate: Option<Decimal>,
     /// Needs the `accounts:credit` permission.
     #[serde(default, with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<String>, example = "25000.00")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "25000.00")]
     pub credit_limit: Option<Decimal>,
     /// Needs the `accounts:credit` permission unless `good`.
     pub credit_status: Option<CreditStatus>,
@@ -320,11 +321,11 @@ pub struct AccountPatch {
     #[schema(value_type = Option<String>)]
     pub tax_exemption_number: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option_decimal")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::money::DecimalString>)]
     pub tax_rate: Option<Option<Decimal>>,
     /// Needs `accounts:credit`.
     #[serde(default, deserialize_with = "double_option_decimal")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::money::DecimalString>)]
     pub credit_limit: Option<Option<Decimal>>,
     /// Needs `accounts:credit`.
     pub credit_status: Option<CreditStatus>,

@@ -5,7 +5,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{
-    AccountPatch, AccountRow, AccountStatus, CollectionsStatus, CreditStatus, NewAccount, RiskLevel,
+    AccountPatch, AccountRow, AccountStatus, Address, CollectionsStatus, CreditStatus, NewAccount,
+    RiskLevel,
 };
 use crate::auth::Permission;
 use crate::error::ApiError;
@@ -76,23 +77,7 @@ pub fn validate(a: &AccountRow) -> Result<(), ApiError> {
             "is required when autopay_enabled is true",
         );
     }
-    let addr = &a.billing_address;
-    e.text("billing_address.line1", &addr.line1, 200);
-    e.optional_text("billing_address.line2", addr.line2.as_deref(), 200);
-    e.text("billing_address.city", &addr.city, 100);
-    e.optional_text("billing_address.region", addr.region.as_deref(), 100);
-    e.optional_text(
-        "billing_address.postal_code",
-        addr.postal_code.as_deref(),
-        20,
-    );
-    if addr.country.len() != 2 || !addr.country.bytes().all(|b| b.is_ascii_uppercase()) {
-        e.add(
-            "billing_address.country",
-            "invalid",
-            "must be an ISO 3166-1 alpha-2 code such as US",
-        );
-    }
+    address("billing_address", &a.billing_address, &mut e);
     let p = &a.presentment;
     e.optional_text("presentment.po_number", p.po_number.as_deref(), 64);
     let mut names = std::collections::HashSet::new();
@@ -218,6 +203,27 @@ impl AccountPatch {
             updated_at: now,
             ..c
         }
+    }
+}
+
+/// A postal address: street and city, optional second line, region and postal code, and an
+/// ISO 3166-1 alpha-2 country; `at` is the field's path in the request.
+pub fn address(at: &str, addr: &Address, e: &mut Errors) {
+    e.text(&format!("{at}.line1"), &addr.line1, 200);
+    e.optional_text(&format!("{at}.line2"), addr.line2.as_deref(), 200);
+    e.text(&format!("{at}.city"), &addr.city, 100);
+    e.optional_text(&format!("{at}.region"), addr.region.as_deref(), 100);
+    e.optional_text(
+        &format!("{at}.postal_code"),
+        addr.postal_code.as_deref(),
+        20,
+    );
+    if addr.country.len() != 2 || !addr.country.bytes().all(|b| b.is_ascii_uppercase()) {
+        e.add(
+            &format!("{at}.country"),
+            "invalid",
+            "must be an ISO 3166-1 alpha-2 code such as US",
+        );
     }
 }
 

@@ -46,8 +46,9 @@ pub struct AdjustmentView {
     /// The invoice written off or recovered, or the fee invoice of a late fee.
     pub invoice_id: Option<Uuid>,
     pub kind: AdjustmentKind,
-    #[schema(value_type = String, example = "35.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "35.00")]
     pub amount: Decimal,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub financial_code_id: Uuid,
     pub reason: String,
@@ -109,11 +110,11 @@ pub struct NewAdjustment {
     pub account_id: Option<Uuid>,
     pub invoice_id: Option<Uuid>,
     #[serde(default, with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<String>, example = "35.00")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "35.00")]
     pub amount: Option<Decimal>,
     /// Late fees: percent of the past-due balance, up to 4 decimals.
     #[serde(default, with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<String>, example = "1.5")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "1.5")]
     pub percentage: Option<Decimal>,
     pub financial_code_id: Uuid,
     pub reason: String,

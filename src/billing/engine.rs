@@ -675,7 +675,9 @@ fn bill_meter(
                     starting_value: None,
                     final_value: None,
                     estimate_method: Some(est.method.as_str().into()),
-                    estimate_basis: Some(est.basis.clone()),
+                    estimate_basis: Some(
+                        serde_json::to_value(&est.basis).expect("an estimate basis serialises"),
+                    ),
                     billing_run_id: Some(run_id),
                     note: Some(est.explanation.clone()),
                     created_by: format!("billing-run:{run_id}"),

@@ -23,13 +23,14 @@ pub const MAX_CONTRACTS: usize = 1_000;
 /// What the previewed invoices of one currency add up to.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PreviewTotal {
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub invoices: usize,
-    #[schema(value_type = String, example = "1753.85")]
+    #[schema(value_type = crate::money::DecimalString, example = "1753.85")]
     pub subtotal: Decimal,
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub tax_total: Decimal,
-    #[schema(value_type = String, example = "1753.85")]
+    #[schema(value_type = crate::money::DecimalString, example = "1753.85")]
     pub total: Decimal,
 }
 
@@ -38,7 +39,7 @@ pub struct PreviewTotal {
 pub struct PreviewCredit {
     pub account_id: Uuid,
     pub description: String,
-    #[schema(value_type = String, example = "2880.22")]
+    #[schema(value_type = crate::money::DecimalString, example = "2880.22")]
     pub amount: Decimal,
 }
 

@@ -330,7 +330,36 @@ pub struct Estimate {
     pub method: EstimateMethod,
     /// In words, for the invoice line and the reading.
     pub explanation: String,
-    pub basis: serde_json::Value,
+    pub basis: EstimateBasis,
+}
+
+/// What an estimated reading was made from, as kept with it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum EstimateBasis {
+    /// `average_daily_usage`: the actual readings averaged, the units used between the first
+    /// and last of them over `days`, and the days from the last to the estimate.
+    AverageDailyUsage {
+        readings: Vec<BasisReading>,
+        units: i64,
+        days: i64,
+        days_since_last_actual: i64,
+    },
+    /// `expected_volume`: the contract's expected monthly volume over `days` of a period of
+    /// `period_months` months and `full_period_days` days.
+    ExpectedVolume {
+        expected_monthly_volume: i64,
+        period_months: i64,
+        days: i64,
+        full_period_days: i64,
+    },
+}
+
+/// An actual reading an estimate was made from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct BasisReading {
+    pub read_on: Date,
+    pub value: i64,
 }
 
 /// The contract's expected volume, used when readings are too few to average.
@@ -372,12 +401,18 @@ pub fn estimate(
                     "estimated: average daily usage {used} units / {span} days between the readings of {} and {}, times {since} days since {}",
                     oldest.on, newest.on, newest.on
                 ),
-                basis: serde_json::json!({
-                    "readings": window.iter().map(|p| serde_json::json!({"read_on": p.on.to_string(), "value": p.value})).collect::<Vec<_>>(),
-                    "units": used as i64,
-                    "days": span,
-                    "days_since_last_actual": since,
-                }),
+                basis: EstimateBasis::AverageDailyUsage {
+                    readings: window
+                        .iter()
+                        .map(|p| BasisReading {
+                            read_on: p.on,
+                            value: p.value,
+                        })
+                        .collect(),
+                    units: used as i64,
+                    days: span,
+                    days_since_last_actual: since,
+                },
             });
         }
     }
@@ -394,12 +429,12 @@ pub fn estimate(
             "estimated: expected volume {} units a month over {days} of {} days since the reading of {}",
             expected.monthly_units, expected.full_period_days, from.on
         ),
-        basis: serde_json::json!({
-            "expected_monthly_volume": expected.monthly_units,
-            "period_months": expected.period_months,
-            "days": days,
-            "full_period_days": expected.full_period_days,
-        }),
+        basis: EstimateBasis::ExpectedVolume {
+            expected_monthly_volume: expected.monthly_units,
+            period_months: expected.period_months,
+            days,
+            full_period_days: expected.full_period_days,
+        },
     })
 }
 

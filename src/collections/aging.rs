@@ -43,33 +43,34 @@ pub struct AgingRow {
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub label: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     /// Not yet due (0 days past due or less).
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "250.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "250.00")]
     pub current: Decimal,
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub days_1_30: Decimal,
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub days_31_60: Decimal,
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub days_61_90: Decimal,
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub days_91_120: Decimal,
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub days_over_120: Decimal,
     /// The part of the buckets under active dispute that day (included in them).
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub disputed: Decimal,
     /// Sum of the buckets: the open invoices' balances.
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "250.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "250.00")]
     pub total: Decimal,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub open_invoices: i64,

@@ -224,7 +224,7 @@ pub struct NewStep {
     pub action: DunningAction,
     /// Fires only when the invoice's undisputed balance is at least this (default 0).
     #[serde(default, with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<String>, example = "50.00")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "50.00")]
     pub min_balance: Option<Decimal>,
     /// The action's default wording when absent.
     pub template: Option<Template>,
@@ -238,7 +238,7 @@ pub struct StepView {
     pub step_no: i32,
     pub days_past_due: i32,
     pub action: DunningAction,
-    #[schema(value_type = String, example = "0")]
+    #[schema(value_type = crate::money::DecimalString, example = "0")]
     pub min_balance: Decimal,
     pub template: Template,
 }

@@ -85,13 +85,13 @@ pub struct RecoveryView {
     /// The payment recording the whole amount collected.
     pub payment_id: Uuid,
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "400.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "400.00")]
     pub amount: Decimal,
     /// The agency's fee: the amount × the commission rate, rounded half-up to the cent.
-    #[schema(value_type = String, example = "100.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "100.00")]
     pub commission: Decimal,
     /// What the agency remits: amount − commission.
-    #[schema(value_type = String, example = "300.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "300.00")]
     pub net: Decimal,
     pub received_date: Date,
     /// The `agency_commission` adjustment that posts the commission (none when it is zero).
@@ -102,7 +102,7 @@ pub struct RecoveryView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PlacedInvoice {
     pub invoice_id: Uuid,
-    #[schema(value_type = String, example = "1200.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "1200.00")]
     pub amount: Decimal,
 }
 
@@ -114,19 +114,20 @@ pub struct PlacementView {
     #[schema(example = "Midwest Recovery Partners")]
     pub agency: String,
     pub placed_on: Date,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
-    #[schema(value_type = String, example = "1200.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "1200.00")]
     pub amount_placed: Decimal,
     /// Percent of each recovery the agency keeps.
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "25")]
+    #[schema(value_type = crate::money::DecimalString, example = "25")]
     pub commission_rate: Decimal,
     /// The `expense` code the commission is posted under.
     pub commission_financial_code_id: Option<Uuid>,
     pub status: PlacementStatus,
-    #[schema(value_type = String, example = "400.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "400.00")]
     pub recovered: Decimal,
-    #[schema(value_type = String, example = "100.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "100.00")]
     pub commission: Decimal,
     pub invoices: Vec<PlacedInvoice>,
     pub recoveries: Vec<RecoveryView>,
@@ -147,7 +148,7 @@ pub struct NewPlacement {
     /// Default today; not in the future.
     pub placed_on: Option<Date>,
     /// Percent, 0 to 100, up to 4 decimals.
-    #[schema(value_type = String, example = "25")]
+    #[schema(value_type = crate::money::DecimalString, example = "25")]
     pub commission_rate: Decimal,
     /// An active `expense` code to post the agency's commission under; required unless the
     /// rate is zero.
@@ -159,7 +160,7 @@ pub struct NewPlacement {
 #[serde(deny_unknown_fields)]
 pub struct NewRecovery {
     /// The whole amount the agency collected from the customer.
-    #[schema(value_type = String, example = "400.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "400.00")]
     pub amount: Decimal,
     /// Default today; not in the future nor before the placement.
     pub received_date: Option<Date>,

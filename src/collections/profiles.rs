@@ -212,6 +212,7 @@ pub struct CollectionsAccountView {
     #[schema(example = "ACC-000042")]
     pub number: String,
     pub legal_name: String,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub status: AccountStatus,
     pub collections_status: CollectionsStatus,
@@ -220,10 +221,10 @@ pub struct CollectionsAccountView {
     pub dunning_policy: Option<super::dunning::EffectivePolicy>,
     pub risk: Risk,
     /// Open invoices' balances.
-    #[schema(value_type = String, example = "1250.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "1250.00")]
     pub balance: Decimal,
     /// Past due and not disputed.
-    #[schema(value_type = String, example = "800.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "800.00")]
     pub past_due: Decimal,
     pub oldest_past_due_date: Option<Date>,
     pub days_past_due: i64,
@@ -397,7 +398,7 @@ pub struct RuleView {
     pub risk_level: Option<RiskLevel>,
     /// The account's open balance is at least this.
     #[serde(default, with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<String>, example = "10000.00")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "10000.00")]
     pub min_balance: Option<Decimal>,
     pub created_by: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -428,7 +429,7 @@ pub struct NewRule {
     pub collector: String,
     pub partner_id: Option<Uuid>,
     pub risk_level: Option<RiskLevel>,
-    #[schema(value_type = Option<String>, example = "10000.00")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "10000.00")]
     pub min_balance: Option<Decimal>,
 }
 

@@ -82,7 +82,7 @@ pub struct InstalmentRow {
 #[serde(deny_unknown_fields)]
 pub struct NewInstalment {
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "500.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "500.00")]
     pub amount: Decimal,
     pub due_date: Date,
 }
@@ -112,7 +112,7 @@ pub struct InstalmentView {
     pub due_date: Date,
     /// The last day payments count for it: its date plus grace.
     pub deadline: Date,
-    #[schema(value_type = String, example = "500.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "500.00")]
     pub amount: Decimal,
     pub status: InstalmentStatus,
 }
@@ -123,8 +123,9 @@ pub struct PromiseView {
     pub id: Uuid,
     pub account_id: Uuid,
     pub status: PromiseStatus,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
-    #[schema(value_type = String, example = "1000.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "1000.00")]
     pub total: Decimal,
     pub grace_days: i32,
     /// Payments received from this day on count.

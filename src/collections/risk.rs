@@ -197,14 +197,14 @@ impl Inputs {
 pub struct Part {
     pub factor: Factor,
     /// The account's value: an amount, days, a count or a percentage.
-    #[schema(value_type = String, example = "1250.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "1250.00")]
     pub value: Decimal,
-    #[schema(value_type = String, example = "10000")]
+    #[schema(value_type = crate::money::DecimalString, example = "10000")]
     pub full_at: Decimal,
-    #[schema(value_type = String, example = "25")]
+    #[schema(value_type = crate::money::DecimalString, example = "25")]
     pub weight: Decimal,
     /// `weight × min(value / full_at, 1)`, to two decimals.
-    #[schema(value_type = String, example = "3.13")]
+    #[schema(value_type = crate::money::DecimalString, example = "3.13")]
     pub points: Decimal,
 }
 

@@ -122,8 +122,9 @@ pub struct NoticeView {
     pub body_text: String,
     pub body_html: String,
     /// The undisputed past-due amount dunned.
-    #[schema(value_type = String, example = "120.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "120.00")]
     pub amount: Decimal,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub run_id: Uuid,
     #[serde(with = "time::serde::rfc3339")]
@@ -174,8 +175,9 @@ pub struct PlannedStep {
     /// Days past due on the run's `as_of`.
     pub days_past_due: i32,
     /// The undisputed balance (today's).
-    #[schema(value_type = String, example = "120.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "120.00")]
     pub amount: Decimal,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub step_no: i32,
     pub action: DunningAction,

@@ -55,12 +55,13 @@ pub struct WorklistItem {
     pub account_id: Uuid,
     pub number: String,
     pub legal_name: String,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub collections_status: CollectionsStatus,
     pub risk: Risk,
-    #[schema(value_type = String, example = "1250.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "1250.00")]
     pub balance: Decimal,
-    #[schema(value_type = String, example = "800.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "800.00")]
     pub past_due: Decimal,
     pub oldest_past_due_date: Option<Date>,
     pub days_past_due: i64,

@@ -4,12 +4,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
-use serde_json::json;
 use time::{Date, Duration};
 use uuid::Uuid;
 
 use super::model::{
-    AmendmentKind, AmendmentRow, ContractRow, ContractStatus, ContractView, NewAmendment,
+    AmendmentDetails, AmendmentKind, AmendmentRow, ContractRow, ContractStatus, ContractView,
+    NewAmendment,
 };
 use super::routes::{refuse_credit_hold, view};
 use super::{rules, store};
@@ -263,7 +263,7 @@ async fn apply(
         previous_account_id: None,
         new_end_date: None,
         previous_end_date: None,
-        details: json!({}),
+        details: AmendmentDetails::default().to_json(),
         note: new.note.clone(),
         needs_review: matches!(
             new.kind,
@@ -339,11 +339,13 @@ async fn apply(
                     created_at: now,
                 })
                 .collect();
-            amendment.details = json!({
-                "charges_added": rows.iter().map(|r| r.id).collect::<Vec<_>>(),
-                "charges_ended": new.end_charge_ids,
-                "meter_plans": new.meter_plans,
-            });
+            amendment.details = AmendmentDetails {
+                charges_added: Some(rows.iter().map(|r| r.id).collect()),
+                charges_ended: Some(new.end_charge_ids.clone()),
+                meter_plans: Some(new.meter_plans.clone()),
+                ..Default::default()
+            }
+            .to_json();
             store::insert_amendment(conn, &amendment).await?;
             store::insert_charges(conn, &rows).await?;
             crate::equipment::store::insert_plans(conn, &plans).await?;
@@ -392,7 +394,11 @@ async fn apply(
             e.finish()?;
             amendment.new_end_date = Some(end);
             amendment.previous_end_date = c.end_date;
-            amendment.details = json!({ "prices": new.prices });
+            amendment.details = AmendmentDetails {
+                prices: Some(new.prices.clone()),
+                ..Default::default()
+            }
+            .to_json();
             store::insert_amendment(conn, &amendment).await?;
             for price in &new.prices {
                 store::end_charge(conn, price.charge_id, day_before).await?;
@@ -460,7 +466,11 @@ async fn apply(
             e.finish()?;
             let serials =
                 crate::equipment::store::list_for_pickup(conn, c.id, effective, now).await?;
-            amendment.details = json!({ "equipment_for_pickup": serials });
+            amendment.details = AmendmentDetails {
+                equipment_for_pickup: Some(serials),
+                ..Default::default()
+            }
+            .to_json();
             store::insert_amendment(conn, &amendment).await?;
             next.status = ContractStatus::Terminated;
             next.terminated_on = Some(effective);

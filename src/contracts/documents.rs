@@ -22,7 +22,7 @@ use crate::idempotency::{self, Begin};
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::schema::contract_documents::dsl as d;
-use crate::validate::Errors;
+use crate::validate::{is_forbidden_char, is_visible, Errors};
 use crate::AppState;
 
 /// The largest document accepted: 10 MiB. The upload routes get their own `PayloadConfig`
@@ -72,19 +72,20 @@ impl DocumentContentType {
     }
 }
 
-/// Why a filename is refused, if it is: 1 to 255 characters, not blank, without `/`, NUL
-/// or other control characters (it is sent back in a header).
+/// Why a filename is refused, if it is: 1 to 255 characters with at least one that shows,
+/// without `/`, control characters (it is sent back in a header) or the invisible formatting
+/// characters the text rules refuse everywhere (`validate::is_forbidden_char`).
 pub fn filename_problem(name: &str) -> Option<(&'static str, &'static str)> {
-    if name.trim().is_empty() {
+    if !name.chars().any(is_visible) {
         Some(("required", "must not be blank"))
     } else if name.chars().count() > 255 {
         Some(("too_long", "must be at most 255 characters"))
     } else if name.contains('/') {
         Some(("invalid", "must not contain '/'"))
-    } else if name.chars().any(char::is_control) {
+    } else if name.chars().any(|c| c.is_control() || is_forbidden_char(c)) {
         Some((
-            "invalid",
-            "must not contain NUL or other control characters",
+            "invalid_character",
+            "must not contain control or invisible formatting characters",
         ))
     } else {
         None
@@ -243,8 +244,10 @@ pub fn read_body(body: Result<web::Bytes, actix_web::Error>) -> Result<web::Byte
     })
 }
 
-/// Checks an uploaded file's name, adding its problem to `e`; the name.
+/// Checks an uploaded file's name, adding its problem to `e`; the name, in Unicode NFC like
+/// every stored text.
 pub fn check_filename(filename: Option<&str>, e: &mut Errors) -> String {
+    use unicode_normalization::UnicodeNormalization;
     match filename {
         None => e.add("filename", "required", "is required"),
         Some(name) => {
@@ -253,7 +256,7 @@ pub fn check_filename(filename: Option<&str>, e: &mut Errors) -> String {
             }
         }
     }
-    filename.unwrap_or_default().to_string()
+    filename.unwrap_or_default().nfc().collect()
 }
 
 /// Checks an uploaded file's content against its type, adding its problem to `e`.
@@ -580,8 +583,20 @@ mod tests {
         assert_eq!(filename_problem("").unwrap().0, "required");
         assert_eq!(filename_problem("   ").unwrap().0, "required");
         assert_eq!(filename_problem("../etc/passwd").unwrap().0, "invalid");
-        assert_eq!(filename_problem("a\0b.pdf").unwrap().0, "invalid");
-        assert_eq!(filename_problem("a\r\nSet-Cookie: x").unwrap().0, "invalid");
+        assert_eq!(filename_problem("a\0b.pdf").unwrap().0, "invalid_character");
+        assert_eq!(
+            filename_problem("a\r\nSet-Cookie: x").unwrap().0,
+            "invalid_character"
+        );
+        assert_eq!(
+            filename_problem("invoice\u{202E}fdp.exe").unwrap().0,
+            "invalid_character"
+        );
+        assert_eq!(
+            filename_problem("a\u{200B}.pdf").unwrap().0,
+            "invalid_character"
+        );
+        assert_eq!(filename_problem("\u{3164}\u{200B}").unwrap().0, "required");
     }
 
     #[test]

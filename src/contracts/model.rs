@@ -136,7 +136,7 @@ pub struct ChargeView {
     pub id: Uuid,
     #[schema(example = "Base lease charge")]
     pub description: String,
-    #[schema(value_type = String, example = "250.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "250.00")]
     pub amount: Decimal,
     pub financial_code_id: Uuid,
     pub taxable: bool,
@@ -174,8 +174,8 @@ pub struct AmendmentView {
     /// Renewal: the new end date.
     pub new_end_date: Option<Date>,
     pub previous_end_date: Option<Date>,
-    /// What changed: charges added and ended, prices, meter plans, equipment to pick up.
-    #[schema(value_type = Object)]
+    /// What changed; which fields it has depends on the kind.
+    #[schema(value_type = AmendmentDetails)]
     pub details: serde_json::Value,
     pub note: Option<String>,
     /// Whether the first invoice after it is flagged for review.
@@ -217,7 +217,7 @@ pub struct ContractView {
     pub account_id: Uuid,
     pub kind: ContractKind,
     pub status: ContractStatus,
-    #[schema(example = "USD")]
+    #[schema(value_type = crate::money::CurrencyCode, example = "USD")]
     pub currency: String,
     pub start_date: Date,
     pub end_date: Option<Date>,
@@ -292,6 +292,7 @@ pub struct ContractSummary {
     pub account_id: Uuid,
     pub kind: ContractKind,
     pub status: ContractStatus,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub start_date: Date,
     pub end_date: Option<Date>,
@@ -332,7 +333,7 @@ pub struct NewCharge {
     pub description: String,
     /// Per full billing period, in the contract's currency.
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "250.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "250.00")]
     pub amount: Decimal,
     /// An active code of kind `revenue`.
     pub financial_code_id: Uuid,
@@ -420,6 +421,36 @@ pub struct ContractFilter {
     pub ending_before: Option<Date>,
 }
 
+/// What an amendment changed, as recorded on it; each kind fills its own fields and leaves the
+/// others out (an ownership change or a renewal without new prices records none).
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct AmendmentDetails {
+    /// Upgrade: the charges it added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charges_added: Option<Vec<Uuid>>,
+    /// Upgrade: the charges it ended the day before its effective date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charges_ended: Option<Vec<Uuid>>,
+    /// Upgrade: the meter plans in force from its effective date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meter_plans: Option<Vec<PlanChange>>,
+    /// Renewal: the charges' new prices from its effective date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prices: Option<Vec<PriceChange>>,
+    /// Termination: serial numbers of the equipment ordered picked up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub equipment_for_pickup: Option<Vec<String>>,
+    /// Termination: the credits and final invoices it made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settlement: Option<crate::contracts::settlement::Settlement>,
+}
+
+impl AmendmentDetails {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("amendment details serialise")
+    }
+}
+
 /// A new meter plan from an upgrade's effective date.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -428,10 +459,10 @@ pub struct PlanChange {
     pub included_units: i64,
     /// Up to 6 decimals.
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "0.0085")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.0085")]
     pub overage_rate: Decimal,
     #[serde(default, with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<String>, example = "0.00")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "0.00")]
     pub minimum_charge: Option<Decimal>,
 }
 
@@ -441,7 +472,7 @@ pub struct PlanChange {
 pub struct PriceChange {
     pub charge_id: Uuid,
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "265.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "265.00")]
     pub amount: Decimal,
 }
 

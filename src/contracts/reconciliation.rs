@@ -39,10 +39,10 @@ pub struct BilledBy {
     pub number: Option<String>,
     pub status: InvoiceStatus,
     /// What this invoice billed for the period.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub amount: Decimal,
     /// What the invoice as a whole still owes.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub balance_due: Decimal,
 }
 
@@ -52,14 +52,14 @@ pub struct PeriodCheck {
     pub period_start: Date,
     pub period_end: Date,
     /// What the schedule says the period's recurring charges are.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub expected: Decimal,
     /// What non-void invoices billed for it, less what issued credit memos credited of those
     /// lines (a termination's credit of days after it, say).
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub billed: Decimal,
     /// The part of the billed lines credited back.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub credited: Decimal,
     pub invoices: Vec<BilledBy>,
     /// Due but not billed.
@@ -76,9 +76,9 @@ pub struct ReconciliationSummary {
     pub missing: usize,
     pub duplicate: usize,
     pub unpaid: usize,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub expected: Decimal,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub billed: Decimal,
 }
 
@@ -86,6 +86,7 @@ pub struct ReconciliationSummary {
 pub struct Reconciliation {
     pub contract_id: Uuid,
     pub as_of: Date,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub summary: ReconciliationSummary,
     pub periods: Vec<PeriodCheck>,

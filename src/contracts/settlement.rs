@@ -36,7 +36,7 @@ pub struct BilledCharge {
 }
 
 /// What a termination did, as recorded on the amendment.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Settlement {
     /// The credit memos of what was billed in advance for days after the termination.
     pub credit_memo_ids: Vec<Uuid>,

@@ -147,13 +147,13 @@ pub struct CreditLineView {
     pub line_no: i32,
     pub description: String,
     /// Net of tax.
-    #[schema(value_type = String, example = "120.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "120.00")]
     pub amount: Decimal,
     /// The tax credited with it (lines of taxable invoice lines).
-    #[schema(value_type = String, example = "9.90")]
+    #[schema(value_type = crate::money::DecimalString, example = "9.90")]
     pub tax_amount: Decimal,
     /// amount + tax_amount.
-    #[schema(value_type = String, example = "129.90")]
+    #[schema(value_type = crate::money::DecimalString, example = "129.90")]
     pub total: Decimal,
     /// The invoice and line it credits.
     pub invoice_id: Option<Uuid>,
@@ -171,7 +171,7 @@ pub struct CreditLineView {
 pub struct CreditTarget {
     pub invoice_id: Uuid,
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "120.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "120.00")]
     pub amount: Decimal,
 }
 
@@ -184,8 +184,9 @@ pub struct CreditApplicationView {
     pub credit_memo_number: Option<String>,
     pub invoice_id: Uuid,
     pub invoice_number: Option<String>,
-    #[schema(value_type = String, example = "120.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "120.00")]
     pub amount: Decimal,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub applied_on: Date,
     pub created_by: String,
@@ -216,7 +217,7 @@ impl CreditApplicationView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreditRefundView {
     pub id: Uuid,
-    #[schema(value_type = String, example = "20.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "20.00")]
     pub amount: Decimal,
     pub method: crate::payments::model::RefundMethod,
     pub reference: Option<String>,
@@ -234,22 +235,23 @@ pub struct CreditMemoView {
     pub status: CreditMemoStatus,
     pub reason: CreditReason,
     pub financial_code_id: Uuid,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     /// The lines' net amounts.
-    #[schema(value_type = String, example = "120.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "120.00")]
     pub subtotal: Decimal,
     /// The tax credited with them.
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub tax_total: Decimal,
     /// subtotal + tax_total.
-    #[schema(value_type = String, example = "120.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "120.00")]
     pub total: Decimal,
-    #[schema(value_type = String, example = "120.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "120.00")]
     pub applied: Decimal,
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub refunded: Decimal,
     /// total − applied − refunded once issued: unapplied credit on the account.
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub unapplied: Decimal,
     /// The dispute whose valid resolution made it.
     pub dispute_id: Option<Uuid>,
@@ -360,7 +362,7 @@ pub struct NewCreditLine {
     pub description: String,
     /// More than zero. Of a taxable invoice line: net of tax (the tax on it is added).
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "120.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "120.00")]
     pub amount: Decimal,
     /// A line of an issued invoice of the account that this credits (at most its amount): its
     /// invoice becomes a target for the line's total, and a taxable line's tax is credited too.
@@ -384,7 +386,7 @@ pub struct NewCreditMemo {
     /// 1 to 100 lines (or give `amount`).
     pub lines: Option<Vec<NewCreditLine>>,
     #[serde(default, with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<String>, example = "120.00")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "120.00")]
     pub amount: Option<Decimal>,
     /// The single line's description with `amount` (default "Credit").
     pub description: Option<String>,
@@ -407,7 +409,7 @@ pub struct ApprovalNote {
 pub struct NewCreditApplication {
     pub invoice_id: Uuid,
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "50.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "50.00")]
     pub amount: Decimal,
 }
 
@@ -416,7 +418,7 @@ pub struct NewCreditApplication {
 #[serde(deny_unknown_fields)]
 pub struct NewCreditRefund {
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "20.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "20.00")]
     pub amount: Decimal,
     pub method: crate::payments::model::RefundMethod,
     pub reference: Option<String>,

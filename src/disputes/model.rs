@@ -148,8 +148,9 @@ pub struct DisputeView {
     pub invoice_line_id: Option<Uuid>,
     /// The deduction it was opened from.
     pub deduction_id: Option<Uuid>,
-    #[schema(value_type = String, example = "200.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "200.00")]
     pub amount: Decimal,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub reason: DisputeReason,
     pub description: String,
@@ -164,7 +165,7 @@ pub struct DisputeView {
     pub sla_state: Option<SlaState>,
     pub root_cause: Option<RootCause>,
     pub resolution_note: Option<String>,
-    #[schema(value_type = Option<String>, example = "150.00")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "150.00")]
     pub approved_amount: Option<Decimal>,
     /// The credit memo a valid resolution issued (or sent for approval).
     pub credit_memo_id: Option<Uuid>,
@@ -236,7 +237,7 @@ pub struct NewDispute {
     pub invoice_line_id: Option<Uuid>,
     /// More than zero, at most the invoice's undisputed balance.
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "200.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "200.00")]
     pub amount: Decimal,
     pub reason: DisputeReason,
     pub description: String,
@@ -295,7 +296,7 @@ pub struct ResolveDispute {
     pub note: String,
     /// Valid outcomes: more than zero, at most the disputed amount.
     #[serde(default, with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<String>, example = "150.00")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "150.00")]
     pub approved_amount: Option<Decimal>,
     /// Valid outcomes: the code of the credit memo.
     pub financial_code_id: Option<Uuid>,

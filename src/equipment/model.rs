@@ -66,10 +66,10 @@ pub struct PlanView {
     #[schema(example = 5000)]
     pub included_units: i64,
     /// Price of each unit above the allowance.
-    #[schema(value_type = String, example = "0.0085")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.0085")]
     pub overage_rate: Decimal,
     /// Least the meter bills per full period.
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub minimum_charge: Decimal,
     pub amendment_id: Option<Uuid>,
 }
@@ -168,10 +168,10 @@ pub struct NewMeter {
     pub included_units: i64,
     /// Up to 6 decimals.
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "0.0085")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.0085")]
     pub overage_rate: Decimal,
     #[serde(default, with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<String>, example = "0.00")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "0.00")]
     pub minimum_charge: Option<Decimal>,
     /// An active code of kind `revenue`.
     pub financial_code_id: Uuid,

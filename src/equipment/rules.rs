@@ -10,6 +10,9 @@ pub fn validate(e: &EquipmentRow, errors: &mut Errors) {
     errors.text("serial_number", &e.serial_number, 64);
     errors.text("make", &e.make, 100);
     errors.text("model", &e.model, 100);
+    if let Some(address) = &e.install_address {
+        crate::accounts::rules::address("install_address", address, errors);
+    }
     let (earliest, latest) = (
         crate::contracts::rules::EARLIEST,
         crate::contracts::rules::LATEST,

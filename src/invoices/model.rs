@@ -162,7 +162,7 @@ pub struct MeterFacts {
     pub included_units: Option<i64>,
     #[schema(example = 2350)]
     pub overage_units: Option<i64>,
-    #[schema(value_type = Option<String>, example = "0.0085")]
+    #[schema(value_type = Option<crate::money::DecimalString>, example = "0.0085")]
     pub overage_rate: Option<Decimal>,
 }
 
@@ -174,11 +174,11 @@ pub struct LineView {
     /// recurring, usage, minimum, true_up or manual.
     pub kind: String,
     pub description: String,
-    #[schema(value_type = String, example = "1")]
+    #[schema(value_type = crate::money::DecimalString, example = "1")]
     pub quantity: Decimal,
-    #[schema(value_type = String, example = "250.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "250.00")]
     pub unit_price: Decimal,
-    #[schema(value_type = String, example = "250.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "250.00")]
     pub amount: Decimal,
     pub financial_code_id: Uuid,
     pub taxable: bool,
@@ -243,35 +243,36 @@ pub struct InvoiceView {
     pub contract_id: Option<Uuid>,
     pub billing_run_id: Option<Uuid>,
     pub status: InvoiceStatus,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub invoice_date: Date,
     pub due_date: Date,
     pub payment_terms_days: i32,
     pub period_start: Option<Date>,
     pub period_end: Option<Date>,
-    #[schema(value_type = String, example = "297.28")]
+    #[schema(value_type = crate::money::DecimalString, example = "297.28")]
     pub subtotal: Decimal,
-    #[schema(value_type = String, example = "297.28")]
+    #[schema(value_type = crate::money::DecimalString, example = "297.28")]
     pub taxable_amount: Decimal,
     /// Percent.
-    #[schema(value_type = String, example = "8.2500")]
+    #[schema(value_type = crate::money::DecimalString, example = "8.2500")]
     pub tax_rate: Decimal,
     /// Tax on the taxable lines, rounded half-up once for the invoice.
-    #[schema(value_type = String, example = "24.53")]
+    #[schema(value_type = crate::money::DecimalString, example = "24.53")]
     pub tax_total: Decimal,
-    #[schema(value_type = String, example = "321.81")]
+    #[schema(value_type = crate::money::DecimalString, example = "321.81")]
     pub total: Decimal,
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub amount_paid: Decimal,
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub amount_credited: Decimal,
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub amount_written_off: Decimal,
     /// total − paid − credited − written off; what the ledger says the invoice owes.
-    #[schema(value_type = String, example = "321.81")]
+    #[schema(value_type = crate::money::DecimalString, example = "321.81")]
     pub balance_due: Decimal,
     /// The part of the balance under open dispute (not dunned).
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub disputed_amount: Decimal,
     /// Days since the due date while a balance is left (0 when not past due).
     pub days_past_due: i64,
@@ -401,11 +402,11 @@ pub struct NewLine {
     pub description: String,
     /// Up to 4 decimals, more than zero.
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "2")]
+    #[schema(value_type = crate::money::DecimalString, example = "2")]
     pub quantity: Decimal,
     /// Up to 6 decimals; negative for a discount line.
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "89.50")]
+    #[schema(value_type = crate::money::DecimalString, example = "89.50")]
     pub unit_price: Decimal,
     /// An active code of kind `revenue` or `fee`.
     pub financial_code_id: Uuid,

@@ -56,8 +56,9 @@ pub struct EntryView {
     pub id: Uuid,
     pub kind: LedgerKind,
     /// Signed: positive raises the balance, negative lowers it.
-    #[schema(value_type = String, example = "321.81")]
+    #[schema(value_type = crate::money::DecimalString, example = "321.81")]
     pub amount: Decimal,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub entry_date: Date,
     pub invoice_id: Option<Uuid>,
@@ -88,27 +89,27 @@ impl From<EntryRow> for EntryView {
 #[derive(Debug, Clone, Serialize, ToSchema, diesel::QueryableByName)]
 pub struct BalanceSummary {
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "1250.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "1250.00")]
     pub balance: Decimal,
     /// Sum of the open invoices' balances.
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "1250.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "1250.00")]
     pub open_balance: Decimal,
     /// The part of it past its due date.
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "400.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "400.00")]
     pub past_due: Decimal,
     /// The part of it under open dispute.
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub disputed: Decimal,
     /// Payments received and not applied to invoices.
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub unapplied_cash: Decimal,
     /// Credits issued and not applied to invoices.
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub unapplied_credits: Decimal,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub open_invoices: i64,

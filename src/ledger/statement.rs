@@ -54,10 +54,10 @@ pub struct StatementLine {
     pub document: String,
     pub invoice_id: Option<Uuid>,
     pub description: String,
-    #[schema(value_type = String, example = "321.81")]
+    #[schema(value_type = crate::money::DecimalString, example = "321.81")]
     pub amount: Decimal,
     /// The balance after this entry.
-    #[schema(value_type = String, example = "321.81")]
+    #[schema(value_type = crate::money::DecimalString, example = "321.81")]
     pub balance: Decimal,
 }
 
@@ -73,27 +73,27 @@ pub struct StatementApplication {
     pub invoice_id: Uuid,
     pub invoice_number: Option<String>,
     /// Taken off the invoice's balance (negative when an application is undone).
-    #[schema(value_type = String, example = "100.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "100.00")]
     pub amount: Decimal,
 }
 
 /// What is open on the last day, by days past due.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
 pub struct StatementAging {
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub current: Decimal,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub days_1_30: Decimal,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub days_31_60: Decimal,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub days_61_90: Decimal,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub days_91_120: Decimal,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub days_over_120: Decimal,
     /// Sum of the buckets: the open invoices' balances.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub total: Decimal,
 }
 
@@ -122,24 +122,25 @@ pub struct Statement {
     pub account_id: Uuid,
     pub account_number: String,
     pub legal_name: String,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub from: Date,
     pub to: Date,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub opening_balance: Decimal,
     /// Every change of what the customer owes, in date order, with the running balance.
     pub lines: Vec<StatementLine>,
     /// Applications of payments and credits to invoices in the period (they move no balance).
     pub applications: Vec<StatementApplication>,
     /// Opening balance plus every line: the ledger's balance at the end of `to`.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub closing_balance: Decimal,
     pub aging: StatementAging,
     /// Payments and credits not applied to invoices at the end of `to`.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub unapplied: Decimal,
     /// The part of the open balance under active dispute at the end of `to` (not dunned).
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::money::DecimalString)]
     pub disputed: Decimal,
 }
 

@@ -187,8 +187,9 @@ pub struct ApplicationView {
     pub invoice_id: Uuid,
     /// The invoice's number.
     pub invoice_number: Option<String>,
-    #[schema(value_type = String, example = "1000.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "1000.00")]
     pub amount: Decimal,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub source: ApplicationSource,
     pub applied_on: Date,
@@ -234,7 +235,7 @@ impl ApplicationView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RefundView {
     pub id: Uuid,
-    #[schema(value_type = String, example = "50.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "50.00")]
     pub amount: Decimal,
     pub method: RefundMethod,
     pub reference: Option<String>,
@@ -267,8 +268,9 @@ pub struct DeductionView {
     pub account_id: Uuid,
     pub payment_id: Uuid,
     pub invoice_id: Uuid,
-    #[schema(value_type = String, example = "50.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "50.00")]
     pub amount: Decimal,
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub reason: DeductionReason,
     pub status: DeductionStatus,
@@ -324,9 +326,9 @@ pub struct PaymentView {
     #[schema(example = "PMT-000001")]
     pub number: String,
     pub account_id: Uuid,
-    #[schema(value_type = String, example = "1600.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "1600.00")]
     pub amount: Decimal,
-    #[schema(example = "USD")]
+    #[schema(value_type = crate::money::CurrencyCode, example = "USD")]
     pub currency: String,
     pub method: PaymentMethod,
     /// Check number, ACH trace, card authorisation, ...
@@ -335,12 +337,12 @@ pub struct PaymentView {
     pub application_mode: ApplicationMode,
     pub memo: Option<String>,
     pub status: PaymentStatus,
-    #[schema(value_type = String, example = "1600.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "1600.00")]
     pub applied: Decimal,
     /// amount − applied − refunded (zero once returned): unapplied cash on the account.
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub unapplied: Decimal,
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "0.00")]
     pub refunded: Decimal,
     pub applications: Vec<ApplicationView>,
     pub refunds: Vec<RefundView>,
@@ -411,7 +413,7 @@ pub struct RemittanceLine {
     pub invoice_number: Option<String>,
     /// More than zero and at most the invoice's balance.
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "950.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "950.00")]
     pub amount: Decimal,
     /// Why less than the balance was paid (default `other` when the line pays less).
     pub deduction_reason: Option<DeductionReason>,
@@ -427,9 +429,10 @@ pub struct NewPayment {
     pub account_id: Uuid,
     /// More than zero, in the account's currency.
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "1600.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "1600.00")]
     pub amount: Decimal,
     /// Must be the account's currency.
+    #[schema(value_type = crate::money::CurrencyCode)]
     pub currency: String,
     pub method: PaymentMethod,
     /// Check number, ACH trace, ... (up to 100 characters).
@@ -453,7 +456,7 @@ pub struct NewApplication {
     pub invoice_id: Option<Uuid>,
     pub invoice_number: Option<String>,
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "150.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "150.00")]
     pub amount: Decimal,
 }
 
@@ -473,7 +476,7 @@ pub struct ReverseApplication {
 pub struct NewRefund {
     /// At most the payment's unapplied amount.
     #[serde(with = "crate::money::decimal")]
-    #[schema(value_type = String, example = "50.00")]
+    #[schema(value_type = crate::money::DecimalString, example = "50.00")]
     pub amount: Decimal,
     pub method: RefundMethod,
     pub reference: Option<String>,

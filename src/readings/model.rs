@@ -65,7 +65,7 @@ pub struct ReadingView {
     /// For estimates: `average_daily_usage` or `expected_volume`.
     pub estimate_method: Option<String>,
     /// For estimates: the readings, days and volumes the estimate was made from.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::billing::rules::EstimateBasis>)]
     pub estimate_basis: Option<serde_json::Value>,
     pub billing_run_id: Option<Uuid>,
     pub note: Option<String>,

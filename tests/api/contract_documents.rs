@@ -578,7 +578,15 @@ async fn content_and_metadata_problems_are_422_naming_the_field() {
             "application/pdf",
             pdf(100),
             "filename",
-            "invalid",
+            "invalid_character",
+        ),
+        (
+            // A right-to-left override makes `invoice<RLO>fdp.exe` read as `invoiceexe.pdf`.
+            "filename=invoice%E2%80%AEfdp.exe",
+            "application/pdf",
+            pdf(100),
+            "filename",
+            "invalid_character",
         ),
         (
             "filename=a.pdf&kind=invoice",
@@ -595,6 +603,25 @@ async fn content_and_metadata_problems_are_422_naming_the_field() {
         assert_eq!(reply.error_field(), field, "{query}: {}", reply.body);
         assert_eq!(reply.body["errors"][0]["code"], code, "{query}");
     }
+    // A name is kept in Unicode NFC, like every text: "u" + a combining diaeresis is "ü".
+    let reply = upload(
+        &app,
+        &contract_id,
+        "filename=Vertrag%20u%CC%88ber%20Leasing.pdf",
+        "application/pdf",
+        pdf(120),
+    )
+    .await
+    .expect(201);
+    assert_eq!(reply.body["filename"], "Vertrag \u{fc}ber Leasing.pdf");
+    assert_eq!(
+        app.value(&format!(
+            "SELECT filename FROM contract_documents WHERE id = '{}'",
+            reply.body["id"].as_str().unwrap()
+        ))
+        .await,
+        "Vertrag \u{fc}ber Leasing.pdf"
+    );
     let long = "a".repeat(252) + ".pdf";
     let reply = upload(
         &app,
@@ -639,8 +666,8 @@ async fn content_and_metadata_problems_are_422_naming_the_field() {
     .expect_problem(400, "invalid_query");
     assert_eq!(reply.error_field(), "filename");
 
-    assert_eq!(app.count("contract_documents").await, 1);
-    assert_eq!(app.count("audit_events").await, audit_before + 1);
+    assert_eq!(app.count("contract_documents").await, 2);
+    assert_eq!(app.count("audit_events").await, audit_before + 2);
 }
 
 #[tokio::test]

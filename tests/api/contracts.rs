@@ -1560,6 +1560,31 @@ async fn equipment_with_a_known_serial_or_invalid_meters_is_refused() {
             ("make".to_string(), "required".to_string())
         ]
     );
+    // An install address follows the rules of a billing address.
+    let mut body = equipment_body("SN-6", &code, &d("2025-02-01"));
+    merge(
+        &mut body,
+        json!({"install_address": {"line1": "100 Main St", "city": "Springfield",
+                                   "postal_code": "", "country": "usa"}}),
+    );
+    let reply = app
+        .post(
+            &format!("/v1/contracts/{contract_id}/equipment"),
+            &token(Role::Billing),
+            &body,
+        )
+        .await
+        .expect(422);
+    assert_eq!(
+        fields(&reply),
+        [
+            (
+                "install_address.postal_code".to_string(),
+                "required".to_string()
+            ),
+            ("install_address.country".to_string(), "invalid".to_string())
+        ]
+    );
     app.post(
         &format!("/v1/contracts/{}/equipment", uuid::Uuid::now_v7()),
         &token(Role::Billing),

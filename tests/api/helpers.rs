@@ -401,12 +401,21 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// Sends a request; every error answer is checked against the OpenAPI document: its status
+    /// is one the operation documents, and its problem `code` one the operation lists.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request.send().await.expect("request");
+        let request = request.build().expect("a well-formed request");
+        let (method, path) = (request.method().clone(), request.url().path().to_string());
+        let response = reqwest::Client::execute(&self.client, request)
+            .await
+            .expect("request");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("body");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status >= 400 {
+            documented_problem(method.as_str(), &path, status, &body);
+        }
         Reply {
             status,
             headers,
@@ -880,5 +889,53 @@ pub async fn empty_database() -> EmptyDatabase {
 impl Drop for EmptyDatabase {
     fn drop(&mut self) {
         drop_database_now(self.name.clone());
+    }
+}
+
+/// Panics unless the OpenAPI document lists this error answer for the operation that `method`
+/// and `path` name (paths the document does not have, and 405s, are the router's own).
+#[track_caller]
+fn documented_problem(method: &str, path: &str, status: u16, body: &Value) {
+    static SPEC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    let spec = SPEC.get_or_init(receivables::openapi_spec);
+    let segments: Vec<&str> = path.split('/').collect();
+    let fits = |template: &str| {
+        let parts: Vec<&str> = template.split('/').collect();
+        parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+    };
+    // A literal path wins over a template it also fits (`/assignment-rules/apply`).
+    let item = spec.paths.paths.get(path).or_else(|| {
+        spec.paths
+            .paths
+            .iter()
+            .find(|(template, _)| fits(template))
+            .map(|(_, item)| item)
+    });
+    let op = item.and_then(|item| match method {
+        "GET" | "HEAD" => item.get.as_ref(),
+        "POST" => item.post.as_ref(),
+        "PUT" => item.put.as_ref(),
+        "PATCH" => item.patch.as_ref(),
+        "DELETE" => item.delete.as_ref(),
+        _ => None,
+    });
+    let Some(op) = op else { return };
+    if status == 405 {
+        return;
+    }
+    let id = op.operation_id.as_deref().unwrap_or_default();
+    let listed = receivables::openapi::problem_codes(op);
+    let Some((_, codes)) = listed.iter().find(|(s, _)| *s == status.to_string()) else {
+        panic!("{method} {path} ({id}) answered {status}, which its OpenAPI operation does not list; body: {body}");
+    };
+    if let Some(code) = body["code"].as_str() {
+        assert!(
+            codes.contains(&code),
+            "{method} {path} ({id}) answered {status} `{code}`, which its OpenAPI description does not list ({codes:?})"
+        );
     }
 }
