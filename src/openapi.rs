@@ -575,13 +575,14 @@ fn describe_problems(op: &mut utoipa::openapi::path::Operation) {
 /// What the service takes as text (`validate::is_forbidden_char`, `validate::is_visible`):
 /// no control or invisible formatting character, and at least one character that shows.
 pub const TEXT_PATTERN: &str = concat!(
-    "^[^\u{0}-\u{8}\u{B}\u{C}\u{E}-\u{1F}\u{7F}-\u{9F}\u{AD}\u{61C}\u{180E}\u{200B}-\u{200F}",
-    "\u{202A}-\u{202E}\u{2060}-\u{2064}\u{2066}-\u{206F}\u{FEFF}\u{FFF9}-\u{FFFB}]*",
-    "[^\\s\u{0}-\u{1F}\u{7F}-\u{9F}\u{AD}\u{61C}\u{180E}\u{200B}-\u{200F}\u{202A}-\u{202E}",
-    "\u{2060}-\u{2064}\u{2066}-\u{206F}\u{FEFF}\u{FFF9}-\u{FFFB}\u{115F}\u{1160}\u{3164}",
-    "\u{FFA0}\u{2800}]",
-    "[^\u{0}-\u{8}\u{B}\u{C}\u{E}-\u{1F}\u{7F}-\u{9F}\u{AD}\u{61C}\u{180E}\u{200B}-\u{200F}",
-    "\u{202A}-\u{202E}\u{2060}-\u{2064}\u{2066}-\u{206F}\u{FEFF}\u{FFF9}-\u{FFFB}]*$"
+    "^[^",
+    crate::forbidden_chars_class!(),
+    "]*[^\\s",
+    crate::forbidden_chars_class!(),
+    "\u{115F}\u{1160}\u{3164}\u{FFA0}\u{2800}]",
+    "[^",
+    crate::forbidden_chars_class!(),
+    "]*$"
 );
 
 /// What the service takes as an uploaded file's name (`contracts::documents::filename_problem`):

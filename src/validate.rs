@@ -173,6 +173,71 @@ pub fn clean_json_text(value: &mut serde_json::Value, path: &str, errors: &mut E
     }
 }
 
+/// The characters [`is_forbidden_char`] refuses other than line feed, carriage return and tab,
+/// as the inside of a regular-expression character class (for the OpenAPI document).
+#[macro_export]
+macro_rules! forbidden_chars_class {
+    () => {
+        "\u{0}-\u{8}\u{B}\u{C}\u{E}-\u{1F}\u{7F}-\u{9F}\u{AD}\u{61C}\u{180E}\u{200B}-\u{200F}\u{202A}-\u{202E}\u{2060}-\u{2064}\u{2066}-\u{206F}\u{FEFF}\u{FFF9}-\u{FFFB}"
+    };
+}
+
+/// An email address as [`is_email`] takes it, for the OpenAPI document: something without
+/// white space or `@`, an `@`, and a domain with a dot inside it; at most 254 characters.
+#[allow(dead_code)]
+pub struct EmailAddress(String);
+
+impl utoipa::ToSchema for EmailAddress {}
+
+impl utoipa::PartialSchema for EmailAddress {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        const PATTERN: &str = concat!(
+            "^[^\\s@",
+            forbidden_chars_class!(),
+            "]+@",
+            "[^\\s@.",
+            forbidden_chars_class!(),
+            "]",
+            "[^\\s@",
+            forbidden_chars_class!(),
+            "]*\\.",
+            "[^\\s@",
+            forbidden_chars_class!(),
+            "]*",
+            "[^\\s@.",
+            forbidden_chars_class!(),
+            "]$"
+        );
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("An email address like `name@example.com`."))
+            .max_length(Some(254))
+            .pattern(Some(PATTERN))
+            .examples(["ap@acme.example"])
+            .into()
+    }
+}
+
+/// A phone number as [`Errors::phone`] takes it, for the OpenAPI document: 5 to 20 digits,
+/// with spaces, `+`, `-`, `(`, `)`, `.` and `x` between them.
+#[allow(dead_code)]
+pub struct PhoneNumber(String);
+
+impl utoipa::ToSchema for PhoneNumber {}
+
+impl utoipa::PartialSchema for PhoneNumber {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A phone number: 5 to 20 digits, with spaces, `+`, `-`, `(`, `)`, `.` and `x` between them.",
+            ))
+            .pattern(Some("^[ +().x-]*([0-9][ +().x-]*){5,20}$"))
+            .examples(["+1 555 010 2000"])
+            .into()
+    }
+}
+
 pub fn is_email(v: &str) -> bool {
     let Some((local, domain)) = v.split_once('@') else {
         return false;

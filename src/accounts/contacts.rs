@@ -89,8 +89,11 @@ impl From<ContactRow> for ContactView {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Dana Smith", "email": "ap@acme.example", "role": "accounts_payable"}))]
 pub struct NewContact {
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(value_type = Option<crate::validate::EmailAddress>)]
     pub email: Option<String>,
+    #[schema(value_type = Option<crate::validate::PhoneNumber>)]
     pub phone: Option<String>,
     pub role: ContactRole,
 }
@@ -100,12 +103,13 @@ pub struct NewContact {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"phone": "+1 555 010 2001", "version": 1}))]
 pub struct ContactPatch {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::validate::EmailAddress>)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::validate::PhoneNumber>)]
     pub phone: Option<Option<String>>,
     pub role: Option<ContactRole>,
     /// The version being changed (or send `If-Match`).

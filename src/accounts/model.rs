@@ -64,13 +64,18 @@ crate::text_enum! {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"line1": "100 Main St", "city": "Springfield", "region": "IL", "postal_code": "62701", "country": "US"}))]
 pub struct Address {
+    #[schema(max_length = 200)]
     pub line1: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     pub line2: Option<String>,
+    #[schema(max_length = 100)]
     pub city: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 100)]
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 20)]
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2 country code.
     pub country: String,
@@ -81,11 +86,11 @@ crate::jsonb_column!(Address);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReferenceField {
-    #[schema(example = "Cost center")]
+    #[schema(max_length = 64, example = "Cost center")]
     pub name: String,
     /// The value printed on every invoice; a required field without one must be given per invoice.
     #[serde(default)]
-    #[schema(example = "CC-4410")]
+    #[schema(max_length = 200, example = "CC-4410")]
     pub value: Option<String>,
     /// Invoices cannot be issued without this reference.
     #[serde(default)]
@@ -113,6 +118,7 @@ pub struct Presentment {
     pub po_number_required: bool,
     /// Standing PO number printed on invoices.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub po_number: Option<String>,
     #[serde(default)]
     pub reference_fields: Vec<ReferenceField>,
@@ -275,7 +281,9 @@ fn thirty() -> i32 {
 }))]
 pub struct NewAccount {
     /// Leave out to get the next `ACC-000001`-style number.
+    #[schema(pattern = "^[A-Z0-9][A-Z0-9._-]*$", min_length = 1, max_length = 32)]
     pub number: Option<String>,
+    #[schema(max_length = 200)]
     pub legal_name: String,
     /// ISO 4217 code of a supported currency.
     #[schema(value_type = crate::money::CurrencyCode)]
@@ -285,6 +293,7 @@ pub struct NewAccount {
     #[serde(default)]
     pub tax_exempt: bool,
     /// Exemption certificate number; required when `tax_exempt`.
+    #[schema(max_length = 64)]
     pub tax_exemption_number: Option<String>,
     /// Percent, at most 4 decimals, 0 to 100.
     #[serde(default, with = "crate::money::decimal_option")]
@@ -306,6 +315,7 @@ pub struct NewAccount {
     #[serde(default)]
     pub presentment: Presentment,
     /// The account's id in the CRM; unique.
+    #[schema(max_length = 100)]
     pub external_crm_id: Option<String>,
 }
 
@@ -314,11 +324,12 @@ pub struct NewAccount {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"payment_terms_days": 45, "version": 3}))]
 pub struct AccountPatch {
+    #[schema(max_length = 200)]
     pub legal_name: Option<String>,
     pub payment_terms_days: Option<i32>,
     pub tax_exempt: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 64, value_type = Option<String>)]
     pub tax_exemption_number: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option_decimal")]
     #[schema(value_type = Option<crate::money::DecimalString>)]
@@ -343,7 +354,7 @@ pub struct AccountPatch {
     pub billing_address: Option<Address>,
     pub presentment: Option<Presentment>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 100, value_type = Option<String>)]
     pub external_crm_id: Option<Option<String>>,
     /// The version being changed (or send `If-Match`).
     pub version: Option<i32>,
@@ -360,6 +371,7 @@ fn double_option_decimal<'de, D: serde::Deserializer<'de>>(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Customer moved all equipment to another provider", "version": 4}))]
 pub struct CloseAccount {
+    #[schema(max_length = 500)]
     pub reason: String,
     /// The version being closed (or send `If-Match`; neither closes whatever the version).
     pub version: Option<i32>,

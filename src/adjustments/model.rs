@@ -117,12 +117,14 @@ pub struct NewAdjustment {
     #[schema(value_type = Option<crate::money::DecimalString>, example = "1.5")]
     pub percentage: Option<Decimal>,
     pub financial_code_id: Uuid,
+    #[schema(max_length = 500)]
     pub reason: String,
     /// Bad-debt write-offs: also write off invoices that are not past due yet (default
     /// false); needs `not_yet_due_reason`.
     #[serde(default)]
     pub include_not_yet_due: bool,
     /// Why invoices not yet due are written off too (with `include_not_yet_due`).
+    #[schema(max_length = 2000)]
     pub not_yet_due_reason: Option<String>,
 }
 

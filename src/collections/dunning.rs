@@ -281,7 +281,7 @@ pub struct PolicyView {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPolicy {
-    #[schema(example = "Standard")]
+    #[schema(max_length = 200, example = "Standard")]
     pub name: String,
     /// The default policy of accounts in this segment.
     pub segment: Option<String>,
@@ -296,6 +296,7 @@ pub struct NewPolicy {
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyPatch {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]

@@ -104,6 +104,7 @@ pub struct NewNote {
     /// One of the account's contacts.
     pub contact_id: Option<Uuid>,
     /// Up to 10,000 characters.
+    #[schema(max_length = 10000)]
     pub text: String,
 }
 

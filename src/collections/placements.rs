@@ -144,6 +144,7 @@ pub struct PlacementView {
 #[serde(deny_unknown_fields)]
 pub struct NewPlacement {
     pub account_id: Uuid,
+    #[schema(max_length = 200)]
     pub agency: String,
     /// Default today; not in the future.
     pub placed_on: Option<Date>,
@@ -165,6 +166,7 @@ pub struct NewRecovery {
     /// Default today; not in the future nor before the placement.
     pub received_date: Option<Date>,
     /// The agency's remittance reference.
+    #[schema(max_length = 100)]
     pub reference: Option<String>,
     /// How the agency remitted (default wire).
     pub method: Option<PaymentMethod>,
@@ -173,6 +175,7 @@ pub struct NewRecovery {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Recall {
+    #[schema(max_length = 2000)]
     pub reason: String,
 }
 

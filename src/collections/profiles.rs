@@ -107,7 +107,7 @@ pub struct ProfilePatch {
     /// Assigns the account to a collector by hand (rules leave it alone from then on);
     /// `null` takes it out of every portfolio until rules assign it again.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 200, value_type = Option<String>)]
     pub collector: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
@@ -117,7 +117,7 @@ pub struct ProfilePatch {
     pub dunning_policy_id: Option<Option<Uuid>>,
     pub do_not_dun: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 2000, value_type = Option<String>)]
     pub do_not_dun_reason: Option<Option<String>>,
     /// The profile version being changed (optional; or send `If-Match`).
     pub version: Option<i32>,
@@ -426,6 +426,7 @@ impl From<RuleRow> for RuleView {
 pub struct NewRule {
     /// Unique; 1 is tried first.
     pub position: i32,
+    #[schema(max_length = 200)]
     pub collector: String,
     pub partner_id: Option<Uuid>,
     pub risk_level: Option<RiskLevel>,

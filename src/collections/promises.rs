@@ -96,12 +96,14 @@ pub struct NewPromise {
     pub instalments: Vec<NewInstalment>,
     /// Days after each date that payments still count (default `PROMISE_GRACE_DAYS`, 3).
     pub grace_days: Option<i32>,
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelPromise {
+    #[schema(max_length = 2000)]
     pub reason: String,
 }
 

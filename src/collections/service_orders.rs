@@ -134,6 +134,7 @@ pub struct NewOrder {
     pub kind: OrderKind,
     /// Only this contract of the account (default all).
     pub contract_id: Option<Uuid>,
+    #[schema(max_length = 2000)]
     pub reason: String,
 }
 
@@ -149,6 +150,7 @@ pub struct CompleteOrder {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelOrder {
+    #[schema(max_length = 2000)]
     pub reason: String,
 }
 

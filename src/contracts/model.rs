@@ -330,6 +330,7 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"description": "Base lease charge", "amount": "250.00", "financial_code_id": "0192f1d2-0000-7000-8000-000000000001"}))]
 pub struct NewCharge {
+    #[schema(max_length = 200)]
     pub description: String,
     /// Per full billing period, in the contract's currency.
     #[serde(with = "crate::money::decimal")]
@@ -372,8 +373,10 @@ pub struct NewContract {
     pub billing_timing: Option<BillingTiming>,
     /// Net days; the account's terms when absent.
     pub payment_terms_days: Option<i32>,
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
     /// The contract's id in the CRM or the signed paperwork.
+    #[schema(max_length = 100)]
     pub external_reference: Option<String>,
     #[serde(default)]
     pub charges: Vec<NewCharge>,
@@ -400,10 +403,10 @@ pub struct ContractPatch {
     #[schema(value_type = Option<i32>)]
     pub payment_terms_days: Option<Option<i32>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 1000, value_type = Option<String>)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 100, value_type = Option<String>)]
     pub external_reference: Option<Option<String>>,
     pub charges: Option<Vec<NewCharge>>,
     /// The version being changed (or send `If-Match`).
@@ -488,6 +491,7 @@ pub struct PriceChange {
 pub struct NewAmendment {
     pub kind: AmendmentKind,
     pub effective_date: Date,
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
     #[serde(default)]
     pub charges: Vec<NewCharge>,

@@ -359,6 +359,7 @@ impl CreditMemoView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCreditLine {
+    #[schema(max_length = 500)]
     pub description: String,
     /// More than zero. Of a taxable invoice line: net of tax (the tax on it is added).
     #[serde(with = "crate::money::decimal")]
@@ -389,18 +390,29 @@ pub struct NewCreditMemo {
     #[schema(value_type = Option<crate::money::DecimalString>, example = "120.00")]
     pub amount: Option<Decimal>,
     /// The single line's description with `amount` (default "Credit").
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     /// Invoices of the account the credit goes to when issued (the rest stays on account).
     #[serde(default)]
     pub targets: Vec<CreditTarget>,
+    #[schema(max_length = 1000)]
     pub memo: Option<String>,
 }
 
-/// An approver's (or rejecter's) note.
+/// An approver's note.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalNote {
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
+}
+
+/// Why a memo is rejected: a rejection always says.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rejection {
+    #[schema(max_length = 1000)]
+    pub note: String,
 }
 
 /// Applies part of a memo's unapplied credit to an invoice of its account.
@@ -421,6 +433,7 @@ pub struct NewCreditRefund {
     #[schema(value_type = crate::money::DecimalString, example = "20.00")]
     pub amount: Decimal,
     pub method: crate::payments::model::RefundMethod,
+    #[schema(max_length = 100)]
     pub reference: Option<String>,
 }
 
@@ -428,6 +441,7 @@ pub struct NewCreditRefund {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoidCreditMemo {
+    #[schema(max_length = 500)]
     pub reason: String,
 }
 

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::model::{
     ApprovalNote, CreditLineRow, CreditMemoFilter, CreditMemoRow, CreditMemoStatus, CreditMemoView,
-    CreditRefundRow, NewCreditApplication, NewCreditMemo, NewCreditRefund, VoidCreditMemo,
+    CreditRefundRow, NewCreditApplication, NewCreditMemo, NewCreditRefund, Rejection,
+    VoidCreditMemo,
 };
 use super::service::{issue_and_apply, line_rows, new_memo, plain_line, targets_of_lines};
 use super::{rules, store};
@@ -535,7 +536,7 @@ pub async fn approve_credit_memo(
 /// a note. Not by whoever submitted it (403).
 #[utoipa::path(
     tag = "credit memos",
-    request_body = ApprovalNote,
+    request_body = Rejection,
     params(
         ("id" = Uuid, Path, description = "Credit memo id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
@@ -557,15 +558,12 @@ pub async fn reject_credit_memo(
     ctx: Ctx,
     key: IdempotencyKey,
     id: web::Path<Uuid>,
-    body: ApiJson<ApprovalNote>,
+    body: ApiJson<Rejection>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CreditMemosApprove)?;
     let note = body.0.note;
     let mut e = Errors::default();
-    match note.as_deref() {
-        None => e.add("note", "required", "say why the memo is rejected"),
-        Some(n) => e.text("note", n, 1000),
-    }
+    e.text("note", &note, 1000);
     e.finish()?;
     let id = id.into_inner();
     let fingerprint =
@@ -585,7 +583,7 @@ pub async fn reject_credit_memo(
             release_dispute_hold(conn, memo, stamp).await?;
             memo.status = CreditMemoStatus::Rejected;
             memo.rejected_by = Some(stamp.actor.clone());
-            memo.rejection_note = note.clone();
+            memo.rejection_note = Some(note.clone());
             memo.version += 1;
             memo.updated_at = stamp.now;
             store::update(conn, memo).await

@@ -122,8 +122,11 @@ pub struct NoteRow {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
+    #[schema(value_type = Option<crate::validate::EmailAddress>)]
     pub email: Option<String>,
+    #[schema(value_type = Option<crate::validate::PhoneNumber>)]
     pub phone: Option<String>,
 }
 
@@ -240,9 +243,11 @@ pub struct NewDispute {
     #[schema(value_type = crate::money::DecimalString, example = "200.00")]
     pub amount: Decimal,
     pub reason: DisputeReason,
+    #[schema(max_length = 2000)]
     pub description: String,
     pub contact: Option<Contact>,
     /// Default: unassigned.
+    #[schema(max_length = 100)]
     pub assignee: Option<String>,
 }
 
@@ -261,8 +266,9 @@ pub struct DisputeDeduction {
 #[serde(deny_unknown_fields)]
 pub struct DisputePatch {
     #[serde(default, deserialize_with = "crate::validate::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 100, value_type = Option<String>)]
     pub assignee: Option<Option<String>>,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     pub contact: Option<Contact>,
     /// The version being changed (or send `If-Match`).
@@ -274,6 +280,7 @@ pub struct DisputePatch {
 #[serde(deny_unknown_fields)]
 pub struct ReviewDispute {
     /// Default: whoever takes it under review, unless it is assigned already.
+    #[schema(max_length = 100)]
     pub assignee: Option<String>,
 }
 
@@ -281,6 +288,7 @@ pub struct ReviewDispute {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDisputeNote {
+    #[schema(max_length = 4000)]
     pub text: String,
 }
 
@@ -293,6 +301,7 @@ pub struct NewDisputeNote {
 pub struct ResolveDispute {
     pub outcome: DisputeOutcome,
     pub root_cause: RootCause,
+    #[schema(max_length = 2000)]
     pub note: String,
     /// Valid outcomes: more than zero, at most the disputed amount.
     #[serde(default, with = "crate::money::decimal_option")]
@@ -306,6 +315,7 @@ pub struct ResolveDispute {
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawDispute {
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 

@@ -187,8 +187,11 @@ pub struct NewMeter {
     "meters": [{"meter_type": "bw", "included_units": 5000, "overage_rate": "0.0085", "financial_code_id": "0192f1d2-0000-7000-8000-000000000001", "initial_reading": 120000}]}))]
 pub struct NewEquipment {
     /// Unique across all equipment.
+    #[schema(max_length = 64)]
     pub serial_number: String,
+    #[schema(max_length = 100)]
     pub make: String,
+    #[schema(max_length = 100)]
     pub model: String,
     pub install_address: Option<Address>,
     pub installed_on: Date,
@@ -201,7 +204,9 @@ pub struct NewEquipment {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"removed_on": "2027-03-31", "pickup_status": "completed", "version": 2}))]
 pub struct EquipmentPatch {
+    #[schema(max_length = 100)]
     pub make: Option<String>,
+    #[schema(max_length = 100)]
     pub model: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Address>)]

@@ -75,9 +75,12 @@ impl From<FinancialCodeRow> for FinancialCodeView {
 #[schema(example = json!({"code": "4100-LEASE", "name": "Lease revenue", "kind": "revenue"}))]
 pub struct NewFinancialCode {
     /// 1 to 32 of A-Z, 0-9, `-`, `_`, `.`; unique and never changed.
+    #[schema(pattern = "^[A-Z0-9][A-Z0-9._-]*$", min_length = 1, max_length = 32)]
     pub code: String,
+    #[schema(max_length = 200)]
     pub name: String,
     pub kind: FinancialCodeKind,
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
 }
 
@@ -86,9 +89,10 @@ pub struct NewFinancialCode {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Lease revenue - equipment", "version": 1}))]
 pub struct FinancialCodePatch {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 1000, value_type = Option<String>)]
     pub description: Option<Option<String>>,
     /// The version being changed (or send `If-Match`).
     pub version: Option<i32>,

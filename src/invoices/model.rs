@@ -35,9 +35,9 @@ crate::text_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReferenceValue {
-    #[schema(example = "Cost center")]
+    #[schema(max_length = 100, example = "Cost center")]
     pub name: String,
-    #[schema(example = "CC-4410")]
+    #[schema(max_length = 200, example = "CC-4410")]
     pub value: String,
 }
 
@@ -399,6 +399,7 @@ crate::text_enum! {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"description": "Toner cartridge, black", "quantity": "2", "unit_price": "89.50", "financial_code_id": "0192f1d2-0000-7000-8000-000000000001"}))]
 pub struct NewLine {
+    #[schema(max_length = 500)]
     pub description: String,
     /// Up to 4 decimals, more than zero.
     #[serde(with = "crate::money::decimal")]
@@ -423,9 +424,11 @@ pub struct NewInvoice {
     pub account_id: Uuid,
     /// The contract the charges belong to, if any (must be the account's).
     pub contract_id: Option<Uuid>,
+    #[schema(max_length = 64)]
     pub po_number: Option<String>,
     #[serde(default)]
     pub reference_fields: Vec<ReferenceValue>,
+    #[schema(max_length = 2000)]
     pub memo: Option<String>,
     /// 1 to 500 lines.
     pub lines: Vec<NewLine>,
@@ -437,11 +440,11 @@ pub struct NewInvoice {
 #[serde(deny_unknown_fields)]
 pub struct InvoicePatch {
     #[serde(default, deserialize_with = "crate::validate::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 64, value_type = Option<String>)]
     pub po_number: Option<Option<String>>,
     pub reference_fields: Option<Vec<ReferenceValue>>,
     #[serde(default, deserialize_with = "crate::validate::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 2000, value_type = Option<String>)]
     pub memo: Option<Option<String>>,
     pub lines: Option<Vec<NewLine>>,
     /// The version being changed (or send `If-Match`).
@@ -463,6 +466,7 @@ pub struct IssueInvoice {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Billed to the wrong account"}))]
 pub struct VoidInvoice {
+    #[schema(max_length = 500)]
     pub reason: String,
     /// The version being voided (optional; or send `If-Match`).
     pub version: Option<i32>,

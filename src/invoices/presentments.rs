@@ -84,9 +84,11 @@ impl From<PresentmentRow> for PresentmentView {
 #[schema(example = json!({"channel": "email", "destination": "ap@acme.example", "status": "delivered"}))]
 pub struct NewPresentment {
     pub channel: PresentmentChannel,
+    #[schema(max_length = 500)]
     pub destination: String,
     pub status: PresentmentStatus,
     /// Required when `rejected`.
+    #[schema(max_length = 1000)]
     pub reason: Option<String>,
     /// When it happened (default now; not in the future).
     #[serde(default, with = "time::serde::rfc3339::option")]

@@ -69,11 +69,15 @@ impl From<PartnerRow> for PartnerView {
 #[schema(example = json!({"code": "NW-OFFICE", "name": "Northwest Office Systems", "contact_email": "ar@nwoffice.example"}))]
 pub struct NewPartner {
     /// 1 to 32 of A-Z, 0-9, `-`, `_`, `.`; unique.
+    #[schema(pattern = "^[A-Z0-9][A-Z0-9._-]*$", min_length = 1, max_length = 32)]
     pub code: String,
+    #[schema(max_length = 200)]
     pub name: String,
     #[serde(default = "active")]
     pub status: PartnerStatus,
+    #[schema(value_type = Option<crate::validate::EmailAddress>)]
     pub contact_email: Option<String>,
+    #[schema(value_type = Option<crate::validate::PhoneNumber>)]
     pub contact_phone: Option<String>,
 }
 
@@ -86,13 +90,14 @@ fn active() -> PartnerStatus {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Northwest Office Systems LLC", "version": 1}))]
 pub struct PartnerPatch {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     pub status: Option<PartnerStatus>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::validate::EmailAddress>)]
     pub contact_email: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::validate::PhoneNumber>)]
     pub contact_phone: Option<Option<String>>,
     /// The version being changed (or send `If-Match`).
     pub version: Option<i32>,

@@ -410,6 +410,7 @@ impl PaymentView {
 pub struct RemittanceLine {
     /// The invoice's id, or give `invoice_number`.
     pub invoice_id: Option<Uuid>,
+    #[schema(max_length = 40)]
     pub invoice_number: Option<String>,
     /// More than zero and at most the invoice's balance.
     #[serde(with = "crate::money::decimal")]
@@ -436,6 +437,7 @@ pub struct NewPayment {
     pub currency: String,
     pub method: PaymentMethod,
     /// Check number, ACH trace, ... (up to 100 characters).
+    #[schema(max_length = 100)]
     pub reference: Option<String>,
     /// Not in the future.
     pub received_date: Date,
@@ -444,6 +446,7 @@ pub struct NewPayment {
     /// `remittance` (default when a remittance is given, and only then), `auto` (default
     /// otherwise: oldest due first, skipping disputed amounts) or `none`.
     pub application_mode: Option<ApplicationMode>,
+    #[schema(max_length = 1000)]
     pub memo: Option<String>,
 }
 
@@ -454,6 +457,7 @@ pub struct NewPayment {
 pub struct NewApplication {
     /// The invoice's id, or give `invoice_number`.
     pub invoice_id: Option<Uuid>,
+    #[schema(max_length = 40)]
     pub invoice_number: Option<String>,
     #[serde(with = "crate::money::decimal")]
     #[schema(value_type = crate::money::DecimalString, example = "150.00")]
@@ -466,6 +470,7 @@ pub struct NewApplication {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Applied to the wrong invoice"}))]
 pub struct ReverseApplication {
+    #[schema(max_length = 500)]
     pub reason: String,
 }
 
@@ -479,9 +484,11 @@ pub struct NewRefund {
     #[schema(value_type = crate::money::DecimalString, example = "50.00")]
     pub amount: Decimal,
     pub method: RefundMethod,
+    #[schema(max_length = 100)]
     pub reference: Option<String>,
     /// Default today; not before the payment was received, not in the future.
     pub refunded_on: Option<Date>,
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -492,9 +499,11 @@ pub struct NewRefund {
 pub struct ReturnPayment {
     pub reason: ReturnReason,
     /// The bank's return code (`R01` insufficient funds, ...).
+    #[schema(max_length = 20)]
     pub return_code: Option<String>,
     /// Default today; not before the payment was received, not in the future.
     pub returned_on: Option<Date>,
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
     /// Adds the configured returned-payment fee as a new issued invoice (default false).
     #[serde(default)]
@@ -508,6 +517,7 @@ pub struct ReturnPayment {
 pub struct WriteOffDeduction {
     /// An active code of kind `write_off`.
     pub financial_code_id: Uuid,
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 

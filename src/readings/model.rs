@@ -111,6 +111,7 @@ impl From<ReadingRow> for ReadingView {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoidReading {
+    #[schema(max_length = 500)]
     pub reason: String,
 }
 
@@ -123,6 +124,7 @@ pub struct CorrectReading {
     pub value: i64,
     /// Default the reading's own date; only an unbilled reading's date may change.
     pub read_on: Option<Date>,
+    #[schema(max_length = 500)]
     pub reason: String,
 }
 

@@ -191,12 +191,15 @@ pub struct NewTask {
     pub subject_id: Uuid,
     /// The account the task concerns; it must exist.
     pub account_id: Option<Uuid>,
+    #[schema(max_length = 200)]
     pub title: String,
+    #[schema(max_length = 4000)]
     pub description: Option<String>,
     pub due_date: Date,
     /// Default `normal`.
     #[serde(default = "normal")]
     pub priority: Priority,
+    #[schema(max_length = 200)]
     pub assignee: Option<String>,
 }
 
@@ -225,16 +228,17 @@ impl NewTask {
 #[schema(example = json!({"status": "done", "version": 2}))]
 pub struct TaskPatch {
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 200, value_type = Option<String>)]
     pub assignee: Option<Option<String>>,
     /// Open and in progress move freely, to done or cancelled too; done and cancelled tasks
     /// can only be reopened (`open`).
     pub status: Option<TaskStatus>,
     pub priority: Option<Priority>,
     pub due_date: Option<Date>,
+    #[schema(max_length = 200)]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 4000, value_type = Option<String>)]
     pub description: Option<Option<String>>,
     /// The version being changed (or send `If-Match`).
     pub version: Option<i32>,
