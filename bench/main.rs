@@ -20,6 +20,9 @@ use clap::Parser;
 use serde_json::{json, Value};
 
 use load::{MakeRequest, Outcome, Request};
+
+/// The password the service's role gets for the benchmarks' local cluster.
+const SERVICE_PASSWORD: &str = "receivables-bench";
 use server::Server;
 
 #[derive(Parser)]
@@ -413,7 +416,22 @@ async fn bench(args: &Args) -> Result<(Vec<Line>, u64), String> {
             args.template
         ));
     }
-    let server = Server::start(&args.binary, &work_url, args.port, &args.log)?;
+    // The service connects as its own role, which owns no table, as in production.
+    let admin_url = format!("{}/postgres", args.server_url);
+    tokio::task::spawn_blocking(move || {
+        receivables::local_pg::ensure_service_role(&admin_url, SERVICE_PASSWORD)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let host = args.server_url.rsplit_once('@').map_or(
+        args.server_url.trim_start_matches("postgres://"),
+        |(_, host)| host,
+    );
+    let service_url = format!(
+        "postgres://{}:{SERVICE_PASSWORD}@{host}/{work}",
+        receivables::local_pg::SERVICE_ROLE
+    );
+    let server = Server::start(&args.binary, &service_url, args.port, &args.log)?;
     let token = server.token("billing")?;
     let mut lines = Vec::new();
     let mut failures = 0;

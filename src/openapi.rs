@@ -697,38 +697,45 @@ fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-/// Gives [`TEXT_PATTERN`] to the free texts among a schema's properties, nested ones too.
+/// Gives [`TEXT_PATTERN`] to the free texts among a schema's properties and items, nested
+/// ones too: strings with no format, enum or pattern of their own.
 fn constrain_text(schema: &mut serde_json::Value) {
-    let is_string = |v: &serde_json::Value| match &v["type"] {
-        serde_json::Value::String(t) => t == "string",
-        serde_json::Value::Array(types) => types.iter().any(|t| t == "string"),
-        _ => false,
+    let is_free_text = |v: &serde_json::Value| {
+        let string = match &v["type"] {
+            serde_json::Value::String(t) => t == "string",
+            serde_json::Value::Array(types) => types.iter().any(|t| t == "string"),
+            _ => false,
+        };
+        string
+            && ["format", "enum", "pattern"]
+                .iter()
+                .all(|k| v.get(k).is_none())
     };
-    if let Some(properties) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
-        for property in properties.values_mut() {
-            if is_string(property)
-                && property.get("format").is_none()
-                && property.get("enum").is_none()
-                && property.get("pattern").is_none()
-            {
-                property["pattern"] = TEXT_PATTERN.into();
+    let Some(map) = schema.as_object_mut() else {
+        return;
+    };
+    for (key, value) in map.iter_mut() {
+        let children: Vec<&mut serde_json::Value> = match key.as_str() {
+            "properties" => value
+                .as_object_mut()
+                .map(|p| p.values_mut().collect())
+                .unwrap_or_default(),
+            "items" => vec![value],
+            "oneOf" | "anyOf" | "allOf" => {
+                value
+                    .as_array_mut()
+                    .into_iter()
+                    .flatten()
+                    .for_each(constrain_text);
+                continue;
             }
-            constrain_text(property);
-        }
-    }
-    if let Some(items) = schema.get_mut("items") {
-        if is_string(items)
-            && items.get("format").is_none()
-            && items.get("enum").is_none()
-            && items.get("pattern").is_none()
-        {
-            items["pattern"] = TEXT_PATTERN.into();
-        }
-        constrain_text(items);
-    }
-    for key in ["oneOf", "anyOf", "allOf"] {
-        if let Some(variants) = schema.get_mut(key).and_then(|v| v.as_array_mut()) {
-            variants.iter_mut().for_each(constrain_text);
+            _ => continue,
+        };
+        for child in children {
+            if is_free_text(child) {
+                child["pattern"] = TEXT_PATTERN.into();
+            }
+            constrain_text(child);
         }
     }
 }

@@ -198,25 +198,12 @@ async fn actions_replay_their_first_answer() {
     )
     .await
     .expect_problem(422, "idempotency_key_reused");
-    let voided = app
-        .post_with_key(
-            &void,
-            &billing,
-            "void-1",
-            &json!({"reason": "Wrong account"}),
-        )
-        .await
-        .expect(200);
-    let replay = app
-        .post_with_key(
-            &void,
-            &billing,
-            "void-1",
-            &json!({"reason": "Wrong account"}),
-        )
-        .await
-        .expect(200);
+    let void_body = json!({"reason": "Wrong account"});
+    let void_once = || app.post_with_key(&void, &billing, "void-1", &void_body);
+    let voided = void_once().await.expect(200);
+    let replay = void_once().await.expect(200);
     assert_eq!(replay.body, voided.body);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(voided.body["status"], "void");
     let invoice = id(&draft);
     for action in ["invoice.issued", "invoice.voided"] {
