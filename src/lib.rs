@@ -33,6 +33,7 @@ pub mod pdf;
 pub mod readings;
 pub mod schema;
 pub mod seed;
+pub mod settings;
 pub mod tasks;
 pub mod validate;
 
@@ -47,10 +48,10 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::KeySet;
 use crate::clock::Clock;
-use crate::config::Config;
 use crate::db::DbPool;
 use crate::observability::Metrics;
 use crate::openapi::RouteTable;
+pub use crate::settings::Config;
 
 /// What every handler can reach.
 pub struct AppState {

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use receivables::auth::{self, Role};
-use receivables::config::Config;
 use receivables::local_pg::LocalPostgres;
+use receivables::Config;
 use receivables::{db, observability, Application};
 
 /// Where development mode keeps its ephemeral HS256 secret for `token --dev`.

@@ -5,5 +5,6 @@ pub mod model;
 pub mod preview;
 pub mod routes;
 pub mod rules;
+pub mod settings;
 pub mod store;
 pub mod worker;

@@ -13,6 +13,7 @@ pub mod promises;
 pub mod risk;
 pub mod runs;
 pub mod service_orders;
+pub mod settings;
 pub mod worklist;
 
 use diesel::sql_types::{Array, Text, Uuid as SqlUuid};

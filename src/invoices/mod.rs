@@ -5,4 +5,5 @@ pub mod model;
 pub mod presentments;
 pub mod routes;
 pub mod rules;
+pub mod settings;
 pub mod store;

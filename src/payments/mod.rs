@@ -6,4 +6,5 @@ pub mod deductions;
 pub mod model;
 pub mod routes;
 pub mod rules;
+pub mod settings;
 pub mod store;

@@ -7,9 +7,10 @@ use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use receivables::auth::{self, Role};
 use receivables::clock::Clock;
-use receivables::config::{Config, JwtSettings};
+use receivables::config::JwtSettings;
 use receivables::db::{self, DbPool};
 use receivables::Application;
+use receivables::Config;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
@@ -247,19 +248,19 @@ pub fn test_config(db_url: &str) -> Config {
         pg_dir: "var/pg".into(),
         idempotency_ttl_hours: 24,
         billing: Default::default(),
-        collections: receivables::config::CollectionsSettings {
+        collections: receivables::collections::settings::CollectionsSettings {
             dunning_interval_minutes: 0,
             ..Default::default()
         },
-        credits: receivables::config::CreditSettings {
+        credits: receivables::credit_memos::settings::CreditSettings {
             holidays: test_holidays(),
             ..Default::default()
         },
-        payments: receivables::config::PaymentSettings {
+        payments: receivables::payments::settings::PaymentSettings {
             small_balance_tolerance: "5.00".parse().unwrap(),
             returned_payment_fee: Some(("25.00".parse().unwrap(), RETURNED_FEE_CODE.into())),
         },
-        seller: receivables::config::Seller {
+        seller: receivables::invoices::settings::Seller {
             name: "Northwind Office Equipment LLC".into(),
             address: vec!["1 Commerce Way".into(), "Springfield, IL 62701".into()],
             tax_id: Some("36-0000000".into()),
