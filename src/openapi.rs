@@ -389,7 +389,7 @@ const CONFLICTS: &[(&str, &[&str])] = &[
     ("create_refund", &["payment_returned"]),
     ("create_rule", &["position_taken"]),
     ("deactivate_financial_code", &["no_change"]),
-    ("delete_contact", &["account_closed"]),
+    ("delete_contact", &["account_closed", "contact_in_use"]),
     (
         "delete_invoice",
         &["invoice_not_draft", "later_periods_billed"],

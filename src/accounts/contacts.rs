@@ -383,9 +383,20 @@ pub async fn delete_contact(
         let current = find_for_update(conn, account_id, contact_id).await?;
         expected.check(current.version)?;
         refuse_closed(account.status)?;
+        // A contact named by notes of calls and letters stays on record with them.
         diesel::delete(c::contacts.find(contact_id))
             .execute(conn)
-            .await?;
+            .await
+            .map_err(|e| match e {
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                ) => ApiError::conflict(
+                    "contact_in_use",
+                    "Account notes name this contact; it stays on record with them.",
+                ),
+                other => other.into(),
+            })?;
         let before = ContactView::from(current.clone());
         audit::record(
             conn,

@@ -183,7 +183,8 @@ pub struct DisputeView {
 }
 
 impl DisputeView {
-    pub fn new(d: DisputeRow, notes: Vec<NoteRow>, today: Date) -> DisputeView {
+    /// The view of a dispute; `sla_state` is where it stands today (`rules::sla_state`).
+    pub fn new(d: DisputeRow, notes: Vec<NoteRow>, sla_state: Option<SlaState>) -> DisputeView {
         let money = |a: Decimal| Currency::parse(&d.currency).map_or(a, |c| c.normalize(a));
         DisputeView {
             id: d.id,
@@ -204,7 +205,7 @@ impl DisputeView {
             assignee: d.assignee.clone(),
             opened_on: d.opened_on,
             sla_due_date: d.sla_due_date,
-            sla_state: super::rules::sla_state(d.status, d.sla_due_date, today),
+            sla_state,
             root_cause: d.root_cause,
             resolution_note: d.resolution_note.clone(),
             approved_amount: d.approved_amount.map(money),

@@ -109,8 +109,11 @@ pub async fn views(
     Ok(rows
         .into_iter()
         .map(|r| {
-            let id = r.id;
-            DisputeView::new(r, notes.remove(&id).unwrap_or_default(), today)
+            let (id, sla) = (
+                r.id,
+                super::rules::sla_state(r.status, r.sla_due_date, today),
+            );
+            DisputeView::new(r, notes.remove(&id).unwrap_or_default(), sla)
         })
         .collect())
 }

@@ -563,6 +563,48 @@ async fn contacts_are_added_changed_and_removed_under_their_account() {
     assert_eq!(app.count(&audited).await, 3, "created, updated, deleted");
 }
 
+/// A contact that notes of calls name stays on record with them: deleting it is refused.
+#[tokio::test]
+async fn a_contact_named_by_notes_is_not_deleted() {
+    let app = spawn_app().await;
+    let account = app.create_account(json!({})).await;
+    let base = format!("/v1/accounts/{}/contacts", id(&account));
+    let contact = app
+        .post(
+            &base,
+            &admin_token(),
+            &json!({"name": "Dana Smith", "email": "ap@acme.example", "role": "accounts_payable"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    app.post(
+        &format!("/v1/accounts/{}/notes", id(&account)),
+        &admin_token(),
+        &json!({"channel": "call", "direction": "outbound", "outcome": "promised",
+                "contact_id": contact["id"], "text": "Dana will pay on Friday"}),
+    )
+    .await
+    .expect(201);
+    app.delete(&format!("{base}/{}", id(&contact)), &admin_token())
+        .await
+        .expect_problem(409, "contact_in_use");
+    assert_eq!(app.count("contacts").await, 1);
+    assert_eq!(
+        app.count(&format!(
+            "account_notes WHERE contact_id = '{}'",
+            id(&contact)
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("audit_events WHERE action = 'contact.deleted'")
+            .await,
+        0
+    );
+}
+
 #[tokio::test]
 async fn the_history_lists_every_change_to_the_account_newest_first() {
     let app = spawn_app().await;
