@@ -221,7 +221,7 @@ pub struct AccountView {
     pub balance: Option<crate::ledger::model::BalanceSummary>,
     /// Payments received and returned (on `GET /v1/accounts/{id}` only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub payment_history: Option<crate::payments::store::PaymentHistory>,
+    pub payment_history: Option<crate::payments::model::PaymentHistory>,
 }
 
 impl From<AccountRow> for AccountView {

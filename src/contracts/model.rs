@@ -445,7 +445,7 @@ pub struct AmendmentDetails {
     pub equipment_for_pickup: Option<Vec<String>>,
     /// Termination: the credits and final invoices it made.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub settlement: Option<crate::contracts::settlement::Settlement>,
+    pub settlement: Option<Settlement>,
 }
 
 impl AmendmentDetails {
@@ -505,4 +505,17 @@ pub struct NewAmendment {
     pub account_id: Option<Uuid>,
     /// The contract version being amended (optional; or send `If-Match`).
     pub version: Option<i32>,
+}
+
+/// What a termination did, as recorded on the amendment.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Settlement {
+    /// The credit memos of what was billed in advance for days after the termination.
+    pub credit_memo_ids: Vec<Uuid>,
+    /// The final invoices (charges in arrears and the final meter readings).
+    pub final_invoice_ids: Vec<Uuid>,
+    /// The billing run that made them, when one was needed.
+    pub billing_run_id: Option<Uuid>,
+    /// Why the final invoice could not be made (it is then billed by the next run).
+    pub final_billing_error: Option<String>,
 }

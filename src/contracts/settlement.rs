@@ -5,11 +5,10 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
-use serde::Serialize;
 use time::{Date, Duration};
 use uuid::Uuid;
 
-use super::model::{ChargeRow, ContractRow};
+use super::model::{ChargeRow, ContractRow, Settlement};
 use crate::audit::{self, Change};
 use crate::billing::engine::{self, owners, suspensions, Settings};
 use crate::billing::model::{BillingRunStatus, RunMode, RunRow};
@@ -33,19 +32,6 @@ pub struct BilledCharge {
     pub taxable: bool,
     pub financial_code_id: Uuid,
     pub description: String,
-}
-
-/// What a termination did, as recorded on the amendment.
-#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
-pub struct Settlement {
-    /// The credit memos of what was billed in advance for days after the termination.
-    pub credit_memo_ids: Vec<Uuid>,
-    /// The final invoices (charges in arrears and the final meter readings).
-    pub final_invoice_ids: Vec<Uuid>,
-    /// The billing run that made them, when one was needed.
-    pub billing_run_id: Option<Uuid>,
-    /// Why the final invoice could not be made (it is then billed by the next run).
-    pub final_billing_error: Option<String>,
 }
 
 /// What a termination on `t` gives back of a billed line: what was billed beyond what the

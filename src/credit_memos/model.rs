@@ -288,7 +288,7 @@ impl CreditMemoView {
         refunds: Vec<CreditRefundRow>,
     ) -> Self {
         let c = m.currency.clone();
-        let unapplied = super::rules::unapplied(&m);
+        let unapplied = m.unapplied();
         CreditMemoView {
             id: m.id,
             number: m.number,
@@ -457,4 +457,15 @@ pub struct CreditMemoFilter {
     pub from: Option<Date>,
     /// Created on or before.
     pub to: Option<Date>,
+}
+
+/// What is left of an issued memo to apply or refund.
+impl CreditMemoRow {
+    pub fn unapplied(&self) -> Decimal {
+        if self.status == CreditMemoStatus::Issued {
+            self.total - self.amount_applied - self.amount_refunded
+        } else {
+            Decimal::ZERO
+        }
+    }
 }

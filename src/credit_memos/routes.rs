@@ -924,7 +924,7 @@ pub async fn credit_memo_document(
     }
     totals.push((
         format!("Credit on account {}", memo.currency),
-        amount(rules::unapplied(&memo)),
+        amount(memo.unapplied()),
     ));
     let sheet = Sheet {
         title: format!("Credit memo {number}"),

@@ -97,15 +97,6 @@ pub fn taxable_by_invoice(lines: &[CreditLineRow]) -> std::collections::BTreeMap
     out
 }
 
-/// What is left of an issued memo to apply or refund.
-pub fn unapplied(m: &CreditMemoRow) -> Decimal {
-    if m.status == CreditMemoStatus::Issued {
-        m.total - m.amount_applied - m.amount_refunded
-    } else {
-        Decimal::ZERO
-    }
-}
-
 fn on_account(m: &CreditMemoRow) -> Target<'_> {
     Target {
         account_id: m.account_id,
@@ -240,7 +231,7 @@ pub fn application_refusal(
             "must be more than zero",
         ));
     }
-    let left = unapplied(m);
+    let left = m.unapplied();
     if amount > left {
         return Some(ApiError::field(
             "amount",
@@ -324,7 +315,7 @@ pub fn refund_refusal(m: &CreditMemoRow, amount: Decimal) -> Option<ApiError> {
             ),
         ));
     }
-    let left = unapplied(m);
+    let left = m.unapplied();
     (amount > left).then(|| {
         ApiError::field(
             "amount",
@@ -501,7 +492,7 @@ mod tests {
         assert!(approval_refusal(&m, true, &stamp("manager")).is_none());
         let entry = issue(&mut m, "CM-2026-000001".into(), &stamp("manager"));
         assert_eq!(entry.amount, Decimal::new(-60_000, 2));
-        assert_eq!(unapplied(&m), Decimal::new(60_000, 2));
+        assert_eq!(m.unapplied(), Decimal::new(60_000, 2));
         assert!(issue_refusal(&m).is_some());
     }
 
@@ -515,7 +506,7 @@ mod tests {
         m.amount_refunded = Decimal::ZERO;
         let entry = void(&mut m, "issued twice", &stamp("a")).unwrap();
         assert_eq!(entry.amount, Decimal::new(1_000, 2));
-        assert_eq!(unapplied(&m), Decimal::ZERO);
+        assert_eq!(m.unapplied(), Decimal::ZERO);
         assert!(void_refusal(&m).is_some());
     }
 }

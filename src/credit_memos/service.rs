@@ -134,7 +134,7 @@ pub async fn issue_and_apply(
         let amount = target
             .amount
             .min(rules::creditable(invoice))
-            .min(rules::unapplied(memo));
+            .min(memo.unapplied());
         if amount > Decimal::ZERO {
             let date = stamp.today().max(invoice.invoice_date);
             let (application, pair) = rules::apply(memo, invoice, amount, date, stamp);

@@ -328,7 +328,7 @@ impl InvoiceView {
             amount_written_off: money(i.amount_written_off),
             balance_due: money(i.balance_due),
             disputed_amount: money(i.disputed_amount),
-            days_past_due: super::rules::days_past_due(i.status, i.due_date, i.balance_due, today),
+            days_past_due: days_past_due(i.status, i.due_date, i.balance_due, today),
             po_number: i.po_number,
             reference_fields: i.reference_fields.0,
             memo: i.memo,
@@ -470,4 +470,30 @@ pub struct VoidInvoice {
     pub reason: String,
     /// The version being voided (optional; or send `If-Match`).
     pub version: Option<i32>,
+}
+
+/// Days since the due date while an open invoice has a balance; 0 otherwise.
+pub fn days_past_due(status: InvoiceStatus, due: Date, balance: Decimal, today: Date) -> i64 {
+    if status == InvoiceStatus::Open && balance > Decimal::ZERO && today > due {
+        (today - due).whole_days()
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn only_open_invoices_with_a_balance_are_past_due() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let due = date!(2026 - 10 - 31);
+        let today = date!(2026 - 11 - 22);
+        assert_eq!(days_past_due(InvoiceStatus::Open, due, d("1"), today), 22);
+        assert_eq!(days_past_due(InvoiceStatus::Open, due, d("0"), today), 0);
+        assert_eq!(days_past_due(InvoiceStatus::Paid, due, d("1"), today), 0);
+        assert_eq!(days_past_due(InvoiceStatus::Open, today, d("1"), today), 0);
+    }
 }

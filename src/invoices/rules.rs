@@ -15,15 +15,6 @@ use crate::validate::Errors;
 /// Most lines on a manual invoice.
 pub const MAX_LINES: usize = 500;
 
-/// Days since the due date while an open invoice has a balance; 0 otherwise.
-pub fn days_past_due(status: InvoiceStatus, due: Date, balance: Decimal, today: Date) -> i64 {
-    if status == InvoiceStatus::Open && balance > Decimal::ZERO && today > due {
-        (today - due).whole_days()
-    } else {
-        0
-    }
-}
-
 /// quantity × unit price, rounded half-up to the currency.
 pub fn line_amount(quantity: Decimal, unit_price: Decimal, currency: Currency) -> Decimal {
     currency.round(quantity * unit_price)
@@ -418,7 +409,6 @@ pub fn void(
 mod tests {
     use super::*;
     use std::str::FromStr;
-    use time::macros::date;
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
@@ -450,16 +440,6 @@ mod tests {
         let usd = Currency::parse("USD").unwrap();
         assert_eq!(line_amount(d("3"), d("0.335"), usd), d("1.01"));
         assert_eq!(line_amount(d("1.5"), d("-0.01"), usd), d("-0.02"));
-    }
-
-    #[test]
-    fn only_open_invoices_with_a_balance_are_past_due() {
-        let due = date!(2026 - 10 - 31);
-        let today = date!(2026 - 11 - 22);
-        assert_eq!(days_past_due(InvoiceStatus::Open, due, d("1"), today), 22);
-        assert_eq!(days_past_due(InvoiceStatus::Open, due, d("0"), today), 0);
-        assert_eq!(days_past_due(InvoiceStatus::Paid, due, d("1"), today), 0);
-        assert_eq!(days_past_due(InvoiceStatus::Open, today, d("1"), today), 0);
     }
 
     #[test]

@@ -363,7 +363,7 @@ impl PaymentView {
         refunds: Vec<RefundRow>,
         deductions: Vec<DeductionRow>,
     ) -> PaymentView {
-        let unapplied = super::rules::unapplied(&p);
+        let unapplied = p.unapplied();
         let c = p.currency.clone();
         PaymentView {
             id: p.id,
@@ -545,4 +545,31 @@ pub struct DeductionFilter {
     pub payment_id: Option<Uuid>,
     pub status: Option<DeductionStatus>,
     pub reason: Option<DeductionReason>,
+}
+
+/// What is left of a payment to apply or refund (nothing once returned).
+impl PaymentRow {
+    pub fn unapplied(&self) -> Decimal {
+        if self.status == PaymentStatus::Returned {
+            Decimal::ZERO
+        } else {
+            self.amount - self.amount_applied - self.amount_refunded
+        }
+    }
+}
+
+/// The account's history of payments: how many were received and returned (all time and in
+/// the last 12 months), and the latest dates.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, diesel::QueryableByName)]
+pub struct PaymentHistory {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub payments_received: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    pub last_payment_date: Option<time::Date>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub returned_payments: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub returned_last_12_months: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    pub last_returned_on: Option<time::Date>,
 }

@@ -397,7 +397,7 @@ async fn apply_auto(
     stamp: &Stamp,
 ) -> Result<Moves, ApiError> {
     let mut invoices = store::lock_open_invoices(conn, payment.account_id).await?;
-    let plan = rules::auto_plan(rules::unapplied(payment), &invoices);
+    let plan = rules::auto_plan(payment.unapplied(), &invoices);
     let mut moves = Moves::default();
     for (id, amount) in &plan {
         let invoice = invoices.iter_mut().find(|i| i.id == *id).expect("locked");

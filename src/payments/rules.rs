@@ -43,15 +43,6 @@ fn on_invoice<'a>(p: &'a PaymentRow, invoice: &InvoiceRow) -> Target<'a> {
     }
 }
 
-/// What is left of a payment to apply or refund (nothing once returned).
-pub fn unapplied(p: &PaymentRow) -> Decimal {
-    if p.status == PaymentStatus::Returned {
-        Decimal::ZERO
-    } else {
-        p.amount - p.amount_applied - p.amount_refunded
-    }
-}
-
 /// The status a payment's amounts put it in.
 pub fn status_of(p: &PaymentRow) -> PaymentStatus {
     if p.returned_on.is_some() {
@@ -156,7 +147,7 @@ pub fn application_refusal(
             "must be more than zero".into(),
         );
     }
-    let left = unapplied(payment);
+    let left = payment.unapplied();
     if amount > left {
         return problem(
             amount_field,
@@ -350,7 +341,7 @@ pub fn refund_refusal(payment: &PaymentRow, amount: Decimal) -> Option<ApiError>
             "The payment was returned by the bank; there is nothing to refund.",
         ));
     }
-    let left = unapplied(payment);
+    let left = payment.unapplied();
     if amount > left {
         return Some(ApiError::field(
             "amount",
@@ -960,7 +951,7 @@ mod tests {
                     }
                 }
                 assert!(p.amount_applied + p.amount_refunded <= p.amount);
-                assert!(unapplied(&p) >= Decimal::ZERO);
+                assert!(p.unapplied() >= Decimal::ZERO);
                 let live: Decimal = apps.iter().map(|(_, a)| a.amount).sum();
                 assert_eq!(live, p.amount_applied);
                 for i in &invoices {

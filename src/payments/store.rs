@@ -506,27 +506,11 @@ pub async fn view(conn: &mut Conn, row: PaymentRow) -> Result<PaymentView, ApiEr
     Ok(views(conn, vec![row]).await?.remove(0))
 }
 
-/// The account's history of payments: how many were received and returned (all time and in
-/// the last 12 months), and the latest dates.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, diesel::QueryableByName)]
-pub struct PaymentHistory {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub payments_received: i64,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
-    pub last_payment_date: Option<time::Date>,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub returned_payments: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub returned_last_12_months: i64,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
-    pub last_returned_on: Option<time::Date>,
-}
-
 pub async fn history(
     conn: &mut Conn,
     account_id: Uuid,
     today: time::Date,
-) -> Result<PaymentHistory, ApiError> {
+) -> Result<super::model::PaymentHistory, ApiError> {
     use diesel::sql_types::{Date, Uuid as SqlUuid};
     Ok(diesel::sql_query(
         "SELECT count(*) AS payments_received,

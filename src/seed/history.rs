@@ -1129,9 +1129,7 @@ impl Book {
             let p = self.receive(d, amount, ApplicationMode::Auto, shared);
             let stamp = self.payment_stamp(p);
             self.apply_auto(p, &stamp);
-            if crate::payments::rules::unapplied(&self.payments[p]) > Decimal::ZERO
-                && self.rng.chance(300)
-            {
+            if self.payments[p].unapplied() > Decimal::ZERO && self.rng.chance(300) {
                 let on = d + Duration::days(self.rng.range(10, 30));
                 if on <= shared.options.as_of {
                     self.schedule(on, Event::Refund(p));
@@ -1233,7 +1231,7 @@ impl Book {
     }
 
     fn apply_oldest_first(&mut self, p: usize, source: ApplicationSource, stamp: &Stamp) {
-        let available = crate::payments::rules::unapplied(&self.payments[p]);
+        let available = self.payments[p].unapplied();
         let plan = crate::payments::rules::auto_plan(
             available,
             self.open.iter().map(|&i| &self.invoices[i]),
@@ -1697,7 +1695,7 @@ impl Book {
         let invoice = &mut self.invoices[i];
         let apply = amount
             .min(crate::credit_memos::rules::creditable(invoice))
-            .min(crate::credit_memos::rules::unapplied(&memo));
+            .min(memo.unapplied());
         if apply > Decimal::ZERO {
             let date = d.max(invoice.invoice_date);
             let (application, pair) =
@@ -1716,7 +1714,7 @@ impl Book {
 
     /// The unapplied cash of an overpayment goes back to the customer.
     fn refund(&mut self, d: Date, p: usize) {
-        let amount = crate::payments::rules::unapplied(&self.payments[p]);
+        let amount = self.payments[p].unapplied();
         if amount <= Decimal::ZERO {
             return;
         }
