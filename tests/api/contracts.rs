@@ -9,6 +9,23 @@ fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
+/// The fields and codes of a new equipment's 422.
+async fn refused_equipment(
+    app: &TestApp,
+    contract_id: &str,
+    body: &Value,
+) -> Vec<(String, String)> {
+    let reply = app
+        .post(
+            &format!("/v1/contracts/{contract_id}/equipment"),
+            &token(Role::Billing),
+            body,
+        )
+        .await
+        .expect(422);
+    fields(&reply)
+}
+
 fn fields(reply: &Reply) -> Vec<(String, String)> {
     reply.body["errors"]
         .as_array()
@@ -1530,31 +1547,15 @@ async fn equipment_with_a_known_serial_or_invalid_meters_is_refused() {
     let mut body = equipment_body("SN-3", &code, &d("2025-02-01"));
     let meter = body["meters"][0].clone();
     body["meters"].as_array_mut().unwrap().push(meter);
-    let reply = app
-        .post(
-            &format!("/v1/contracts/{contract_id}/equipment"),
-            &token(Role::Billing),
-            &body,
-        )
-        .await
-        .expect(422);
     assert_eq!(
-        fields(&reply),
+        refused_equipment(&app, &contract_id, &body).await,
         [("meters".to_string(), "duplicate_meter_type".to_string())]
     );
 
     let mut body = equipment_body(" ", &code, &d("2025-02-01"));
     merge(&mut body, json!({"make": ""}));
-    let reply = app
-        .post(
-            &format!("/v1/contracts/{contract_id}/equipment"),
-            &token(Role::Billing),
-            &body,
-        )
-        .await
-        .expect(422);
     assert_eq!(
-        fields(&reply),
+        refused_equipment(&app, &contract_id, &body).await,
         [
             ("serial_number".to_string(), "required".to_string()),
             ("make".to_string(), "required".to_string())
@@ -1567,16 +1568,8 @@ async fn equipment_with_a_known_serial_or_invalid_meters_is_refused() {
         json!({"install_address": {"line1": "100 Main St", "city": "Springfield",
                                    "postal_code": "", "country": "usa"}}),
     );
-    let reply = app
-        .post(
-            &format!("/v1/contracts/{contract_id}/equipment"),
-            &token(Role::Billing),
-            &body,
-        )
-        .await
-        .expect(422);
     assert_eq!(
-        fields(&reply),
+        refused_equipment(&app, &contract_id, &body).await,
         [
             (
                 "install_address.postal_code".to_string(),
