@@ -93,7 +93,10 @@ def before_call(context, case, kwargs):
 
     params = case.path_parameters or {}
     if isinstance(params.get("id"), str) and _UUID.fullmatch(params["id"]) and _random.random() < _SWAP:
-        children = [name for name in params if name in _pairs]
+        children = [
+            name for name in params
+            if name in _pairs and isinstance(params[name], str) and _UUID.fullmatch(params[name])
+        ]
         if children and _pairs[children[0]]:
             parent, child = _random.choice(_pairs[children[0]])
             params["id"], params[children[0]] = parent, child

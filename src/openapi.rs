@@ -526,9 +526,6 @@ pub fn problem_codes(op: &utoipa::openapi::path::Operation) -> Vec<(String, Vec<
                         .map(|(_, codes)| codes.to_vec())
                         .unwrap_or_default();
                     let mut codes = own;
-                    if has("If-Match") && !codes.contains(&"version_conflict") {
-                        codes.push("version_conflict");
-                    }
                     codes.push("concurrent_update");
                     codes
                 }

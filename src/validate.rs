@@ -242,7 +242,7 @@ pub fn is_email(v: &str) -> bool {
     let Some((local, domain)) = v.split_once('@') else {
         return false;
     };
-    v.len() <= 254
+    v.chars().count() <= 254
         && !local.is_empty()
         && domain.contains('.')
         && !domain.starts_with('.')

@@ -208,10 +208,15 @@ pub struct StepRow {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
-    #[schema(example = "Reminder: invoice {{invoice.number}} is past due")]
+    #[schema(
+        max_length = 500,
+        example = "Reminder: invoice {{invoice.number}} is past due"
+    )]
     pub subject: String,
+    #[schema(max_length = 20000)]
     pub text: String,
     /// Made from `text` when absent.
+    #[schema(max_length = 50000)]
     pub html: Option<String>,
 }
 

@@ -149,6 +149,7 @@ pub struct NewPlacement {
     /// Default today; not in the future.
     pub placed_on: Option<Date>,
     /// Percent, 0 to 100, up to 4 decimals.
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = crate::money::DecimalString, example = "25")]
     pub commission_rate: Decimal,
     /// An active `expense` code to post the agency's commission under; required unless the
@@ -161,6 +162,7 @@ pub struct NewPlacement {
 #[serde(deny_unknown_fields)]
 pub struct NewRecovery {
     /// The whole amount the agency collected from the customer.
+    #[serde(with = "crate::money::decimal")]
     #[schema(value_type = crate::money::DecimalString, example = "400.00")]
     pub amount: Decimal,
     /// Default today; not in the future nor before the placement.

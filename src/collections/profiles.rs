@@ -430,6 +430,7 @@ pub struct NewRule {
     pub collector: String,
     pub partner_id: Option<Uuid>,
     pub risk_level: Option<RiskLevel>,
+    #[serde(default, with = "crate::money::decimal_option")]
     #[schema(value_type = Option<crate::money::DecimalString>, example = "10000.00")]
     pub min_balance: Option<Decimal>,
 }

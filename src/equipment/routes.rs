@@ -186,6 +186,7 @@ pub async fn create_equipment(
             };
             let mut e = Errors::default();
             rules::validate(&row, &mut e);
+            rules::validate_address(row.install_address.as_ref(), &mut e);
             let (meters, plans, readings) =
                 meter_rows(conn, &ctx, "meters", &new.meters, &row, &contract, &mut e).await?;
             e.finish()?;
@@ -335,6 +336,10 @@ pub async fn update_equipment(
             };
             let mut e = Errors::default();
             rules::validate(&next, &mut e);
+            rules::validate_address(
+                patch.install_address.as_ref().and_then(Option::as_ref),
+                &mut e,
+            );
             e.finish()?;
             let contract = crate::contracts::store::find(conn, current.contract_id).await?;
             let before = equipment_view(conn, current).await?;

@@ -3,6 +3,7 @@
 use rust_decimal::Decimal;
 
 use super::model::{EquipmentRow, NewMeter};
+use crate::accounts::model::Address;
 use crate::money::Currency;
 use crate::validate::Errors;
 
@@ -10,9 +11,6 @@ pub fn validate(e: &EquipmentRow, errors: &mut Errors) {
     errors.text("serial_number", &e.serial_number, 64);
     errors.text("make", &e.make, 100);
     errors.text("model", &e.model, 100);
-    if let Some(address) = &e.install_address {
-        crate::accounts::rules::address("install_address", address, errors);
-    }
     let (earliest, latest) = (
         crate::contracts::rules::EARLIEST,
         crate::contracts::rules::LATEST,
@@ -37,6 +35,14 @@ pub fn validate(e: &EquipmentRow, errors: &mut Errors) {
                 "must not be before installed_on",
             );
         }
+    }
+}
+
+/// An install address given in a request follows the rules of a billing address. Checked
+/// only when given, so that equipment recorded before the rule can still be changed.
+pub fn validate_address(address: Option<&Address>, errors: &mut Errors) {
+    if let Some(address) = address {
+        crate::accounts::rules::address("install_address", address, errors);
     }
 }
 

@@ -1578,6 +1578,44 @@ async fn equipment_with_a_known_serial_or_invalid_meters_is_refused() {
             ("install_address.country".to_string(), "invalid".to_string())
         ]
     );
+    // Equipment recorded before addresses were checked can still be changed; a new address
+    // given in a change is checked.
+    let equipment = install(
+        &app,
+        &contract_id,
+        &equipment_body("SN-7", &code, &d("2025-02-01")),
+    )
+    .await;
+    app.execute(&format!(
+        "UPDATE equipment SET install_address = install_address || '{{\"country\": \"usa\"}}' WHERE id = '{}'",
+        id(&equipment)
+    ))
+    .await
+    .unwrap();
+    let path = format!("/v1/equipment/{}", id(&equipment));
+    let reply = app
+        .patch(
+            &path,
+            &token(Role::Billing),
+            &json!({"install_address": {"line1": " ", "city": "Springfield", "country": "US"},
+                    "version": 1}),
+        )
+        .await
+        .expect(422);
+    assert_eq!(
+        fields(&reply),
+        [("install_address.line1".to_string(), "required".to_string())]
+    );
+    let changed = app
+        .patch(
+            &path,
+            &token(Role::Billing),
+            &json!({"model": "IM C3500", "version": 1}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(changed.body["model"], "IM C3500");
+    assert_eq!(changed.body["install_address"]["country"], "usa");
     app.post(
         &format!("/v1/contracts/{}/equipment", uuid::Uuid::now_v7()),
         &token(Role::Billing),
@@ -1593,10 +1631,10 @@ async fn equipment_with_a_known_serial_or_invalid_meters_is_refused() {
     .await
     .expect_problem(403, "forbidden");
 
-    assert_eq!(app.count("equipment").await, 1);
-    assert_eq!(app.count("meters").await, 1);
-    assert_eq!(app.count("meter_plans").await, 1);
-    assert_eq!(app.count("meter_readings").await, 1);
+    assert_eq!(app.count("equipment").await, 2);
+    assert_eq!(app.count("meters").await, 2);
+    assert_eq!(app.count("meter_plans").await, 2);
+    assert_eq!(app.count("meter_readings").await, 2);
 }
 
 #[tokio::test]
