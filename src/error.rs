@@ -245,6 +245,16 @@ impl From<diesel::result::Error> for ApiError {
                     "is outside what the service accepts",
                 )])
             }
+            // A number beyond its column (22003); the rules should refuse it first, naming it.
+            Error::DatabaseError(_, info)
+                if info.message().starts_with("numeric field overflow") =>
+            {
+                ApiError::field(
+                    "body",
+                    "out_of_range",
+                    "holds a number larger than the service stores",
+                )
+            }
             Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence") => {
                 ApiError::field(
                     "body",

@@ -332,8 +332,15 @@ pub fn step_rows(policy_id: Uuid, version: i32, steps: &[NewStep], e: &mut Error
         }
         last_days = step.days_past_due;
         let min_balance = step.min_balance.unwrap_or(Decimal::ZERO);
-        if min_balance.is_sign_negative() || min_balance.scale() > 4 {
-            e.add(&at("min_balance"), "invalid", "must be an amount ≥ 0");
+        if min_balance.is_sign_negative()
+            || min_balance.scale() > 4
+            || min_balance >= super::profiles::MAX_MIN_BALANCE
+        {
+            e.add(
+                &at("min_balance"),
+                "invalid",
+                "must be an amount ≥ 0 and below 100000000000000",
+            );
         }
         let (subject, text) = step.action.default_template();
         let template = step.template.clone().unwrap_or(Template {

@@ -435,6 +435,9 @@ pub struct NewRule {
     pub min_balance: Option<Decimal>,
 }
 
+/// What a `min_balance` column (numeric(18, 4)) holds: less than 10^14.
+pub const MAX_MIN_BALANCE: Decimal = Decimal::from_parts(276447232, 23283, 0, false, 0);
+
 /// Whether the rule takes an account with this partner, level and open balance.
 pub fn matches(rule: &RuleRow, partner: Option<Uuid>, level: RiskLevel, balance: Decimal) -> bool {
     rule.partner_id.is_none_or(|p| partner == Some(p))
@@ -475,9 +478,13 @@ pub async fn create_rule(
     e.text("collector", &new.collector, 200);
     if new
         .min_balance
-        .is_some_and(|m| m.is_sign_negative() || m.scale() > 4)
+        .is_some_and(|m| m.is_sign_negative() || m.scale() > 4 || m >= MAX_MIN_BALANCE)
     {
-        e.add("min_balance", "invalid", "must be an amount ≥ 0");
+        e.add(
+            "min_balance",
+            "invalid",
+            "must be an amount ≥ 0 and below 100000000000000",
+        );
     }
     e.finish()?;
     let fingerprint = idempotency::fingerprint("POST", "/v1/collections/assignment-rules", &new)?;

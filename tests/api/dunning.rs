@@ -598,6 +598,17 @@ async fn the_worklist_orders_a_portfolio_by_risk_then_next_action() {
     )
     .await
     .expect_problem(409, "position_taken");
+    // A floor beyond what the column holds is refused, naming the field.
+    let reply = app
+        .post(
+            "/v1/collections/assignment-rules",
+            &manager(),
+            &json!({"position": 3, "collector": "collector-3",
+                    "min_balance": "6452328092395956112"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(reply.error_field(), "min_balance");
     app.patch(
         &format!("/v1/collections/accounts/{big}"),
         &manager(),
