@@ -5,16 +5,19 @@
 //! row; when the first commits, it finds the completed row and replays it. A failed request
 //! rolls its key back, so the caller may retry it.
 
+use std::future::Future;
+
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use diesel::prelude::*;
 use diesel::upsert::on_constraint;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::audit::{self, Audited};
 use crate::context::Ctx;
-use crate::db::{Cached, Conn};
+use crate::db::{Cached, Conn, DbPool};
 use crate::error::ApiError;
 use crate::schema::idempotency_keys::dsl as k;
 
@@ -139,6 +142,89 @@ impl Claim {
             replayed: false,
         })
     }
+}
+
+/// What a write did: the status it answers with, the action the audit log records, and the
+/// resource as it was (`None` when the write made it) and as it is.
+pub struct Written<T> {
+    pub status: StatusCode,
+    pub action: &'static str,
+    pub before: Option<T>,
+    pub after: T,
+}
+
+impl<T> Written<T> {
+    /// A resource the write made: 201 Created.
+    pub fn created(action: &'static str, after: T) -> Self {
+        Written {
+            status: StatusCode::CREATED,
+            action,
+            before: None,
+            after,
+        }
+    }
+
+    /// A resource the write changed: 200 OK.
+    pub fn changed(action: &'static str, before: T, after: T) -> Self {
+        Written {
+            status: StatusCode::OK,
+            action,
+            before: Some(before),
+            after,
+        }
+    }
+}
+
+/// An `async` closure over the transaction's connection whose future can cross threads, as
+/// the pool's transactions require. Implemented by every such closure; it only names the
+/// closure's future so that its `Send` can be asked for.
+pub trait Effect<C, R>: AsyncFnOnce(C) -> R + FnOnce(C) -> <Self as Effect<C, R>>::Fut {
+    type Fut: Future<Output = R>;
+}
+
+impl<F, C, Fut, R> Effect<C, R> for F
+where
+    F: AsyncFnOnce(C) -> R + FnOnce(C) -> Fut,
+    Fut: Future<Output = R>,
+{
+    type Fut = Fut;
+}
+
+/// Runs one write in one transaction: claims `key` (or replays its first response), runs
+/// `effect`, records what it did in the audit log, and stores the response with the key.
+/// Any error rolls all of it back, the key's claim included, so the caller may retry.
+/// Without a key the write simply runs once.
+pub async fn write<T, F>(
+    pool: &DbPool,
+    ctx: &Ctx,
+    key: Option<&str>,
+    fingerprint: &str,
+    effect: F,
+) -> Result<Stored, ApiError>
+where
+    T: Audited + Send + Sync,
+    for<'r> F: AsyncFnOnce(&'r mut Conn) -> Result<Written<T>, ApiError>
+        + Effect<&'r mut Conn, Result<Written<T>, ApiError>, Fut: Send>
+        + Send,
+{
+    let mut conn = crate::db::conn(pool).await?;
+    conn.transaction(async |conn| {
+        let claim = match begin(conn, ctx, key, fingerprint).await? {
+            Begin::Replay(stored) => return Ok(stored),
+            Begin::Fresh(claim) => claim,
+        };
+        let written = effect(conn).await?;
+        audit::changed(
+            conn,
+            ctx,
+            written.action,
+            written.before.as_ref(),
+            Some(&written.after),
+        )
+        .await?;
+        claim.finish(conn, written.status, &written.after).await
+    })
+    .await
 }
 
 /// Replaces the response recorded with `key`, for an effect that goes on after the

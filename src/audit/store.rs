@@ -48,6 +48,41 @@ pub async fn record<T: Serialize>(
     Ok(())
 }
 
+/// A resource whose changes the audit log records: its entity type, its id, and the account
+/// it belongs to.
+pub trait Audited: Serialize {
+    const ENTITY: &'static str;
+    fn entity_id(&self) -> Uuid;
+    fn account_id(&self) -> Option<Uuid>;
+}
+
+/// Records `action` on a resource, from what it was (`None` when it is new) to what it is
+/// (`None` when it is gone); call inside the change's transaction.
+pub async fn changed<T: Audited>(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    action: &str,
+    before: Option<&T>,
+    after: Option<&T>,
+) -> Result<(), ApiError> {
+    let Some(subject) = after.or(before) else {
+        return Err(ApiError::internal("an audit change names no resource"));
+    };
+    record(
+        conn,
+        ctx,
+        Change {
+            action,
+            entity_type: T::ENTITY,
+            entity_id: subject.entity_id(),
+            account_id: subject.account_id(),
+            before,
+            after,
+        },
+    )
+    .await
+}
+
 /// Entries matching the filter, newest first, after the cursor id.
 pub async fn list(
     conn: &mut Conn,
