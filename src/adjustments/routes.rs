@@ -192,7 +192,7 @@ async fn late_fee(
         ),
         None => format!("Late fee{of}"),
     };
-    let invoice = crate::invoices::routes::fee_invoice(
+    let invoice = crate::invoices::service::fee_invoice(
         conn,
         ctx,
         &state.config.billing.numbering,

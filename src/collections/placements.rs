@@ -575,7 +575,7 @@ pub async fn create_recovery(
                 updated_at: stamp.now,
             };
             let payment_view =
-                crate::payments::routes::receive(conn, &ctx, &mut payment, None, &stamp).await?;
+                crate::payments::service::receive(conn, &ctx, &mut payment, None, &stamp).await?;
             audit::record(
                 conn,
                 &ctx,

@@ -5,5 +5,6 @@ pub mod model;
 pub mod presentments;
 pub mod routes;
 pub mod rules;
+pub mod service;
 pub mod settings;
 pub mod store;

@@ -2,9 +2,11 @@
 //! due first, or by hand) and their reversal, refunds, returned payments, and the deductions
 //! short payments leave.
 
+pub mod application;
 pub mod deductions;
 pub mod model;
 pub mod routes;
 pub mod rules;
+pub mod service;
 pub mod settings;
 pub mod store;

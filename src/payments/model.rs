@@ -573,3 +573,13 @@ pub struct PaymentHistory {
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
     pub last_returned_on: Option<time::Date>,
 }
+
+impl crate::audit::Audited for PaymentView {
+    const ENTITY: &'static str = "payment";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}
