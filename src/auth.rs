@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use crate::config::JwtSettings;
 use crate::error::ApiError;
-use crate::AppState;
 
 crate::text_enum! {
     /// A caller's role, carried in the token's `role` claim.
@@ -526,9 +525,9 @@ pub fn mint(
 }
 
 fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal("application state missing"))?;
+    let keys = req
+        .app_data::<web::Data<KeySet>>()
+        .ok_or_else(|| ApiError::internal("the application has no signing keys"))?;
     let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
         ApiError::Unauthorized(
             "missing_token",
@@ -550,7 +549,7 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
                 "The Authorization header must be `Bearer <token>`.".into(),
             )
         })?;
-    state.keys.verify(token)
+    keys.verify(token)
 }
 
 impl FromRequest for Principal {

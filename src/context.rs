@@ -10,6 +10,7 @@ use time::{Date, OffsetDateTime};
 use crate::auth::{Permission, Principal};
 use crate::clock::Clock;
 use crate::error::ApiError;
+use crate::ledger::model::Stamp;
 use crate::observability::RequestId;
 
 /// The authenticated caller, the request id, and the instant the request is served at (from
@@ -33,6 +34,15 @@ impl Ctx {
     /// The partner a partner token is confined to; `None` for internal roles.
     pub fn partner_scope(&self) -> Option<uuid::Uuid> {
         self.principal.partner_id
+    }
+
+    /// The stamp of this request's changes, at the request's instant.
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            now: self.now,
+            actor: self.principal.subject.clone(),
+            request_id: self.request_id.clone(),
+        }
     }
 
     /// Scope of idempotency keys: keys of different callers never collide.

@@ -9,7 +9,6 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError};
-use crate::AppState;
 
 /// A JSON body: content type checked, size limited, unknown fields and wrong types named.
 pub struct ApiJson<T>(pub T);
@@ -111,14 +110,18 @@ fn is_json(req: &HttpRequest) -> bool {
         })
 }
 
+/// The largest JSON body the application accepts, in bytes (app data; 256 KiB without it).
+#[derive(Debug, Clone, Copy)]
+pub struct JsonLimit(pub usize);
+
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.config.json_limit)
+            .app_data::<JsonLimit>()
+            .map(|l| l.0)
             .unwrap_or(256 * 1024);
         let json = is_json(req);
         let declared = req

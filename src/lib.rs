@@ -56,9 +56,8 @@ pub use crate::settings::Config;
 /// What every handler can reach.
 pub struct AppState {
     pub pool: DbPool,
-    pub keys: KeySet,
     pub config: Config,
-    pub metrics: Metrics,
+    pub metrics: web::Data<Metrics>,
     pub routes: Arc<RouteTable>,
     pub openapi_json: String,
     /// Wakes this instance's billing worker when a run is queued here.
@@ -80,7 +79,7 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(accounts::routes::close_account)
         .service(accounts::routes::account_history)
         .service(accounts::activity::account_activity)
-        .service(ledger::statement::account_statement)
+        .service(accounts::statement::account_statement)
         .service(accounts::contacts::create_contact)
         .service(accounts::contacts::list_contacts)
         .service(accounts::contacts::update_contact)
@@ -290,7 +289,7 @@ impl Application {
         listener: TcpListener,
         clock: Clock,
     ) -> Result<Application, String> {
-        let keys = KeySet::from_settings(&config.jwt)?;
+        let keys = web::Data::new(KeySet::from_settings(&config.jwt)?);
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let spec = openapi_spec();
         let billing_wakeup = Arc::new(tokio::sync::Notify::new());
@@ -310,10 +309,9 @@ impl Application {
             billing_wakeup,
             clock: clock.clone(),
             pool,
-            keys,
             routes: routes.clone(),
             openapi_json: openapi::add_body_rules(&spec).to_string(),
-            metrics: Metrics::default(),
+            metrics: web::Data::new(Metrics::default()),
             config: config.clone(),
         });
         let json_limit = config.json_limit;
@@ -340,6 +338,9 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(keys.clone())
+                .app_data(state.metrics.clone())
+                .app_data(extract::JsonLimit(json_limit))
                 .app_data(clock.clone())
                 .app_data(web::Data::from(routes.clone()))
                 .app_data(web::PathConfig::default().error_handler(extract::path_error))

@@ -11,8 +11,6 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 
-use crate::AppState;
-
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 tokio::task_local! {
@@ -68,7 +66,7 @@ pub async fn middleware(
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = req.method().to_string();
     let path = req.path().to_string();
 
@@ -97,10 +95,8 @@ pub async fn middleware(
             elapsed.as_secs_f64() * 1000.0
         )
     });
-    if let Some(state) = state {
-        state
-            .metrics
-            .observe(&method, &route, status, elapsed.as_secs_f64());
+    if let Some(metrics) = metrics {
+        metrics.observe(&method, &route, status, elapsed.as_secs_f64());
     }
     Ok(res)
 }

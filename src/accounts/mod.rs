@@ -5,4 +5,5 @@ pub mod contacts;
 pub mod model;
 pub mod routes;
 pub mod rules;
+pub mod statement;
 pub mod store;

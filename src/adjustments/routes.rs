@@ -455,7 +455,7 @@ pub async fn create_adjustment(
             )
             .await?;
             e.finish()?;
-            let stamp = Stamp::of(&ctx);
+            let stamp = ctx.stamp();
             let rows = match new.kind {
                 NewAdjustmentKind::LateFee => late_fee(conn, &state, &ctx, &new, &stamp).await?,
                 NewAdjustmentKind::SmallBalanceWriteOff => {

@@ -548,7 +548,7 @@ pub async fn create_recovery(
             }
             e.finish()?;
             let before = view(conn, row.clone()).await?;
-            let stamp = crate::payments::rules::Stamp::of(&ctx);
+            let stamp = ctx.stamp();
             let fee = commission(new.amount, row.commission_rate, currency);
             let mut payment = PaymentRow {
                 id: Uuid::now_v7(),

@@ -17,7 +17,6 @@ use crate::context::Ctx;
 use crate::credit_memos::model::{CreditLineRow, CreditReason};
 use crate::db::Conn;
 use crate::error::ApiError;
-use crate::ledger::model::Stamp;
 
 /// A recurring-charge line billed for the contract on a non-void invoice.
 #[derive(Debug, Clone, Queryable)]
@@ -146,7 +145,7 @@ async fn credit_advance(
     let charges = super::store::charges(conn, c.id).await?;
     let amendments = super::store::amendments(conn, c.id).await?;
     let (owners, suspended) = (owners(c, &amendments), suspensions(&amendments));
-    let stamp = Stamp::of(ctx);
+    let stamp = ctx.stamp();
     let mut by_account: Vec<(Uuid, Vec<CreditLineRow>)> = Vec::new();
     for line in &billed {
         let already: Decimal = credited

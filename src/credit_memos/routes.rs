@@ -341,7 +341,7 @@ pub async fn create_credit_memo(
             // The tax as things stand; fixed when the memo is issued.
             let taxes: Vec<rules::InvoiceTax> = invoices.iter().map(Into::into).collect();
             rules::tax_lines(&mut lines, &taxes, currency);
-            let stamp = Stamp::of(&ctx);
+            let stamp = ctx.stamp();
             let memo = new_memo(
                 account.id,
                 &account.currency,
@@ -392,7 +392,7 @@ macro_rules! memo_change {
                 };
                 let mut memo = store::lock($conn, $id).await?;
                 let before = store::view($conn, memo.clone()).await?;
-                let stamp = Stamp::of(ctx);
+                let stamp = ctx.stamp();
                 {
                     let $memo = &mut memo;
                     let $stamp = &stamp;

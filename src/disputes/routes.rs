@@ -257,7 +257,7 @@ pub async fn create_dispute(
             if let Some(refusal) = rules::open_refusal(&invoice, new.amount + tax) {
                 return Err(refusal);
             }
-            let stamp = Stamp::of(&ctx);
+            let stamp = ctx.stamp();
             let row = open(
                 conn,
                 &state,
@@ -339,7 +339,7 @@ pub async fn dispute_deduction(
             if let Some(refusal) = rules::open_refusal(&invoice, deduction.amount) {
                 return Err(refusal);
             }
-            let stamp = Stamp::of(&ctx);
+            let stamp = ctx.stamp();
             let description = new.description.as_deref().map_or_else(
                 || {
                     format!(
@@ -457,7 +457,7 @@ macro_rules! dispute_change {
                 };
                 let mut row = store::lock_visible($conn, $id, $partner).await?;
                 let before = store::view($conn, row.clone(), ctx.today()).await?;
-                let stamp = Stamp::of(ctx);
+                let stamp = ctx.stamp();
                 {
                     let $row = &mut row;
                     let $stamp = &stamp;
@@ -662,7 +662,7 @@ pub async fn add_note(
                 Begin::Fresh(claim) => claim,
             };
             let row = store::lock_visible(conn, id, ctx.partner_scope()).await?;
-            let stamp = Stamp::of(&ctx);
+            let stamp = ctx.stamp();
             store::insert_note(
                 conn,
                 &NoteRow {

@@ -2,5 +2,4 @@
 //! invoice balances derive from it; every later money movement writes here and nowhere else.
 
 pub mod model;
-pub mod statement;
 pub mod store;

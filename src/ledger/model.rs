@@ -140,15 +140,6 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    /// The stamp of a request's change, at the request's instant.
-    pub fn of(ctx: &crate::context::Ctx) -> Stamp {
-        Stamp {
-            now: ctx.now,
-            actor: ctx.principal.subject.clone(),
-            request_id: ctx.request_id.clone(),
-        }
-    }
-
     pub fn today(&self) -> Date {
         self.now.date()
     }

@@ -16,7 +16,6 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::financial_codes::model::FinancialCodeKind;
 use crate::idempotency::{self, Begin};
-use crate::ledger::model::Stamp;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::validate::Errors;
@@ -141,7 +140,7 @@ pub async fn write_off_deduction(
                 return Err(refusal);
             }
             let before = DeductionView::from(deduction.clone());
-            let stamp = Stamp::of(&ctx);
+            let stamp = ctx.stamp();
             let reason = write_off
                 .note
                 .as_deref()

@@ -82,7 +82,7 @@ pub async fn record(
             format!("must be the account's currency ({})", account.currency),
         ));
     }
-    let stamp = Stamp::of(ctx);
+    let stamp = ctx.stamp();
     let mut payment = PaymentRow {
         id: Uuid::now_v7(),
         number: store::next_number(conn).await?,
@@ -151,7 +151,7 @@ pub async fn apply(
         return Err(refusal);
     }
     let before = store::view(conn, payment.clone()).await?;
-    let stamp = Stamp::of(ctx);
+    let stamp = ctx.stamp();
     // Dated today, or the invoice's date when the invoice is dated later.
     let date = stamp.today().max(invoice.invoice_date);
     let mut moves = Moves::default();
@@ -213,7 +213,7 @@ pub async fn reverse_application(
         ));
     }
     let before = store::view(conn, payment.clone()).await?;
-    let stamp = Stamp::of(ctx);
+    let stamp = ctx.stamp();
     // Never dated before the application it undoes.
     let date = stamp.today().max(application.applied_on);
     let entries = rules::reverse(
@@ -259,7 +259,7 @@ pub async fn refund(
     new: &NewRefund,
 ) -> Result<Written<PaymentView>, ApiError> {
     let mut payment = store::lock(conn, id).await?;
-    let stamp = Stamp::of(ctx);
+    let stamp = ctx.stamp();
     let refunded_on = new.refunded_on.unwrap_or(stamp.today());
     let mut e = Errors::default();
     rules::check_amount(
@@ -314,7 +314,7 @@ pub async fn return_payment(
     numbering: &Numbering,
 ) -> Result<Written<PaymentView>, ApiError> {
     let mut payment = store::lock(conn, id).await?;
-    let stamp = Stamp::of(ctx);
+    let stamp = ctx.stamp();
     let returned_on = how.returned_on.unwrap_or(stamp.today());
     let mut e = Errors::default();
     let earliest = store::last_movement(conn, id)
@@ -358,12 +358,9 @@ pub async fn return_payment(
         store::update_application(conn, application).await?;
     }
     store::cancel_deductions(conn, id, &invoice_ids, &stamp).await?;
-    moves.entries.push(rules::mark_returned(
-        &mut payment,
-        how,
-        returned_on,
-        &stamp,
-    ));
+    moves
+        .entries
+        .push(rules::mark_returned(&mut payment, how, returned_on, &stamp));
     moves.invoices = invoices;
     if how.charge_fee {
         let account =

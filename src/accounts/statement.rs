@@ -17,12 +17,12 @@ use time::{Date, Duration};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::model::{DocumentType, EntryRow, LedgerKind};
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
+use crate::ledger::model::{DocumentType, EntryRow, LedgerKind};
 use crate::money::Currency;
 use crate::openapi::responses::*;
 use crate::pdf::{Align, Layout};
