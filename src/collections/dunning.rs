@@ -99,6 +99,10 @@ impl DunningAction {
 }
 
 /// The fields a template may use, as `{{name}}`.
+
+/// What a `min_balance` column (numeric(18, 4)) holds: less than 10^14.
+pub const MAX_MIN_BALANCE: Decimal = Decimal::from_parts(276447232, 23283, 0, false, 0);
+
 pub const FIELDS: &[&str] = &[
     "account.name",
     "account.number",
@@ -334,7 +338,7 @@ pub fn step_rows(policy_id: Uuid, version: i32, steps: &[NewStep], e: &mut Error
         let min_balance = step.min_balance.unwrap_or(Decimal::ZERO);
         if min_balance.is_sign_negative()
             || min_balance.scale() > 4
-            || min_balance >= super::profiles::MAX_MIN_BALANCE
+            || min_balance >= MAX_MIN_BALANCE
         {
             e.add(
                 &at("min_balance"),

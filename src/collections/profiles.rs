@@ -435,9 +435,6 @@ pub struct NewRule {
     pub min_balance: Option<Decimal>,
 }
 
-/// What a `min_balance` column (numeric(18, 4)) holds: less than 10^14.
-pub const MAX_MIN_BALANCE: Decimal = Decimal::from_parts(276447232, 23283, 0, false, 0);
-
 /// Whether the rule takes an account with this partner, level and open balance.
 pub fn matches(rule: &RuleRow, partner: Option<Uuid>, level: RiskLevel, balance: Decimal) -> bool {
     rule.partner_id.is_none_or(|p| partner == Some(p))
@@ -476,10 +473,9 @@ pub async fn create_rule(
         e.add("position", "out_of_range", "must be between 1 and 10000");
     }
     e.text("collector", &new.collector, 200);
-    if new
-        .min_balance
-        .is_some_and(|m| m.is_sign_negative() || m.scale() > 4 || m >= MAX_MIN_BALANCE)
-    {
+    if new.min_balance.is_some_and(|m| {
+        m.is_sign_negative() || m.scale() > 4 || m >= super::dunning::MAX_MIN_BALANCE
+    }) {
         e.add(
             "min_balance",
             "invalid",
