@@ -12,7 +12,7 @@ use super::model::{
     CreditRefundRow, NewCreditApplication, NewCreditMemo, NewCreditRefund, Rejection,
     VoidCreditMemo,
 };
-use super::service::{issue_and_apply, line_rows, new_memo, plain_line, targets_of_lines};
+use super::service::{issued, line_rows, new_memo, plain_line, submit, targets_of_lines};
 use super::{rules, store};
 use crate::audit::{self, Change};
 use crate::auth::Permission;
@@ -79,39 +79,6 @@ pub async fn release_dispute_hold(
         invoice.version += 1;
         invoice.updated_at = stamp.now;
         crate::invoices::store::update(conn, &invoice).await?;
-    }
-    Ok(())
-}
-
-/// Sends a draft for issue on behalf of `ctx`: issued and applied now when its total is within
-/// the caller's approval limit, else pending approval.
-pub async fn submit(
-    conn: &mut Conn,
-    state: &AppState,
-    ctx: &Ctx,
-    memo: &mut CreditMemoRow,
-    stamp: &Stamp,
-) -> Result<(), ApiError> {
-    let within = state
-        .config
-        .credits
-        .within_limit(ctx.principal.role, memo.total);
-    if rules::submit(memo, within, stamp) {
-        issued(conn, ctx, memo, stamp).await
-    } else {
-        store::update(conn, memo).await
-    }
-}
-
-/// Issues and applies a memo, and tells collections when credit moved.
-async fn issued(
-    conn: &mut Conn,
-    ctx: &Ctx,
-    memo: &mut CreditMemoRow,
-    stamp: &Stamp,
-) -> Result<(), ApiError> {
-    if issue_and_apply(conn, memo, stamp).await? {
-        crate::collections::events::cash_moved(conn, ctx, memo.account_id, false).await?;
     }
     Ok(())
 }
@@ -465,7 +432,7 @@ pub async fn issue_credit_memo(
             if let Some(refusal) = rules::issue_refusal(memo) {
                 return Err(refusal);
             }
-            submit(conn, &state, &ctx, memo, stamp).await
+            submit(conn, &state.config.credits, &ctx, memo, stamp).await
         }
     )
 }

@@ -858,7 +858,7 @@ pub async fn resolve_dispute(
                 };
                 let targets = credits::targets_of_lines(memo.id, &lines, &given);
                 crate::credit_memos::store::insert(conn, &memo, &lines, &targets).await?;
-                crate::credit_memos::routes::submit(conn, &state, &ctx, &mut memo, stamp).await?;
+                credits::submit(conn, &state.config.credits, &ctx, &mut memo, stamp).await?;
                 if memo.status == crate::credit_memos::model::CreditMemoStatus::PendingApproval {
                     // Until the credit is approved, its amount stays held on the invoice.
                     let mut invoice =
