@@ -1,6 +1,11 @@
 //! Credit memos as other domains make them: the rows of a new memo, and its issue and
 //! application, in the caller's transaction. (What follows when credit moves, for collections,
 //! is the caller's to set off, except in `submit` and `issued`, which tell collections.)
+//! And the commands of credit memos themselves: a new draft (`draft`) and the changes after
+//! it (`change`), each returning what it wrote for the audit log and the response.
+
+mod change;
+mod draft;
 
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -13,6 +18,9 @@ use crate::db::Conn;
 use crate::error::ApiError;
 use crate::ledger::model::Stamp;
 use crate::money::Currency;
+
+pub use change::{apply, approve, issue, refund, reject, void};
+pub use draft::create;
 
 /// A new draft memo row.
 #[allow(clippy::too_many_arguments)]
