@@ -98,11 +98,10 @@ impl DunningAction {
     }
 }
 
-/// The fields a template may use, as `{{name}}`.
-
 /// What a `min_balance` column (numeric(18, 4)) holds: less than 10^14.
 pub const MAX_MIN_BALANCE: Decimal = Decimal::from_parts(276447232, 23283, 0, false, 0);
 
+/// The fields a template may use, as `{{name}}`.
 pub const FIELDS: &[&str] = &[
     "account.name",
     "account.number",

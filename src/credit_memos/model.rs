@@ -469,3 +469,15 @@ impl CreditMemoRow {
         }
     }
 }
+
+impl crate::audit::Audited for CreditMemoView {
+    const ENTITY: &'static str = "credit_memo";
+
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}

@@ -1,16 +1,26 @@
 //! Credit memos as other domains make them: the rows of a new memo, and its issue and
 //! application, in the caller's transaction. (What follows when credit moves, for collections,
-//! is the caller's to set off.)
+//! is the caller's to set off, except in `submit` and `issued`, which tell collections.)
+//! And the commands of credit memos themselves: a new draft (`draft`) and the changes after
+//! it (`change`), each returning what it wrote for the audit log and the response.
+
+mod change;
+mod draft;
 
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::model::{CreditLineRow, CreditMemoRow, CreditMemoStatus, CreditReason, TargetRow};
+use super::settings::CreditSettings;
 use super::{rules, store};
+use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
 use crate::ledger::model::Stamp;
 use crate::money::Currency;
+
+pub use change::{apply, approve, issue, refund, reject, void};
+pub use draft::create;
 
 /// A new draft memo row.
 #[allow(clippy::too_many_arguments)]
@@ -108,6 +118,36 @@ pub fn targets_of_lines(
         }
     }
     out
+}
+
+/// Sends a draft for issue on behalf of `ctx`: issued and applied now when its total is within
+/// the caller's approval limit, else pending approval.
+pub async fn submit(
+    conn: &mut Conn,
+    credits: &CreditSettings,
+    ctx: &Ctx,
+    memo: &mut CreditMemoRow,
+    stamp: &Stamp,
+) -> Result<(), ApiError> {
+    let within = credits.within_limit(ctx.principal.role, memo.total);
+    if rules::submit(memo, within, stamp) {
+        issued(conn, ctx, memo, stamp).await
+    } else {
+        store::update(conn, memo).await
+    }
+}
+
+/// Issues and applies a memo, and tells collections when credit moved.
+pub async fn issued(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    memo: &mut CreditMemoRow,
+    stamp: &Stamp,
+) -> Result<(), ApiError> {
+    if issue_and_apply(conn, memo, stamp).await? {
+        crate::collections::events::cash_moved(conn, ctx, memo.account_id, false).await?;
+    }
+    Ok(())
 }
 
 /// Numbers and issues a memo, then applies it to its targets (each up to the invoice's

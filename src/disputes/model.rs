@@ -334,3 +334,15 @@ pub struct DisputeFilter {
     /// `breached`: active and past the SLA due date; `on_track`: active and not yet due.
     pub sla: Option<SlaState>,
 }
+
+impl crate::audit::Audited for DisputeView {
+    const ENTITY: &'static str = "dispute";
+
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}
