@@ -103,6 +103,16 @@ pub struct PartnerPatch {
     pub version: Option<i32>,
 }
 
+impl PartnerPatch {
+    /// Whether the patch changes nothing (only the version, or not even that).
+    pub fn names_nothing(&self) -> bool {
+        self.name.is_none()
+            && self.status.is_none()
+            && self.contact_email.is_none()
+            && self.contact_phone.is_none()
+    }
+}
+
 /// Filters of the partner list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

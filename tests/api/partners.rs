@@ -80,6 +80,17 @@ async fn partners_are_created_listed_read_and_updated() {
     )
     .await
     .expect_problem(409, "version_conflict");
+    // A patch naming no field changes nothing: 422, and the version stays.
+    let empty = app
+        .patch(
+            &format!("/v1/partners/{id}"),
+            &admin_token(),
+            &json!({"version": 2}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(empty.error_field(), "body");
+    assert_eq!(empty.body["errors"][0]["code"], "empty");
     let inactive = app
         .get("/v1/partners?status=inactive", &admin_token())
         .await
