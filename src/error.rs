@@ -8,29 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// One offending field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// Dotted path of the field in the request (`billing_address.country`, `limit`).
-    #[schema(example = "currency")]
-    pub field: String,
-    /// Stable machine code of the reason (`required`, `invalid`, `too_long`, `out_of_range`, ...).
-    #[schema(example = "invalid")]
-    pub code: String,
-    /// What is wrong, for a person.
-    #[schema(example = "must be a supported ISO 4217 currency code")]
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            code: code.to_string(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::refusal::{FieldError, Refusal};
 
 /// RFC 9457 problem details, as every error of this API is sent.
 #[derive(Debug, Serialize, ToSchema)]
@@ -297,6 +275,25 @@ fn connection_lost(err: &diesel::result::Error) -> bool {
         Error::BrokenTransactionManager => true,
         Error::RollbackErrorOnCommit { commit_error, .. } => connection_lost(commit_error),
         _ => false,
+    }
+}
+
+/// A rule's refusal, sent with the status of its kind.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Invalid(errors) => ApiError::Validation(errors),
+            Refusal::Conflict {
+                code,
+                detail,
+                field,
+            } => ApiError::Conflict {
+                code,
+                detail,
+                field,
+            },
+            Refusal::Forbidden(why) => ApiError::Forbidden(why),
+        }
     }
 }
 

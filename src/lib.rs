@@ -31,6 +31,7 @@ pub mod partners;
 pub mod payments;
 pub mod pdf;
 pub mod readings;
+pub mod refusal;
 pub mod schema;
 pub mod seed;
 pub mod settings;

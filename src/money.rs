@@ -6,7 +6,7 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::error::FieldError;
+use crate::refusal::FieldError;
 
 /// Supported ISO 4217 currencies and their minor units.
 const CURRENCIES: &[(&str, u32)] = &[

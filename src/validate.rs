@@ -1,6 +1,6 @@
 //! Small field checks shared by the resources; each collects every problem, not just the first.
 
-use crate::error::{ApiError, FieldError};
+use crate::refusal::{FieldError, Refusal};
 
 /// Collects field errors; `finish` turns them into one 422.
 #[derive(Default)]
@@ -75,11 +75,11 @@ impl Errors {
         }
     }
 
-    pub fn finish(self) -> Result<(), ApiError> {
+    pub fn finish(self) -> Result<(), Refusal> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(self.0))
+            Err(Refusal::Invalid(self.0))
         }
     }
 }

@@ -128,7 +128,7 @@ fn validate(row: &ContactRow) -> Result<(), ApiError> {
             "a contact needs an email or a phone number",
         );
     }
-    e.finish()
+    Ok(e.finish()?)
 }
 
 async fn find_for_update(

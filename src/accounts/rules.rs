@@ -9,8 +9,8 @@ use super::model::{
     RiskLevel,
 };
 use crate::auth::Permission;
-use crate::error::ApiError;
 use crate::money::Currency;
+use crate::refusal::Refusal;
 use crate::validate::Errors;
 
 /// Human account number `ACC-000042` from its sequence value.
@@ -19,7 +19,7 @@ pub fn account_number(n: i64) -> String {
 }
 
 /// Every rule an account must satisfy, checked after create and after each patch.
-pub fn validate(a: &AccountRow) -> Result<(), ApiError> {
+pub fn validate(a: &AccountRow) -> Result<(), Refusal> {
     let mut e = Errors::default();
     e.code("number", &a.number, 32);
     e.text("legal_name", &a.legal_name, 200);
@@ -262,10 +262,10 @@ mod tests {
         .into_row(account_number(7), OffsetDateTime::UNIX_EPOCH)
     }
 
-    fn fields(result: Result<(), ApiError>) -> Vec<String> {
+    fn fields(result: Result<(), Refusal>) -> Vec<String> {
         match result {
             Ok(()) => Vec::new(),
-            Err(ApiError::Validation(errors)) => errors
+            Err(Refusal::Invalid(errors)) => errors
                 .into_iter()
                 .map(|e| format!("{}:{}", e.field, e.code))
                 .collect(),

@@ -243,7 +243,7 @@ async fn small_balance(
     e.finish()?;
     let tolerance = state.config.payments.small_balance_tolerance;
     if let Some(refusal) = rules::small_balance_refusal(&invoice, amount, tolerance) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     if amount != undisputed && amount > Decimal::ZERO && amount <= undisputed {
         return Err(ApiError::field(
@@ -295,7 +295,7 @@ async fn bad_debt(
         (Some(id), _) => {
             let invoice = crate::invoices::store::lock_named(conn, id, "invoice_id").await?;
             if let Some(refusal) = rules::bad_debt_refusal(&invoice) {
-                return Err(refusal);
+                return Err(refusal.into());
             }
             if !new.include_not_yet_due && !rules::past_due_on(&invoice, today) {
                 return Err(ApiError::field(
@@ -328,7 +328,7 @@ async fn bad_debt(
                 ));
             }
             if let Some(refusal) = due.iter().find_map(rules::bad_debt_refusal) {
-                return Err(refusal);
+                return Err(refusal.into());
             }
             (due, not_yet.len())
         }

@@ -4,10 +4,10 @@
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::error::ApiError;
 use crate::invoices::model::{InvoiceRow, InvoiceStatus};
 use crate::ledger::model::{DocumentType, EntryRow, LedgerKind, Stamp, Target};
 use crate::money::Currency;
+use crate::refusal::Refusal;
 
 fn on_invoice(invoice: &InvoiceRow) -> Target<'_> {
     Target {
@@ -43,9 +43,9 @@ pub fn small_balance_refusal(
     invoice: &InvoiceRow,
     amount: Decimal,
     tolerance: Decimal,
-) -> Option<ApiError> {
+) -> Option<Refusal> {
     if invoice.status != InvoiceStatus::Open {
-        return Some(ApiError::field(
+        return Some(Refusal::field(
             "invoice_id",
             "not_open",
             format!(
@@ -55,14 +55,14 @@ pub fn small_balance_refusal(
         ));
     }
     if amount > tolerance {
-        return Some(ApiError::conflict(
+        return Some(Refusal::conflict(
             "above_tolerance",
             format!("{amount} is above the small-balance write-off tolerance ({tolerance})."),
         ));
     }
     let room = invoice.balance_due - invoice.disputed_amount;
     (amount > room).then(|| {
-        ApiError::field(
+        Refusal::field(
             "amount",
             "exceeds_balance",
             format!("is more than the invoice's undisputed balance ({room})"),
@@ -76,10 +76,10 @@ pub fn past_due_on(invoice: &InvoiceRow, today: time::Date) -> bool {
 }
 
 /// Why an invoice cannot be written off as bad debt, if it cannot.
-pub fn bad_debt_refusal(invoice: &InvoiceRow) -> Option<ApiError> {
+pub fn bad_debt_refusal(invoice: &InvoiceRow) -> Option<Refusal> {
     let number = invoice.number.as_deref().unwrap_or_default();
     if invoice.status != InvoiceStatus::Open || invoice.balance_due.is_zero() {
-        return Some(ApiError::conflict(
+        return Some(Refusal::conflict(
             "nothing_to_write_off",
             format!(
                 "Invoice {number} is {} with nothing open.",
@@ -88,7 +88,7 @@ pub fn bad_debt_refusal(invoice: &InvoiceRow) -> Option<ApiError> {
         ));
     }
     (!invoice.disputed_amount.is_zero()).then(|| {
-        ApiError::conflict(
+        Refusal::conflict(
             "invoice_disputed",
             format!("Invoice {number} is under dispute; resolve or withdraw the dispute first."),
         )

@@ -8,8 +8,8 @@ use super::model::{
     BillingFrequency, BillingTiming, ChargeRow, ContractPatch, ContractRow, ContractStatus,
     NewCharge, NewContract,
 };
-use crate::error::ApiError;
 use crate::money::Currency;
+use crate::refusal::Refusal;
 use crate::validate::Errors;
 
 /// Human contract number `CON-000042` from its sequence value.
@@ -161,7 +161,7 @@ pub fn charge_rows(
         .collect()
 }
 
-pub fn finish(e: Errors) -> Result<(), ApiError> {
+pub fn finish(e: Errors) -> Result<(), Refusal> {
     e.finish()
 }
 

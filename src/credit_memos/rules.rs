@@ -12,9 +12,9 @@ use time::Date;
 use uuid::Uuid;
 
 use super::model::{CreditApplicationRow, CreditLineRow, CreditMemoRow, CreditMemoStatus};
-use crate::error::ApiError;
 use crate::invoices::model::{InvoiceRow, InvoiceStatus};
 use crate::ledger::model::{DocumentType, EntryRow, LedgerKind, Stamp, Target};
+use crate::refusal::Refusal;
 
 /// The tax a credit of `net` from an invoice's taxable amount takes off the invoice, by the
 /// rule the invoice used (its rate on its taxable total, rounded half-up once): the invoice's
@@ -119,9 +119,9 @@ fn touch(m: &mut CreditMemoRow, stamp: &Stamp) {
 }
 
 /// Why the memo cannot be sent for issue, if it cannot.
-pub fn issue_refusal(m: &CreditMemoRow) -> Option<ApiError> {
+pub fn issue_refusal(m: &CreditMemoRow) -> Option<Refusal> {
     (m.status != CreditMemoStatus::Draft).then(|| {
-        ApiError::conflict(
+        Refusal::conflict(
             "invalid_status_transition",
             format!(
                 "The credit memo is {}; only a draft is issued.",
@@ -144,9 +144,9 @@ pub fn submit(m: &mut CreditMemoRow, within_limit: bool, stamp: &Stamp) -> bool 
 }
 
 /// Why `stamp.actor` cannot approve or reject the memo, if they cannot.
-pub fn approval_refusal(m: &CreditMemoRow, within_limit: bool, stamp: &Stamp) -> Option<ApiError> {
+pub fn approval_refusal(m: &CreditMemoRow, within_limit: bool, stamp: &Stamp) -> Option<Refusal> {
     if m.status != CreditMemoStatus::PendingApproval {
-        return Some(ApiError::conflict(
+        return Some(Refusal::conflict(
             "invalid_status_transition",
             format!(
                 "The credit memo is {}, not pending approval.",
@@ -155,12 +155,12 @@ pub fn approval_refusal(m: &CreditMemoRow, within_limit: bool, stamp: &Stamp) ->
         ));
     }
     if m.submitted_by.as_deref() == Some(stamp.actor.as_str()) {
-        return Some(ApiError::Forbidden(
+        return Some(Refusal::Forbidden(
             "whoever submitted a credit memo cannot approve or reject it".into(),
         ));
     }
     if !within_limit {
-        return Some(ApiError::Forbidden(format!(
+        return Some(Refusal::Forbidden(format!(
             "the credit memo's total {} is above your approval limit",
             m.total
         )));
@@ -198,9 +198,9 @@ pub fn application_refusal(
     m: &CreditMemoRow,
     invoice: &InvoiceRow,
     amount: Decimal,
-) -> Option<ApiError> {
+) -> Option<Refusal> {
     if m.status != CreditMemoStatus::Issued {
-        return Some(ApiError::conflict(
+        return Some(Refusal::conflict(
             "credit_memo_not_issued",
             format!(
                 "The credit memo is {}; only an issued memo is applied.",
@@ -208,7 +208,7 @@ pub fn application_refusal(
             ),
         ));
     }
-    let field = |code: &str, message: String| Some(ApiError::field("invoice_id", code, message));
+    let field = |code: &str, message: String| Some(Refusal::field("invoice_id", code, message));
     if invoice.account_id != m.account_id {
         return field("other_account", "is an invoice of another account".into());
     }
@@ -225,7 +225,7 @@ pub fn application_refusal(
         );
     }
     if amount <= Decimal::ZERO {
-        return Some(ApiError::field(
+        return Some(Refusal::field(
             "amount",
             "out_of_range",
             "must be more than zero",
@@ -233,7 +233,7 @@ pub fn application_refusal(
     }
     let left = m.unapplied();
     if amount > left {
-        return Some(ApiError::field(
+        return Some(Refusal::field(
             "amount",
             "exceeds_unapplied",
             format!("is more than the memo's unapplied credit ({left})"),
@@ -241,7 +241,7 @@ pub fn application_refusal(
     }
     let room = creditable(invoice);
     if amount > room {
-        return Some(ApiError::field(
+        return Some(Refusal::field(
             "amount",
             "exceeds_balance",
             format!("is more than the invoice's undisputed balance ({room})"),
@@ -305,9 +305,9 @@ pub fn apply(
 }
 
 /// Why a refund of `amount` is refused, if it is.
-pub fn refund_refusal(m: &CreditMemoRow, amount: Decimal) -> Option<ApiError> {
+pub fn refund_refusal(m: &CreditMemoRow, amount: Decimal) -> Option<Refusal> {
     if m.status != CreditMemoStatus::Issued {
-        return Some(ApiError::conflict(
+        return Some(Refusal::conflict(
             "credit_memo_not_issued",
             format!(
                 "The credit memo is {}; only an issued memo is refunded.",
@@ -317,7 +317,7 @@ pub fn refund_refusal(m: &CreditMemoRow, amount: Decimal) -> Option<ApiError> {
     }
     let left = m.unapplied();
     (amount > left).then(|| {
-        ApiError::field(
+        Refusal::field(
             "amount",
             "exceeds_unapplied",
             format!("is more than the memo's unapplied credit ({left})"),
@@ -341,7 +341,7 @@ pub fn refund(m: &mut CreditMemoRow, amount: Decimal, stamp: &Stamp) -> EntryRow
 
 /// Why the memo cannot be voided, if it cannot: an issued memo only while nothing of it is
 /// applied or refunded.
-pub fn void_refusal(m: &CreditMemoRow) -> Option<ApiError> {
+pub fn void_refusal(m: &CreditMemoRow) -> Option<Refusal> {
     let why = match m.status {
         CreditMemoStatus::Void => "The credit memo is already void.",
         CreditMemoStatus::Issued
@@ -351,7 +351,7 @@ pub fn void_refusal(m: &CreditMemoRow) -> Option<ApiError> {
         }
         _ => return None,
     };
-    Some(ApiError::conflict("credit_memo_not_voidable", why))
+    Some(Refusal::conflict("credit_memo_not_voidable", why))
 }
 
 /// Voids the memo; the entry that takes an issued memo's credit back off the account.
@@ -483,11 +483,11 @@ mod tests {
         assert_eq!(m.status, CreditMemoStatus::PendingApproval);
         assert!(matches!(
             approval_refusal(&m, true, &stamp("billing-user")),
-            Some(ApiError::Forbidden(_))
+            Some(Refusal::Forbidden(_))
         ));
         assert!(matches!(
             approval_refusal(&m, false, &stamp("manager")),
-            Some(ApiError::Forbidden(_))
+            Some(Refusal::Forbidden(_))
         ));
         assert!(approval_refusal(&m, true, &stamp("manager")).is_none());
         let entry = issue(&mut m, "CM-2026-000001".into(), &stamp("manager"));

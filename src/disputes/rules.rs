@@ -5,9 +5,9 @@ use rust_decimal::Decimal;
 use time::{Date, Duration, Weekday};
 
 use super::model::{DisputeReason, DisputeStatus, SlaState};
-use crate::error::ApiError;
 use crate::invoices::model::{InvoiceRow, InvoiceStatus};
 use crate::payments::model::DeductionReason;
+use crate::refusal::Refusal;
 
 /// `days` business days after `start`: Saturdays, Sundays and `holidays` do not count.
 pub fn add_business_days(start: Date, days: u32, holidays: &[Date]) -> Date {
@@ -39,9 +39,9 @@ pub fn undisputed(invoice: &InvoiceRow) -> Decimal {
 }
 
 /// Why `amount` cannot be disputed on the invoice, if it cannot.
-pub fn open_refusal(invoice: &InvoiceRow, amount: Decimal) -> Option<ApiError> {
+pub fn open_refusal(invoice: &InvoiceRow, amount: Decimal) -> Option<Refusal> {
     if invoice.status != InvoiceStatus::Open {
-        return Some(ApiError::field(
+        return Some(Refusal::field(
             "invoice_id",
             "not_open",
             format!(
@@ -52,7 +52,7 @@ pub fn open_refusal(invoice: &InvoiceRow, amount: Decimal) -> Option<ApiError> {
     }
     let room = undisputed(invoice);
     (amount > room).then(|| {
-        ApiError::field(
+        Refusal::field(
             "amount",
             "exceeds_undisputed_balance",
             format!("is more than the invoice's undisputed balance ({room})"),
@@ -61,7 +61,7 @@ pub fn open_refusal(invoice: &InvoiceRow, amount: Decimal) -> Option<ApiError> {
 }
 
 /// Why a dispute cannot move to `to`, if it cannot.
-pub fn transition_refusal(from: DisputeStatus, to: DisputeStatus) -> Option<ApiError> {
+pub fn transition_refusal(from: DisputeStatus, to: DisputeStatus) -> Option<Refusal> {
     use DisputeStatus::*;
     let allowed = matches!(
         (from, to),
@@ -72,7 +72,7 @@ pub fn transition_refusal(from: DisputeStatus, to: DisputeStatus) -> Option<ApiE
             )
     );
     (!allowed).then(|| {
-        ApiError::conflict(
+        Refusal::conflict(
             "invalid_status_transition",
             format!(
                 "A dispute that is {} cannot become {}.",

@@ -177,7 +177,7 @@ pub async fn create(
     }
     e.finish()?;
     if let Some(refusal) = rules::open_refusal(&invoice, new.amount + tax) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     let stamp = ctx.stamp();
     let row = open(
@@ -216,7 +216,7 @@ pub async fn dispute_deduction(
         ));
     }
     if let Some(refusal) = rules::open_refusal(&invoice, deduction.amount) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     let stamp = ctx.stamp();
     let description = new.description.as_deref().map_or_else(
@@ -348,7 +348,7 @@ pub async fn review(
 ) -> Result<Written<DisputeView>, ApiError> {
     let (mut row, before, stamp) = locked(conn, ctx, id, None).await?;
     if let Some(refusal) = rules::transition_refusal(row.status, DisputeStatus::UnderReview) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     row.status = DisputeStatus::UnderReview;
     if let Some(a) = &review.assignee {
@@ -369,7 +369,7 @@ pub async fn withdraw(
 ) -> Result<Written<DisputeView>, ApiError> {
     let (mut row, before, stamp) = locked(conn, ctx, id, ctx.partner_scope()).await?;
     if let Some(refusal) = rules::transition_refusal(row.status, DisputeStatus::Withdrawn) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     release(conn, &row, true, &stamp).await?;
     row.status = DisputeStatus::Withdrawn;

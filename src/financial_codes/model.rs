@@ -111,5 +111,5 @@ pub fn validate(row: &FinancialCodeRow) -> Result<(), ApiError> {
     e.code("code", &row.code, 32);
     e.text("name", &row.name, 200);
     e.optional_text("description", row.description.as_deref(), 1000);
-    e.finish()
+    Ok(e.finish()?)
 }

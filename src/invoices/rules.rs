@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use super::model::{InvoiceRow, InvoiceStatus, LineKind, LineRow, NewLine, References};
 use crate::accounts::model::AccountRow;
-use crate::error::FieldError;
 use crate::ledger::model::{DocumentType, EntryRow, LedgerKind};
 use crate::money::Currency;
+use crate::refusal::FieldError;
 use crate::validate::Errors;
 
 /// Most lines on a manual invoice.

@@ -126,7 +126,7 @@ pub fn validate(row: &PartnerRow) -> Result<(), ApiError> {
     e.text("name", &row.name, 200);
     e.email("contact_email", row.contact_email.as_deref());
     e.phone("contact_phone", row.contact_phone.as_deref());
-    e.finish()
+    Ok(e.finish()?)
 }
 
 impl NewPartner {

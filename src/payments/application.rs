@@ -293,7 +293,8 @@ pub(super) async fn apply_remittance(
                 line.amount,
                 &format!("remittance[{k}].{field}"),
                 &format!("remittance[{k}].amount"),
-            ),
+            )
+            .map(Into::into),
             &mut e,
         )?;
         if line.deduction_reason.is_some()

@@ -137,7 +137,7 @@ pub async fn write_off_deduction(
             .await?;
             e.finish()?;
             if let Some(refusal) = rules::write_off_refusal(&deduction, &invoice, tolerance) {
-                return Err(refusal);
+                return Err(refusal.into());
             }
             let before = DeductionView::from(deduction.clone());
             let stamp = ctx.stamp();

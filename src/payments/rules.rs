@@ -18,11 +18,11 @@ use super::model::{
     ApplicationRow, ApplicationSource, DeductionReason, DeductionRow, DeductionStatus, PaymentRow,
     PaymentStatus, RefundRow, ReturnPayment,
 };
-use crate::error::{ApiError, FieldError};
 use crate::invoices::model::{InvoiceRow, InvoiceStatus};
 pub use crate::ledger::model::Stamp;
 use crate::ledger::model::{DocumentType, EntryRow, LedgerKind, Target};
 use crate::money::Currency;
+use crate::refusal::{FieldError, Refusal};
 use crate::validate::Errors;
 
 /// The account-level side of a payment's entries (its unapplied cash).
@@ -104,17 +104,15 @@ pub fn application_refusal(
     amount: Decimal,
     field: &str,
     amount_field: &str,
-) -> Option<ApiError> {
+) -> Option<Refusal> {
     if payment.status == PaymentStatus::Returned {
-        return Some(ApiError::conflict(
+        return Some(Refusal::conflict(
             "payment_returned",
             "The payment was returned by the bank; it cannot be applied.",
         ));
     }
     let problem = |f: &str, code: &str, message: String| {
-        Some(ApiError::Validation(vec![FieldError::new(
-            f, code, message,
-        )]))
+        Some(Refusal::Invalid(vec![FieldError::new(f, code, message)]))
     };
     if invoice.account_id != payment.account_id {
         return problem(
@@ -158,7 +156,7 @@ pub fn application_refusal(
     if invoice.status == InvoiceStatus::Uncollectible {
         // A recovery: at most what was written off and not yet recovered.
         return (amount > invoice.amount_written_off).then(|| {
-            ApiError::Validation(vec![FieldError::new(
+            Refusal::Invalid(vec![FieldError::new(
                 amount_field,
                 "exceeds_written_off",
                 format!(
@@ -334,16 +332,16 @@ pub fn reverse(
 }
 
 /// Why a refund of `amount` is refused, if it is.
-pub fn refund_refusal(payment: &PaymentRow, amount: Decimal) -> Option<ApiError> {
+pub fn refund_refusal(payment: &PaymentRow, amount: Decimal) -> Option<Refusal> {
     if payment.status == PaymentStatus::Returned {
-        return Some(ApiError::conflict(
+        return Some(Refusal::conflict(
             "payment_returned",
             "The payment was returned by the bank; there is nothing to refund.",
         ));
     }
     let left = payment.unapplied();
     if amount > left {
-        return Some(ApiError::field(
+        return Some(Refusal::field(
             "amount",
             "exceeds_unapplied",
             format!("is more than the payment's unapplied amount ({left})"),
@@ -381,15 +379,15 @@ pub fn refund(
 }
 
 /// Why a payment cannot be returned, if it cannot.
-pub fn return_refusal(payment: &PaymentRow) -> Option<ApiError> {
+pub fn return_refusal(payment: &PaymentRow) -> Option<Refusal> {
     if payment.status == PaymentStatus::Returned {
-        return Some(ApiError::conflict(
+        return Some(Refusal::conflict(
             "payment_returned",
             "The payment was already returned.",
         ));
     }
     if !payment.amount_refunded.is_zero() {
-        return Some(ApiError::conflict(
+        return Some(Refusal::conflict(
             "payment_refunded",
             "Part of the payment was refunded to the customer; a return would leave that refund owed without a document. Bill it with a manual invoice and record the return against that.",
         ));
@@ -487,15 +485,15 @@ pub fn write_off_refusal(
     d: &DeductionRow,
     invoice: &InvoiceRow,
     tolerance: Decimal,
-) -> Option<ApiError> {
+) -> Option<Refusal> {
     if d.status != DeductionStatus::Open {
-        return Some(ApiError::conflict(
+        return Some(Refusal::conflict(
             "deduction_not_open",
             format!("The deduction is {}, not open.", d.status.as_str()),
         ));
     }
     if d.amount > tolerance {
-        return Some(ApiError::conflict(
+        return Some(Refusal::conflict(
             "above_tolerance",
             format!(
                 "The deduction ({}) is above the small-balance write-off tolerance ({tolerance}); turn it into a dispute or collect it.",
@@ -506,7 +504,7 @@ pub fn write_off_refusal(
     if invoice.status != InvoiceStatus::Open
         || invoice.balance_due - invoice.disputed_amount < d.amount
     {
-        return Some(ApiError::conflict(
+        return Some(Refusal::conflict(
             "balance_changed",
             format!(
                 "The invoice's balance ({}) no longer holds the deduction ({}).",
@@ -816,7 +814,7 @@ mod tests {
         let mut i = invoice("A", date!(2026 - 10 - 01), "80.00", "0");
         let refused = |p: &PaymentRow, i: &InvoiceRow, a: &str| {
             application_refusal(p, i, d(a), "invoice_id", "amount").map(|e| match e {
-                ApiError::Validation(errors) => errors[0].code.clone(),
+                Refusal::Invalid(errors) => errors[0].code.clone(),
                 other => other.code().to_string(),
             })
         };

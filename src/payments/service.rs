@@ -148,7 +148,7 @@ pub async fn apply(
     if let Some(refusal) =
         rules::application_refusal(&payment, &invoice, new.amount, field, "amount")
     {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     let before = store::view(conn, payment.clone()).await?;
     let stamp = ctx.stamp();
@@ -274,7 +274,7 @@ pub async fn refund(
     rules::check_date("refunded_on", refunded_on, earliest, stamp.today(), &mut e);
     e.finish()?;
     if let Some(refusal) = rules::refund_refusal(&payment, new.amount) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     let before = store::view(conn, payment.clone()).await?;
     let row = RefundRow {
@@ -323,7 +323,7 @@ pub async fn return_payment(
     rules::check_date("returned_on", returned_on, earliest, stamp.today(), &mut e);
     e.finish()?;
     if let Some(refusal) = rules::return_refusal(&payment) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     let before = store::view(conn, payment.clone()).await?;
     let mut applications = store::live_applications(conn, id).await?;

@@ -6,7 +6,7 @@ use time::{Date, OffsetDateTime};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::error::FieldError;
+use crate::refusal::FieldError;
 
 crate::text_enum! {
     /// Who read the meter; `estimated` readings are made by billing runs only.

@@ -3,7 +3,7 @@
 use time::Date;
 
 use super::model::{NewReading, ReadingRow, ReadingSource};
-use crate::error::FieldError;
+use crate::refusal::FieldError;
 
 /// What a reading is checked against.
 #[derive(Debug, Clone, Copy)]

@@ -336,7 +336,7 @@ pub fn validate(row: &TaskRow) -> Result<(), ApiError> {
     e.text("title", &row.title, 200);
     e.optional_text("description", row.description.as_deref(), 4000);
     e.optional_text("assignee", row.assignee.as_deref(), 200);
-    e.finish()
+    Ok(e.finish()?)
 }
 
 #[cfg(test)]

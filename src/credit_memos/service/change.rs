@@ -107,7 +107,7 @@ pub async fn issue(
 ) -> Result<Written<CreditMemoView>, ApiError> {
     let (mut memo, before, stamp) = locked(conn, ctx, id).await?;
     if let Some(refusal) = rules::issue_refusal(&memo) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     submit(conn, credits, ctx, &mut memo, &stamp).await?;
     written(conn, "credit_memo.submitted", StatusCode::OK, before, memo).await
@@ -124,7 +124,7 @@ pub async fn approve(
     let (mut memo, before, stamp) = locked(conn, ctx, id).await?;
     let within = credits.within_limit(ctx.principal.role, memo.total);
     if let Some(refusal) = rules::approval_refusal(&memo, within, &stamp) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     release_dispute_hold(conn, &memo, &stamp).await?;
     memo.approved_by = Some(stamp.actor.clone());
@@ -143,7 +143,7 @@ pub async fn reject(
 ) -> Result<Written<CreditMemoView>, ApiError> {
     let (mut memo, before, stamp) = locked(conn, ctx, id).await?;
     if let Some(refusal) = rules::approval_refusal(&memo, true, &stamp) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     release_dispute_hold(conn, &memo, &stamp).await?;
     memo.status = CreditMemoStatus::Rejected;
@@ -174,7 +174,7 @@ pub async fn apply(
     let mut invoice =
         crate::invoices::store::lock_named(conn, new.invoice_id, "invoice_id").await?;
     if let Some(refusal) = rules::application_refusal(&memo, &invoice, new.amount) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     let date = stamp.today().max(invoice.invoice_date);
     let (application, entries) = rules::apply(&mut memo, &mut invoice, new.amount, date, &stamp);
@@ -211,7 +211,7 @@ pub async fn refund(
     );
     e.finish()?;
     if let Some(refusal) = rules::refund_refusal(&memo, new.amount) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     let entry = rules::refund(&mut memo, new.amount, &stamp);
     store::update(conn, &memo).await?;
@@ -250,7 +250,7 @@ pub async fn void(
 ) -> Result<Written<CreditMemoView>, ApiError> {
     let (mut memo, before, stamp) = locked(conn, ctx, id).await?;
     if let Some(refusal) = rules::void_refusal(&memo) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     release_dispute_hold(conn, &memo, &stamp).await?;
     give_back_taxable(conn, &memo, &stamp).await?;

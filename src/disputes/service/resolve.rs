@@ -37,7 +37,7 @@ pub async fn resolve(
         let row = &mut row;
         let stamp = &stamp;
         if let Some(refusal) = rules::transition_refusal(row.status, to) {
-            return Err(refusal);
+            return Err(refusal.into());
         }
         let mut e = Errors::default();
         if let (Some(amount), Some(code)) = (resolve.approved_amount, resolve.financial_code_id) {
