@@ -4,7 +4,15 @@
 //! its currency allows is refused, never rounded. Computed amounts round half-up (away from
 //! zero at the midpoint) to the currency's minor unit, one line at a time: see [`round`].
 
+use std::fmt;
+
+use diesel::deserialize::{FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
+use diesel::serialize::{Output, ToSql};
+use diesel::sql_types::Text;
 use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::refusal::FieldError;
 
@@ -34,8 +42,11 @@ const CURRENCIES: &[(&str, u32)] = &[
     ("ZAR", 2),
 ];
 
-/// A supported currency code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A supported currency, held by its ISO 4217 code: a row or view cannot hold any other. On the
+/// wire and in the database it is the code (`"USD"`); the OpenAPI document names it
+/// `CurrencyCode`, an enum of [`CURRENCIES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
 pub struct Currency {
     code: &'static str,
     minor_units: u32,
@@ -117,14 +128,53 @@ pub fn parse_plain(text: &str) -> Result<Decimal, String> {
 #[allow(dead_code)]
 pub struct DecimalString(String);
 
-/// A currency the service bills in, by its ISO 4217 code. The type exists for the OpenAPI
-/// document, where its values are [`CURRENCIES`].
-#[allow(dead_code)]
-pub struct CurrencyCode(String);
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code)
+    }
+}
 
-impl utoipa::ToSchema for CurrencyCode {}
+impl std::str::FromStr for Currency {
+    type Err = String;
+    fn from_str(code: &str) -> Result<Self, String> {
+        Currency::parse(code).ok_or_else(|| format!("{code:?} is not a supported currency"))
+    }
+}
 
-impl utoipa::PartialSchema for CurrencyCode {
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code)
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        String::deserialize(de)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl ToSql<Text, Pg> for Currency {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> diesel::serialize::Result {
+        <str as ToSql<Text, Pg>>::to_sql(self.code, out)
+    }
+}
+
+impl FromSql<Text, Pg> for Currency {
+    fn from_sql(bytes: PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        let code = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
+        Ok(code.parse()?)
+    }
+}
+
+impl utoipa::ToSchema for Currency {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "CurrencyCode".into()
+    }
+}
+
+impl utoipa::PartialSchema for Currency {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
@@ -134,6 +184,9 @@ impl utoipa::PartialSchema for CurrencyCode {
             .into()
     }
 }
+
+/// The OpenAPI name of [`Currency`], for fields that still hold the code as text.
+pub type CurrencyCode = Currency;
 
 /// Serde for an amount sent as a JSON string: written as `Decimal` writes it, read only as a
 /// plain decimal (see [`parse_plain`]).
@@ -237,6 +290,20 @@ mod tests {
     #[test]
     fn unknown_currencies_are_not_parsed() {
         assert!(Currency::parse("XXX").is_none());
+        assert_eq!("KWD".parse::<Currency>().unwrap().minor_units(), 3);
+        assert!("usd".parse::<Currency>().is_err());
         assert!(Currency::parse("usd").is_none());
+    }
+
+    #[test]
+    fn a_currency_is_its_code_on_the_wire() {
+        let usd = Currency::parse("USD").unwrap();
+        assert_eq!(serde_json::to_value(usd).unwrap(), serde_json::json!("USD"));
+        assert_eq!(
+            serde_json::from_str::<Currency>("\"JPY\"").unwrap().code(),
+            "JPY"
+        );
+        assert!(serde_json::from_str::<Currency>("\"XYZ\"").is_err());
+        assert_eq!(usd.to_string(), "USD");
     }
 }
