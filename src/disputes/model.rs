@@ -276,6 +276,13 @@ pub struct DisputePatch {
     pub version: Option<i32>,
 }
 
+impl DisputePatch {
+    /// Whether the patch changes nothing (only the version, or not even that).
+    pub fn names_nothing(&self) -> bool {
+        self.assignee.is_none() && self.description.is_none() && self.contact.is_none()
+    }
+}
+
 /// Takes an open dispute under review.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -269,6 +269,9 @@ pub async fn update_dispute(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::DisputesManage)?;
     let patch = body.0;
+    if patch.names_nothing() {
+        return Err(ApiError::field("body", "empty", "names no field to change"));
+    }
     let expected = Expected::from_request(&req, patch.version)?;
     let mut e = Errors::default();
     if let Some(Some(a)) = &patch.assignee {

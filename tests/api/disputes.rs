@@ -200,6 +200,19 @@ async fn the_lifecycle_moves_forward_only() {
         .expect(200)
         .body;
     assert_eq!(assigned["assignee"], "dana");
+    // A patch naming no field changes nothing: 422, and the version stays.
+    let empty = app
+        .patch(
+            &path,
+            &collections,
+            &json!({"version": assigned["version"]}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(empty.error_field(), "body");
+    assert_eq!(empty.body["errors"][0]["code"], "empty");
+    let unchanged = app.get(&path, &collections).await.expect(200).body;
+    assert_eq!(unchanged["version"], assigned["version"]);
     let noted = app
         .post(
             &format!("{path}/notes"),
