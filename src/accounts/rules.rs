@@ -8,7 +8,7 @@ use super::model::{
     AccountPatch, AccountRow, AccountStatus, Address, CollectionsStatus, CreditStatus, NewAccount,
     RiskLevel,
 };
-use crate::auth::Permission;
+use crate::auth::roles::Permission;
 use crate::money::Currency;
 use crate::refusal::Refusal;
 use crate::validate::Errors;
