@@ -22,4 +22,5 @@ mod partners;
 mod payments;
 mod readings;
 mod seed;
+mod snapshots;
 mod tasks;
