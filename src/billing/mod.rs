@@ -5,6 +5,7 @@ pub mod model;
 pub mod preview;
 pub mod routes;
 pub mod rules;
+pub mod service;
 pub mod settings;
 pub mod store;
 pub mod worker;

@@ -146,3 +146,13 @@ pub struct NewBillingRun {
     /// writes nothing: no invoice, no estimate, no period consumed.
     pub mode: Option<NewRunMode>,
 }
+
+impl crate::audit::Audited for BillingRunView {
+    const ENTITY: &'static str = "billing_run";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn account_id(&self) -> Option<Uuid> {
+        self.account_id
+    }
+}

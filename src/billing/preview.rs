@@ -23,8 +23,7 @@ pub const MAX_CONTRACTS: usize = 1_000;
 /// What the previewed invoices of one currency add up to.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PreviewTotal {
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub invoices: usize,
     #[schema(value_type = crate::money::DecimalString, example = "1753.85")]
     pub subtotal: Decimal,
@@ -122,7 +121,9 @@ pub async fn preview(
         let t = totals
             .entry(i.currency.clone())
             .or_insert_with(|| PreviewTotal {
-                currency: i.currency.clone(),
+                // The engine bills in the contract's currency, which is a supported one.
+                currency: Currency::parse(&i.currency)
+                    .expect("previewed invoices are in their contract's currency"),
                 invoices: 0,
                 subtotal: Decimal::ZERO,
                 tax_total: Decimal::ZERO,
@@ -136,11 +137,9 @@ pub async fn preview(
     let totals = totals
         .into_values()
         .map(|mut t| {
-            if let Some(c) = Currency::parse(&t.currency) {
-                t.subtotal = c.normalize(t.subtotal);
-                t.tax_total = c.normalize(t.tax_total);
-                t.total = c.normalize(t.total);
-            }
+            t.subtotal = t.currency.normalize(t.subtotal);
+            t.tax_total = t.currency.normalize(t.tax_total);
+            t.total = t.currency.normalize(t.total);
             t
         })
         .collect();

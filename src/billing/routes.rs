@@ -1,47 +1,18 @@
 //! HTTP handlers of billing runs: start one, follow its progress, list them.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
-use diesel_async::AsyncConnection;
-use time::Duration;
 use uuid::Uuid;
 
-use super::model::{BillingRunStatus, BillingRunView, NewBillingRun, NewRunMode, RunMode, RunRow};
-use super::store;
-use crate::audit::{self, Change};
+use super::model::{BillingRunView, NewBillingRun, NewRunMode};
+use super::{service, store};
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
-use crate::validate::Errors;
 use crate::AppState;
-
-/// How far ahead a run may bill (advance charges of the coming period).
-const MAX_DAYS_AHEAD: i64 = 31;
-
-/// The account and contract a run names exist.
-async fn check_scope(
-    conn: &mut crate::db::Conn,
-    new: &NewBillingRun,
-    e: &mut Errors,
-) -> Result<(), ApiError> {
-    if let Some(account) = new.account_id {
-        if let Err(ApiError::NotFound(_)) =
-            crate::accounts::store::find_visible(conn, account, None).await
-        {
-            e.add("account_id", "unknown", "no account has this id");
-        }
-    }
-    if let Some(contract) = new.contract_id {
-        if let Err(ApiError::NotFound(_)) = crate::contracts::store::find(conn, contract).await {
-            e.add("contract_id", "unknown", "no contract has this id");
-        }
-    }
-    Ok(())
-}
 
 /// Handles the POST /v1/billing-runs route: queues a run; it runs in the background.
 ///
@@ -77,92 +48,27 @@ pub async fn create_billing_run(
     ctx.require(Permission::BillingRuns)?;
     let new = body.0;
     let fingerprint = idempotency::fingerprint("POST", "/v1/billing-runs", &new)?;
-    let now = ctx.now;
-    let mut e = Errors::default();
-    if new.as_of > now.date() + Duration::days(MAX_DAYS_AHEAD) {
-        e.add(
-            "as_of",
-            "too_far_ahead",
-            format!("must be at most {MAX_DAYS_AHEAD} days after today"),
-        );
-    }
-    let mut conn = crate::db::conn(&state.pool).await?;
+    let e = service::check_as_of(&new, ctx.now.date());
     if new.mode == Some(NewRunMode::Preview) {
-        // One snapshot, and a transaction that cannot write.
-        let preview = conn
-            .build_transaction()
-            .read_only()
-            .repeatable_read()
-            .run(async |conn| {
-                check_scope(conn, &new, &mut e).await?;
-                std::mem::take(&mut e).finish()?;
-                super::preview::preview(
-                    conn,
-                    &state.config.billing,
-                    new.as_of,
-                    new.account_id,
-                    new.contract_id,
-                    now,
-                )
-                .await
-            })
-            .await?;
+        let mut conn = crate::db::conn(&state.pool).await?;
+        let billing = &state.config.billing;
+        let preview = service::preview(&mut conn, billing, &new, e, ctx.now).await?;
         return Ok(HttpResponse::Ok().json(preview));
     }
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            check_scope(conn, &new, &mut e).await?;
-            std::mem::take(&mut e).finish()?;
-            let row = store::insert_run(
-                conn,
-                &RunRow {
-                    id: Uuid::now_v7(),
-                    as_of: new.as_of,
-                    account_id: new.account_id,
-                    contract_id: new.contract_id,
-                    mode: match new.mode {
-                        Some(NewRunMode::Issue) => RunMode::Issue,
-                        _ => RunMode::Draft,
-                    },
-                    status: BillingRunStatus::Queued,
-                    contracts_total: None,
-                    contracts_done: 0,
-                    invoices_created: 0,
-                    errors_count: 0,
-                    failure: None,
-                    requested_by: ctx.principal.subject.clone(),
-                    request_id: ctx.request_id.clone(),
-                    claimed_by: None,
-                    heartbeat_at: None,
-                    created_at: now,
-                    started_at: None,
-                    finished_at: None,
-                },
-            )
-            .await?;
-            let view = BillingRunView::new(row, Vec::new());
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "billing_run.requested",
-                    entity_type: "billing_run",
-                    entity_id: view.id,
-                    account_id: view.account_id,
-                    before: None,
-                    after: Some(&view),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::ACCEPTED, &view).await
-        })
-        .await?;
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| service::request(conn, &ctx, &new, e).await,
+    )
+    .await?;
     state.billing_wakeup.notify_one();
+    Ok(located(stored))
+}
+
+/// The run's response, with its `Location` when the body names its id.
+fn located(stored: idempotency::Stored) -> HttpResponse {
     let id = stored
         .body
         .get("id")
@@ -176,7 +82,7 @@ pub async fn create_billing_run(
                 .expect("a path is a header value"),
         );
     }
-    Ok(response)
+    response
 }
 
 /// Handles the GET /v1/billing-runs/{id} route: status, progress and errors.
