@@ -116,6 +116,13 @@ pub struct ContactPatch {
     pub version: Option<i32>,
 }
 
+impl ContactPatch {
+    /// Whether the patch changes nothing (only the version, or not even that).
+    pub fn names_nothing(&self) -> bool {
+        self.name.is_none() && self.email.is_none() && self.phone.is_none() && self.role.is_none()
+    }
+}
+
 fn validate(row: &ContactRow) -> Result<(), ApiError> {
     let mut e = Errors::default();
     e.text("name", &row.name, 200);
@@ -311,6 +318,9 @@ pub async fn update_contact(
     ctx.require(Permission::AccountsWrite)?;
     let (account_id, contact_id) = path.into_inner();
     let patch = body.0;
+    if patch.names_nothing() {
+        return Err(ApiError::field("body", "empty", "names no field to change"));
+    }
     let expected = Expected::from_request(&req, patch.version)?;
     let mut conn = crate::db::conn(&state.pool).await?;
     let view = conn

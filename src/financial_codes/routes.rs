@@ -221,6 +221,9 @@ pub async fn update_financial_code(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::FinancialCodesWrite)?;
     let patch = body.0;
+    if patch.names_nothing() {
+        return Err(ApiError::field("body", "empty", "names no field to change"));
+    }
     let expected = Expected::from_request(&req, patch.version)?;
     change(
         &state,
