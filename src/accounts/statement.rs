@@ -125,8 +125,7 @@ pub struct Statement {
     pub account_id: Uuid,
     pub account_number: String,
     pub legal_name: String,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub from: Date,
     pub to: Date,
     #[schema(value_type = crate::money::DecimalString)]
@@ -348,7 +347,7 @@ async fn build(
         account_id: account.id,
         account_number: account.number.clone(),
         legal_name: account.legal_name.clone(),
-        currency: account.currency.clone(),
+        currency,
         from,
         to,
         opening_balance: opening,
