@@ -1,6 +1,6 @@
-//! Billing contacts nested under an account: rows, shapes, SQL and handlers.
+//! Billing contacts nested under an account: rows, shapes, SQL and handlers (their writes
+//! are in `service::contacts`).
 
-use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -9,14 +9,13 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::routes::refuse_closed;
-use crate::audit::{self, Change};
+use super::service;
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
-use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey};
-use crate::idempotency::{self, Begin};
+use crate::extract::{ApiJson, ApiQuery, Expected, IdempotencyKey};
+use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::schema::contacts::dsl as c;
@@ -116,7 +115,14 @@ pub struct ContactPatch {
     pub version: Option<i32>,
 }
 
-fn validate(row: &ContactRow) -> Result<(), ApiError> {
+impl ContactPatch {
+    /// Whether the patch changes nothing (only the version, or not even that).
+    pub fn names_nothing(&self) -> bool {
+        self.name.is_none() && self.email.is_none() && self.phone.is_none() && self.role.is_none()
+    }
+}
+
+pub(crate) fn validate(row: &ContactRow) -> Result<(), ApiError> {
     let mut e = Errors::default();
     e.text("name", &row.name, 200);
     e.email("email", row.email.as_deref());
@@ -131,7 +137,7 @@ fn validate(row: &ContactRow) -> Result<(), ApiError> {
     Ok(e.finish()?)
 }
 
-async fn find_for_update(
+pub(crate) async fn find_for_update(
     conn: &mut Conn,
     account_id: Uuid,
     id: Uuid,
@@ -145,22 +151,6 @@ async fn find_for_update(
         .await
         .optional()?
         .ok_or(ApiError::NotFound("contact"))
-}
-
-fn audit_change<'a>(
-    action: &'a str,
-    row: &ContactRow,
-    before: Option<&'a ContactView>,
-    after: Option<&'a ContactView>,
-) -> Change<'a, ContactView> {
-    Change {
-        action,
-        entity_type: "contact",
-        entity_id: row.id,
-        account_id: Some(row.account_id),
-        before,
-        after,
-    }
 }
 
 /// Handles the POST /v1/accounts/{id}/contacts route: adds a contact to an account.
@@ -209,31 +199,14 @@ pub async fn create_contact(
         updated_at: now,
     };
     validate(&row)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let account = super::store::lock_visible(conn, account_id, ctx.partner_scope()).await?;
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            refuse_closed(account.status)?;
-            let saved = diesel::insert_into(c::contacts)
-                .values(&row)
-                .returning(ContactRow::as_returning())
-                .get_result(conn)
-                .await?;
-            let view = ContactView::from(saved.clone());
-            audit::record(
-                conn,
-                &ctx,
-                audit_change("contact.created", &saved, None, Some(&view)),
-            )
-            .await?;
-            claim.finish(conn, StatusCode::CREATED, &view).await
-        })
-        .await?;
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| service::create_contact(conn, &ctx, &row).await,
+    )
+    .await?;
     Ok(stored.into_response())
 }
 
@@ -311,41 +284,15 @@ pub async fn update_contact(
     ctx.require(Permission::AccountsWrite)?;
     let (account_id, contact_id) = path.into_inner();
     let patch = body.0;
+    if patch.names_nothing() {
+        return Err(ApiError::field("body", "empty", "names no field to change"));
+    }
     let expected = Expected::from_request(&req, patch.version)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let view = conn
-        .transaction(async |conn| {
-            let account = super::store::lock_visible(conn, account_id, ctx.partner_scope()).await?;
-            let current = find_for_update(conn, account_id, contact_id).await?;
-            expected.check(current.version)?;
-            refuse_closed(account.status)?;
-            let next = ContactRow {
-                name: patch.name.clone().unwrap_or_else(|| current.name.clone()),
-                email: patch.email.clone().unwrap_or_else(|| current.email.clone()),
-                phone: patch.phone.clone().unwrap_or_else(|| current.phone.clone()),
-                role: patch.role.unwrap_or(current.role),
-                version: current.version + 1,
-                updated_at: ctx.now,
-                ..current.clone()
-            };
-            validate(&next)?;
-            let saved = diesel::update(c::contacts.find(contact_id))
-                .set(&next)
-                .returning(ContactRow::as_returning())
-                .get_result(conn)
-                .await?;
-            let before = ContactView::from(current);
-            let after = ContactView::from(saved.clone());
-            audit::record(
-                conn,
-                &ctx,
-                audit_change("contact.updated", &saved, Some(&before), Some(&after)),
-            )
-            .await?;
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(versioned(StatusCode::OK, view.version, &view))
+    let stored = idempotency::write(&state.pool, &ctx, None, "", async |conn| {
+        service::update_contact(conn, &ctx, account_id, contact_id, &patch, expected).await
+    })
+    .await?;
+    Ok(stored.into_response())
 }
 
 /// Handles the DELETE /v1/accounts/{id}/contacts/{contact_id} route.
@@ -379,32 +326,7 @@ pub async fn delete_contact(
     let expected = Expected::optional(&req)?;
     let mut conn = crate::db::conn(&state.pool).await?;
     conn.transaction(async |conn| {
-        let account = super::store::lock_visible(conn, account_id, ctx.partner_scope()).await?;
-        let current = find_for_update(conn, account_id, contact_id).await?;
-        expected.check(current.version)?;
-        refuse_closed(account.status)?;
-        // A contact named by notes of calls and letters stays on record with them.
-        diesel::delete(c::contacts.find(contact_id))
-            .execute(conn)
-            .await
-            .map_err(|e| match e {
-                diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-                    _,
-                ) => ApiError::conflict(
-                    "contact_in_use",
-                    "Account notes name this contact; it stays on record with them.",
-                ),
-                other => other.into(),
-            })?;
-        let before = ContactView::from(current.clone());
-        audit::record(
-            conn,
-            &ctx,
-            audit_change("contact.deleted", &current, Some(&before), None),
-        )
-        .await?;
-        Ok::<_, ApiError>(())
+        service::delete_contact(conn, &ctx, account_id, contact_id, expected).await
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

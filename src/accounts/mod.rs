@@ -5,5 +5,6 @@ pub mod contacts;
 pub mod model;
 pub mod routes;
 pub mod rules;
+pub mod service;
 pub mod statement;
 pub mod store;

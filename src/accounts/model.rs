@@ -183,8 +183,8 @@ pub struct AccountView {
     pub number: String,
     #[schema(example = "Acme Manufacturing Inc.")]
     pub legal_name: String,
-    #[schema(value_type = crate::money::CurrencyCode, example = "USD")]
-    pub currency: String,
+    #[schema(example = "USD")]
+    pub currency: Currency,
     /// Net days from invoice date to due date.
     #[schema(example = 30)]
     pub payment_terms_days: i32,
@@ -226,16 +226,13 @@ pub struct AccountView {
 
 impl From<AccountRow> for AccountView {
     fn from(r: AccountRow) -> Self {
-        let currency = Currency::parse(&r.currency);
-        let money = |d: Option<Decimal>| match (d, currency) {
-            (Some(d), Some(c)) => Some(c.normalize(d)),
-            (d, _) => d,
-        };
+        let currency = Currency::parse(&r.currency).expect("a stored currency");
+        let money = |d: Option<Decimal>| d.map(|d| currency.normalize(d));
         AccountView {
             id: r.id,
             number: r.number,
             legal_name: r.legal_name,
-            currency: r.currency,
+            currency,
             payment_terms_days: r.payment_terms_days,
             tax_exempt: r.tax_exempt,
             tax_exemption_number: r.tax_exemption_number,

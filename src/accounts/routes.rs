@@ -3,43 +3,18 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use super::model::{
-    AccountFilter, AccountPatch, AccountRow, AccountStatus, AccountView, CloseAccount, NewAccount,
-};
-use super::{rules, store};
+use super::model::{AccountFilter, AccountPatch, AccountView, CloseAccount, NewAccount};
+use super::{rules, service, store};
+use crate::audit;
 use crate::audit::model::{AuditEventView, AuditFilter};
-use crate::audit::{self, Change};
 use crate::auth::Permission;
 use crate::context::Ctx;
-use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey};
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::AppState;
-
-/// A partner id named in a request must exist.
-async fn check_partner(conn: &mut Conn, partner_id: Option<Uuid>) -> Result<(), ApiError> {
-    match partner_id {
-        Some(id) if !crate::partners::store::exists(conn, id).await? => Err(ApiError::field(
-            "partner_id",
-            "unknown",
-            "no partner has this id",
-        )),
-        _ => Ok(()),
-    }
-}
-
-pub fn refuse_closed(status: AccountStatus) -> Result<(), ApiError> {
-    if status == AccountStatus::Closed {
-        return Err(ApiError::conflict(
-            "account_closed",
-            "The account is closed; it can no longer be changed.",
-        ));
-    }
-    Ok(())
-}
 
 /// Handles the POST /v1/accounts route: opens a customer account.
 #[utoipa::path(
@@ -79,40 +54,14 @@ pub async fn create_account(
         ctx.now,
     );
     rules::validate(&draft)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            check_partner(conn, draft.partner_id).await?;
-            let number = match given_number {
-                Some(number) => number,
-                None => store::next_account_number(conn).await?,
-            };
-            let row = AccountRow {
-                number,
-                ..draft.clone()
-            };
-            let view = AccountView::from(store::insert(conn, &row).await?);
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "account.created",
-                    entity_type: "account",
-                    entity_id: view.id,
-                    account_id: Some(view.id),
-                    before: None,
-                    after: Some(&view),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::CREATED, &view).await
-        })
-        .await?;
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| service::create(conn, &draft, given_number).await,
+    )
+    .await?;
     Ok(stored.into_response())
 }
 
@@ -171,13 +120,12 @@ pub async fn get_account(
     ctx.require(Permission::AccountsRead)?;
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = store::find_visible(&mut conn, id.into_inner(), ctx.partner_scope()).await?;
-    let currency = crate::money::Currency::parse(&row.currency).expect("a stored currency");
     let today = ctx.now.date();
     let summary = crate::ledger::store::balance_summary(&mut conn, row.id, today).await?;
     let history = crate::payments::store::history(&mut conn, row.id, today).await?;
     let version = row.version;
     let mut view = AccountView::from(row);
-    view.balance = Some(summary.normalized(currency));
+    view.balance = Some(summary.normalized(view.currency));
     view.payment_history = Some(history);
     Ok(versioned(StatusCode::OK, version, &view))
 }
@@ -228,36 +176,11 @@ pub async fn update_account(
     }
     let expected = Expected::from_request(&req, patch.version)?;
     let id = id.into_inner();
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let view = conn
-        .transaction(async |conn| {
-            let current = store::lock_visible(conn, id, ctx.partner_scope()).await?;
-            expected.check(current.version)?;
-            refuse_closed(current.status)?;
-            if let Some(partner) = patch.partner_id {
-                check_partner(conn, partner).await?;
-            }
-            let next = patch.apply(&current, ctx.now);
-            rules::validate(&next)?;
-            let before = AccountView::from(current);
-            let after = AccountView::from(store::update(conn, &next).await?);
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "account.updated",
-                    entity_type: "account",
-                    entity_id: id,
-                    account_id: Some(id),
-                    before: Some(&before),
-                    after: Some(&after),
-                },
-            )
-            .await?;
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(versioned(StatusCode::OK, view.version, &view))
+    let stored = idempotency::write(&state.pool, &ctx, None, "", async |conn| {
+        service::update(conn, &ctx, id, patch, expected).await
+    })
+    .await?;
+    Ok(stored.into_response())
 }
 
 /// Handles the POST /v1/accounts/{id}/close route: closes an account for good.
@@ -305,38 +228,16 @@ pub async fn close_account(
     let mut conn = crate::db::conn(&state.pool).await?;
     let stored = conn
         .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            let current = store::lock_visible(conn, id, ctx.partner_scope()).await?;
-            expected.check(current.version)?;
-            refuse_closed(current.status)?;
-            let now = ctx.now;
-            let mut next = current.clone();
-            next.status = AccountStatus::Closed;
-            next.closed_at = Some(now);
-            next.updated_at = now;
-            next.version += 1;
-            let before = AccountView::from(current);
-            let after = AccountView::from(store::update(conn, &next).await?);
-            let after_json = serde_json::json!({"account": after, "reason": close.reason});
-            let before_json = serde_json::json!({"account": before});
-            audit::record(
+            service::close(
                 conn,
                 &ctx,
-                Change {
-                    action: "account.closed",
-                    entity_type: "account",
-                    entity_id: id,
-                    account_id: Some(id),
-                    before: Some(&before_json),
-                    after: Some(&after_json),
-                },
+                key.0.as_deref(),
+                &fingerprint,
+                id,
+                &close,
+                expected,
             )
-            .await?;
-            claim.finish(conn, StatusCode::OK, &after).await
+            .await
         })
         .await?;
     Ok(stored.into_response())

@@ -18,6 +18,17 @@ pub fn account_number(n: i64) -> String {
     format!("ACC-{n:06}")
 }
 
+/// A closed account no longer changes (nor do its contacts).
+pub fn refuse_closed(status: AccountStatus) -> Result<(), Refusal> {
+    if status == AccountStatus::Closed {
+        return Err(Refusal::conflict(
+            "account_closed",
+            "The account is closed; it can no longer be changed.",
+        ));
+    }
+    Ok(())
+}
+
 /// Every rule an account must satisfy, checked after create and after each patch.
 pub fn validate(a: &AccountRow) -> Result<(), Refusal> {
     let mut e = Errors::default();

@@ -25,9 +25,12 @@ use crate::extract::ApiQuery;
 use crate::ledger::model::{DocumentType, EntryRow, LedgerKind};
 use crate::money::Currency;
 use crate::openapi::responses::*;
-use crate::pdf::{Align, Layout};
 use crate::validate::Errors;
 use crate::AppState;
+
+mod render;
+
+pub use render::{csv, pdf};
 
 crate::text_enum! {
     StatementFormat { Json => "json", Csv => "csv", Pdf => "pdf" }
@@ -122,8 +125,7 @@ pub struct Statement {
     pub account_id: Uuid,
     pub account_number: String,
     pub legal_name: String,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub from: Date,
     pub to: Date,
     #[schema(value_type = crate::money::DecimalString)]
@@ -345,7 +347,7 @@ async fn build(
         account_id: account.id,
         account_number: account.number.clone(),
         legal_name: account.legal_name.clone(),
-        currency: account.currency.clone(),
+        currency,
         from,
         to,
         opening_balance: opening,
@@ -355,151 +357,6 @@ async fn build(
         aging,
         unapplied: currency.normalize(-unapplied.unwrap_or_default()),
     })
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
-pub fn csv(s: &Statement) -> String {
-    let mut out = String::from("date,kind,document,description,amount,balance\n");
-    out.push_str(&format!(
-        "{},opening_balance,,Opening balance,,{}\n",
-        s.from, s.opening_balance
-    ));
-    for l in &s.lines {
-        out.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            l.date,
-            l.kind.as_str(),
-            csv_field(&l.document),
-            csv_field(&l.description),
-            l.amount,
-            l.balance
-        ));
-    }
-    out.push_str(&format!(
-        "{},closing_balance,,Closing balance,,{}\n",
-        s.to, s.closing_balance
-    ));
-    out.push_str(&format!(
-        "{},disputed,,Of which under dispute,{},\n",
-        s.to, s.disputed
-    ));
-    out
-}
-
-pub fn pdf(s: &Statement) -> Vec<u8> {
-    let title = format!("Statement {} {} to {}", s.account_number, s.from, s.to);
-    let mut page = Layout::new(50);
-    page.line(
-        16,
-        true,
-        &format!("Statement of account {}", s.account_number),
-    );
-    page.line(11, false, &s.legal_name);
-    page.line(
-        10,
-        false,
-        &format!("{} to {} ({})", s.from, s.to, s.currency),
-    );
-    page.gap(8);
-    page.row(
-        9,
-        true,
-        &[
-            (50, Align::Left, "Date"),
-            (120, Align::Left, "Document"),
-            (220, Align::Left, "Description"),
-            (480, Align::Right, "Amount"),
-            (562, Align::Right, "Balance"),
-        ],
-    );
-    page.rule();
-    let opening = s.opening_balance.to_string();
-    page.row(
-        9,
-        false,
-        &[
-            (50, Align::Left, &s.from.to_string()),
-            (220, Align::Left, "Opening balance"),
-            (562, Align::Right, &opening),
-        ],
-    );
-    for l in &s.lines {
-        let (date, amount, balance) = (
-            l.date.to_string(),
-            l.amount.to_string(),
-            l.balance.to_string(),
-        );
-        page.row(
-            9,
-            false,
-            &[
-                (50, Align::Left, &date),
-                (120, Align::Left, &l.document),
-                (220, Align::Left, &l.description),
-                (480, Align::Right, &amount),
-                (562, Align::Right, &balance),
-            ],
-        );
-    }
-    page.rule();
-    let closing = s.closing_balance.to_string();
-    page.row(
-        10,
-        true,
-        &[
-            (220, Align::Left, "Closing balance"),
-            (562, Align::Right, &closing),
-        ],
-    );
-    if !s.applications.is_empty() {
-        page.gap(10);
-        page.line(10, true, "Payments and credits applied to invoices");
-        for a in &s.applications {
-            let (date, amount) = (a.date.to_string(), a.amount.to_string());
-            let to = format!(
-                "{} to {}",
-                a.document,
-                a.invoice_number.as_deref().unwrap_or("an invoice")
-            );
-            page.row(
-                9,
-                false,
-                &[
-                    (50, Align::Left, &date),
-                    (120, Align::Left, &to),
-                    (480, Align::Right, &amount),
-                ],
-            );
-        }
-    }
-    page.gap(10);
-    page.line(10, true, "Aging of open invoices");
-    let a = &s.aging;
-    for (label, amount) in [
-        ("Current", a.current),
-        ("1-30 days past due", a.days_1_30),
-        ("31-60 days", a.days_31_60),
-        ("61-90 days", a.days_61_90),
-        ("91-120 days", a.days_91_120),
-        ("Over 120 days", a.days_over_120),
-        ("Total open", a.total),
-        ("Of which disputed", s.disputed),
-    ] {
-        let amount = amount.to_string();
-        page.row(
-            9,
-            false,
-            &[(60, Align::Left, label), (300, Align::Right, &amount)],
-        );
-    }
-    page.finish(&title)
 }
 
 /// Handles the GET /v1/accounts/{id}/statement route: the account's statement for a period.
@@ -568,103 +425,4 @@ pub async fn account_statement(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::str::FromStr;
-    use time::macros::date;
-
-    fn d(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
-
-    #[test]
-    fn balances_fall_in_the_bucket_of_their_days_past_due() {
-        let as_of = date!(2026 - 11 - 30);
-        let open = vec![
-            (date!(2026 - 12 - 15), d("100")),
-            (date!(2026 - 11 - 30), d("1")),
-            (date!(2026 - 11 - 29), d("10")),
-            (date!(2026 - 10 - 31), d("20")),
-            (date!(2026 - 10 - 01), d("30")),
-            (date!(2026 - 08 - 15), d("40")),
-            (date!(2026 - 07 - 01), d("50")),
-        ];
-        let a = age(&open, as_of);
-        assert_eq!(a.current, d("101"));
-        assert_eq!(a.days_1_30, d("30"));
-        assert_eq!(a.days_31_60, d("30"));
-        assert_eq!(a.days_61_90, Decimal::ZERO);
-        assert_eq!(a.days_91_120, d("40"));
-        assert_eq!(a.days_over_120, d("50"));
-        assert_eq!(a.total, d("251"));
-    }
-
-    fn entry(
-        kind: LedgerKind,
-        invoice: Option<Uuid>,
-        amount: &str,
-        document: Uuid,
-        at: time::OffsetDateTime,
-    ) -> (EntryRow, Option<String>) {
-        let stamp = crate::ledger::model::Stamp {
-            now: at,
-            actor: "t".into(),
-            request_id: None,
-        };
-        let target = crate::ledger::model::Target {
-            account_id: Uuid::nil(),
-            invoice_id: invoice,
-            currency: "USD",
-        };
-        let doc = (DocumentType::Payment, document);
-        let e = stamp.entry(target, kind, d(amount), at.date(), doc, String::new());
-        (e, None)
-    }
-
-    #[test]
-    fn a_payment_is_one_line_and_its_applications_move_no_balance() {
-        use time::macros::datetime;
-        let (inv, pay) = (Uuid::now_v7(), Uuid::now_v7());
-        let (t1, t2) = (
-            datetime!(2026-11-02 10:00 UTC),
-            datetime!(2026-11-03 10:00 UTC),
-        );
-        let entries = vec![
-            entry(LedgerKind::InvoiceIssued, Some(inv), "300.00", inv, t1),
-            entry(LedgerKind::PaymentReceived, None, "-500.00", pay, t2),
-            entry(LedgerKind::PaymentApplied, None, "300.00", pay, t2),
-            entry(LedgerKind::PaymentApplied, Some(inv), "-300.00", pay, t2),
-        ];
-        let (moves, transfers) = transfers_apart(entries);
-        assert_eq!(moves.len(), 2);
-        assert_eq!(transfers.len(), 1);
-        assert_eq!(transfers[0].0.invoice_id, Some(inv));
-        let (lines, closing) = running(d("0"), moves, Currency::parse("USD").unwrap());
-        let balances: Vec<String> = lines.iter().map(|l| l.balance.to_string()).collect();
-        assert_eq!(balances, ["300.00", "-200.00"]);
-        assert_eq!(closing, d("-200.00"));
-    }
-
-    #[test]
-    fn a_return_keeps_its_charge_back_and_drops_the_applications_it_undoes() {
-        use time::macros::datetime;
-        let (inv, pay) = (Uuid::now_v7(), Uuid::now_v7());
-        let t = datetime!(2026-11-05 10:00 UTC);
-        let entries = vec![
-            entry(LedgerKind::PaymentReversal, None, "-300.00", pay, t),
-            entry(LedgerKind::PaymentReversal, Some(inv), "300.00", pay, t),
-            entry(LedgerKind::PaymentReversal, None, "500.00", pay, t),
-        ];
-        let (moves, transfers) = transfers_apart(entries);
-        assert_eq!(transfers.len(), 1);
-        assert_eq!(moves.len(), 1);
-        assert_eq!(moves[0].0.amount, d("500.00"));
-    }
-
-    #[test]
-    fn csv_fields_with_commas_or_quotes_are_quoted() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a, b"), "\"a, b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-    }
-}
+mod tests;

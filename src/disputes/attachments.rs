@@ -1,16 +1,15 @@
 //! A dispute's attachments: the customer's evidence (photos, scans, letters), with the same
 //! limits and checks as contract documents.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::audit::{self, Change};
+use super::service;
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::contracts::documents::{
@@ -19,25 +18,26 @@ use crate::contracts::documents::{
 };
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, IdempotencyKey};
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::schema::dispute_attachments::dsl as da;
 use crate::validate::Errors;
 use crate::AppState;
 
+/// A new attachment, its content with it.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = crate::schema::dispute_attachments)]
-struct NewAttachmentRow<'a> {
-    id: Uuid,
-    dispute_id: Uuid,
-    filename: &'a str,
-    content_type: DocumentContentType,
-    size_bytes: i64,
-    sha256: &'a str,
-    content: &'a [u8],
-    uploaded_by: &'a str,
-    created_at: OffsetDateTime,
+pub struct NewAttachmentRow<'a> {
+    pub id: Uuid,
+    pub dispute_id: Uuid,
+    pub filename: &'a str,
+    pub content_type: DocumentContentType,
+    pub size_bytes: i64,
+    pub sha256: &'a str,
+    pub content: &'a [u8],
+    pub uploaded_by: &'a str,
+    pub created_at: OffsetDateTime,
 }
 
 /// An attachment's metadata: every column but the content.
@@ -155,48 +155,25 @@ pub async fn upload_attachment(
             sha256: &sha256,
         },
     )?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            let dispute = super::store::find_visible(conn, dispute_id, ctx.partner_scope()).await?;
-            let view = AttachmentView::from(
-                diesel::insert_into(da::dispute_attachments)
-                    .values(&NewAttachmentRow {
-                        id: Uuid::now_v7(),
-                        dispute_id,
-                        filename: &filename,
-                        content_type,
-                        size_bytes: content.len() as i64,
-                        sha256: &sha256,
-                        content: &content[..],
-                        uploaded_by: &ctx.principal.subject,
-                        created_at: ctx.now,
-                    })
-                    .returning(AttachmentRow::as_returning())
-                    .get_result(conn)
-                    .await?,
-            );
-            audit::record(
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| {
+            service::attach(
                 conn,
                 &ctx,
-                Change {
-                    action: "dispute.attachment_added",
-                    entity_type: "dispute",
-                    entity_id: dispute_id,
-                    account_id: Some(dispute.account_id),
-                    before: None,
-                    after: Some(&view),
-                },
+                dispute_id,
+                &filename,
+                content_type,
+                &content,
+                &sha256,
             )
-            .await?;
-            claim.finish(conn, StatusCode::CREATED, &view).await
-        })
-        .await?;
+            .await
+        },
+    )
+    .await?;
     Ok(stored.into_response())
 }
 

@@ -2,10 +2,12 @@
 //! invoice, or from a deduction), notes, and the changes of an active dispute under its lock
 //! (resolution, whose valid outcome makes its credit memo, in `resolve`).
 
+mod attachments;
 mod resolve;
 
 use uuid::Uuid;
 
+pub use attachments::{attach, Attached};
 pub use resolve::resolve;
 
 use super::model::{

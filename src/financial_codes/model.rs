@@ -98,6 +98,13 @@ pub struct FinancialCodePatch {
     pub version: Option<i32>,
 }
 
+impl FinancialCodePatch {
+    /// Whether the patch changes nothing (only the version, or not even that).
+    pub fn names_nothing(&self) -> bool {
+        self.name.is_none() && self.description.is_none()
+    }
+}
+
 /// Filters of the chart of codes.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

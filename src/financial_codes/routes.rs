@@ -1,19 +1,17 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
-use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 use super::model::{
     validate, FinancialCodeFilter, FinancialCodePatch, FinancialCodeRow, FinancialCodeView,
     NewFinancialCode,
 };
-use super::store;
-use crate::audit::{self, Change};
+use super::{service, store};
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey};
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::AppState;
@@ -57,31 +55,14 @@ pub async fn create_financial_code(
         updated_at: now,
     };
     validate(&row)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            let view = FinancialCodeView::from(store::insert(conn, &row).await?);
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "financial_code.created",
-                    entity_type: "financial_code",
-                    entity_id: view.id,
-                    account_id: None,
-                    before: None,
-                    after: Some(&view),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::CREATED, &view).await
-        })
-        .await?;
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| service::create(conn, &row).await,
+    )
+    .await?;
     Ok(stored.into_response())
 }
 
@@ -145,51 +126,6 @@ pub async fn get_financial_code(
     ))
 }
 
-/// Changes a code inside a transaction: lock, check the version, apply, validate, save, audit.
-async fn change(
-    state: &AppState,
-    ctx: &Ctx,
-    id: Uuid,
-    expected: Expected,
-    key: Option<&str>,
-    action: &str,
-    apply: impl FnOnce(&FinancialCodeRow) -> Result<FinancialCodeRow, ApiError> + Send,
-) -> Result<HttpResponse, ApiError> {
-    let fingerprint = idempotency::fingerprint("POST", &format!("{action} {id}"), &())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, ctx, key, &fingerprint).await? {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            let current = store::lock(conn, id).await?;
-            expected.check(current.version)?;
-            let mut next = apply(&current)?;
-            next.version = current.version + 1;
-            next.updated_at = ctx.now;
-            validate(&next)?;
-            let before = FinancialCodeView::from(current);
-            let after = FinancialCodeView::from(store::update(conn, &next).await?);
-            audit::record(
-                conn,
-                ctx,
-                Change {
-                    action,
-                    entity_type: "financial_code",
-                    entity_id: id,
-                    account_id: None,
-                    before: Some(&before),
-                    after: Some(&after),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::OK, &after).await
-        })
-        .await?;
-    Ok(stored.into_response())
-}
-
 /// Handles the PATCH /v1/financial-codes/{id} route: renames or re-describes a code.
 #[utoipa::path(
     tag = "financial-codes",
@@ -221,43 +157,16 @@ pub async fn update_financial_code(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::FinancialCodesWrite)?;
     let patch = body.0;
-    let expected = Expected::from_request(&req, patch.version)?;
-    change(
-        &state,
-        &ctx,
-        id.into_inner(),
-        expected,
-        None,
-        "financial_code.updated",
-        |current| {
-            Ok(FinancialCodeRow {
-                name: patch.name.unwrap_or_else(|| current.name.clone()),
-                description: patch
-                    .description
-                    .unwrap_or_else(|| current.description.clone()),
-                ..current.clone()
-            })
-        },
-    )
-    .await
-}
-
-fn set_active(
-    active: bool,
-) -> impl FnOnce(&FinancialCodeRow) -> Result<FinancialCodeRow, ApiError> + Send {
-    move |current| {
-        if current.active == active {
-            let state = if active { "active" } else { "inactive" };
-            return Err(ApiError::conflict(
-                "no_change",
-                format!("The code is already {state}."),
-            ));
-        }
-        Ok(FinancialCodeRow {
-            active,
-            ..current.clone()
-        })
+    if patch.names_nothing() {
+        return Err(ApiError::field("body", "empty", "names no field to change"));
     }
+    let expected = Expected::from_request(&req, patch.version)?;
+    let id = id.into_inner();
+    let stored = idempotency::write(&state.pool, &ctx, None, "", async |conn| {
+        service::update(conn, &ctx, id, patch, expected).await
+    })
+    .await?;
+    Ok(stored.into_response())
 }
 
 /// Handles the POST /v1/financial-codes/{id}/deactivate route: retires a code. Codes are never
@@ -290,16 +199,18 @@ pub async fn deactivate_financial_code(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::FinancialCodesWrite)?;
     let expected = Expected::optional(&req)?;
-    change(
-        &state,
+    let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("financial_code.deactivated {id}"), &())?;
+    let stored = idempotency::write(
+        &state.pool,
         &ctx,
-        id.into_inner(),
-        expected,
         key.0.as_deref(),
-        "financial_code.deactivated",
-        set_active(false),
+        &fingerprint,
+        async |conn| service::set_active(conn, &ctx, id, false, expected).await,
     )
-    .await
+    .await?;
+    Ok(stored.into_response())
 }
 
 /// Handles the POST /v1/financial-codes/{id}/activate route: brings a retired code back.
@@ -331,14 +242,16 @@ pub async fn activate_financial_code(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::FinancialCodesWrite)?;
     let expected = Expected::optional(&req)?;
-    change(
-        &state,
+    let id = id.into_inner();
+    let fingerprint =
+        idempotency::fingerprint("POST", &format!("financial_code.activated {id}"), &())?;
+    let stored = idempotency::write(
+        &state.pool,
         &ctx,
-        id.into_inner(),
-        expected,
         key.0.as_deref(),
-        "financial_code.activated",
-        set_active(true),
+        &fingerprint,
+        async |conn| service::set_active(conn, &ctx, id, true, expected).await,
     )
-    .await
+    .await?;
+    Ok(stored.into_response())
 }

@@ -4,6 +4,7 @@
 
 pub mod model;
 pub mod routes;
+pub mod service;
 pub mod store;
 
 pub use model::{Priority, SubjectType, TaskRow, TaskStatus, TaskView};

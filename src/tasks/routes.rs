@@ -1,16 +1,14 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
-use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 use super::model::{validate, NewTask, TaskFilter, TaskPatch, TaskView};
-use super::store;
-use crate::audit::{self, Change};
+use super::{service, store};
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey};
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::AppState;
@@ -43,31 +41,14 @@ pub async fn create_task(
     let fingerprint = idempotency::fingerprint("POST", "/v1/tasks", &new)?;
     let row = new.into_row(&ctx.principal.subject, ctx.now);
     validate(&row)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            let view = TaskView::from(store::insert(conn, &row).await?);
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "task.created",
-                    entity_type: "task",
-                    entity_id: view.id,
-                    account_id: view.account_id,
-                    before: None,
-                    after: Some(&view),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::CREATED, &view).await
-        })
-        .await?;
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| service::create(conn, &row).await,
+    )
+    .await?;
     Ok(stored.into_response())
 }
 
@@ -161,30 +142,9 @@ pub async fn update_task(
     }
     let expected = Expected::from_request(&req, patch.version)?;
     let id = id.into_inner();
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let view = conn
-        .transaction(async |conn| {
-            let current = store::lock(conn, id).await?;
-            expected.check(current.version)?;
-            let next = patch.apply(&current, ctx.now)?;
-            validate(&next)?;
-            let before = TaskView::from(current);
-            let after = TaskView::from(store::update(conn, &next).await?);
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "task.updated",
-                    entity_type: "task",
-                    entity_id: id,
-                    account_id: after.account_id,
-                    before: Some(&before),
-                    after: Some(&after),
-                },
-            )
-            .await?;
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(versioned(StatusCode::OK, view.version, &view))
+    let stored = idempotency::write(&state.pool, &ctx, None, "", async |conn| {
+        service::update(conn, &ctx, id, &patch, expected).await
+    })
+    .await?;
+    Ok(stored.into_response())
 }

@@ -670,3 +670,39 @@ async fn the_history_lists_every_change_to_the_account_newest_first() {
     .await
     .expect_problem(404, "not_found");
 }
+
+/// A contact patch naming no field changes nothing: 422, and the version stays.
+#[tokio::test]
+async fn a_contact_patch_naming_no_field_is_refused() {
+    let app = spawn_app().await;
+    let account = app.create_account(json!({})).await;
+    let base = format!("/v1/accounts/{}/contacts", id(&account));
+    let contact = app
+        .post(
+            &base,
+            &admin_token(),
+            &json!({"name": "Dana Smith", "email": "ap@acme.example", "role": "billing"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let path = format!("{base}/{}", id(&contact));
+    for body in [json!({"version": 1}), json!({})] {
+        let empty = app
+            .patch(&path, &admin_token(), &body)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(empty.error_field(), "body");
+        assert_eq!(empty.body["errors"][0]["code"], "empty");
+    }
+    let list = app.get(&base, &admin_token()).await.expect(200);
+    assert_eq!(
+        list.body["data"][0]["version"], 1,
+        "the version did not change"
+    );
+    assert_eq!(
+        app.count("audit_events WHERE action = 'contact.updated'")
+            .await,
+        0
+    );
+}

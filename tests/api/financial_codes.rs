@@ -117,3 +117,34 @@ async fn codes_are_never_deleted() {
     assert!(err.contains("never deleted"), "{err}");
     assert_eq!(app.count("financial_codes").await, 1);
 }
+
+/// A patch naming no field changes nothing: 422, and the version stays.
+#[tokio::test]
+async fn a_code_patch_naming_no_field_is_refused() {
+    let app = spawn_app().await;
+    let code = app
+        .post(
+            "/v1/financial-codes",
+            &admin_token(),
+            &json!({"code": "4100-LEASE", "name": "Lease revenue", "kind": "revenue"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let path = format!("/v1/financial-codes/{}", code["id"].as_str().unwrap());
+    for body in [json!({"version": 1}), json!({})] {
+        let empty = app
+            .patch(&path, &admin_token(), &body)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(empty.error_field(), "body");
+        assert_eq!(empty.body["errors"][0]["code"], "empty");
+    }
+    let read = app.get(&path, &admin_token()).await.expect(200);
+    assert_eq!(read.body["version"], 1, "the version did not change");
+    assert_eq!(
+        app.count("audit_events WHERE action = 'financial_code.updated'")
+            .await,
+        0
+    );
+}
