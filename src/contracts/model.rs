@@ -413,6 +413,23 @@ pub struct ContractPatch {
     pub version: Option<i32>,
 }
 
+impl ContractPatch {
+    /// Whether the patch changes nothing (only the version, or not even that).
+    pub fn names_nothing(&self) -> bool {
+        self.kind.is_none()
+            && self.start_date.is_none()
+            && self.end_date.is_none()
+            && self.billing_frequency.is_none()
+            && self.anchor_day.is_none()
+            && self.anchor_month.is_none()
+            && self.billing_timing.is_none()
+            && self.payment_terms_days.is_none()
+            && self.description.is_none()
+            && self.external_reference.is_none()
+            && self.charges.is_none()
+    }
+}
+
 /// Filters of the contract list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

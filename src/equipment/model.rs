@@ -220,3 +220,14 @@ pub struct EquipmentPatch {
     /// The version being changed (or send `If-Match`).
     pub version: Option<i32>,
 }
+
+impl EquipmentPatch {
+    /// Whether the patch changes nothing (only the version, or not even that).
+    pub fn names_nothing(&self) -> bool {
+        self.make.is_none()
+            && self.model.is_none()
+            && self.install_address.is_none()
+            && self.removed_on.is_none()
+            && self.pickup_status.is_none()
+    }
+}
