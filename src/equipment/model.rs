@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::accounts::model::Address;
+use crate::contracts::model::OnAccount;
 use crate::validate::double_option;
 
 crate::text_enum! {
@@ -116,6 +117,18 @@ impl MeterView {
     }
 }
 
+impl crate::audit::Audited for OnAccount<MeterView> {
+    const ENTITY: &'static str = "meter";
+
+    fn entity_id(&self) -> Uuid {
+        self.view.id
+    }
+
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}
+
 /// A piece of equipment with its meters.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EquipmentView {
@@ -197,6 +210,18 @@ pub struct NewEquipment {
     pub installed_on: Date,
     #[serde(default)]
     pub meters: Vec<NewMeter>,
+}
+
+impl crate::audit::Audited for OnAccount<EquipmentView> {
+    const ENTITY: &'static str = "equipment";
+
+    fn entity_id(&self) -> Uuid {
+        self.view.id
+    }
+
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
 }
 
 /// Changes to equipment. Absent fields stay; `null` clears an optional field.
