@@ -6,5 +6,5 @@ pub mod model;
 pub mod reconciliation;
 pub mod routes;
 pub mod rules;
-pub mod settlement;
+pub mod service;
 pub mod store;

@@ -284,6 +284,29 @@ impl ContractView {
     }
 }
 
+impl crate::audit::Audited for ContractView {
+    const ENTITY: &'static str = "contract";
+
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}
+
+/// A view of something that belongs to an account it does not name itself (equipment, a
+/// meter, a reading, a document): sent and audited as the view alone, with the account known
+/// to the audit log.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct OnAccount<V> {
+    #[serde(skip)]
+    pub account_id: Uuid,
+    pub view: V,
+}
+
 /// A contract in a list (without charges and history).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContractSummary {
@@ -413,6 +436,23 @@ pub struct ContractPatch {
     pub version: Option<i32>,
 }
 
+impl ContractPatch {
+    /// Whether the patch changes nothing (only the version, or not even that).
+    pub fn names_nothing(&self) -> bool {
+        self.kind.is_none()
+            && self.start_date.is_none()
+            && self.end_date.is_none()
+            && self.billing_frequency.is_none()
+            && self.anchor_day.is_none()
+            && self.anchor_month.is_none()
+            && self.billing_timing.is_none()
+            && self.payment_terms_days.is_none()
+            && self.description.is_none()
+            && self.external_reference.is_none()
+            && self.charges.is_none()
+    }
+}
+
 /// Filters of the contract list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -505,6 +545,27 @@ pub struct NewAmendment {
     pub account_id: Option<Uuid>,
     /// The contract version being amended (optional; or send `If-Match`).
     pub version: Option<i32>,
+}
+
+/// What the settlement of a contract's termination made, as the audit log records it.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct Settled<'a> {
+    #[serde(skip)]
+    pub contract: &'a ContractRow,
+    pub settlement: &'a Settlement,
+}
+
+impl crate::audit::Audited for Settled<'_> {
+    const ENTITY: &'static str = "contract";
+
+    fn entity_id(&self) -> Uuid {
+        self.contract.id
+    }
+
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.contract.account_id)
+    }
 }
 
 /// What a termination did, as recorded on the amendment.

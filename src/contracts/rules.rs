@@ -5,9 +5,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{
-    BillingFrequency, BillingTiming, ChargeRow, ContractPatch, ContractRow, ContractStatus,
-    NewCharge, NewContract,
+    AmendmentKind, AmendmentRow, BillingFrequency, BillingTiming, ChargeRow, ContractPatch,
+    ContractRow, ContractStatus, NewCharge, NewContract,
 };
+use crate::accounts::model::{AccountRow, AccountStatus, CreditStatus};
 use crate::money::Currency;
 use crate::refusal::Refusal;
 use crate::validate::Errors;
@@ -159,6 +160,77 @@ pub fn charge_rows(
             created_at: now,
         })
         .collect()
+}
+
+/// A credit hold blocks new contracts and upgrades.
+pub fn refuse_credit_hold(account: &AccountRow) -> Result<(), Refusal> {
+    if account.credit_status == CreditStatus::Hold {
+        return Err(Refusal::conflict(
+            "credit_hold",
+            "The account is on credit hold: no new contracts or upgrades until credit releases it.",
+        ));
+    }
+    Ok(())
+}
+
+/// A closed or terminated account takes no contracts.
+pub fn refuse_closed_account(account: &AccountRow) -> Result<(), Refusal> {
+    if matches!(
+        account.status,
+        AccountStatus::Closed | AccountStatus::Terminated
+    ) {
+        return Err(Refusal::conflict(
+            "account_not_active",
+            "The account is closed or terminated; it takes no contracts.",
+        ));
+    }
+    Ok(())
+}
+
+/// Only a draft is edited or activated.
+pub fn refuse_unless_draft(row: &ContractRow) -> Result<(), Refusal> {
+    if row.status != ContractStatus::Draft {
+        return Err(Refusal::conflict(
+            "contract_not_draft",
+            "Only a draft contract is edited; an active contract changes by amendment.",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the contract's state allows this kind of amendment.
+pub fn check_state(kind: AmendmentKind, c: &ContractRow) -> Result<(), Refusal> {
+    use ContractStatus::*;
+    let allowed = match kind {
+        AmendmentKind::Renewal => matches!(c.status, Active | Suspended | Expired),
+        AmendmentKind::Resumption => c.status == Suspended,
+        AmendmentKind::Suspension => c.status == Active,
+        _ => matches!(c.status, Active | Suspended),
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(Refusal::conflict(
+        "contract_state",
+        format!(
+            "A {} contract cannot take a {} amendment.",
+            c.status.as_str(),
+            kind.as_str()
+        ),
+    ))
+}
+
+/// The effective date of the suspension still in force, if any.
+pub fn suspended_since(amendments: &[AmendmentRow]) -> Option<time::Date> {
+    let mut since = None;
+    for a in amendments {
+        match a.kind {
+            AmendmentKind::Suspension => since = Some(a.effective_date),
+            AmendmentKind::Resumption => since = None,
+            _ => {}
+        }
+    }
+    since
 }
 
 pub fn finish(e: Errors) -> Result<(), Refusal> {

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::model::{AmendmentRow, ChargeRow, ContractFilter, ContractRow};
+use super::model::{AmendmentRow, ChargeRow, ContractFilter, ContractRow, ContractView};
 use super::rules::contract_number;
 use crate::db::{next_number, Conn};
 use crate::error::ApiError;
@@ -50,6 +50,13 @@ pub async fn lock(conn: &mut Conn, id: Uuid) -> Result<ContractRow, ApiError> {
         .await
         .optional()?
         .ok_or(ApiError::NotFound("contract"))
+}
+
+/// The contract with its charges and history, as every contract endpoint returns it.
+pub async fn view(conn: &mut Conn, row: ContractRow) -> Result<ContractView, ApiError> {
+    let charges = charges(conn, row.id).await?;
+    let amendments = amendments(conn, row.id).await?;
+    Ok(ContractView::new(row, charges, amendments))
 }
 
 pub async fn charges(conn: &mut Conn, contract_id: Uuid) -> Result<Vec<ChargeRow>, ApiError> {

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::accounts::model::Address;
+use crate::contracts::model::OnAccount;
 use crate::validate::double_option;
 
 crate::text_enum! {
@@ -116,6 +117,18 @@ impl MeterView {
     }
 }
 
+impl crate::audit::Audited for OnAccount<MeterView> {
+    const ENTITY: &'static str = "meter";
+
+    fn entity_id(&self) -> Uuid {
+        self.view.id
+    }
+
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}
+
 /// A piece of equipment with its meters.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EquipmentView {
@@ -199,6 +212,18 @@ pub struct NewEquipment {
     pub meters: Vec<NewMeter>,
 }
 
+impl crate::audit::Audited for OnAccount<EquipmentView> {
+    const ENTITY: &'static str = "equipment";
+
+    fn entity_id(&self) -> Uuid {
+        self.view.id
+    }
+
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}
+
 /// Changes to equipment. Absent fields stay; `null` clears an optional field.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -219,4 +244,15 @@ pub struct EquipmentPatch {
     pub pickup_status: Option<Option<PickupStatus>>,
     /// The version being changed (or send `If-Match`).
     pub version: Option<i32>,
+}
+
+impl EquipmentPatch {
+    /// Whether the patch changes nothing (only the version, or not even that).
+    pub fn names_nothing(&self) -> bool {
+        self.make.is_none()
+            && self.model.is_none()
+            && self.install_address.is_none()
+            && self.removed_on.is_none()
+            && self.pickup_status.is_none()
+    }
 }

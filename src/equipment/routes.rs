@@ -2,126 +2,18 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
-use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use super::model::{
-    EquipmentPatch, EquipmentRow, EquipmentView, MeterRow, MeterView, NewEquipment, NewMeter,
-    PlanRow,
-};
-use super::{rules, store};
-use crate::audit::{self, Change};
+use super::model::{EquipmentPatch, EquipmentView, MeterView, NewEquipment, NewMeter};
+use super::{service, store};
 use crate::auth::Permission;
 use crate::context::Ctx;
-use crate::contracts::model::{ContractRow, ContractStatus};
-use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::{versioned, ApiJson, Expected, IdempotencyKey};
-use crate::financial_codes::model::FinancialCodeKind;
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
-use crate::readings::model::{ReadingRow, ReadingSource};
-use crate::validate::Errors;
 use crate::AppState;
-
-fn refuse_ended(c: &ContractRow) -> Result<(), ApiError> {
-    if matches!(
-        c.status,
-        ContractStatus::Terminated | ContractStatus::Expired
-    ) {
-        return Err(ApiError::conflict(
-            "contract_ended",
-            "The contract is terminated or expired; it takes no new equipment or meters.",
-        ));
-    }
-    Ok(())
-}
-
-/// Validates new meters (fields under `field[i]`) and builds their rows, plans and initial
-/// readings.
-async fn meter_rows(
-    conn: &mut Conn,
-    ctx: &Ctx,
-    field: &str,
-    meters: &[NewMeter],
-    equipment: &EquipmentRow,
-    contract: &ContractRow,
-    e: &mut Errors,
-) -> Result<(Vec<MeterRow>, Vec<PlanRow>, Vec<ReadingRow>), ApiError> {
-    let now = ctx.now;
-    let mut codes = Vec::new();
-    let (mut out, mut plans, mut readings) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, m) in meters.iter().enumerate() {
-        let at = if field.is_empty() {
-            String::new()
-        } else {
-            format!("{field}[{i}].")
-        };
-        rules::check_meter(&at, m, contract.currency(), e);
-        codes.push((format!("{at}financial_code_id"), m.financial_code_id));
-        let meter = MeterRow {
-            id: Uuid::now_v7(),
-            equipment_id: equipment.id,
-            contract_id: contract.id,
-            meter_type: m.meter_type.clone(),
-            financial_code_id: m.financial_code_id,
-            expected_monthly_volume: m.expected_monthly_volume,
-            created_at: now,
-        };
-        plans.push(PlanRow {
-            id: Uuid::now_v7(),
-            meter_id: meter.id,
-            effective_from: equipment.installed_on,
-            included_units: m.included_units,
-            // Trailing zeros dropped: the column takes at most 6 decimals of scale.
-            overage_rate: m.overage_rate.normalize(),
-            minimum_charge: m.minimum_charge.unwrap_or_default(),
-            amendment_id: None,
-            created_at: now,
-        });
-        if let Some(value) = m.initial_reading {
-            readings.push(ReadingRow {
-                id: Uuid::now_v7(),
-                meter_id: meter.id,
-                read_on: equipment.installed_on,
-                value,
-                source: ReadingSource::Technician,
-                reset: None,
-                starting_value: None,
-                final_value: None,
-                estimate_method: None,
-                estimate_basis: None,
-                billing_run_id: None,
-                note: Some("reading at installation".into()),
-                created_by: ctx.principal.subject.clone(),
-                created_at: now,
-                voided_at: None,
-                voided_by: None,
-                void_reason: None,
-                replaces_id: None,
-            });
-        }
-        out.push(meter);
-    }
-    let mut types: Vec<&str> = meters.iter().map(|m| m.meter_type.as_str()).collect();
-    types.sort();
-    if types.windows(2).any(|w| w[0] == w[1]) {
-        e.add(
-            field,
-            "duplicate_meter_type",
-            "each meter type appears once per equipment",
-        );
-    }
-    crate::financial_codes::store::check_codes(conn, &codes, &[FinancialCodeKind::Revenue], e)
-        .await?;
-    Ok((out, plans, readings))
-}
-
-async fn equipment_view(conn: &mut Conn, row: EquipmentRow) -> Result<EquipmentView, ApiError> {
-    let (meters, plans) = store::meters_of(conn, &[row.id]).await?;
-    Ok(EquipmentView::new(row, &meters, &plans))
-}
 
 /// Handles the POST /v1/contracts/{id}/equipment route: installs equipment with its meters.
 #[utoipa::path(
@@ -160,58 +52,14 @@ pub async fn create_equipment(
         &format!("/v1/contracts/{contract_id}/equipment"),
         &new,
     )?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            let contract = crate::contracts::store::lock(conn, contract_id).await?;
-            let now = ctx.now;
-            let row = EquipmentRow {
-                id: Uuid::now_v7(),
-                contract_id,
-                serial_number: new.serial_number.trim().to_string(),
-                make: new.make.trim().to_string(),
-                model: new.model.trim().to_string(),
-                install_address: new.install_address.clone(),
-                installed_on: new.installed_on,
-                removed_on: None,
-                pickup_status: None,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            };
-            let mut e = Errors::default();
-            rules::validate(&row, &mut e);
-            rules::validate_address(row.install_address.as_ref(), &mut e);
-            let (meters, plans, readings) =
-                meter_rows(conn, &ctx, "meters", &new.meters, &row, &contract, &mut e).await?;
-            e.finish()?;
-            refuse_ended(&contract)?;
-            let row = store::insert(conn, &row).await?;
-            store::insert_meters(conn, &meters).await?;
-            store::insert_plans(conn, &plans).await?;
-            crate::readings::store::insert_many(conn, &readings).await?;
-            let view = EquipmentView::new(row, &meters, &plans);
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "equipment.installed",
-                    entity_type: "equipment",
-                    entity_id: view.id,
-                    account_id: Some(contract.account_id),
-                    before: None,
-                    after: Some(&view),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::CREATED, &view).await
-        })
-        .await?;
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| service::install(conn, &ctx, contract_id, &new).await,
+    )
+    .await?;
     Ok(stored.into_response())
 }
 
@@ -277,7 +125,7 @@ pub async fn get_equipment(
     Ok(versioned(
         StatusCode::OK,
         version,
-        &equipment_view(&mut conn, row).await?,
+        &store::view(&mut conn, row).await?,
     ))
 }
 
@@ -313,56 +161,16 @@ pub async fn update_equipment(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ContractsWrite)?;
     let patch = body.0;
+    if patch.names_nothing() {
+        return Err(ApiError::field("body", "empty", "names no field to change"));
+    }
     let expected = Expected::from_request(&req, patch.version)?;
     let id = id.into_inner();
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let (version, view) = conn
-        .transaction(async |conn| {
-            let current = store::lock(conn, id).await?;
-            expected.check(current.version)?;
-            let c = current.clone();
-            let next = EquipmentRow {
-                make: patch.make.clone().map_or(c.make, |m| m.trim().to_string()),
-                model: patch
-                    .model
-                    .clone()
-                    .map_or(c.model, |m| m.trim().to_string()),
-                install_address: patch.install_address.clone().unwrap_or(c.install_address),
-                removed_on: patch.removed_on.unwrap_or(c.removed_on),
-                pickup_status: patch.pickup_status.unwrap_or(c.pickup_status),
-                version: c.version + 1,
-                updated_at: ctx.now,
-                ..c
-            };
-            let mut e = Errors::default();
-            rules::validate(&next, &mut e);
-            rules::validate_address(
-                patch.install_address.as_ref().and_then(Option::as_ref),
-                &mut e,
-            );
-            e.finish()?;
-            let contract = crate::contracts::store::find(conn, current.contract_id).await?;
-            let before = equipment_view(conn, current).await?;
-            let row = store::update(conn, &next).await?;
-            let version = row.version;
-            let after = equipment_view(conn, row).await?;
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "equipment.updated",
-                    entity_type: "equipment",
-                    entity_id: id,
-                    account_id: Some(contract.account_id),
-                    before: Some(&before),
-                    after: Some(&after),
-                },
-            )
-            .await?;
-            Ok::<_, ApiError>((version, after))
-        })
-        .await?;
-    Ok(versioned(StatusCode::OK, version, &view))
+    let stored = idempotency::write(&state.pool, &ctx, None, "", async |conn| {
+        service::update(conn, &ctx, id, &patch, expected).await
+    })
+    .await?;
+    Ok(stored.into_response())
 }
 
 /// Handles the POST /v1/equipment/{id}/meters route: adds a meter with its plan.
@@ -399,49 +207,14 @@ pub async fn create_meter(
     let id = id.into_inner();
     let fingerprint =
         idempotency::fingerprint("POST", &format!("/v1/equipment/{id}/meters"), &new)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            let equipment = store::lock(conn, id).await?;
-            let contract = crate::contracts::store::find(conn, equipment.contract_id).await?;
-            let mut e = Errors::default();
-            let (meters, plans, readings) = meter_rows(
-                conn,
-                &ctx,
-                "",
-                std::slice::from_ref(&new),
-                &equipment,
-                &contract,
-                &mut e,
-            )
-            .await?;
-            e.finish()?;
-            refuse_ended(&contract)?;
-            store::insert_meters(conn, &meters).await?;
-            store::insert_plans(conn, &plans).await?;
-            crate::readings::store::insert_many(conn, &readings).await?;
-            let view = MeterView::new(meters[0].clone(), plans);
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "meter.added",
-                    entity_type: "meter",
-                    entity_id: view.id,
-                    account_id: Some(contract.account_id),
-                    before: None,
-                    after: Some(&view),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::CREATED, &view).await
-        })
-        .await?;
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| service::add_meter(conn, &ctx, id, &new).await,
+    )
+    .await?;
     Ok(stored.into_response())
 }
 

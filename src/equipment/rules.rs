@@ -4,8 +4,24 @@ use rust_decimal::Decimal;
 
 use super::model::{EquipmentRow, NewMeter};
 use crate::accounts::model::Address;
+use crate::contracts::model::{ContractRow, ContractStatus};
 use crate::money::Currency;
+use crate::refusal::Refusal;
 use crate::validate::Errors;
+
+/// A terminated or expired contract takes no new equipment or meters.
+pub fn refuse_ended(c: &ContractRow) -> Result<(), Refusal> {
+    if matches!(
+        c.status,
+        ContractStatus::Terminated | ContractStatus::Expired
+    ) {
+        return Err(Refusal::conflict(
+            "contract_ended",
+            "The contract is terminated or expired; it takes no new equipment or meters.",
+        ));
+    }
+    Ok(())
+}
 
 pub fn validate(e: &EquipmentRow, errors: &mut Errors) {
     errors.text("serial_number", &e.serial_number, 64);

@@ -5,7 +5,7 @@ use diesel_async::RunQueryDsl;
 use time::Date;
 use uuid::Uuid;
 
-use super::model::{EquipmentRow, MeterRow, PickupStatus, PlanRow};
+use super::model::{EquipmentRow, EquipmentView, MeterRow, PickupStatus, PlanRow};
 use crate::db::{unique_violation, Conn};
 use crate::error::ApiError;
 use crate::schema::equipment::dsl as eq;
@@ -126,6 +126,12 @@ pub async fn list(
 }
 
 /// The meters of some equipment and their plans, in two queries.
+/// The equipment with its meters and their plans.
+pub async fn view(conn: &mut Conn, row: EquipmentRow) -> Result<EquipmentView, ApiError> {
+    let (meters, plans) = meters_of(conn, &[row.id]).await?;
+    Ok(EquipmentView::new(row, &meters, &plans))
+}
+
 pub async fn meters_of(
     conn: &mut Conn,
     equipment_ids: &[Uuid],

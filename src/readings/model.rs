@@ -81,6 +81,18 @@ pub struct ReadingView {
     pub replaces_id: Option<Uuid>,
 }
 
+impl crate::audit::Audited for crate::contracts::model::OnAccount<ReadingView> {
+    const ENTITY: &'static str = "meter_reading";
+
+    fn entity_id(&self) -> Uuid {
+        self.view.id
+    }
+
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}
+
 impl From<ReadingRow> for ReadingView {
     fn from(r: ReadingRow) -> Self {
         ReadingView {

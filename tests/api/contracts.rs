@@ -1851,3 +1851,61 @@ async fn dates_out_of_range_and_repeated_repricing_are_refused() {
     assert_eq!(app.count("contract_amendments").await, 0);
     assert_eq!(app.count("equipment").await, 0);
 }
+
+#[tokio::test]
+async fn a_contract_patch_naming_no_field_changes_nothing() {
+    let app = spawn_app().await;
+    let account = app.create_account(json!({})).await;
+    let code = revenue_code(&app).await;
+    let contract = draft(&app, &contract_body(&id(&account), &code)).await;
+    let path = format!("/v1/contracts/{}", id(&contract));
+    for body in [json!({"version": 1}), json!({})] {
+        let reply = app
+            .patch(&path, &token(Role::Billing), &body)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(reply.error_field(), "body");
+        assert_eq!(reply.body["errors"][0]["code"], "empty");
+    }
+    let current = app.get(&path, &admin_token()).await.expect(200);
+    assert_eq!(current.body["version"], 1);
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE entity_id = '{}' AND action = 'contract.updated'",
+            id(&contract)
+        ))
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_equipment_patch_naming_no_field_changes_nothing() {
+    let app = spawn_app().await;
+    let (_, code, contract) = active_contract(&app).await;
+    let equipment = install(
+        &app,
+        &id(&contract),
+        &equipment_body("SN-E", &code, &d("2025-01-01")),
+    )
+    .await;
+    let path = format!("/v1/equipment/{}", id(&equipment));
+    for body in [json!({"version": 1}), json!({})] {
+        let reply = app
+            .patch(&path, &token(Role::Billing), &body)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(reply.error_field(), "body");
+        assert_eq!(reply.body["errors"][0]["code"], "empty");
+    }
+    let current = app.get(&path, &admin_token()).await.expect(200);
+    assert_eq!(current.body["version"], 1);
+    assert_eq!(
+        app.count(&format!(
+            "audit_events WHERE entity_id = '{}' AND action = 'equipment.updated'",
+            id(&equipment)
+        ))
+        .await,
+        0
+    );
+}

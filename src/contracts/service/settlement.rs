@@ -8,12 +8,12 @@ use rust_decimal::Decimal;
 use time::{Date, Duration};
 use uuid::Uuid;
 
-use super::model::{ChargeRow, ContractRow, Settlement};
-use crate::audit::{self, Change};
+use crate::audit;
 use crate::billing::engine::{self, owners, suspensions, Settings};
 use crate::billing::model::{BillingRunStatus, RunMode, RunRow};
 use crate::billing::rules as billing_rules;
 use crate::context::Ctx;
+use crate::contracts::model::{ChargeRow, ContractRow, Settlement};
 use crate::credit_memos::model::{CreditLineRow, CreditReason};
 use crate::db::Conn;
 use crate::error::ApiError;
@@ -142,8 +142,8 @@ async fn credit_advance(
         .select((cl::invoice_line_id, cl::amount))
         .load(conn)
         .await?;
-    let charges = super::store::charges(conn, c.id).await?;
-    let amendments = super::store::amendments(conn, c.id).await?;
+    let charges = crate::contracts::store::charges(conn, c.id).await?;
+    let amendments = crate::contracts::store::amendments(conn, c.id).await?;
     let (owners, suspended) = (owners(c, &amendments), suspensions(&amendments));
     let stamp = ctx.stamp();
     let mut by_account: Vec<(Uuid, Vec<CreditLineRow>)> = Vec::new();
@@ -223,19 +223,7 @@ async fn credit_advance(
         memo.submitted_at = Some(stamp.now);
         credits::issue_and_apply(conn, &mut memo, &stamp).await?;
         let view = crate::credit_memos::store::view(conn, memo.clone()).await?;
-        audit::record(
-            conn,
-            ctx,
-            Change {
-                action: "credit_memo.created",
-                entity_type: "credit_memo",
-                entity_id: memo.id,
-                account_id: Some(account_id),
-                before: None,
-                after: Some(&view),
-            },
-        )
-        .await?;
+        audit::changed(conn, ctx, "credit_memo.created", None, Some(&view)).await?;
         memos.push(memo.id);
     }
     Ok(memos)
