@@ -229,6 +229,9 @@ pub async fn update_invoice(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::InvoicesWrite)?;
     let patch = body.0;
+    if patch.names_nothing() {
+        return Err(ApiError::field("body", "empty", "names no field to change"));
+    }
     let expected = Expected::from_request(&req, patch.version)?;
     let id = id.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
