@@ -451,6 +451,16 @@ pub struct InvoicePatch {
     pub version: Option<i32>,
 }
 
+impl InvoicePatch {
+    /// Whether the patch changes nothing (only the version, or not even that).
+    pub fn names_nothing(&self) -> bool {
+        self.po_number.is_none()
+            && self.reference_fields.is_none()
+            && self.memo.is_none()
+            && self.lines.is_none()
+    }
+}
+
 /// Issues a draft: assigns its number, dates it and posts it to the ledger.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

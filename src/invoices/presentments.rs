@@ -1,24 +1,22 @@
 //! The presentment log: where and how an issued invoice reached the customer (sent,
 //! delivered, accepted, rejected with the reason), posted by front ends and partner portals.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::model::InvoiceStatus;
-use super::store;
+use super::{service, store};
 use crate::accounts::model::PresentmentChannel;
-use crate::audit::{self, Change};
 use crate::auth::Permission;
 use crate::context::Ctx;
+use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, IdempotencyKey};
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::schema::invoice_presentments::dsl as p;
 use crate::validate::Errors;
@@ -49,6 +47,9 @@ pub struct PresentmentRow {
 pub struct PresentmentView {
     pub id: Uuid,
     pub invoice_id: Uuid,
+    /// The invoice's account, for the audit log.
+    #[serde(skip)]
+    pub account_id: Uuid,
     pub channel: PresentmentChannel,
     /// The email or postal address, or the portal.
     #[schema(example = "ap@acme.example")]
@@ -67,6 +68,7 @@ impl From<PresentmentRow> for PresentmentView {
         PresentmentView {
             id: r.id,
             invoice_id: r.invoice_id,
+            account_id: r.account_id,
             channel: r.channel,
             destination: r.destination,
             status: r.status,
@@ -76,6 +78,39 @@ impl From<PresentmentRow> for PresentmentView {
             posted_role: r.posted_role,
         }
     }
+}
+
+/// The audit log records a presentment as a change of its invoice.
+impl crate::audit::Audited for PresentmentView {
+    const ENTITY: &'static str = "invoice";
+
+    fn entity_id(&self) -> Uuid {
+        self.invoice_id
+    }
+
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}
+
+/// Writes an entry of the log.
+pub async fn insert(conn: &mut Conn, row: &PresentmentRow) -> Result<(), ApiError> {
+    diesel::insert_into(p::invoice_presentments)
+        .values(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The log of an invoice, oldest first.
+pub async fn list(conn: &mut Conn, invoice_id: Uuid) -> Result<Vec<PresentmentRow>, ApiError> {
+    Ok(p::invoice_presentments
+        .filter(p::invoice_id.eq(invoice_id))
+        .select(PresentmentRow::as_select())
+        .order((p::occurred_at.asc(), p::id.asc()))
+        .limit(1000)
+        .load(conn)
+        .await?)
 }
 
 /// A presentment event.
@@ -147,55 +182,14 @@ pub async fn create_presentment(
         &format!("/v1/invoices/{invoice_id}/presentments"),
         &new,
     )?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            let invoice = store::find_visible(conn, invoice_id, ctx.partner_scope()).await?;
-            if invoice.status == InvoiceStatus::Draft {
-                return Err(ApiError::conflict(
-                    "invoice_not_issued",
-                    "A draft is not presented; issue it first.",
-                ));
-            }
-            let row = PresentmentRow {
-                id: Uuid::now_v7(),
-                invoice_id,
-                account_id: invoice.account_id,
-                channel: new.channel,
-                destination: new.destination.trim().to_string(),
-                status: new.status,
-                reason: new.reason.clone(),
-                occurred_at: new.occurred_at.unwrap_or(now),
-                posted_by: ctx.principal.subject.clone(),
-                posted_role: ctx.principal.role.as_str().to_string(),
-                created_at: now,
-            };
-            diesel::insert_into(p::invoice_presentments)
-                .values(&row)
-                .execute(conn)
-                .await?;
-            let view = PresentmentView::from(row);
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "invoice.presentment_recorded",
-                    entity_type: "invoice",
-                    entity_id: invoice_id,
-                    account_id: Some(invoice.account_id),
-                    before: None,
-                    after: Some(&view),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::CREATED, &view).await
-        })
-        .await?;
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| service::present(conn, &ctx, invoice_id, &new).await,
+    )
+    .await?;
     Ok(stored.into_response())
 }
 
@@ -223,13 +217,7 @@ pub async fn list_presentments(
     let invoice_id = id.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
     store::find_visible(&mut conn, invoice_id, ctx.partner_scope()).await?;
-    let rows: Vec<PresentmentRow> = p::invoice_presentments
-        .filter(p::invoice_id.eq(invoice_id))
-        .select(PresentmentRow::as_select())
-        .order((p::occurred_at.asc(), p::id.asc()))
-        .limit(1000)
-        .load(&mut conn)
-        .await?;
+    let rows = list(&mut conn, invoice_id).await?;
     Ok(HttpResponse::Ok().json(
         rows.into_iter()
             .map(PresentmentView::from)

@@ -8,97 +8,18 @@ use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 use super::model::{
-    InvoiceFilter, InvoicePatch, InvoiceRow, InvoiceSort, InvoiceStatus, InvoiceView, IssueInvoice,
-    NewInvoice, NewLine, References, VoidInvoice,
+    InvoiceFilter, InvoicePatch, InvoiceSort, InvoiceView, IssueInvoice, NewInvoice, VoidInvoice,
 };
-use super::{rules, store};
-use crate::accounts::model::AccountStatus;
-use crate::audit::{self, Change};
+use super::{service, store};
 use crate::auth::Permission;
 use crate::context::Ctx;
-use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey, OptionalJson};
-use crate::financial_codes::model::FinancialCodeKind;
-use crate::idempotency::{self, Begin};
-use crate::money::Currency;
+use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::validate::Errors;
 use crate::AppState;
-
-async fn view(
-    conn: &mut Conn,
-    row: InvoiceRow,
-    today: time::Date,
-) -> Result<InvoiceView, ApiError> {
-    Ok(views(conn, vec![row], today).await?.remove(0))
-}
-
-/// Invoices with their lines, the payments and credits applied to them and their
-/// deductions: four queries whatever the number of invoices.
-async fn views(
-    conn: &mut Conn,
-    rows: Vec<InvoiceRow>,
-    today: time::Date,
-) -> Result<Vec<InvoiceView>, ApiError> {
-    use crate::payments::store as payments;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut lines: HashMap<Uuid, Vec<_>> = HashMap::new();
-    for line in store::lines_of(conn, &ids).await? {
-        lines.entry(line.invoice_id).or_default().push(line);
-    }
-    let mut applied = payments::applications_of_invoices(conn, &ids).await?;
-    let mut credits: HashMap<Uuid, Vec<_>> = HashMap::new();
-    for c in crate::credit_memos::store::application_views(conn, None, Some(&ids)).await? {
-        credits.entry(c.invoice_id).or_default().push(c);
-    }
-    let mut deductions: HashMap<Uuid, Vec<_>> = HashMap::new();
-    for d in payments::deductions_of(conn, None, Some(&ids)).await? {
-        deductions.entry(d.invoice_id).or_default().push(d.into());
-    }
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let id = r.id;
-            let mut view = InvoiceView::new(r, lines.remove(&id).unwrap_or_default(), today);
-            view.payments = applied.remove(&id).unwrap_or_default();
-            view.credits = credits.remove(&id).unwrap_or_default();
-            view.deductions = deductions.remove(&id).unwrap_or_default();
-            view
-        })
-        .collect())
-}
-
-/// Lines name active revenue or fee codes.
-async fn check_line_codes(
-    conn: &mut Conn,
-    lines: &[NewLine],
-    e: &mut Errors,
-) -> Result<(), ApiError> {
-    let codes: Vec<(String, Uuid)> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (format!("lines[{i}].financial_code_id"), l.financial_code_id))
-        .collect();
-    crate::financial_codes::store::check_codes(
-        conn,
-        &codes,
-        &[FinancialCodeKind::Revenue, FinancialCodeKind::Fee],
-        e,
-    )
-    .await
-}
-
-fn refuse_unless_draft(row: &InvoiceRow) -> Result<(), ApiError> {
-    if row.status != InvoiceStatus::Draft {
-        return Err(ApiError::conflict(
-            "invoice_not_draft",
-            "Issued invoices are immutable; correct them with a credit memo, an adjustment or a void.",
-        ));
-    }
-    Ok(())
-}
 
 /// Handles the POST /v1/invoices route: a manual invoice for one-off charges, as a draft.
 #[utoipa::path(
@@ -127,73 +48,14 @@ pub async fn create_invoice(
     ctx.require(Permission::InvoicesWrite)?;
     let new = body.0;
     let fingerprint = idempotency::fingerprint("POST", "/v1/invoices", &new)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            let account =
-                crate::accounts::store::find_named(conn, new.account_id, "account_id").await?;
-            let currency = Currency::parse(&account.currency).expect("a stored currency");
-            let mut e = Errors::default();
-            let references = References(new.reference_fields.clone());
-            rules::validate_header(
-                new.po_number.as_deref(),
-                &references,
-                new.memo.as_deref(),
-                &mut e,
-            );
-            rules::validate_lines(&new.lines, currency, &mut e);
-            check_line_codes(conn, &new.lines, &mut e).await?;
-            let mut terms = account.payment_terms_days;
-            if let Some(contract_id) = new.contract_id {
-                match crate::contracts::store::find(conn, contract_id).await {
-                    Ok(c) if c.account_id == account.id => {
-                        terms = c.payment_terms_days.unwrap_or(terms)
-                    }
-                    _ => e.add(
-                        "contract_id",
-                        "unknown",
-                        "is not a contract of this account",
-                    ),
-                }
-            }
-            e.finish()?;
-            if account.status == AccountStatus::Closed {
-                return Err(ApiError::conflict(
-                    "account_closed",
-                    "The account is closed.",
-                ));
-            }
-            let now = ctx.now;
-            let id = Uuid::now_v7();
-            let lines = rules::manual_lines(id, &new.lines, currency);
-            let mut row = rules::new_draft(&account, id, new.contract_id, terms, now);
-            row.po_number = new.po_number.clone().map(|p| p.trim().to_string());
-            row.reference_fields = references;
-            row.memo = new.memo.clone();
-            rules::set_totals(&mut row, &lines, currency);
-            store::insert_many(conn, std::slice::from_ref(&row), &lines).await?;
-            let view = InvoiceView::new(row, lines, ctx.today());
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "invoice.created",
-                    entity_type: "invoice",
-                    entity_id: view.id,
-                    account_id: Some(view.account_id),
-                    before: None,
-                    after: Some(&view),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::CREATED, &view).await
-        })
-        .await?;
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| service::create(conn, &ctx, &new).await,
+    )
+    .await?;
     Ok(stored.into_response())
 }
 
@@ -229,72 +91,16 @@ pub async fn update_invoice(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::InvoicesWrite)?;
     let patch = body.0;
+    if patch.names_nothing() {
+        return Err(ApiError::field("body", "empty", "names no field to change"));
+    }
     let expected = Expected::from_request(&req, patch.version)?;
     let id = id.into_inner();
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let (version, view) = conn
-        .transaction(async |conn| {
-            let current = store::lock_visible(conn, id, None).await?;
-            expected.check(current.version)?;
-            refuse_unless_draft(&current)?;
-            let currency = Currency::parse(&current.currency).expect("a stored currency");
-            let mut next = current.clone();
-            if let Some(po) = &patch.po_number {
-                next.po_number = po.as_ref().map(|p| p.trim().to_string());
-            }
-            if let Some(refs) = &patch.reference_fields {
-                next.reference_fields = References(refs.clone());
-            }
-            if let Some(memo) = &patch.memo {
-                next.memo = memo.clone();
-            }
-            let mut e = Errors::default();
-            rules::validate_header(
-                next.po_number.as_deref(),
-                &next.reference_fields,
-                next.memo.as_deref(),
-                &mut e,
-            );
-            if let Some(lines) = &patch.lines {
-                if current.billing_run_id.is_some() {
-                    e.add(
-                        "lines",
-                        "not_allowed",
-                        "the lines of a billed draft come from its contract; correct the contract or readings",
-                    );
-                }
-                rules::validate_lines(lines, currency, &mut e);
-                check_line_codes(conn, lines, &mut e).await?;
-            }
-            e.finish()?;
-            let before = view(conn, current, ctx.today()).await?;
-            if let Some(lines) = &patch.lines {
-                let rows = rules::manual_lines(id, lines, currency);
-                rules::set_totals(&mut next, &rows, currency);
-                store::replace_lines(conn, id, &rows).await?;
-            }
-            next.version += 1;
-            next.updated_at = ctx.now;
-            let row = store::update(conn, &next).await?;
-            let version = row.version;
-            let after = view(conn, row, ctx.today()).await?;
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "invoice.updated",
-                    entity_type: "invoice",
-                    entity_id: id,
-                    account_id: Some(after.account_id),
-                    before: Some(&before),
-                    after: Some(&after),
-                },
-            )
-            .await?;
-            Ok::<_, ApiError>((version, after))
-        })
-        .await?;
-    Ok(versioned(StatusCode::OK, version, &view))
+    let stored = idempotency::write(&state.pool, &ctx, None, "", async |conn| {
+        service::update(conn, &ctx, id, &patch, expected).await
+    })
+    .await?;
+    Ok(stored.into_response())
 }
 
 /// Handles the DELETE /v1/invoices/{id} route: deletes a draft.
@@ -333,77 +139,8 @@ pub async fn delete_invoice(
     let expected = Expected::optional(&req)?;
     let id = id.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
-    conn.transaction(async |conn| {
-        // A run's draft: its contract first, the order billing runs lock in.
-        let peek = store::find_visible(conn, id, None).await?;
-        if let (Some(_), Some(contract)) = (peek.billing_run_id, peek.contract_id) {
-            crate::contracts::store::lock(conn, contract).await?;
-        }
-        let current = store::lock_visible(conn, id, None).await?;
-        expected.check(current.version)?;
-        refuse_unless_draft(&current)?;
-        let released = match (current.billing_run_id, current.contract_id) {
-            (Some(_), Some(contract)) => Some((
-                contract,
-                crate::billing::store::release_draft(conn, &current, ctx.now).await?,
-            )),
-            _ => None,
-        };
-        let before = view(conn, current, ctx.today()).await?;
-        store::delete_draft(conn, id).await?;
-        audit::record(
-            conn,
-            &ctx,
-            Change {
-                action: "invoice.deleted",
-                entity_type: "invoice",
-                entity_id: id,
-                account_id: Some(before.account_id),
-                before: Some(&before),
-                after: None::<&InvoiceView>,
-            },
-        )
+    conn.transaction(async |conn| service::delete(conn, &ctx, id, expected).await)
         .await?;
-        let Some((contract, released)) = released else {
-            return Ok(());
-        };
-        audit::record(
-            conn,
-            &ctx,
-            Change {
-                action: "contract.periods_released",
-                entity_type: "contract",
-                entity_id: contract,
-                account_id: Some(before.account_id),
-                before: None,
-                after: Some(&serde_json::json!({
-                    "invoice_id": id,
-                    "released": released,
-                })),
-            },
-        )
-        .await?;
-        for task in &released.tasks_cancelled {
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "task.updated",
-                    entity_type: "task",
-                    entity_id: *task,
-                    account_id: Some(before.account_id),
-                    before: None,
-                    after: Some(&serde_json::json!({
-                        "status": "cancelled",
-                        "reason": format!("its draft invoice {id} was deleted"),
-                    })),
-                },
-            )
-            .await?;
-        }
-        Ok::<_, ApiError>(())
-    })
-    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -450,71 +187,17 @@ pub async fn issue_invoice(
         None => Expected::optional(&req)?,
     };
     let id = id.into_inner();
-    let numbering = state.config.billing.numbering.clone();
     let fingerprint =
         idempotency::fingerprint("POST", &format!("/v1/invoices/{id}/issue"), &issue)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            let current = store::lock_visible(conn, id, None).await?;
-            expected.check(current.version)?;
-            refuse_unless_draft(&current)?;
-            let account =
-                crate::accounts::store::find_visible(conn, current.account_id, None).await?;
-            let now = ctx.now;
-            let date = issue.invoice_date.unwrap_or(now.date());
-            let mut problems = rules::issue_problems(&current);
-            problems.extend(rules::presentment_problems(&account, &current));
-            if (date - now.date()).whole_days().abs() > 366 {
-                problems.push(crate::error::FieldError::new(
-                    "invoice_date",
-                    "out_of_range",
-                    "must be within a year of today",
-                ));
-            }
-            if !problems.is_empty() {
-                return Err(ApiError::Validation(problems));
-            }
-            let before = view(conn, current.clone(), ctx.today()).await?;
-            let mut next = current;
-            let year = date.year();
-            let n = crate::db::next_number(conn, &numbering.series(year)).await?;
-            let number = numbering.number(year, n);
-            let entry = rules::issue(
-                &mut next,
-                number,
-                date,
-                now,
-                &ctx.principal.subject,
-                ctx.request_id.clone(),
-            );
-            if next.po_number.is_none() {
-                next.po_number = rules::effective_po(&account, &next);
-            }
-            let row = store::update(conn, &next).await?;
-            crate::ledger::store::post(conn, entry.as_slice()).await?;
-            let after = view(conn, row, ctx.today()).await?;
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "invoice.issued",
-                    entity_type: "invoice",
-                    entity_id: id,
-                    account_id: Some(after.account_id),
-                    before: Some(&before),
-                    after: Some(&after),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::OK, &after).await
-        })
-        .await?;
+    let numbering = &state.config.billing.numbering;
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| service::issue(conn, &ctx, id, &issue, expected, numbering).await,
+    )
+    .await?;
     Ok(stored.into_response())
 }
 
@@ -561,49 +244,14 @@ pub async fn void_invoice(
     e.finish()?;
     let id = id.into_inner();
     let fingerprint = idempotency::fingerprint("POST", &format!("/v1/invoices/{id}/void"), &void)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            let current = store::lock_visible(conn, id, None).await?;
-            expected.check(current.version)?;
-            if let Some(why) = rules::void_refusal(&current) {
-                return Err(ApiError::conflict("invoice_not_voidable", why));
-            }
-            let before = view(conn, current.clone(), ctx.today()).await?;
-            let mut next = current;
-            let now = ctx.now;
-            let entry = rules::void(
-                &mut next,
-                &void.reason,
-                now.date(),
-                now,
-                &ctx.principal.subject,
-                ctx.request_id.clone(),
-            );
-            let row = store::update(conn, &next).await?;
-            crate::ledger::store::post(conn, entry.as_slice()).await?;
-            let after = view(conn, row, ctx.today()).await?;
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "invoice.voided",
-                    entity_type: "invoice",
-                    entity_id: id,
-                    account_id: Some(after.account_id),
-                    before: Some(&before),
-                    after: Some(&after),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::OK, &after).await
-        })
-        .await?;
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| service::void(conn, &ctx, id, &void, expected).await,
+    )
+    .await?;
     Ok(stored.into_response())
 }
 
@@ -633,7 +281,7 @@ pub async fn get_invoice(
     Ok(versioned(
         StatusCode::OK,
         version,
-        &view(&mut conn, row, ctx.today()).await?,
+        &service::view(&mut conn, row, ctx.today()).await?,
     ))
 }
 
@@ -674,7 +322,7 @@ pub async fn list_invoices(
         .iter()
         .map(|r| (r.id, store::cursor_of(r, sort)))
         .collect();
-    let views = views(&mut conn, rows, ctx.today()).await?;
+    let views = service::views(&mut conn, rows, ctx.today()).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
         views,
         limit,

@@ -1,89 +1,108 @@
-//! What invoices do for other domains, in the caller's transaction: bill a fee on a new
-//! invoice.
+//! The invoice commands, each in the caller's transaction: manual drafts (create, edit,
+//! delete), issue, void and presentment; and what invoices do for other domains (bill a fee
+//! on a new invoice). Each answers what it did for the audit log and the response.
+
+mod drafts;
+mod issue;
+mod presentment;
+
+use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::model::{InvoiceRow, InvoiceView, NewLine};
-use super::{rules, store};
-use crate::audit::{self, Change};
-use crate::context::Ctx;
+use super::model::{InvoiceRow, InvoiceStatus, InvoiceView, NewLine};
+use super::store;
 use crate::db::Conn;
 use crate::error::ApiError;
-use crate::money::Currency;
+use crate::financial_codes::model::FinancialCodeKind;
+use crate::validate::Errors;
 
-/// Bills a fee (a returned payment, a late fee) on a new invoice with one untaxed line under
-/// `code_id`, issued at once; it stays a draft when the account's presentment preferences
-/// (a PO number, a reference field) are not met, for billing to complete and issue.
-#[allow(clippy::too_many_arguments)]
-pub async fn fee_invoice(
-    conn: &mut Conn,
-    ctx: &Ctx,
-    numbering: &rules::Numbering,
-    account: &crate::accounts::model::AccountRow,
-    description: String,
-    amount: rust_decimal::Decimal,
-    code_id: Uuid,
-    stamp: &crate::ledger::model::Stamp,
-) -> Result<InvoiceRow, ApiError> {
-    use rust_decimal::Decimal;
-    let currency = Currency::parse(&account.currency).expect("a stored currency");
-    let id = Uuid::now_v7();
-    let line = NewLine {
-        description,
-        quantity: Decimal::ONE,
-        unit_price: currency.round(amount),
-        financial_code_id: code_id,
-        taxable: Some(false),
-    };
-    let lines = rules::manual_lines(id, &[line], currency);
-    let mut row = rules::new_draft(account, id, None, account.payment_terms_days, stamp.now);
-    rules::set_totals(&mut row, &lines, currency);
-    store::insert_many(conn, std::slice::from_ref(&row), &lines).await?;
-    row.po_number = rules::effective_po(account, &row);
-    if !rules::presentment_problems(account, &row).is_empty() {
-        // The account's presentment preferences (a PO number, a reference field) are not met:
-        // the fee stays a draft for billing to complete and issue.
-        let view = InvoiceView::new(row.clone(), lines, ctx.today());
-        audit::record(
-            conn,
-            ctx,
-            Change {
-                action: "invoice.created",
-                entity_type: "invoice",
-                entity_id: row.id,
-                account_id: Some(row.account_id),
-                before: None,
-                after: Some(&view),
-            },
-        )
-        .await?;
-        return Ok(row);
+pub use drafts::{create, delete, update};
+pub use issue::{fee_invoice, issue, void};
+pub use presentment::present;
+
+impl crate::audit::Audited for InvoiceView {
+    const ENTITY: &'static str = "invoice";
+
+    fn entity_id(&self) -> Uuid {
+        self.id
     }
-    let year = stamp.today().year();
-    let n = crate::db::next_number(conn, &numbering.series(year)).await?;
-    let entry = rules::issue(
-        &mut row,
-        numbering.number(year, n),
-        stamp.today(),
-        stamp.now,
-        &stamp.actor,
-        stamp.request_id.clone(),
-    );
-    let row = store::update(conn, &row).await?;
-    crate::ledger::store::post(conn, entry.as_slice()).await?;
-    let view = InvoiceView::new(row.clone(), lines, ctx.today());
-    audit::record(
+
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}
+
+/// The invoice as clients read it.
+pub async fn view(
+    conn: &mut Conn,
+    row: InvoiceRow,
+    today: time::Date,
+) -> Result<InvoiceView, ApiError> {
+    Ok(views(conn, vec![row], today).await?.remove(0))
+}
+
+/// Invoices with their lines, the payments and credits applied to them and their
+/// deductions: four queries whatever the number of invoices.
+pub async fn views(
+    conn: &mut Conn,
+    rows: Vec<InvoiceRow>,
+    today: time::Date,
+) -> Result<Vec<InvoiceView>, ApiError> {
+    use crate::payments::store as payments;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut lines: HashMap<Uuid, Vec<_>> = HashMap::new();
+    for line in store::lines_of(conn, &ids).await? {
+        lines.entry(line.invoice_id).or_default().push(line);
+    }
+    let mut applied = payments::applications_of_invoices(conn, &ids).await?;
+    let mut credits: HashMap<Uuid, Vec<_>> = HashMap::new();
+    for c in crate::credit_memos::store::application_views(conn, None, Some(&ids)).await? {
+        credits.entry(c.invoice_id).or_default().push(c);
+    }
+    let mut deductions: HashMap<Uuid, Vec<_>> = HashMap::new();
+    for d in payments::deductions_of(conn, None, Some(&ids)).await? {
+        deductions.entry(d.invoice_id).or_default().push(d.into());
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let id = r.id;
+            let mut view = InvoiceView::new(r, lines.remove(&id).unwrap_or_default(), today);
+            view.payments = applied.remove(&id).unwrap_or_default();
+            view.credits = credits.remove(&id).unwrap_or_default();
+            view.deductions = deductions.remove(&id).unwrap_or_default();
+            view
+        })
+        .collect())
+}
+
+/// Lines name active revenue or fee codes.
+async fn check_line_codes(
+    conn: &mut Conn,
+    lines: &[NewLine],
+    e: &mut Errors,
+) -> Result<(), ApiError> {
+    let codes: Vec<(String, Uuid)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (format!("lines[{i}].financial_code_id"), l.financial_code_id))
+        .collect();
+    crate::financial_codes::store::check_codes(
         conn,
-        ctx,
-        Change {
-            action: "invoice.issued",
-            entity_type: "invoice",
-            entity_id: row.id,
-            account_id: Some(row.account_id),
-            before: None,
-            after: Some(&view),
-        },
+        &codes,
+        &[FinancialCodeKind::Revenue, FinancialCodeKind::Fee],
+        e,
     )
-    .await?;
-    Ok(row)
+    .await
+}
+
+fn refuse_unless_draft(row: &InvoiceRow) -> Result<(), ApiError> {
+    if row.status != InvoiceStatus::Draft {
+        return Err(ApiError::conflict(
+            "invoice_not_draft",
+            "Issued invoices are immutable; correct them with a credit memo, an adjustment or a void.",
+        ));
+    }
+    Ok(())
 }

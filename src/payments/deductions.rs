@@ -1,21 +1,16 @@
 //! HTTP handlers of deductions: what short payments left unpaid, listed, read and written
 //! off when within the small-balance tolerance.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
-use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use super::model::{DeductionFilter, DeductionStatus, DeductionView, WriteOffDeduction};
-use super::{rules, store};
-use crate::adjustments::model::{AdjustmentKind, AdjustmentRow};
-use crate::audit::{self, Change};
+use super::model::{DeductionFilter, DeductionView, WriteOffDeduction};
+use super::{service, store};
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
-use crate::financial_codes::model::FinancialCodeKind;
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::validate::Errors;
@@ -118,89 +113,13 @@ pub async fn write_off_deduction(
         &write_off,
     )?;
     let tolerance = state.config.payments.small_balance_tolerance;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            let (mut invoice, mut deduction) = store::lock_deduction_with_invoice(conn, id).await?;
-            let mut e = Errors::default();
-            crate::financial_codes::store::check_codes(
-                conn,
-                &[("financial_code_id".into(), write_off.financial_code_id)],
-                &[FinancialCodeKind::WriteOff],
-                &mut e,
-            )
-            .await?;
-            e.finish()?;
-            if let Some(refusal) = rules::write_off_refusal(&deduction, &invoice, tolerance) {
-                return Err(refusal.into());
-            }
-            let before = DeductionView::from(deduction.clone());
-            let stamp = ctx.stamp();
-            let reason = write_off
-                .note
-                .as_deref()
-                .map(str::trim)
-                .map(str::to_string)
-                .unwrap_or_else(|| {
-                    format!(
-                        "Small-balance write-off of a {} deduction",
-                        deduction.reason.as_str()
-                    )
-                });
-            let adjustment = AdjustmentRow {
-                id: Uuid::now_v7(),
-                account_id: deduction.account_id,
-                invoice_id: Some(invoice.id),
-                kind: AdjustmentKind::SmallBalanceWriteOff,
-                amount: deduction.amount,
-                currency: deduction.currency.clone(),
-                financial_code_id: write_off.financial_code_id,
-                reason: reason.clone(),
-                deduction_id: Some(deduction.id),
-                payment_id: None,
-                created_by: stamp.actor.clone(),
-                created_at: stamp.now,
-            };
-            crate::adjustments::store::insert(conn, &adjustment).await?;
-            let description = format!(
-                "Small-balance write-off on {}: {reason}",
-                invoice.number.as_deref().unwrap_or_default()
-            );
-            let entry = crate::adjustments::rules::write_off(
-                &mut invoice,
-                deduction.amount,
-                adjustment.id,
-                description,
-                &stamp,
-            );
-            crate::invoices::store::update(conn, &invoice).await?;
-            crate::ledger::store::post(conn, &[entry]).await?;
-            rules::resolve(&mut deduction, DeductionStatus::WrittenOff, &stamp);
-            deduction.adjustment_id = Some(adjustment.id);
-            deduction.note = write_off.note.clone();
-            store::update_deduction(conn, &deduction).await?;
-            store::sync_deductions(conn, &[invoice.id], None, &stamp).await?;
-            let after = DeductionView::from(deduction);
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "deduction.written_off",
-                    entity_type: "deduction",
-                    entity_id: id,
-                    account_id: Some(after.account_id),
-                    before: Some(&before),
-                    after: Some(&after),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::OK, &after).await
-        })
-        .await?;
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| service::deductions::write_off(conn, &ctx, id, &write_off, tolerance).await,
+    )
+    .await?;
     Ok(stored.into_response())
 }

@@ -2,6 +2,8 @@
 //! apply it by hand, reverse an application, refund, return. Each answers what it did for
 //! the audit log and the response; [`receive`] is how other domains record cash.
 
+pub mod deductions;
+
 use actix_web::http::StatusCode;
 use rust_decimal::Decimal;
 use uuid::Uuid;

@@ -176,6 +176,30 @@ async fn drafts_are_edited_and_deleted_but_issued_invoices_are_immutable() {
 }
 
 #[tokio::test]
+async fn a_patch_naming_no_field_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let code = app.financial_code("4200-SUPPLIES", "revenue").await;
+    let account = id(&app.create_account(json!({})).await);
+    let inv = draft(&app, &account, &code).await;
+    let path = format!("/v1/invoices/{}", id(&inv));
+    for body in [json!({"version": 1}), json!({})] {
+        let empty = app
+            .patch(&path, &billing(), &body)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(empty.error_field(), "body");
+        assert_eq!(empty.body["errors"][0]["code"], "empty");
+    }
+    let unchanged = app.get(&path, &billing()).await.expect(200).body;
+    assert_eq!(unchanged["version"], 1);
+    assert_eq!(
+        app.count("audit_events WHERE action = 'invoice.updated'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
 async fn issuing_numbers_dates_and_posts_the_invoice_to_the_ledger() {
     let app = spawn_app().await;
     let code = app.financial_code("4200-SUPPLIES", "revenue").await;
