@@ -315,6 +315,16 @@ pub struct PolicyPatch {
     pub version: Option<i32>,
 }
 
+impl PolicyPatch {
+    /// Whether the patch changes nothing (only the version, or not even that).
+    pub fn names_nothing(&self) -> bool {
+        self.name.is_none()
+            && self.segment.is_none()
+            && self.is_default.is_none()
+            && self.steps.is_none()
+    }
+}
+
 /// Checks the steps and turns them into rows of `policy_id` at `version`.
 pub fn step_rows(policy_id: Uuid, version: i32, steps: &[NewStep], e: &mut Errors) -> Vec<StepRow> {
     if steps.is_empty() || steps.len() > 20 {
@@ -763,6 +773,9 @@ pub async fn update_policy(
     ctx.require(Permission::CollectionsManage)?;
     let id = id.into_inner();
     let patch = body.0;
+    if patch.names_nothing() {
+        return Err(ApiError::field("body", "empty", "names no field to change"));
+    }
     let expected = Expected::from_request(&req, patch.version)?;
     let mut conn = crate::db::conn(&state.pool).await?;
     let view = conn
