@@ -155,7 +155,7 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(adjustments::routes::list_adjustments)
         .service(adjustments::routes::get_adjustment)
         .service(collections::aging::aging)
-        .service(collections::worklist::worklist)
+        .service(collections::profiles::worklist::worklist)
         .service(collections::profiles::get_collections_account)
         .service(collections::profiles::update_profile)
         .service(collections::profiles::create_rule)
@@ -168,11 +168,11 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(collections::dunning::list_policies)
         .service(collections::dunning::get_policy)
         .service(collections::dunning::update_policy)
-        .service(collections::runs::create_dunning_run)
-        .service(collections::runs::list_dunning_runs)
-        .service(collections::runs::list_notices)
-        .service(collections::runs::get_notice)
-        .service(collections::runs::notice_document)
+        .service(collections::dunning::runs::create_dunning_run)
+        .service(collections::dunning::runs::list_dunning_runs)
+        .service(collections::dunning::runs::list_notices)
+        .service(collections::dunning::runs::get_notice)
+        .service(collections::dunning::runs::notice_document)
         .service(collections::promises::create_promise)
         .service(collections::promises::list_promises)
         .service(collections::promises::get_promise)
@@ -300,7 +300,7 @@ impl Application {
             billing_wakeup.clone(),
             clock.clone(),
         );
-        collections::runs::spawn(
+        collections::dunning::runs::spawn(
             pool.clone(),
             config.collections.dunning_interval_minutes,
             clock.clone(),

@@ -11,10 +11,8 @@ pub mod placements;
 pub mod profiles;
 pub mod promises;
 pub mod risk;
-pub mod runs;
 pub mod service_orders;
 pub mod settings;
-pub mod worklist;
 
 use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
 use diesel::OptionalExtension;

@@ -1205,3 +1205,25 @@ async fn a_run_as_of_a_later_day_breaks_no_promise_and_records_nothing() {
     );
     assert_books_balance(&app).await;
 }
+
+#[tokio::test]
+async fn a_policy_patch_naming_no_field_changes_nothing() {
+    let app = spawn_app().await;
+    let policy = default_policy(&app).await;
+    let policy_id = id(&policy);
+    let path = format!("/v1/collections/dunning-policies/{policy_id}");
+    let audited = format!("audit_events WHERE entity_id = '{policy_id}'");
+    let entries = app.count(&audited).await;
+    for body in [json!({"version": 1}), json!({})] {
+        let empty = app
+            .patch(&path, &manager(), &body)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(empty.error_field(), "body");
+        assert_eq!(empty.body["errors"][0]["code"], "empty");
+    }
+    let current = app.get(&path, &collector()).await.expect(200).body;
+    assert_eq!(current["version"], 1);
+    assert_eq!(current["latest_version"], 1);
+    assert_eq!(app.count(&audited).await, entries);
+}

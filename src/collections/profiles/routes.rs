@@ -1,5 +1,4 @@
-//! An account's collections profile (collector, segment, dunning policy, do-not-dun) and the
-//! rules that fill collectors' portfolios; the collections view of one account.
+//! HTTP handlers of collections profiles and portfolio rules.
 
 use std::collections::HashMap;
 
@@ -8,229 +7,26 @@ use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
-use time::{Date, OffsetDateTime};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::risk::{self, Risk};
-use crate::accounts::model::{AccountStatus, CollectionsStatus, RiskLevel};
+use super::model::{
+    CollectionsAccountView, NewRule, ProfilePatch, ProfileView, Reassignment, RuleRow, RuleView,
+    RulesApplied,
+};
+use super::rules::matches;
+use super::service::{account_view, apply_patch};
+use super::store::{find, rules, save, Candidate};
 use crate::audit::{self, Change};
 use crate::auth::Permission;
+use crate::collections::risk;
 use crate::context::Ctx;
-use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::{versioned, ApiJson, Expected, IdempotencyKey};
 use crate::idempotency::{self, Begin};
 use crate::openapi::responses::*;
 use crate::schema::assignment_rules::dsl as r;
-use crate::schema::collection_profiles::dsl as p;
-use crate::validate::{double_option, Errors};
+use crate::validate::Errors;
 use crate::AppState;
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = crate::schema::collection_profiles, treat_none_as_null = true)]
-#[diesel(check_for_backend(diesel::pg::Pg))]
-pub struct ProfileRow {
-    pub account_id: Uuid,
-    pub collector: Option<String>,
-    pub assignment_rule_id: Option<Uuid>,
-    pub assigned_at: Option<OffsetDateTime>,
-    pub segment: Option<String>,
-    pub dunning_policy_id: Option<Uuid>,
-    pub do_not_dun: bool,
-    pub do_not_dun_reason: Option<String>,
-    pub version: i32,
-    pub updated_at: OffsetDateTime,
-}
-
-impl ProfileRow {
-    /// The profile of an account that has none yet (version 0).
-    pub fn blank(account_id: Uuid) -> ProfileRow {
-        ProfileRow {
-            account_id,
-            collector: None,
-            assignment_rule_id: None,
-            assigned_at: None,
-            segment: None,
-            dunning_policy_id: None,
-            do_not_dun: false,
-            do_not_dun_reason: None,
-            version: 0,
-            updated_at: OffsetDateTime::UNIX_EPOCH,
-        }
-    }
-}
-
-/// How collections treat an account.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ProfileView {
-    /// Token subject of the collector whose portfolio holds the account.
-    #[schema(example = "collector-7")]
-    pub collector: Option<String>,
-    /// The rule that assigned the collector; absent when assigned by hand.
-    pub assignment_rule_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub assigned_at: Option<OffsetDateTime>,
-    /// Picks the segment's default dunning policy when the account has none of its own.
-    #[schema(example = "small_business")]
-    pub segment: Option<String>,
-    /// The account's own dunning policy.
-    pub dunning_policy_id: Option<Uuid>,
-    /// Dunning skips the account entirely.
-    pub do_not_dun: bool,
-    pub do_not_dun_reason: Option<String>,
-    /// 0 until the profile is first changed.
-    pub version: i32,
-}
-
-impl From<ProfileRow> for ProfileView {
-    fn from(r: ProfileRow) -> Self {
-        ProfileView {
-            collector: r.collector,
-            assignment_rule_id: r.assignment_rule_id,
-            assigned_at: r.assigned_at,
-            segment: r.segment,
-            dunning_policy_id: r.dunning_policy_id,
-            do_not_dun: r.do_not_dun,
-            do_not_dun_reason: r.do_not_dun_reason,
-            version: r.version,
-        }
-    }
-}
-
-/// Changes to a profile; absent fields stay, `null` clears.
-#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProfilePatch {
-    /// Assigns the account to a collector by hand (rules leave it alone from then on);
-    /// `null` takes it out of every portfolio until rules assign it again.
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(max_length = 200, value_type = Option<String>)]
-    pub collector: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub segment: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Uuid>)]
-    pub dunning_policy_id: Option<Option<Uuid>>,
-    pub do_not_dun: Option<bool>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(max_length = 2000, value_type = Option<String>)]
-    pub do_not_dun_reason: Option<Option<String>>,
-    /// The profile version being changed (optional; or send `If-Match`).
-    pub version: Option<i32>,
-}
-
-pub async fn find(conn: &mut Conn, account_id: Uuid) -> Result<ProfileRow, ApiError> {
-    Ok(p::collection_profiles
-        .find(account_id)
-        .select(ProfileRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .unwrap_or_else(|| ProfileRow::blank(account_id)))
-}
-
-async fn save(conn: &mut Conn, row: &ProfileRow) -> Result<(), ApiError> {
-    diesel::insert_into(p::collection_profiles)
-        .values(row)
-        .on_conflict(p::account_id)
-        .do_update()
-        .set(row)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// What a profile patch is checked against: segment codes and an existing policy.
-async fn apply_patch(
-    conn: &mut Conn,
-    patch: &ProfilePatch,
-    current: &ProfileRow,
-    now: OffsetDateTime,
-) -> Result<ProfileRow, ApiError> {
-    let mut e = Errors::default();
-    let mut next = current.clone();
-    if let Some(collector) = &patch.collector {
-        if let Some(c) = collector {
-            e.text("collector", c, 200);
-        }
-        next.collector = collector.as_deref().map(|c| c.trim().to_string());
-        next.assignment_rule_id = None;
-        next.assigned_at = next.collector.as_ref().map(|_| now);
-    }
-    if let Some(segment) = &patch.segment {
-        if let Some(s) = segment {
-            if !super::dunning::is_segment(s) {
-                e.add(
-                    "segment",
-                    "invalid",
-                    "a lowercase letter, then up to 31 of a-z, 0-9 and _",
-                );
-            }
-        }
-        next.segment = segment.clone();
-    }
-    if let Some(policy) = patch.dunning_policy_id {
-        if let Some(id) = policy {
-            if super::dunning::find(conn, id).await.is_err() {
-                e.add(
-                    "dunning_policy_id",
-                    "unknown",
-                    "no dunning policy has this id",
-                );
-            }
-        }
-        next.dunning_policy_id = policy;
-    }
-    if let Some(flag) = patch.do_not_dun {
-        next.do_not_dun = flag;
-    }
-    if let Some(reason) = &patch.do_not_dun_reason {
-        e.optional_text("do_not_dun_reason", reason.as_deref(), 2000);
-        next.do_not_dun_reason = reason.clone();
-    }
-    if next.do_not_dun && next.do_not_dun_reason.is_none() {
-        e.add(
-            "do_not_dun_reason",
-            "required",
-            "say why the account is not to be dunned",
-        );
-    }
-    e.finish()?;
-    next.version = current.version + 1;
-    next.updated_at = now;
-    Ok(next)
-}
-
-/// The collections view of an account.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CollectionsAccountView {
-    pub account_id: Uuid,
-    #[schema(example = "ACC-000042")]
-    pub number: String,
-    pub legal_name: String,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
-    pub status: AccountStatus,
-    pub collections_status: CollectionsStatus,
-    pub profile: ProfileView,
-    /// The policy dunning uses for the account, and why.
-    pub dunning_policy: Option<super::dunning::EffectivePolicy>,
-    pub risk: Risk,
-    /// Open invoices' balances.
-    #[schema(value_type = crate::money::DecimalString, example = "1250.00")]
-    pub balance: Decimal,
-    /// Past due and not disputed.
-    #[schema(value_type = crate::money::DecimalString, example = "800.00")]
-    pub past_due: Decimal,
-    pub oldest_past_due_date: Option<Date>,
-    pub days_past_due: i64,
-    pub active_promise: Option<super::promises::PromiseView>,
-    pub last_contact: Option<super::notes::NoteView>,
-}
 
 /// Handles the GET /v1/collections/accounts/{id} route: the account's collections profile,
 /// effective dunning policy, risk score with each factor's part, balances, active promise
@@ -258,45 +54,6 @@ pub async fn get_collections_account(
     let mut conn = crate::db::conn(&state.pool).await?;
     let view = account_view(&mut conn, &state, id, ctx.today()).await?;
     Ok(versioned(StatusCode::OK, view.profile.version, &view))
-}
-
-async fn account_view(
-    conn: &mut Conn,
-    state: &AppState,
-    id: Uuid,
-    today: Date,
-) -> Result<CollectionsAccountView, ApiError> {
-    let account = crate::accounts::store::find_visible(conn, id, None).await?;
-    let profile = find(conn, id).await?;
-    let inputs = risk::factors(conn, today, Some(&[id]))
-        .await?
-        .pop()
-        .ok_or(ApiError::NotFound("account"))?;
-    let risk = risk::score(&inputs, today, &state.config.collections.risk);
-    let dunning_policy = super::dunning::effective(conn, &[id]).await?.remove(&id);
-    let active_promise = super::promises::active_views(conn, &[id])
-        .await?
-        .remove(&id);
-    let last_contact = super::notes::last_contacts(conn, &[id]).await?.remove(&id);
-    let currency = crate::money::Currency::parse(&account.currency);
-    let norm = |d: Decimal| currency.map_or(d, |c| c.normalize(d));
-    Ok(CollectionsAccountView {
-        account_id: id,
-        number: account.number,
-        legal_name: account.legal_name,
-        currency: account.currency.clone(),
-        status: account.status,
-        collections_status: account.collections_status,
-        profile: profile.into(),
-        dunning_policy,
-        risk,
-        balance: norm(inputs.balance),
-        past_due: norm(inputs.past_due),
-        oldest_past_due_date: inputs.oldest_due,
-        days_past_due: inputs.days_past_due(today),
-        active_promise,
-        last_contact,
-    })
 }
 
 /// Handles the PATCH /v1/collections/accounts/{id} route: assigns the collector by hand, sets
@@ -371,77 +128,6 @@ pub async fn update_profile(
     Ok(versioned(StatusCode::OK, view.profile.version, &view))
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = crate::schema::assignment_rules)]
-#[diesel(check_for_backend(diesel::pg::Pg))]
-pub struct RuleRow {
-    pub id: Uuid,
-    pub position: i32,
-    pub collector: String,
-    pub partner_id: Option<Uuid>,
-    pub risk_level: Option<RiskLevel>,
-    pub min_balance: Option<Decimal>,
-    pub created_by: String,
-    pub created_at: OffsetDateTime,
-}
-
-/// A rule that puts accounts in a collector's portfolio: every condition given must hold.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RuleView {
-    pub id: Uuid,
-    /// Rules are tried by position; the first that matches assigns.
-    pub position: i32,
-    pub collector: String,
-    /// The account belongs to this partner.
-    pub partner_id: Option<Uuid>,
-    /// The account's risk level is this one.
-    pub risk_level: Option<RiskLevel>,
-    /// The account's open balance is at least this.
-    #[serde(default, with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<crate::money::DecimalString>, example = "10000.00")]
-    pub min_balance: Option<Decimal>,
-    pub created_by: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-}
-
-impl From<RuleRow> for RuleView {
-    fn from(r: RuleRow) -> Self {
-        RuleView {
-            id: r.id,
-            position: r.position,
-            collector: r.collector,
-            partner_id: r.partner_id,
-            risk_level: r.risk_level,
-            min_balance: r.min_balance.map(|m| m.normalize()),
-            created_by: r.created_by,
-            created_at: r.created_at,
-        }
-    }
-}
-
-/// A rule to add.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewRule {
-    /// Unique; 1 is tried first.
-    pub position: i32,
-    #[schema(max_length = 200)]
-    pub collector: String,
-    pub partner_id: Option<Uuid>,
-    pub risk_level: Option<RiskLevel>,
-    #[serde(default, with = "crate::money::decimal_option")]
-    #[schema(value_type = Option<crate::money::DecimalString>, example = "10000.00")]
-    pub min_balance: Option<Decimal>,
-}
-
-/// Whether the rule takes an account with this partner, level and open balance.
-pub fn matches(rule: &RuleRow, partner: Option<Uuid>, level: RiskLevel, balance: Decimal) -> bool {
-    rule.partner_id.is_none_or(|p| partner == Some(p))
-        && rule.risk_level.is_none_or(|l| l == level)
-        && rule.min_balance.is_none_or(|m| balance >= m)
-}
-
 /// Handles the POST /v1/collections/assignment-rules route: adds a portfolio rule.
 #[utoipa::path(
     tag = "collections",
@@ -474,7 +160,9 @@ pub async fn create_rule(
     }
     e.text("collector", &new.collector, 200);
     if new.min_balance.is_some_and(|m| {
-        m.is_sign_negative() || m.scale() > 4 || m >= super::dunning::MAX_MIN_BALANCE
+        m.is_sign_negative()
+            || m.scale() > 4
+            || m >= crate::collections::dunning::rules::MAX_MIN_BALANCE
     }) {
         e.add(
             "min_balance",
@@ -549,14 +237,6 @@ pub async fn create_rule(
     Ok(stored.into_response())
 }
 
-async fn rules(conn: &mut Conn) -> Result<Vec<RuleRow>, ApiError> {
-    Ok(r::assignment_rules
-        .select(RuleRow::as_select())
-        .order(r::position)
-        .load(conn)
-        .await?)
-}
-
 /// Handles the GET /v1/collections/assignment-rules route: the rules in the order tried.
 #[utoipa::path(
     tag = "collections",
@@ -623,35 +303,6 @@ pub async fn delete_rule(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// One account whose collector the rules changed.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Reassignment {
-    pub account_id: Uuid,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub rule_id: Option<Uuid>,
-}
-
-/// What applying the rules did.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RulesApplied {
-    /// Accounts the rules decide (those not assigned by hand, and not closed).
-    pub examined: usize,
-    pub changes: Vec<Reassignment>,
-}
-
-#[derive(diesel::QueryableByName)]
-struct Candidate {
-    #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    partner_id: Option<Uuid>,
-    #[diesel(sql_type = Nullable<Text>)]
-    collector: Option<String>,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    assignment_rule_id: Option<Uuid>,
 }
 
 /// Handles the POST /v1/collections/assignment-rules/apply route: assigns every account not
@@ -771,64 +422,4 @@ pub async fn apply_rules(
         })
         .await?;
     Ok(stored.into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rule(partner: Option<Uuid>, level: Option<RiskLevel>, min: Option<&str>) -> RuleRow {
-        RuleRow {
-            id: Uuid::nil(),
-            position: 1,
-            collector: "c".into(),
-            partner_id: partner,
-            risk_level: level,
-            min_balance: min.map(|m| m.parse().unwrap()),
-            created_by: "t".into(),
-            created_at: OffsetDateTime::UNIX_EPOCH,
-        }
-    }
-
-    #[test]
-    fn a_rule_needs_every_condition_it_names() {
-        let partner = Uuid::now_v7();
-        let big: Decimal = "12000".parse().unwrap();
-        assert!(matches(
-            &rule(None, None, None),
-            None,
-            RiskLevel::Low,
-            Decimal::ZERO
-        ));
-        assert!(matches(
-            &rule(Some(partner), None, None),
-            Some(partner),
-            RiskLevel::Low,
-            big
-        ));
-        assert!(!matches(
-            &rule(Some(partner), None, None),
-            None,
-            RiskLevel::Low,
-            big
-        ));
-        assert!(matches(
-            &rule(None, Some(RiskLevel::High), Some("10000")),
-            None,
-            RiskLevel::High,
-            big
-        ));
-        assert!(!matches(
-            &rule(None, Some(RiskLevel::High), Some("10000")),
-            None,
-            RiskLevel::Critical,
-            big
-        ));
-        assert!(!matches(
-            &rule(None, None, Some("20000")),
-            None,
-            RiskLevel::High,
-            big
-        ));
-    }
 }

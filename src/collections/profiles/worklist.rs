@@ -12,11 +12,11 @@ use time::{Date, Duration};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::notes::NoteView;
-use super::promises::{InstalmentStatus, PromiseView};
-use super::risk::{self, Risk};
 use crate::accounts::model::CollectionsStatus;
 use crate::auth::Permission;
+use crate::collections::notes::NoteView;
+use crate::collections::promises::{InstalmentStatus, PromiseView};
+use crate::collections::risk::{self, Risk};
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
@@ -152,13 +152,13 @@ pub async fn worklist(
         .into_iter()
         .map(|i| (i.account_id, i))
         .collect();
-    let mut promises = super::promises::active_views(conn, &ids).await?;
-    let mut contacts = super::notes::last_contacts(conn, &ids).await?;
-    let policies = super::dunning::effective(conn, &ids).await?;
+    let mut promises = crate::collections::promises::active_views(conn, &ids).await?;
+    let mut contacts = crate::collections::notes::last_contacts(conn, &ids).await?;
+    let policies = crate::collections::dunning::store::effective(conn, &ids).await?;
     let mut versions: Vec<(Uuid, i32)> = policies.values().map(|p| (p.id, p.version)).collect();
     versions.sort();
     versions.dedup();
-    let steps = super::dunning::steps_of(conn, &versions).await?;
+    let steps = crate::collections::dunning::store::steps_of(conn, &versions).await?;
     let tasks: Vec<(Option<Uuid>, Date, String)> = {
         use crate::schema::tasks::dsl as t;
         t::tasks
