@@ -1,22 +1,20 @@
 //! Notes of contacts with a customer: channel, direction, outcome and text. Each is audited
 //! against its account, so it shows in the account's activity timeline.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::audit::{self, Change};
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
-use crate::idempotency::{self, Begin};
+use crate::idempotency::{self, Written};
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::schema::account_notes::dsl as n;
@@ -78,6 +76,16 @@ pub struct NoteView {
     pub created_at: OffsetDateTime,
 }
 
+impl crate::audit::Audited for NoteView {
+    const ENTITY: &'static str = "account_note";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}
+
 impl From<NoteRow> for NoteView {
     fn from(r: NoteRow) -> Self {
         NoteView {
@@ -126,6 +134,51 @@ pub async fn last_contacts(
         .collect())
 }
 
+/// Records a contact with the customer of an account (with one of its contacts).
+pub async fn create(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    account_id: Uuid,
+    new: &NewNote,
+) -> Result<Written<NoteView>, ApiError> {
+    crate::accounts::store::find_visible(conn, account_id, None).await?;
+    if let Some(contact) = new.contact_id {
+        use crate::schema::contacts::dsl as c;
+        let found: Option<Uuid> = c::contacts
+            .filter(c::id.eq(contact).and(c::account_id.eq(account_id)))
+            .select(c::id)
+            .first(conn)
+            .await
+            .optional()?;
+        if found.is_none() {
+            return Err(ApiError::field(
+                "contact_id",
+                "unknown",
+                "no contact of this account has this id",
+            ));
+        }
+    }
+    let row = NoteRow {
+        id: Uuid::now_v7(),
+        account_id,
+        channel: new.channel,
+        direction: new.direction,
+        outcome: new.outcome,
+        contact_id: new.contact_id,
+        text: new.text.trim().to_string(),
+        created_by: ctx.principal.subject.clone(),
+        created_at: ctx.now,
+    };
+    diesel::insert_into(n::account_notes)
+        .values(&row)
+        .execute(conn)
+        .await?;
+    Ok(Written::created(
+        "account_note.created",
+        NoteView::from(row),
+    ))
+}
+
 /// Handles the POST /v1/accounts/{id}/notes route: records a contact with the customer.
 #[utoipa::path(
     tag = "collections",
@@ -162,63 +215,14 @@ pub async fn create_note(
     e.finish()?;
     let fingerprint =
         idempotency::fingerprint("POST", &format!("/v1/accounts/{account_id}/notes"), &new)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
-            crate::accounts::store::find_visible(conn, account_id, None).await?;
-            if let Some(contact) = new.contact_id {
-                use crate::schema::contacts::dsl as c;
-                let found: Option<Uuid> = c::contacts
-                    .filter(c::id.eq(contact).and(c::account_id.eq(account_id)))
-                    .select(c::id)
-                    .first(conn)
-                    .await
-                    .optional()?;
-                if found.is_none() {
-                    return Err(ApiError::field(
-                        "contact_id",
-                        "unknown",
-                        "no contact of this account has this id",
-                    ));
-                }
-            }
-            let row = NoteRow {
-                id: Uuid::now_v7(),
-                account_id,
-                channel: new.channel,
-                direction: new.direction,
-                outcome: new.outcome,
-                contact_id: new.contact_id,
-                text: new.text.trim().to_string(),
-                created_by: ctx.principal.subject.clone(),
-                created_at: ctx.now,
-            };
-            diesel::insert_into(n::account_notes)
-                .values(&row)
-                .execute(conn)
-                .await?;
-            let view = NoteView::from(row);
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "account_note.created",
-                    entity_type: "account_note",
-                    entity_id: view.id,
-                    account_id: Some(account_id),
-                    before: None,
-                    after: Some(&view),
-                },
-            )
-            .await?;
-            claim.finish(conn, StatusCode::CREATED, &view).await
-        })
-        .await?;
+    let stored = idempotency::write(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| create(conn, &ctx, account_id, &new).await,
+    )
+    .await?;
     Ok(stored.into_response())
 }
 
