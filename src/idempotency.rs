@@ -191,9 +191,37 @@ where
 }
 
 /// Runs one write in one transaction: claims `key` (or replays its first response), runs
-/// `effect`, records what it did in the audit log, and stores the response with the key.
-/// Any error rolls all of it back, the key's claim included, so the caller may retry.
-/// Without a key the write simply runs once.
+/// `effect`, and stores the response it returns (its status and body) with the key. Any
+/// error rolls all of it back, the key's claim included, so the caller may retry. Without a
+/// key the write simply runs once. The effect records its own audit entries: use [`write`]
+/// for the usual one entry whose `after` is the response.
+pub async fn run<R, F>(
+    pool: &DbPool,
+    ctx: &Ctx,
+    key: Option<&str>,
+    fingerprint: &str,
+    effect: F,
+) -> Result<Stored, ApiError>
+where
+    R: Serialize + Send + Sync,
+    for<'r> F: AsyncFnOnce(&'r mut Conn) -> Result<(StatusCode, R), ApiError>
+        + Effect<&'r mut Conn, Result<(StatusCode, R), ApiError>, Fut: Send>
+        + Send,
+{
+    let mut conn = crate::db::conn(pool).await?;
+    conn.transaction(async |conn| {
+        let claim = match begin(conn, ctx, key, fingerprint).await? {
+            Begin::Replay(stored) => return Ok(stored),
+            Begin::Fresh(claim) => claim,
+        };
+        let (status, body) = effect(conn).await?;
+        claim.finish(conn, status, &body).await
+    })
+    .await
+}
+
+/// [`run`] for a command that changes one resource: records in the audit log what it did
+/// (`Written`'s action, before and after), and answers with the resource as it is.
 pub async fn write<T, F>(
     pool: &DbPool,
     ctx: &Ctx,
@@ -207,12 +235,7 @@ where
         + Effect<&'r mut Conn, Result<Written<T>, ApiError>, Fut: Send>
         + Send,
 {
-    let mut conn = crate::db::conn(pool).await?;
-    conn.transaction(async |conn| {
-        let claim = match begin(conn, ctx, key, fingerprint).await? {
-            Begin::Replay(stored) => return Ok(stored),
-            Begin::Fresh(claim) => claim,
-        };
+    run(pool, ctx, key, fingerprint, async |conn| {
         let written = effect(conn).await?;
         audit::changed(
             conn,
@@ -222,7 +245,7 @@ where
             Some(&written.after),
         )
         .await?;
-        claim.finish(conn, written.status, &written.after).await
+        Ok((written.status, written.after))
     })
     .await
 }

@@ -1,6 +1,5 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
-use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 use super::model::{AccountFilter, AccountPatch, AccountView, CloseAccount, NewAccount};
@@ -225,21 +224,14 @@ pub async fn close_account(
     let id = id.into_inner();
     let fingerprint =
         idempotency::fingerprint("POST", &format!("/v1/accounts/{id}/close"), &close)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            service::close(
-                conn,
-                &ctx,
-                key.0.as_deref(),
-                &fingerprint,
-                id,
-                &close,
-                expected,
-            )
-            .await
-        })
-        .await?;
+    let stored = idempotency::run(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| service::close(conn, &ctx, id, &close, expected).await,
+    )
+    .await?;
     Ok(stored.into_response())
 }
 

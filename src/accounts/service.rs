@@ -17,7 +17,7 @@ use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::Expected;
-use crate::idempotency::{self, Begin, Stored, Written};
+use crate::idempotency::Written;
 
 impl Audited for AccountView {
     const ENTITY: &'static str = "account";
@@ -100,22 +100,16 @@ impl Audited for Closing<'_> {
     }
 }
 
-/// Closes an account the caller sees for good, at the version it expects, under the
-/// caller's `key`. Its audit entry carries the reason, which the answer (the account) does
-/// not: the one write here that keeps its own claim on the key.
+/// Closes an account the caller sees for good, at the version it expects. Its audit entry
+/// carries the reason, which the answer (the account) does not, so it records the entry
+/// itself (through `idempotency::run`).
 pub async fn close(
     conn: &mut Conn,
     ctx: &Ctx,
-    key: Option<&str>,
-    fingerprint: &str,
     id: Uuid,
     close: &CloseAccount,
     expected: Expected,
-) -> Result<Stored, ApiError> {
-    let claim = match idempotency::begin(conn, ctx, key, fingerprint).await? {
-        Begin::Replay(stored) => return Ok(stored),
-        Begin::Fresh(claim) => claim,
-    };
+) -> Result<(StatusCode, AccountView), ApiError> {
     let current = store::lock_visible(conn, id, ctx.partner_scope()).await?;
     expected.check(current.version)?;
     rules::refuse_closed(current.status)?;
@@ -140,5 +134,5 @@ pub async fn close(
         }),
     )
     .await?;
-    claim.finish(conn, StatusCode::OK, &after).await
+    Ok((StatusCode::OK, after))
 }

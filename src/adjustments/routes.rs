@@ -3,7 +3,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
-use diesel_async::AsyncConnection;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -15,7 +14,7 @@ use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::payments::rules::check_amount;
@@ -152,20 +151,18 @@ pub async fn create_adjustment(
     let fingerprint = idempotency::fingerprint("POST", "/v1/adjustments", &new)?;
     let numbering = &state.config.billing.numbering;
     let tolerance = state.config.payments.small_balance_tolerance;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    // One request makes several adjustments, each with its audit entry: the key is claimed
-    // and answered around them in the same transaction.
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
+    // One request makes several adjustments, each with its own audit entry.
+    let stored = idempotency::run(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| {
             let made = service::create(conn, &ctx, &new, numbering, tolerance).await?;
-            claim.finish(conn, StatusCode::CREATED, &made).await
-        })
-        .await?;
+            Ok((StatusCode::CREATED, made))
+        },
+    )
+    .await?;
     Ok(stored.into_response())
 }
 

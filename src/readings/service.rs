@@ -310,8 +310,8 @@ pub async fn correct(
 }
 
 /// Runs a batch in one transaction under its `Idempotency-Key`: a replay answers the first
-/// report. (Its audit entry records a summary, not the report it answers with, so it does not
-/// go through `idempotency::write`.)
+/// report. (Its audit entry records a summary, not the report it answers with: it runs
+/// through `idempotency::run` and records that entry itself.)
 pub async fn record_batch_once(
     pool: &crate::db::DbPool,
     ctx: &Ctx,
@@ -319,18 +319,9 @@ pub async fn record_batch_once(
     fingerprint: &str,
     batch: &ReadingBatch,
 ) -> Result<crate::idempotency::Stored, ApiError> {
-    use crate::idempotency::{begin, Begin};
-    use diesel_async::AsyncConnection;
-    let mut conn = crate::db::conn(pool).await?;
-    conn.transaction(async |conn| {
-        let claim = match begin(conn, ctx, key, fingerprint).await? {
-            Begin::Replay(stored) => return Ok(stored),
-            Begin::Fresh(claim) => claim,
-        };
+    crate::idempotency::run(pool, ctx, key, fingerprint, async |conn| {
         let report = record_batch(conn, ctx, batch).await?;
-        claim
-            .finish(conn, actix_web::http::StatusCode::OK, &report)
-            .await
+        Ok((actix_web::http::StatusCode::OK, report))
     })
     .await
 }

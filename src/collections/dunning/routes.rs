@@ -16,7 +16,7 @@ use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey};
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::schema::dunning_policies::dsl as dp;
 use crate::schema::dunning_steps::dsl as ds;
@@ -77,14 +77,12 @@ pub async fn create_policy(
     let steps = step_rows(id, 1, &new.steps, &mut e);
     e.finish()?;
     let fingerprint = idempotency::fingerprint("POST", "/v1/collections/dunning-policies", &new)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
+    let stored = idempotency::run(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| {
             lock_policies(conn).await?;
             check_unique(conn, id, new.segment.as_deref(), new.is_default).await?;
             let taken: i64 = dp::dunning_policies
@@ -120,9 +118,10 @@ pub async fn create_policy(
                 .await?;
             let view = view(conn, row, 1).await?;
             audit_policy(conn, &ctx, "dunning_policy.created", None, &view).await?;
-            claim.finish(conn, StatusCode::CREATED, &view).await
-        })
-        .await?;
+            Ok((StatusCode::CREATED, view))
+        },
+    )
+    .await?;
     Ok(stored.into_response())
 }
 

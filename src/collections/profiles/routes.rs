@@ -22,7 +22,7 @@ use crate::collections::risk;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::extract::{versioned, ApiJson, Expected, IdempotencyKey};
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::schema::assignment_rules::dsl as r;
 use crate::validate::Errors;
@@ -172,14 +172,12 @@ pub async fn create_rule(
     }
     e.finish()?;
     let fingerprint = idempotency::fingerprint("POST", "/v1/collections/assignment-rules", &new)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim = match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await?
-            {
-                Begin::Replay(stored) => return Ok(stored),
-                Begin::Fresh(claim) => claim,
-            };
+    let stored = idempotency::run(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| {
             if let Some(partner) = new.partner_id {
                 if !crate::partners::store::exists(conn, partner).await? {
                     return Err(ApiError::field(
@@ -231,9 +229,10 @@ pub async fn create_rule(
                 },
             )
             .await?;
-            claim.finish(conn, StatusCode::CREATED, &view).await
-        })
-        .await?;
+            Ok((StatusCode::CREATED, view))
+        },
+    )
+    .await?;
     Ok(stored.into_response())
 }
 
@@ -329,14 +328,12 @@ pub async fn apply_rules(
     let weights = state.config.collections.risk.clone();
     let fingerprint =
         idempotency::fingerprint("POST", "/v1/collections/assignment-rules/apply", &())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let stored = conn
-        .transaction(async |conn| {
-            let claim =
-                match idempotency::begin(conn, &ctx, key.0.as_deref(), &fingerprint).await? {
-                    Begin::Replay(stored) => return Ok(stored),
-                    Begin::Fresh(claim) => claim,
-                };
+    let stored = idempotency::run(
+        &state.pool,
+        &ctx,
+        key.0.as_deref(),
+        &fingerprint,
+        async |conn| {
             let now = ctx.now;
             let today = now.date();
             let rules = rules(conn).await?;
@@ -418,8 +415,9 @@ pub async fn apply_rules(
                 )
                 .await?;
             }
-            claim.finish(conn, StatusCode::OK, &applied).await
-        })
-        .await?;
+            Ok((StatusCode::OK, applied))
+        },
+    )
+    .await?;
     Ok(stored.into_response())
 }
