@@ -35,6 +35,7 @@ pub mod refusal;
 pub mod schema;
 pub mod seed;
 pub mod settings;
+pub mod state;
 pub mod tasks;
 pub mod validate;
 
@@ -53,19 +54,7 @@ use crate::db::DbPool;
 use crate::observability::Metrics;
 use crate::openapi::RouteTable;
 pub use crate::settings::Config;
-
-/// What every handler can reach.
-pub struct AppState {
-    pub pool: DbPool,
-    pub config: Config,
-    pub metrics: web::Data<Metrics>,
-    pub routes: Arc<RouteTable>,
-    pub openapi_json: String,
-    /// Wakes this instance's billing worker when a run is queued here.
-    pub billing_wakeup: Arc<tokio::sync::Notify>,
-    /// The one clock every date and timestamp comes from.
-    pub clock: Clock,
-}
+pub use crate::state::AppState;
 
 /// The versioned API: every resource's handlers.
 fn v1(cfg: &mut ServiceConfig) {

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -19,8 +19,8 @@ use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::schema::contacts::dsl as c;
+use crate::state::AppState;
 use crate::validate::{double_option, Errors};
-use crate::AppState;
 
 crate::text_enum! {
     /// What a contact is for.

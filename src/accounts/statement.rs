@@ -25,8 +25,8 @@ use crate::extract::ApiQuery;
 use crate::ledger::model::{DocumentType, EntryRow, LedgerKind};
 use crate::money::Currency;
 use crate::openapi::responses::*;
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 mod render;
 

@@ -18,8 +18,8 @@ use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::payments::rules::check_amount;
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 /// Checks the fields a kind of adjustment needs and refuses the others.
 fn check_new(new: &NewAdjustment, e: &mut Errors) {

@@ -7,7 +7,7 @@ use crate::context::Ctx;
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiQuery;
 use crate::pagination::{Page, PageParams};
-use crate::AppState;
+use crate::state::AppState;
 
 /// Handles the GET /v1/audit-events route: the audit log, newest first.
 #[utoipa::path(

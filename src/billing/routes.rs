@@ -12,7 +12,7 @@ use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
-use crate::AppState;
+use crate::state::AppState;
 
 /// Handles the POST /v1/billing-runs route: queues a run; it runs in the background.
 ///

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::money::Currency;
 use crate::openapi::responses::*;
-use crate::AppState;
+use crate::state::AppState;
 
 crate::text_enum! {
     /// How the aging is grouped: by account, by partner (accounts without one together), or

@@ -18,8 +18,8 @@ use crate::idempotency::{self, Written};
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::schema::account_notes::dsl as n;
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 crate::text_enum! {
     /// How the contact was made.

@@ -12,8 +12,8 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, Expected, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 // Service orders amend contracts through these (they now live in the contracts' service).
 pub use super::rules::suspended_since;

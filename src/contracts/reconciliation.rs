@@ -23,7 +23,7 @@ use crate::extract::ApiQuery;
 use crate::invoices::model::InvoiceStatus;
 use crate::money::Currency;
 use crate::openapi::responses::*;
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -13,7 +13,7 @@ use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
-use crate::AppState;
+use crate::state::AppState;
 
 /// Handles the POST /v1/contracts route: creates a draft contract with its charges.
 #[utoipa::path(

@@ -19,8 +19,8 @@ use crate::money::Currency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::payments::rules::check_amount;
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 /// Handles the POST /v1/credit-memos route: a credit memo draft.
 ///

@@ -22,8 +22,8 @@ use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::schema::dispute_attachments::dsl as da;
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 /// A new attachment, its content with it.
 #[derive(Debug, Clone, Insertable)]

@@ -17,8 +17,8 @@ use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey, Opt
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 fn check_contact(contact: Option<&Contact>, e: &mut Errors) {
     if let Some(c) = contact {

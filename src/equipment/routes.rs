@@ -13,7 +13,7 @@ use crate::extract::{versioned, ApiJson, Expected, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
-use crate::AppState;
+use crate::state::AppState;
 
 /// Handles the POST /v1/contracts/{id}/equipment route: installs equipment with its meters.
 #[utoipa::path(

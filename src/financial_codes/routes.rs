@@ -14,7 +14,7 @@ use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
-use crate::AppState;
+use crate::state::AppState;
 
 /// Handles the POST /v1/financial-codes route: adds a code to the chart.
 #[utoipa::path(

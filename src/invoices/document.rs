@@ -20,7 +20,7 @@ use crate::invoices::settings::Seller;
 use crate::money::Currency;
 use crate::openapi::responses::*;
 use crate::pdf::{Align, Layout};
-use crate::AppState;
+use crate::state::AppState;
 
 crate::text_enum! {
     DocumentFormat { Html => "html", Pdf => "pdf" }

@@ -19,8 +19,8 @@ use crate::extract::{ApiJson, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::schema::invoice_presentments::dsl as p;
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 crate::text_enum! {
     PresentmentStatus { Sent => "sent", Delivered => "delivered", Accepted => "accepted", Rejected => "rejected" }

@@ -18,8 +18,8 @@ use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey, Opt
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 /// Handles the POST /v1/invoices route: a manual invoice for one-off charges, as a draft.
 #[utoipa::path(

@@ -11,7 +11,7 @@ use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
-use crate::AppState;
+use crate::state::AppState;
 
 /// Handles the POST /v1/partners route: registers a partner (dealer).
 #[utoipa::path(

@@ -13,8 +13,8 @@ use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 /// Handles the GET /v1/deductions route: deductions in creation order, filtered.
 #[utoipa::path(

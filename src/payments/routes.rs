@@ -17,8 +17,8 @@ use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 /// Handles the POST /v1/payments route: records a payment and applies it.
 ///

@@ -20,8 +20,8 @@ use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::schema::dunning_policies::dsl as dp;
 use crate::schema::dunning_steps::dsl as ds;
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 async fn audit_policy(
     conn: &mut Conn,

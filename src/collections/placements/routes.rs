@@ -12,8 +12,8 @@ use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 /// Handles the POST /v1/collections/placements route: places the account's past-due
 /// invoices (their undisputed balances) with an agency. 409 when the account is already

@@ -25,8 +25,8 @@ use crate::extract::{versioned, ApiJson, Expected, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::schema::assignment_rules::dsl as r;
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 /// Handles the GET /v1/collections/accounts/{id} route: the account's collections profile,
 /// effective dunning policy, risk score with each factor's part, balances, active promise

@@ -10,8 +10,8 @@ use crate::collections::dunning;
 use crate::collections::risk;
 use crate::db::Conn;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 /// What a profile patch is checked against: segment codes and an existing policy.
 pub async fn apply_patch(

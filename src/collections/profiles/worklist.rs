@@ -21,7 +21,7 @@ use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::openapi::responses::*;
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

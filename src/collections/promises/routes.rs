@@ -12,8 +12,8 @@ use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 /// Handles the POST /v1/collections/promises route: records a promise to pay (or a payment
 /// arrangement of several instalments) for past-due invoices. The total may not exceed the

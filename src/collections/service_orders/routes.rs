@@ -12,8 +12,8 @@ use crate::extract::{ApiJson, ApiQuery, IdempotencyKey, OptionalJson};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 
 /// The fingerprint of a POST to `/v1/service-orders/{id}/{verb}`.
 fn move_fingerprint(

@@ -23,8 +23,8 @@ use crate::extract::{ApiQuery, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
+use crate::state::AppState;
 use crate::validate::Errors;
-use crate::AppState;
 use model::{NewDocumentRow, UploadFingerprint};
 
 /// Checks the metadata and content of an upload, collecting every problem.

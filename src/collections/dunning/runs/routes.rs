@@ -21,7 +21,7 @@ use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::schema::dunning_runs::dsl as dr;
 use crate::schema::notices::dsl as nt;
-use crate::AppState;
+use crate::state::AppState;
 
 /// Handles the POST /v1/collections/dunning-runs route: runs dunning now, as of `as_of`, and
 /// answers its summary. Running again is harmless: each step fires once per invoice. A run as
