@@ -529,6 +529,20 @@ impl TestApp {
         .expect("terminate connections");
     }
 
+    /// Sends `path` two PATCHes that name no field to change (`{"version": 1}`, then `{}`)
+    /// and checks that each is refused: 422 `validation_failed`, field `body`, code `empty`.
+    /// The caller checks that the resource did not change.
+    pub async fn refuses_empty_patches(&self, path: &str, token: &str) {
+        for body in [json!({"version": 1}), json!({})] {
+            let empty = self
+                .patch(path, token, &body)
+                .await
+                .expect_problem(422, "validation_failed");
+            assert_eq!(empty.error_field(), "body", "{body}");
+            assert_eq!(empty.body["errors"][0]["code"], "empty", "{body}");
+        }
+    }
+
     /// `SELECT count(*) FROM <from_where>` on the test's database.
     pub async fn count(&self, from_where: &str) -> i64 {
         #[derive(diesel::QueryableByName)]
