@@ -547,8 +547,49 @@ pub struct DeductionFilter {
     pub reason: Option<DeductionReason>,
 }
 
-/// What is left of a payment to apply or refund (nothing once returned).
 impl PaymentRow {
+    /// A payment as it arrives: `amount` in `currency` from `account_id`, received on
+    /// `received_date` by `method`, recorded by `by` at `at`; nothing applied, refunded or
+    /// returned yet, applied oldest due first, with no reference or memo (set them with
+    /// `PaymentRow { reference, ..PaymentRow::received(..) }`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn received(
+        number: String,
+        account_id: Uuid,
+        amount: Decimal,
+        currency: String,
+        method: PaymentMethod,
+        received_date: Date,
+        by: String,
+        at: OffsetDateTime,
+    ) -> PaymentRow {
+        PaymentRow {
+            id: Uuid::now_v7(),
+            number,
+            account_id,
+            amount,
+            currency,
+            method,
+            reference: None,
+            received_date,
+            application_mode: ApplicationMode::Auto,
+            memo: None,
+            amount_applied: Decimal::ZERO,
+            amount_refunded: Decimal::ZERO,
+            status: PaymentStatus::Unapplied,
+            returned_on: None,
+            return_reason: None,
+            return_code: None,
+            return_note: None,
+            return_fee_invoice_id: None,
+            version: 1,
+            created_by: by,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// What is left of the payment to apply or refund (nothing once returned).
     pub fn unapplied(&self) -> Decimal {
         if self.status == PaymentStatus::Returned {
             Decimal::ZERO

@@ -13,7 +13,7 @@ use super::application::{
 };
 use super::model::{
     ApplicationMode, ApplicationSource, NewApplication, NewPayment, NewRefund, PaymentRow,
-    PaymentStatus, PaymentView, RefundRow, RemittanceLine, ReturnPayment, ReverseApplication,
+    PaymentView, RefundRow, RemittanceLine, ReturnPayment, ReverseApplication,
 };
 use super::rules::{self, Stamp};
 use super::store;
@@ -85,29 +85,21 @@ pub async fn record(
         ));
     }
     let stamp = ctx.stamp();
+    let number = store::next_number(conn).await?;
     let mut payment = PaymentRow {
-        id: Uuid::now_v7(),
-        number: store::next_number(conn).await?,
-        account_id: account.id,
-        amount: new.amount,
-        currency: account.currency.clone(),
-        method: new.method,
         reference: new.reference.as_deref().map(|r| r.trim().to_string()),
-        received_date: new.received_date,
         application_mode: mode,
         memo: new.memo.clone(),
-        amount_applied: Decimal::ZERO,
-        amount_refunded: Decimal::ZERO,
-        status: PaymentStatus::Unapplied,
-        returned_on: None,
-        return_reason: None,
-        return_code: None,
-        return_note: None,
-        return_fee_invoice_id: None,
-        version: 1,
-        created_by: stamp.actor.clone(),
-        created_at: stamp.now,
-        updated_at: stamp.now,
+        ..PaymentRow::received(
+            number,
+            account.id,
+            new.amount,
+            account.currency.clone(),
+            new.method,
+            new.received_date,
+            stamp.actor.clone(),
+            stamp.now,
+        )
     };
     let view = receive(conn, ctx, &mut payment, new.remittance.as_deref(), &stamp).await?;
     Ok(Written {

@@ -3,7 +3,6 @@
 //! through the payments service, and the agency's commission), and recalling.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
 use uuid::Uuid;
 
 use super::model::{
@@ -12,7 +11,7 @@ use super::model::{
 use super::{rules, store};
 use crate::accounts::model::CollectionsStatus;
 use crate::adjustments::model::{AdjustmentKind, AdjustmentRow, AdjustmentView};
-use crate::audit::{self, Audited};
+use crate::audit;
 use crate::collections::{set_status, status_after_arrangement};
 use crate::context::Ctx;
 use crate::db::Conn;
@@ -20,7 +19,7 @@ use crate::error::ApiError;
 use crate::idempotency::Written;
 use crate::ledger::model::Stamp;
 use crate::money::Currency;
-use crate::payments::model::{ApplicationMode, PaymentMethod, PaymentRow, PaymentStatus};
+use crate::payments::model::{PaymentMethod, PaymentRow};
 use crate::validate::Errors;
 
 /// Places the account's past-due invoices (their undisputed balances) with an agency on
@@ -111,29 +110,20 @@ pub async fn recover(
     let before = store::view(conn, row.clone()).await?;
     let stamp = ctx.stamp();
     let fee = rules::commission(new.amount, row.commission_rate, currency);
+    let number = crate::payments::store::next_number(conn).await?;
     let mut payment = PaymentRow {
-        id: Uuid::now_v7(),
-        number: crate::payments::store::next_number(conn).await?,
-        account_id: row.account_id,
-        amount: new.amount,
-        currency: currency.code().to_string(),
-        method: new.method.unwrap_or(PaymentMethod::Wire),
         reference: new.reference.as_deref().map(|r| r.trim().to_string()),
-        received_date: received,
-        application_mode: ApplicationMode::Auto,
         memo: Some(format!("Recovery by {} (commission {fee})", row.agency)),
-        amount_applied: Decimal::ZERO,
-        amount_refunded: Decimal::ZERO,
-        status: PaymentStatus::Unapplied,
-        returned_on: None,
-        return_reason: None,
-        return_code: None,
-        return_note: None,
-        return_fee_invoice_id: None,
-        version: 1,
-        created_by: stamp.actor.clone(),
-        created_at: stamp.now,
-        updated_at: stamp.now,
+        ..PaymentRow::received(
+            number,
+            row.account_id,
+            new.amount,
+            currency.code().to_string(),
+            new.method.unwrap_or(PaymentMethod::Wire),
+            received,
+            stamp.actor.clone(),
+            stamp.now,
+        )
     };
     let payment_view =
         crate::payments::service::receive(conn, ctx, &mut payment, None, &stamp).await?;
@@ -170,21 +160,6 @@ pub async fn recover(
     })
 }
 
-/// An adjustment as the audit log records it.
-#[derive(Serialize)]
-#[serde(transparent)]
-struct Adjustment(AdjustmentView);
-
-impl Audited for Adjustment {
-    const ENTITY: &'static str = "adjustment";
-    fn entity_id(&self) -> Uuid {
-        self.0.id
-    }
-    fn account_id(&self) -> Option<Uuid> {
-        Some(self.0.account_id)
-    }
-}
-
 /// Posts the agency's commission on a recovery: an `agency_commission` adjustment on the
 /// account under the placement's `expense` code, tied to the recovery's payment. It moves no
 /// invoice (the gross payment settled them) and is audited; its id.
@@ -217,7 +192,7 @@ async fn post_commission(
         payment_id: Some(payment.id),
     };
     crate::adjustments::store::insert_many(conn, std::slice::from_ref(&row)).await?;
-    let view = Adjustment(AdjustmentView::from(row.clone()));
+    let view = AdjustmentView::from(row.clone());
     audit::changed(conn, ctx, "adjustment.created", None, Some(&view)).await?;
     Ok(row.id)
 }

@@ -43,7 +43,7 @@ use crate::money::Currency;
 use crate::partners::model::{PartnerRow, PartnerStatus};
 use crate::payments::model::{
     ApplicationMode, ApplicationRow, ApplicationSource, DeductionReason, DeductionRow,
-    DeductionStatus, PaymentMethod, PaymentRow, PaymentStatus, RefundMethod, RefundRow,
+    DeductionStatus, PaymentMethod, PaymentRow, RefundMethod, RefundRow,
 };
 use crate::readings::model::{ReadingRow, ReadingSource};
 

@@ -113,28 +113,18 @@ impl Book {
         };
         let now = at(d, 8 + self.rng.below(10) as u8, self.rng.below(60) as u8);
         let payment = PaymentRow {
-            id: Uuid::now_v7(),
-            number: shared.payment_number(),
-            account_id: self.account.id,
-            amount,
-            currency: "USD".into(),
-            method,
             reference: Some(reference),
-            received_date: d,
             application_mode: mode,
-            memo: None,
-            amount_applied: Decimal::ZERO,
-            amount_refunded: Decimal::ZERO,
-            status: PaymentStatus::Unapplied,
-            returned_on: None,
-            return_reason: None,
-            return_code: None,
-            return_note: None,
-            return_fee_invoice_id: None,
-            version: 1,
-            created_by: String::new(),
-            created_at: now,
-            updated_at: now,
+            ..PaymentRow::received(
+                shared.payment_number(),
+                self.account.id,
+                amount,
+                "USD".into(),
+                method,
+                d,
+                String::new(),
+                now,
+            )
         };
         self.payments.push(payment);
         let p = self.payments.len() - 1;
