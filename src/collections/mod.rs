@@ -253,19 +253,8 @@ pub async fn open_task(
     row.assignee = collector;
     let row = crate::tasks::store::insert(conn, &row).await?;
     let view = TaskView::from(row.clone());
-    audit::record(
-        conn,
-        ctx,
-        Change {
-            action: "task.created",
-            entity_type: "task",
-            entity_id: row.id,
-            account_id: Some(account_id),
-            before: None,
-            after: Some(&view),
-        },
-    )
-    .await?;
+    // The task's account is `account_id` (given to `TaskRow::new` above).
+    audit::changed(conn, ctx, "task.created", None, Some(&view)).await?;
     Ok(row)
 }
 

@@ -10,7 +10,7 @@ use super::model::{
 use super::rules::{self, Stamp};
 use super::store;
 use crate::adjustments::model::{AdjustmentKind, AdjustmentRow};
-use crate::audit::{self, Change};
+use crate::audit;
 use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
@@ -177,19 +177,7 @@ pub(super) async fn save_as(
     crate::adjustments::store::insert_many(conn, &moves.adjustments).await?;
     for row in &moves.adjustments {
         let view = crate::adjustments::model::AdjustmentView::from(row.clone());
-        audit::record(
-            conn,
-            ctx,
-            Change {
-                action: "adjustment.created",
-                entity_type: "adjustment",
-                entity_id: view.id,
-                account_id: Some(view.account_id),
-                before: None,
-                after: Some(&view),
-            },
-        )
-        .await?;
+        audit::changed(conn, ctx, "adjustment.created", None, Some(&view)).await?;
     }
     crate::ledger::store::post(conn, &moves.entries).await?;
     crate::collections::events::cash_moved(

@@ -257,3 +257,13 @@ pub struct EffectivePolicy {
     #[diesel(sql_type = Text)]
     pub source: PolicySource,
 }
+
+impl crate::audit::Audited for PolicyView {
+    const ENTITY: &'static str = "dunning_policy";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn account_id(&self) -> Option<Uuid> {
+        None
+    }
+}

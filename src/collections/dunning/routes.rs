@@ -10,10 +10,9 @@ use uuid::Uuid;
 use super::model::{NewPolicy, PolicyPatch, PolicyRow, PolicyView, StepView, VersionQuery};
 use super::rules::{check_policy_fields, step_rows};
 use super::store::{check_unique, find, lock_policies, steps_of, view};
-use crate::audit::{self, Change};
+use crate::audit;
 use crate::auth::Permission;
 use crate::context::Ctx;
-use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey};
 use crate::idempotency;
@@ -22,28 +21,6 @@ use crate::schema::dunning_policies::dsl as dp;
 use crate::schema::dunning_steps::dsl as ds;
 use crate::state::AppState;
 use crate::validate::Errors;
-
-async fn audit_policy(
-    conn: &mut Conn,
-    ctx: &Ctx,
-    action: &str,
-    before: Option<&PolicyView>,
-    after: &PolicyView,
-) -> Result<(), ApiError> {
-    audit::record(
-        conn,
-        ctx,
-        Change {
-            action,
-            entity_type: "dunning_policy",
-            entity_id: after.id,
-            account_id: None,
-            before,
-            after: Some(after),
-        },
-    )
-    .await
-}
 
 /// Handles the POST /v1/collections/dunning-policies route: creates a policy at version 1.
 #[utoipa::path(
@@ -117,7 +94,7 @@ pub async fn create_policy(
                 .execute(conn)
                 .await?;
             let view = view(conn, row, 1).await?;
-            audit_policy(conn, &ctx, "dunning_policy.created", None, &view).await?;
+            audit::changed(conn, &ctx, "dunning_policy.created", None, Some(&view)).await?;
             Ok((StatusCode::CREATED, view))
         },
     )
@@ -301,7 +278,14 @@ pub async fn update_policy(
                 .await?;
             let version = next.version;
             let after = view(conn, next, version).await?;
-            audit_policy(conn, &ctx, "dunning_policy.updated", Some(&before), &after).await?;
+            audit::changed(
+                conn,
+                &ctx,
+                "dunning_policy.updated",
+                Some(&before),
+                Some(&after),
+            )
+            .await?;
             Ok::<_, ApiError>(after)
         })
         .await?;

@@ -213,3 +213,13 @@ pub struct RulesApplied {
     pub examined: usize,
     pub changes: Vec<Reassignment>,
 }
+
+impl crate::audit::Audited for RuleView {
+    const ENTITY: &'static str = "assignment_rule";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn account_id(&self) -> Option<Uuid> {
+        None
+    }
+}

@@ -216,19 +216,7 @@ pub async fn create_rule(
                 .execute(conn)
                 .await?;
             let view = RuleView::from(row);
-            audit::record(
-                conn,
-                &ctx,
-                Change {
-                    action: "assignment_rule.created",
-                    entity_type: "assignment_rule",
-                    entity_id: view.id,
-                    account_id: None,
-                    before: None,
-                    after: Some(&view),
-                },
-            )
-            .await?;
+            audit::changed(conn, &ctx, "assignment_rule.created", None, Some(&view)).await?;
             Ok((StatusCode::CREATED, view))
         },
     )
@@ -285,17 +273,12 @@ pub async fn delete_rule(
             .await
             .optional()?
             .ok_or(ApiError::NotFound("assignment rule"))?;
-        audit::record(
+        audit::changed(
             conn,
             &ctx,
-            Change {
-                action: "assignment_rule.deleted",
-                entity_type: "assignment_rule",
-                entity_id: id,
-                account_id: None,
-                before: Some(&RuleView::from(row)),
-                after: None,
-            },
+            "assignment_rule.deleted",
+            Some(&RuleView::from(row)),
+            None,
         )
         .await?;
         Ok::<_, ApiError>(())
