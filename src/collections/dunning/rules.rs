@@ -205,4 +205,54 @@ mod tests {
         let amount: Decimal = "600".parse().unwrap();
         assert!(due_steps(&steps, 31, amount, &[1, 3]).is_none());
     }
+
+    /// The step selection as a table: a policy of reminder at 1 day, notice at 15 days
+    /// (from 100.00), final demand at 30 days (from 500.00); for each case the days past due,
+    /// the open amount and the steps already recorded, then the step that fires and the
+    /// earlier due steps it supersedes (`None`: nothing fires).
+    #[test]
+    fn the_step_that_fires_follows_the_table() {
+        let steps = [step(1, 1, "0"), step(2, 15, "100"), step(3, 30, "500")];
+        type Case = (
+            i32,
+            &'static str,
+            &'static [i32],
+            Option<(i32, &'static [i32])>,
+        );
+        let table: &[Case] = &[
+            // Not yet past due, or no step due yet.
+            (0, "1000", &[], None),
+            // Each step on its day, superseding the earlier due steps not yet recorded.
+            (1, "1000", &[], Some((1, &[]))),
+            (14, "1000", &[1], None),
+            (15, "1000", &[1], Some((2, &[]))),
+            (15, "1000", &[], Some((2, &[1]))),
+            (45, "1000", &[], Some((3, &[1, 2]))),
+            (45, "1000", &[1, 2], Some((3, &[]))),
+            // A step's minimum balance: below it the step is not due.
+            (15, "99.99", &[1], None),
+            (15, "100.00", &[1], Some((2, &[]))),
+            (45, "499.99", &[1], Some((2, &[]))),
+            (45, "499.99", &[1, 2], None),
+            // Everything recorded: nothing more.
+            (90, "1000", &[1, 2, 3], None),
+            // A later step recorded passes the earlier ones over for good.
+            (45, "1000", &[3], None),
+            (45, "1000", &[1, 3], None),
+        ];
+        for &(days, amount, recorded, expected) in table {
+            let amount: Decimal = amount.parse().unwrap();
+            let got = due_steps(&steps, days, amount, recorded).map(|(step, earlier)| {
+                (
+                    step.step_no,
+                    earlier.iter().map(|s| s.step_no).collect::<Vec<_>>(),
+                )
+            });
+            let expected = expected.map(|(no, earlier)| (no, earlier.to_vec()));
+            assert_eq!(
+                got, expected,
+                "{days} days past due, {amount} open, {recorded:?} recorded"
+            );
+        }
+    }
 }
