@@ -53,6 +53,11 @@ pub struct Currency {
 }
 
 impl Currency {
+    pub const USD: Currency = Currency {
+        code: "USD",
+        minor_units: 2,
+    };
+
     pub fn parse(code: &str) -> Option<Currency> {
         CURRENCIES
             .iter()
@@ -184,9 +189,6 @@ impl utoipa::PartialSchema for Currency {
             .into()
     }
 }
-
-/// The OpenAPI name of [`Currency`], for fields that still hold the code as text.
-pub type CurrencyCode = Currency;
 
 /// Serde for an amount sent as a JSON string: written as `Decimal` writes it, read only as a
 /// plain decimal (see [`parse_plain`]).

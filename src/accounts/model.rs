@@ -153,7 +153,7 @@ pub struct AccountRow {
     pub id: Uuid,
     pub number: String,
     pub legal_name: String,
-    pub currency: String,
+    pub currency: Currency,
     pub payment_terms_days: i32,
     pub tax_exempt: bool,
     pub tax_exemption_number: Option<String>,
@@ -226,7 +226,7 @@ pub struct AccountView {
 
 impl From<AccountRow> for AccountView {
     fn from(r: AccountRow) -> Self {
-        let currency = Currency::parse(&r.currency).expect("a stored currency");
+        let currency = r.currency;
         let money = |d: Option<Decimal>| d.map(|d| currency.normalize(d));
         AccountView {
             id: r.id,
@@ -283,7 +283,7 @@ pub struct NewAccount {
     #[schema(max_length = 200)]
     pub legal_name: String,
     /// ISO 4217 code of a supported currency.
-    #[schema(value_type = crate::money::CurrencyCode)]
+    #[schema(value_type = crate::money::Currency)]
     pub currency: String,
     #[serde(default = "thirty")]
     pub payment_terms_days: i32,

@@ -51,8 +51,7 @@ pub async fn create_account(
             .clone()
             .unwrap_or_else(|| rules::account_number(1)),
         ctx.now,
-    );
-    rules::validate(&draft)?;
+    )?;
     let stored = idempotency::write(
         &state.pool,
         &ctx,

@@ -29,12 +29,18 @@ pub fn refuse_closed(status: AccountStatus) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Every rule an account must satisfy, checked after create and after each patch.
+/// Every rule an account must satisfy, checked after each patch (and on create, by
+/// [`NewAccount::into_row`]).
 pub fn validate(a: &AccountRow) -> Result<(), Refusal> {
+    check(a, Some(a.currency))
+}
+
+/// The rules of [`validate`] for an account in `currency`; `None` when the caller named a
+/// currency the service does not bill in, which is reported beside every other broken rule.
+fn check(a: &AccountRow, currency: Option<Currency>) -> Result<(), Refusal> {
     let mut e = Errors::default();
     e.code("number", &a.number, 32);
     e.text("legal_name", &a.legal_name, 200);
-    let currency = Currency::parse(&a.currency);
     if currency.is_none() {
         e.add(
             "currency",
@@ -128,13 +134,16 @@ impl NewAccount {
         }
     }
 
-    /// The row to insert; `number` is the given one or the next of the series.
-    pub fn into_row(self, number: String, now: OffsetDateTime) -> AccountRow {
-        AccountRow {
+    /// The row to insert, once every rule holds; `number` is the given one or the next of the
+    /// series.
+    pub fn into_row(self, number: String, now: OffsetDateTime) -> Result<AccountRow, Refusal> {
+        let currency = Currency::parse(&self.currency);
+        let row = AccountRow {
             id: Uuid::now_v7(),
             number,
             legal_name: self.legal_name,
-            currency: self.currency,
+            // Only held while the rules are checked: a row is returned only in a known currency.
+            currency: currency.unwrap_or(Currency::USD),
             payment_terms_days: self.payment_terms_days,
             tax_exempt: self.tax_exempt,
             tax_exemption_number: self.tax_exemption_number,
@@ -154,7 +163,9 @@ impl NewAccount {
             created_at: now,
             updated_at: now,
             closed_at: None,
-        }
+        };
+        check(&row, currency)?;
+        Ok(row)
     }
 }
 
@@ -271,6 +282,7 @@ mod tests {
             external_crm_id: None,
         }
         .into_row(account_number(7), OffsetDateTime::UNIX_EPOCH)
+        .expect("a valid account")
     }
 
     fn fields(result: Result<(), Refusal>) -> Vec<String> {
@@ -298,7 +310,6 @@ mod tests {
     #[test]
     fn every_broken_rule_is_reported_with_its_field() {
         let mut a = account();
-        a.currency = "XYZ".into();
         a.payment_terms_days = 400;
         a.tax_rate = Some(Decimal::from_str("8.12345").unwrap());
         a.tax_exempt = true;
@@ -317,7 +328,7 @@ mod tests {
             },
         ];
         assert_eq!(
-            fields(validate(&a)),
+            fields(check(&a, Currency::parse("XYZ"))),
             [
                 "currency:invalid",
                 "payment_terms_days:out_of_range",

@@ -225,7 +225,7 @@ async fn build(
 ) -> Result<Statement, ApiError> {
     use crate::schema::invoices::dsl as i;
     use crate::schema::ledger_entries::dsl as l;
-    let currency = Currency::parse(&account.currency).expect("a stored currency");
+    let currency = account.currency;
     let opening: Option<Decimal> = l::ledger_entries
         .filter(l::account_id.eq(account.id))
         .filter(l::entry_date.lt(from))

@@ -1,5 +1,6 @@
 //! Adjustment rows and their JSON shapes.
 
+use crate::money::Currency;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -28,7 +29,7 @@ pub struct AdjustmentRow {
     pub invoice_id: Option<Uuid>,
     pub kind: AdjustmentKind,
     pub amount: Decimal,
-    pub currency: String,
+    pub currency: Currency,
     pub financial_code_id: Uuid,
     pub reason: String,
     pub deduction_id: Option<Uuid>,
@@ -48,8 +49,7 @@ pub struct AdjustmentView {
     pub kind: AdjustmentKind,
     #[schema(value_type = crate::money::DecimalString, example = "35.00")]
     pub amount: Decimal,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub financial_code_id: Uuid,
     pub reason: String,
     /// The deduction a small-balance write-off settled.
@@ -68,8 +68,7 @@ impl From<AdjustmentRow> for AdjustmentView {
             account_id: a.account_id,
             invoice_id: a.invoice_id,
             kind: a.kind,
-            amount: crate::money::Currency::parse(&a.currency)
-                .map_or(a.amount, |c| c.normalize(a.amount)),
+            amount: a.currency.normalize(a.amount),
             currency: a.currency,
             financial_code_id: a.financial_code_id,
             reason: a.reason,

@@ -9,11 +9,11 @@ use crate::ledger::model::{DocumentType, EntryRow, LedgerKind, Stamp, Target};
 use crate::money::Currency;
 use crate::refusal::Refusal;
 
-fn on_invoice(invoice: &InvoiceRow) -> Target<'_> {
+fn on_invoice(invoice: &InvoiceRow) -> Target {
     Target {
         account_id: invoice.account_id,
         invoice_id: Some(invoice.id),
-        currency: &invoice.currency,
+        currency: invoice.currency,
     }
 }
 

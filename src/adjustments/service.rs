@@ -20,7 +20,6 @@ use crate::financial_codes::model::FinancialCodeKind;
 use crate::invoices::model::{InvoiceRow, InvoiceStatus};
 use crate::invoices::rules::Numbering;
 use crate::ledger::model::Stamp;
-use crate::money::Currency;
 use crate::validate::Errors;
 
 impl Audited for AdjustmentView {
@@ -102,7 +101,7 @@ fn adjustment(
         invoice_id: Some(invoice.id),
         kind,
         amount,
-        currency: invoice.currency.clone(),
+        currency: invoice.currency,
         financial_code_id: new.financial_code_id,
         reason: new.reason.trim().to_string(),
         deduction_id: None,
@@ -122,7 +121,7 @@ async fn late_fee(
 ) -> Result<Vec<AdjustmentRow>, ApiError> {
     let account_id = new.account_id.expect("checked");
     let account = crate::accounts::store::find_named(conn, account_id, "account_id").await?;
-    let currency = Currency::parse(&account.currency).expect("a stored currency");
+    let currency = account.currency;
     let today = stamp.today();
     let past_due = match new.invoice_id {
         Some(id) => {
@@ -203,10 +202,8 @@ async fn small_balance(
     let undisputed = invoice.balance_due - invoice.disputed_amount;
     let amount = new.amount.unwrap_or(undisputed);
     let mut e = Errors::default();
-    if let Some(c) = Currency::parse(&invoice.currency) {
-        if let Err(err) = c.check("amount", amount) {
-            e.push(err);
-        }
+    if let Err(err) = invoice.currency.check("amount", amount) {
+        e.push(err);
     }
     if amount <= Decimal::ZERO {
         e.add(

@@ -116,14 +116,12 @@ pub async fn preview(
             }),
         }
     }
-    let mut totals: BTreeMap<String, PreviewTotal> = BTreeMap::new();
+    let mut totals: BTreeMap<&str, PreviewTotal> = BTreeMap::new();
     for i in &invoices {
         let t = totals
-            .entry(i.currency.clone())
+            .entry(i.currency.code())
             .or_insert_with(|| PreviewTotal {
-                // The engine bills in the contract's currency, which is a supported one.
-                currency: Currency::parse(&i.currency)
-                    .expect("previewed invoices are in their contract's currency"),
+                currency: i.currency,
                 invoices: 0,
                 subtotal: Decimal::ZERO,
                 tax_total: Decimal::ZERO,

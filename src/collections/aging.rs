@@ -43,8 +43,7 @@ pub struct AgingRow {
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub label: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     /// Not yet due (0 days past due or less).
     #[diesel(sql_type = diesel::sql_types::Numeric)]
     #[schema(value_type = crate::money::DecimalString, example = "250.00")]
@@ -78,19 +77,18 @@ pub struct AgingRow {
 
 impl AgingRow {
     fn normalized(mut self) -> AgingRow {
-        if let Some(c) = Currency::parse(&self.currency) {
-            for amount in [
-                &mut self.current,
-                &mut self.days_1_30,
-                &mut self.days_31_60,
-                &mut self.days_61_90,
-                &mut self.days_91_120,
-                &mut self.days_over_120,
-                &mut self.disputed,
-                &mut self.total,
-            ] {
-                *amount = c.normalize(*amount);
-            }
+        let c = self.currency;
+        for amount in [
+            &mut self.current,
+            &mut self.days_1_30,
+            &mut self.days_31_60,
+            &mut self.days_61_90,
+            &mut self.days_91_120,
+            &mut self.days_over_120,
+            &mut self.disputed,
+            &mut self.total,
+        ] {
+            *amount = c.normalize(*amount);
         }
         self
     }
@@ -149,11 +147,11 @@ fn sql(key: &str, label: &str) -> String {
 }
 
 /// Adds rows of one currency together.
-fn sum_rows(currency: &str, rows: &[AgingRow]) -> AgingRow {
+fn sum_rows(currency: Currency, rows: &[AgingRow]) -> AgingRow {
     let mut t = AgingRow {
         key: None,
         label: "Total".into(),
-        currency: currency.to_string(),
+        currency,
         current: Decimal::ZERO,
         days_1_30: Decimal::ZERO,
         days_31_60: Decimal::ZERO,
@@ -221,10 +219,10 @@ pub async fn aging(
         .load(&mut conn)
         .await?;
     let rows: Vec<AgingRow> = rows.into_iter().map(AgingRow::normalized).collect();
-    let mut currencies: Vec<&str> = rows.iter().map(|r| r.currency.as_str()).collect();
-    currencies.sort();
+    let mut currencies: Vec<Currency> = rows.iter().map(|r| r.currency).collect();
+    currencies.sort_by_key(|c| c.code());
     currencies.dedup();
-    let totals = currencies.iter().map(|c| sum_rows(c, &rows)).collect();
+    let totals = currencies.into_iter().map(|c| sum_rows(c, &rows)).collect();
     Ok(HttpResponse::Ok().json(Aging {
         as_of,
         group_by,

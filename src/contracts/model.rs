@@ -64,7 +64,7 @@ pub struct ContractRow {
     pub account_id: Uuid,
     pub kind: ContractKind,
     pub status: ContractStatus,
-    pub currency: String,
+    pub currency: Currency,
     pub start_date: Date,
     pub end_date: Option<Date>,
     pub billing_frequency: BillingFrequency,
@@ -84,7 +84,7 @@ pub struct ContractRow {
 
 impl ContractRow {
     pub fn currency(&self) -> Currency {
-        Currency::parse(&self.currency).expect("contracts are stored in a supported currency")
+        self.currency
     }
 
     /// The last day that is billed: the end date or the termination date, whichever is first.
@@ -217,8 +217,8 @@ pub struct ContractView {
     pub account_id: Uuid,
     pub kind: ContractKind,
     pub status: ContractStatus,
-    #[schema(value_type = crate::money::CurrencyCode, example = "USD")]
-    pub currency: String,
+    #[schema(example = "USD")]
+    pub currency: Currency,
     pub start_date: Date,
     pub end_date: Option<Date>,
     pub billing_frequency: BillingFrequency,
@@ -315,8 +315,7 @@ pub struct ContractSummary {
     pub account_id: Uuid,
     pub kind: ContractKind,
     pub status: ContractStatus,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub start_date: Date,
     pub end_date: Option<Date>,
     pub billing_frequency: BillingFrequency,

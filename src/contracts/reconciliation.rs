@@ -86,8 +86,7 @@ pub struct ReconciliationSummary {
 pub struct Reconciliation {
     pub contract_id: Uuid,
     pub as_of: Date,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub summary: ReconciliationSummary,
     pub periods: Vec<PeriodCheck>,
 }
@@ -224,7 +223,7 @@ pub async fn contract_reconciliation(
         ))
         .load(&mut conn)
         .await?;
-    let currency = Currency::parse(&contract.currency).expect("a stored currency");
+    let currency = contract.currency;
     let credited: Vec<(Option<Uuid>, Decimal)> = {
         use crate::credit_memos::model::CreditMemoStatus;
         use crate::schema::credit_memo_lines::dsl as cl;

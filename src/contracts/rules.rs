@@ -19,14 +19,14 @@ pub fn contract_number(n: i64) -> String {
 }
 
 /// A draft contract from a request; the number and currency are filled in by the caller.
-pub fn draft(new: &NewContract, currency: &str, now: OffsetDateTime) -> ContractRow {
+pub fn draft(new: &NewContract, currency: Currency, now: OffsetDateTime) -> ContractRow {
     ContractRow {
         id: Uuid::now_v7(),
         number: String::new(),
         account_id: new.account_id,
         kind: new.kind,
         status: ContractStatus::Draft,
-        currency: currency.to_string(),
+        currency,
         start_date: new.start_date,
         end_date: new.end_date,
         billing_frequency: new.billing_frequency.unwrap_or(BillingFrequency::Monthly),

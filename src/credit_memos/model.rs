@@ -45,7 +45,7 @@ pub struct CreditMemoRow {
     pub status: CreditMemoStatus,
     pub reason: CreditReason,
     pub financial_code_id: Uuid,
-    pub currency: String,
+    pub currency: Currency,
     pub total: Decimal,
     pub amount_applied: Decimal,
     pub amount_refunded: Decimal,
@@ -137,8 +137,8 @@ pub struct CreditRefundRow {
     pub created_at: OffsetDateTime,
 }
 
-fn money(currency: &str, amount: Decimal) -> Decimal {
-    Currency::parse(currency).map_or(amount, |c| c.normalize(amount))
+fn money(currency: Currency, amount: Decimal) -> Decimal {
+    currency.normalize(amount)
 }
 
 /// A line of a credit memo: net, tax and total.
@@ -186,8 +186,7 @@ pub struct CreditApplicationView {
     pub invoice_number: Option<String>,
     #[schema(value_type = crate::money::DecimalString, example = "120.00")]
     pub amount: Decimal,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub applied_on: Date,
     pub created_by: String,
 }
@@ -195,7 +194,7 @@ pub struct CreditApplicationView {
 impl CreditApplicationView {
     pub fn new(
         a: CreditApplicationRow,
-        currency: &str,
+        currency: Currency,
         memo_number: Option<String>,
         invoice_number: Option<String>,
     ) -> Self {
@@ -206,7 +205,7 @@ impl CreditApplicationView {
             invoice_id: a.invoice_id,
             invoice_number,
             amount: money(currency, a.amount),
-            currency: currency.to_string(),
+            currency,
             applied_on: a.applied_on,
             created_by: a.created_by,
         }
@@ -235,8 +234,7 @@ pub struct CreditMemoView {
     pub status: CreditMemoStatus,
     pub reason: CreditReason,
     pub financial_code_id: Uuid,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     /// The lines' net amounts.
     #[schema(value_type = crate::money::DecimalString, example = "120.00")]
     pub subtotal: Decimal,
@@ -287,7 +285,7 @@ impl CreditMemoView {
         applications: Vec<CreditApplicationView>,
         refunds: Vec<CreditRefundRow>,
     ) -> Self {
-        let c = m.currency.clone();
+        let c = m.currency;
         let unapplied = m.unapplied();
         CreditMemoView {
             id: m.id,
@@ -296,12 +294,12 @@ impl CreditMemoView {
             status: m.status,
             reason: m.reason,
             financial_code_id: m.financial_code_id,
-            subtotal: money(&c, m.total - m.tax_total),
-            tax_total: money(&c, m.tax_total),
-            total: money(&c, m.total),
-            applied: money(&c, m.amount_applied),
-            refunded: money(&c, m.amount_refunded),
-            unapplied: money(&c, unapplied),
+            subtotal: money(c, m.total - m.tax_total),
+            tax_total: money(c, m.tax_total),
+            total: money(c, m.total),
+            applied: money(c, m.amount_applied),
+            refunded: money(c, m.amount_refunded),
+            unapplied: money(c, unapplied),
             dispute_id: m.dispute_id,
             memo: m.memo,
             credit_date: m.credit_date,
@@ -309,10 +307,10 @@ impl CreditMemoView {
                 .into_iter()
                 .map(|l| CreditLineView {
                     line_no: l.line_no,
-                    total: money(&c, l.total()),
+                    total: money(c, l.total()),
                     description: l.description,
-                    amount: money(&c, l.amount),
-                    tax_amount: money(&c, l.tax_amount),
+                    amount: money(c, l.amount),
+                    tax_amount: money(c, l.tax_amount),
                     invoice_id: l.invoice_id,
                     invoice_line_id: l.invoice_line_id,
                     financial_code_id: l.financial_code_id,
@@ -324,7 +322,7 @@ impl CreditMemoView {
                 .into_iter()
                 .map(|t| CreditTarget {
                     invoice_id: t.invoice_id,
-                    amount: money(&c, t.amount),
+                    amount: money(c, t.amount),
                 })
                 .collect(),
             applications,
@@ -332,7 +330,7 @@ impl CreditMemoView {
                 .into_iter()
                 .map(|r| CreditRefundView {
                     id: r.id,
-                    amount: money(&c, r.amount),
+                    amount: money(c, r.amount),
                     method: r.method,
                     reference: r.reference,
                     refunded_on: r.refunded_on,

@@ -15,7 +15,6 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey, OptionalJson};
 use crate::idempotency;
 use crate::invoices::document::{DocumentQuery, Sheet, SheetLine};
-use crate::money::Currency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::payments::rules::check_amount;
@@ -435,7 +434,7 @@ pub async fn credit_memo_document(
     let lines = store::lines_of(&mut conn, memo.id).await?;
     let account = crate::accounts::store::find_visible(&mut conn, memo.account_id, None).await?;
     let applications = store::application_views(&mut conn, Some(&[memo.id]), None).await?;
-    let currency = Currency::parse(&memo.currency).expect("a stored currency");
+    let currency = memo.currency;
     let amount = |d| money(d, currency);
     let number = memo.number.clone().unwrap_or_else(|| "(draft)".into());
     let mut facts = vec![

@@ -97,11 +97,11 @@ pub fn taxable_by_invoice(lines: &[CreditLineRow]) -> std::collections::BTreeMap
     out
 }
 
-fn on_account(m: &CreditMemoRow) -> Target<'_> {
+fn on_account(m: &CreditMemoRow) -> Target {
     Target {
         account_id: m.account_id,
         invoice_id: None,
-        currency: &m.currency,
+        currency: m.currency,
     }
 }
 
@@ -283,7 +283,7 @@ pub fn apply(
             Target {
                 account_id: m.account_id,
                 invoice_id: Some(invoice.id),
-                currency: &m.currency,
+                currency: m.currency,
             },
             LedgerKind::CreditApplied,
             -amount,
@@ -388,7 +388,7 @@ mod tests {
             status: CreditMemoStatus::Draft,
             reason: CreditReason::Goodwill,
             financial_code_id: Uuid::nil(),
-            currency: "USD".into(),
+            currency: crate::money::Currency::USD,
             total: Decimal::new(total, 2),
             amount_applied: Decimal::ZERO,
             amount_refunded: Decimal::ZERO,

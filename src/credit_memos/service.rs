@@ -26,7 +26,7 @@ pub use draft::create;
 #[allow(clippy::too_many_arguments)]
 pub fn new_memo(
     account_id: Uuid,
-    currency: &str,
+    currency: Currency,
     reason: CreditReason,
     financial_code_id: Uuid,
     lines: &[CreditLineRow],
@@ -41,7 +41,7 @@ pub fn new_memo(
         status: CreditMemoStatus::Draft,
         reason,
         financial_code_id,
-        currency: currency.to_string(),
+        currency,
         total: lines.iter().map(CreditLineRow::total).sum(),
         tax_total: lines.iter().map(|l| l.tax_amount).sum(),
         amount_applied: Decimal::ZERO,
@@ -206,8 +206,7 @@ async fn fix_taxes(
     if lines.iter().all(|l| l.invoice_id.is_none()) {
         return Ok(());
     }
-    let currency = Currency::parse(&memo.currency)
-        .ok_or_else(|| ApiError::internal("the memo's currency is unknown"))?;
+    let currency = memo.currency;
     let credited = rules::taxable_by_invoice(&lines);
     for invoice in invoices.iter() {
         let Some(net) = credited.get(&invoice.id) else {

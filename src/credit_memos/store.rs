@@ -127,11 +127,15 @@ pub async fn application_views(
     if let Some(ids) = of_invoices {
         query = crate::filter_ids!(query, ca::invoice_id, ids);
     }
-    let rows: Vec<(CreditApplicationRow, Option<String>, String, Option<String>)> =
-        query.load(conn).await?;
+    let rows: Vec<(
+        CreditApplicationRow,
+        Option<String>,
+        crate::money::Currency,
+        Option<String>,
+    )> = query.load(conn).await?;
     Ok(rows
         .into_iter()
-        .map(|(a, memo, currency, invoice)| CreditApplicationView::new(a, &currency, memo, invoice))
+        .map(|(a, memo, currency, invoice)| CreditApplicationView::new(a, currency, memo, invoice))
         .collect())
 }
 

@@ -76,7 +76,7 @@ pub struct DisputeRow {
     pub invoice_line_id: Option<Uuid>,
     pub deduction_id: Option<Uuid>,
     pub amount: Decimal,
-    pub currency: String,
+    pub currency: Currency,
     pub reason: DisputeReason,
     pub description: String,
     pub contact_name: Option<String>,
@@ -153,8 +153,7 @@ pub struct DisputeView {
     pub deduction_id: Option<Uuid>,
     #[schema(value_type = crate::money::DecimalString, example = "200.00")]
     pub amount: Decimal,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub reason: DisputeReason,
     pub description: String,
     pub contact: Contact,
@@ -185,7 +184,7 @@ pub struct DisputeView {
 impl DisputeView {
     /// The view of a dispute; `sla_state` is where it stands today (`rules::sla_state`).
     pub fn new(d: DisputeRow, notes: Vec<NoteRow>, sla_state: Option<SlaState>) -> DisputeView {
-        let money = |a: Decimal| Currency::parse(&d.currency).map_or(a, |c| c.normalize(a));
+        let money = |a: Decimal| d.currency.normalize(a);
         DisputeView {
             id: d.id,
             number: d.number.clone(),

@@ -23,7 +23,6 @@ use crate::extract::Expected;
 use crate::idempotency::Written;
 use crate::invoices::model::InvoiceRow;
 use crate::ledger::model::Stamp;
-use crate::money::Currency;
 use crate::payments::model::DeductionStatus;
 use crate::validate::Errors;
 
@@ -53,7 +52,7 @@ async fn open(
         invoice_line_id: line,
         deduction_id: deduction,
         amount,
-        currency: invoice.currency.clone(),
+        currency: invoice.currency,
         reason,
         description,
         contact_name: contact.and_then(|c| c.name.clone()),
@@ -147,10 +146,8 @@ pub async fn create(
     };
     let mut invoice = crate::invoices::store::lock_visible(conn, new.invoice_id, None).await?;
     let mut e = Errors::default();
-    if let Some(c) = Currency::parse(&invoice.currency) {
-        if let Err(err) = c.check("amount", new.amount) {
-            e.push(err);
-        }
+    if let Err(err) = invoice.currency.check("amount", new.amount) {
+        e.push(err);
     }
     // A taxable line is disputed for its net amount; the tax on it is held with it.
     let mut tax = rust_decimal::Decimal::ZERO;
@@ -164,15 +161,13 @@ pub async fn create(
                 format!("is more than the line's amount ({})", l.amount),
             ),
             Some(l) if l.taxable => {
-                if let Some(c) = Currency::parse(&invoice.currency) {
-                    tax = crate::credit_memos::rules::credit_tax(
-                        invoice.taxable_amount,
-                        invoice.credited_taxable,
-                        new.amount,
-                        invoice.tax_rate,
-                        c,
-                    );
-                }
+                tax = crate::credit_memos::rules::credit_tax(
+                    invoice.taxable_amount,
+                    invoice.credited_taxable,
+                    new.amount,
+                    invoice.tax_rate,
+                    invoice.currency,
+                );
             }
             Some(_) => {}
         }

@@ -160,7 +160,7 @@ pub fn sheet(
     account: &AccountRow,
     seller: &Seller,
 ) -> Sheet {
-    let currency = Currency::parse(&invoice.currency).expect("a stored currency");
+    let currency = invoice.currency;
     let amount = |d| money(d, currency);
     let number = invoice.number.clone().unwrap_or_else(|| "(draft)".into());
     let stamp = match invoice.status {

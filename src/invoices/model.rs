@@ -65,7 +65,7 @@ pub struct InvoiceRow {
     pub contract_id: Option<Uuid>,
     pub billing_run_id: Option<Uuid>,
     pub status: InvoiceStatus,
-    pub currency: String,
+    pub currency: Currency,
     pub invoice_date: Date,
     pub due_date: Date,
     pub payment_terms_days: i32,
@@ -195,8 +195,8 @@ pub struct LineView {
 }
 
 impl LineView {
-    fn new(l: LineRow, currency: Option<Currency>) -> LineView {
-        let money = |d: Decimal| currency.map_or(d, |c| c.normalize(d));
+    fn new(l: LineRow, currency: Currency) -> LineView {
+        let money = |d: Decimal| currency.normalize(d);
         LineView {
             id: l.id,
             line_no: l.line_no,
@@ -243,8 +243,7 @@ pub struct InvoiceView {
     pub contract_id: Option<Uuid>,
     pub billing_run_id: Option<Uuid>,
     pub status: InvoiceStatus,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub invoice_date: Date,
     pub due_date: Date,
     pub payment_terms_days: i32,
@@ -302,8 +301,8 @@ pub struct InvoiceView {
 impl InvoiceView {
     /// The invoice with its lines (`lines` are this invoice's, in line order).
     pub fn new(i: InvoiceRow, lines: Vec<LineRow>, today: Date) -> InvoiceView {
-        let currency = Currency::parse(&i.currency);
-        let money = |d: Decimal| currency.map_or(d, |c| c.normalize(d));
+        let currency = i.currency;
+        let money = |d: Decimal| currency.normalize(d);
         let mut tax_rate = i.tax_rate;
         tax_rate.rescale(4);
         InvoiceView {

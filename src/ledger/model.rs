@@ -1,5 +1,6 @@
 //! Ledger entry rows and their JSON shape.
 
+use crate::money::Currency;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -40,7 +41,7 @@ pub struct EntryRow {
     pub invoice_id: Option<Uuid>,
     pub kind: LedgerKind,
     pub amount: Decimal,
-    pub currency: String,
+    pub currency: Currency,
     pub entry_date: Date,
     pub document_type: DocumentType,
     pub document_id: Uuid,
@@ -58,8 +59,7 @@ pub struct EntryView {
     /// Signed: positive raises the balance, negative lowers it.
     #[schema(value_type = crate::money::DecimalString, example = "321.81")]
     pub amount: Decimal,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub entry_date: Date,
     pub invoice_id: Option<Uuid>,
     pub document_type: DocumentType,
@@ -72,8 +72,7 @@ impl From<EntryRow> for EntryView {
         EntryView {
             id: r.id,
             kind: r.kind,
-            amount: crate::money::Currency::parse(&r.currency)
-                .map_or(r.amount, |c| c.normalize(r.amount)),
+            amount: r.currency.normalize(r.amount),
             currency: r.currency,
             entry_date: r.entry_date,
             invoice_id: r.invoice_id,
@@ -161,7 +160,7 @@ impl Stamp {
             invoice_id: on.invoice_id,
             kind,
             amount,
-            currency: on.currency.to_string(),
+            currency: on.currency,
             entry_date: date,
             document_type: document.0,
             document_id: document.1,
@@ -174,8 +173,8 @@ impl Stamp {
 }
 
 /// Where an entry goes: the account, and the invoice when it changes an invoice's balance.
-pub struct Target<'a> {
+pub struct Target {
     pub account_id: Uuid,
     pub invoice_id: Option<Uuid>,
-    pub currency: &'a str,
+    pub currency: Currency,
 }

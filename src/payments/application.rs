@@ -127,7 +127,7 @@ async fn written_off_adjustment(
         invoice_id: Some(invoice.id),
         kind,
         amount,
-        currency: invoice.currency.clone(),
+        currency: invoice.currency,
         financial_code_id: code,
         reason: format!("payment {}", payment.number),
         deduction_id: None,

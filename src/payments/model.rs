@@ -93,7 +93,7 @@ pub struct PaymentRow {
     pub number: String,
     pub account_id: Uuid,
     pub amount: Decimal,
-    pub currency: String,
+    pub currency: Currency,
     pub method: PaymentMethod,
     pub reference: Option<String>,
     pub received_date: Date,
@@ -159,7 +159,7 @@ pub struct DeductionRow {
     pub payment_id: Uuid,
     pub invoice_id: Uuid,
     pub amount: Decimal,
-    pub currency: String,
+    pub currency: Currency,
     pub reason: DeductionReason,
     pub status: DeductionStatus,
     pub note: Option<String>,
@@ -173,8 +173,8 @@ pub struct DeductionRow {
     pub dispute_id: Option<Uuid>,
 }
 
-fn money(currency: &str, amount: Decimal) -> Decimal {
-    Currency::parse(currency).map_or(amount, |c| c.normalize(amount))
+fn money(currency: Currency, amount: Decimal) -> Decimal {
+    currency.normalize(amount)
 }
 
 /// One application of a payment to an invoice; a reversed one keeps its history.
@@ -189,8 +189,7 @@ pub struct ApplicationView {
     pub invoice_number: Option<String>,
     #[schema(value_type = crate::money::DecimalString, example = "1000.00")]
     pub amount: Decimal,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub source: ApplicationSource,
     pub applied_on: Date,
     pub created_by: String,
@@ -207,7 +206,7 @@ pub struct ApplicationView {
 impl ApplicationView {
     pub fn new(
         a: ApplicationRow,
-        currency: &str,
+        currency: Currency,
         payment_number: String,
         invoice_number: Option<String>,
     ) -> ApplicationView {
@@ -218,7 +217,7 @@ impl ApplicationView {
             invoice_id: a.invoice_id,
             invoice_number,
             amount: money(currency, a.amount),
-            currency: currency.to_string(),
+            currency,
             source: a.source,
             applied_on: a.applied_on,
             created_by: a.created_by,
@@ -247,7 +246,7 @@ pub struct RefundView {
 }
 
 impl RefundView {
-    pub fn new(r: RefundRow, currency: &str) -> RefundView {
+    pub fn new(r: RefundRow, currency: Currency) -> RefundView {
         RefundView {
             id: r.id,
             amount: money(currency, r.amount),
@@ -270,8 +269,7 @@ pub struct DeductionView {
     pub invoice_id: Uuid,
     #[schema(value_type = crate::money::DecimalString, example = "50.00")]
     pub amount: Decimal,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub reason: DeductionReason,
     pub status: DeductionStatus,
     pub note: Option<String>,
@@ -292,7 +290,7 @@ impl From<DeductionRow> for DeductionView {
             account_id: d.account_id,
             payment_id: d.payment_id,
             invoice_id: d.invoice_id,
-            amount: money(&d.currency, d.amount),
+            amount: money(d.currency, d.amount),
             currency: d.currency,
             reason: d.reason,
             status: d.status,
@@ -328,8 +326,8 @@ pub struct PaymentView {
     pub account_id: Uuid,
     #[schema(value_type = crate::money::DecimalString, example = "1600.00")]
     pub amount: Decimal,
-    #[schema(value_type = crate::money::CurrencyCode, example = "USD")]
-    pub currency: String,
+    #[schema(example = "USD")]
+    pub currency: Currency,
     pub method: PaymentMethod,
     /// Check number, ACH trace, card authorisation, ...
     pub reference: Option<String>,
@@ -364,26 +362,23 @@ impl PaymentView {
         deductions: Vec<DeductionRow>,
     ) -> PaymentView {
         let unapplied = p.unapplied();
-        let c = p.currency.clone();
+        let c = p.currency;
         PaymentView {
             id: p.id,
             number: p.number,
             account_id: p.account_id,
-            amount: money(&c, p.amount),
+            amount: money(c, p.amount),
             method: p.method,
             reference: p.reference,
             received_date: p.received_date,
             application_mode: p.application_mode,
             memo: p.memo,
             status: p.status,
-            applied: money(&c, p.amount_applied),
-            unapplied: money(&c, unapplied),
-            refunded: money(&c, p.amount_refunded),
+            applied: money(c, p.amount_applied),
+            unapplied: money(c, unapplied),
+            refunded: money(c, p.amount_refunded),
             applications,
-            refunds: refunds
-                .into_iter()
-                .map(|r| RefundView::new(r, &c))
-                .collect(),
+            refunds: refunds.into_iter().map(|r| RefundView::new(r, c)).collect(),
             deductions: deductions.into_iter().map(DeductionView::from).collect(),
             return_: match (p.returned_on, p.return_reason) {
                 (Some(returned_on), Some(reason)) => Some(ReturnView {
@@ -433,7 +428,7 @@ pub struct NewPayment {
     #[schema(value_type = crate::money::DecimalString, example = "1600.00")]
     pub amount: Decimal,
     /// Must be the account's currency.
-    #[schema(value_type = crate::money::CurrencyCode)]
+    #[schema(value_type = crate::money::Currency)]
     pub currency: String,
     pub method: PaymentMethod,
     /// Check number, ACH trace, ... (up to 100 characters).
@@ -557,7 +552,7 @@ impl PaymentRow {
         number: String,
         account_id: Uuid,
         amount: Decimal,
-        currency: String,
+        currency: Currency,
         method: PaymentMethod,
         received_date: Date,
         by: String,

@@ -29,20 +29,20 @@ mod tests;
 pub use requests::{check_amount, check_date, check_new, MAX_AMOUNT, MAX_REMITTANCE_LINES};
 
 /// The account-level side of a payment's entries (its unapplied cash).
-fn cash(p: &PaymentRow) -> Target<'_> {
+fn cash(p: &PaymentRow) -> Target {
     Target {
         account_id: p.account_id,
         invoice_id: None,
-        currency: &p.currency,
+        currency: p.currency,
     }
 }
 
 /// The invoice side of a payment's entries.
-fn on_invoice<'a>(p: &'a PaymentRow, invoice: &InvoiceRow) -> Target<'a> {
+fn on_invoice(p: &PaymentRow, invoice: &InvoiceRow) -> Target {
     Target {
         account_id: p.account_id,
         invoice_id: Some(invoice.id),
-        currency: &p.currency,
+        currency: p.currency,
     }
 }
 
@@ -458,7 +458,7 @@ pub fn deduction(
             payment_id: payment.id,
             invoice_id: invoice.id,
             amount: short,
-            currency: payment.currency.clone(),
+            currency: payment.currency,
             reason: reason.unwrap_or(DeductionReason::Other),
             status: DeductionStatus::Open,
             note: None,

@@ -24,7 +24,6 @@ use crate::error::ApiError;
 use crate::idempotency::Written;
 use crate::invoices::model::{InvoiceRow, InvoiceStatus};
 use crate::invoices::rules::Numbering;
-use crate::money::Currency;
 use crate::validate::Errors;
 
 /// Writes a new payment, applies it as its mode says (by the remittance, oldest due first,
@@ -55,7 +54,7 @@ pub async fn receive(
             let invoice = moves.invoices.iter().find(|i| i.id == a.invoice_id);
             super::model::ApplicationView::new(
                 a.clone(),
-                &payment.currency,
+                payment.currency,
                 payment.number.clone(),
                 invoice.and_then(|i| i.number.clone()),
             )
@@ -77,7 +76,7 @@ pub async fn record(
     mode: ApplicationMode,
 ) -> Result<Written<PaymentView>, ApiError> {
     let account = crate::accounts::store::find_named(conn, new.account_id, "account_id").await?;
-    if account.currency != new.currency {
+    if account.currency.code() != new.currency {
         return Err(ApiError::field(
             "currency",
             "currency_mismatch",
@@ -94,7 +93,7 @@ pub async fn record(
             number,
             account.id,
             new.amount,
-            account.currency.clone(),
+            account.currency,
             new.method,
             new.received_date,
             stamp.actor.clone(),
@@ -121,12 +120,7 @@ pub async fn apply(
 ) -> Result<Written<PaymentView>, ApiError> {
     let mut payment = store::lock(conn, id).await?;
     let mut e = Errors::default();
-    rules::check_amount(
-        "amount",
-        new.amount,
-        Currency::parse(&payment.currency),
-        &mut e,
-    );
+    rules::check_amount("amount", new.amount, Some(payment.currency), &mut e);
     e.finish()?;
     let invoice_id = match (&new.invoice_id, &new.invoice_number) {
         (Some(id), _) => Some(*id),
@@ -256,12 +250,7 @@ pub async fn refund(
     let stamp = ctx.stamp();
     let refunded_on = new.refunded_on.unwrap_or(stamp.today());
     let mut e = Errors::default();
-    rules::check_amount(
-        "amount",
-        new.amount,
-        Currency::parse(&payment.currency),
-        &mut e,
-    );
+    rules::check_amount("amount", new.amount, Some(payment.currency), &mut e);
     let earliest = store::last_movement(conn, id)
         .await?
         .unwrap_or(payment.received_date);

@@ -152,11 +152,16 @@ async fn application_views(
     if let Some(ids) = of_invoices {
         query = crate::filter_ids!(query, pa::invoice_id, ids);
     }
-    let rows: Vec<(ApplicationRow, String, String, Option<String>)> = query.load(conn).await?;
+    let rows: Vec<(
+        ApplicationRow,
+        String,
+        crate::money::Currency,
+        Option<String>,
+    )> = query.load(conn).await?;
     Ok(rows
         .into_iter()
         .map(|(a, payment_number, currency, invoice_number)| {
-            ApplicationView::new(a, &currency, payment_number, invoice_number)
+            ApplicationView::new(a, currency, payment_number, invoice_number)
         })
         .collect())
 }

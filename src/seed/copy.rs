@@ -34,6 +34,12 @@ impl Field for String {
     }
 }
 
+impl Field for crate::money::Currency {
+    fn put(&self, out: &mut Vec<u8>) {
+        put_bytes(self.code().as_bytes(), out);
+    }
+}
+
 impl Field for &str {
     fn put(&self, out: &mut Vec<u8>) {
         put_bytes(self.as_bytes(), out);

@@ -46,7 +46,7 @@ fn entry(
     let target = crate::ledger::model::Target {
         account_id: Uuid::nil(),
         invoice_id: invoice,
-        currency: "USD",
+        currency: crate::money::Currency::USD,
     };
     let doc = (DocumentType::Payment, document);
     let e = stamp.entry(target, kind, d(amount), at.date(), doc, String::new());

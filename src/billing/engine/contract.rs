@@ -195,7 +195,7 @@ pub fn bill_contract(
             contract_id: Some(c.id),
             billing_run_id: Some(run_id),
             status: InvoiceStatus::Draft,
-            currency: c.currency.clone(),
+            currency: c.currency,
             invoice_date: as_of,
             due_date: as_of + Duration::days(days as i64),
             payment_terms_days: days,

@@ -123,11 +123,7 @@ pub async fn write_credits(
             memos.push((*account_id, lines, invoices));
         }
         for (account_id, mut lines, invoices) in memos {
-            let Some(currency) = invoices
-                .as_slice()
-                .first()
-                .and_then(|i| crate::money::Currency::parse(&i.currency))
-            else {
+            let Some(currency) = invoices.as_slice().first().map(|i| i.currency) else {
                 continue;
             };
             for line in lines.iter_mut() {
@@ -141,7 +137,7 @@ pub async fn write_credits(
             let code = lines[0].financial_code_id.expect("the meter's code");
             let mut memo = credits::new_memo(
                 account_id,
-                &invoices[0].currency,
+                currency,
                 CreditReason::MeterReading,
                 code,
                 &lines,

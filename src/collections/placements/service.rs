@@ -18,7 +18,6 @@ use crate::db::Conn;
 use crate::error::ApiError;
 use crate::idempotency::Written;
 use crate::ledger::model::Stamp;
-use crate::money::Currency;
 use crate::payments::model::{PaymentMethod, PaymentRow};
 use crate::validate::Errors;
 
@@ -51,8 +50,7 @@ pub async fn create(
     let placed = store::lock_past_due(conn, account.id, today).await?;
     let amount: Decimal = placed.iter().map(|p| p.amount).sum();
     rules::check_placed_amount(amount)?;
-    let currency = Currency::parse(&account.currency)
-        .ok_or_else(|| ApiError::internal("the account's currency is unknown"))?;
+    let currency = account.currency;
     let now = ctx.now;
     let row = PlacementRow {
         id: Uuid::now_v7(),
@@ -118,7 +116,7 @@ pub async fn recover(
             number,
             row.account_id,
             new.amount,
-            currency.code().to_string(),
+            currency,
             new.method.unwrap_or(PaymentMethod::Wire),
             received,
             stamp.actor.clone(),
@@ -178,7 +176,7 @@ async fn post_commission(
         invoice_id: None,
         kind: AdjustmentKind::AgencyCommission,
         amount: fee,
-        currency: placement.currency.code().to_string(),
+        currency: placement.currency,
         financial_code_id: code,
         reason: format!(
             "Commission of {} ({}%) on recovery {}",

@@ -1,6 +1,7 @@
 //! The rows and views of collections profiles and portfolio rules, and the collections view
 //! of an account.
 
+use crate::money::Currency;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -113,8 +114,7 @@ pub struct CollectionsAccountView {
     #[schema(example = "ACC-000042")]
     pub number: String,
     pub legal_name: String,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub status: AccountStatus,
     pub collections_status: CollectionsStatus,
     pub profile: ProfileView,

@@ -96,13 +96,13 @@ pub async fn account_view(
     let last_contact = crate::collections::notes::last_contacts(conn, &[id])
         .await?
         .remove(&id);
-    let currency = crate::money::Currency::parse(&account.currency);
-    let norm = |d: Decimal| currency.map_or(d, |c| c.normalize(d));
+    let currency = account.currency;
+    let norm = |d: Decimal| currency.normalize(d);
     Ok(CollectionsAccountView {
         account_id: id,
         number: account.number,
         legal_name: account.legal_name,
-        currency: account.currency.clone(),
+        currency: account.currency,
         status: account.status,
         collections_status: account.collections_status,
         profile: profile.into(),

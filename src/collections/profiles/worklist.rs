@@ -1,6 +1,7 @@
 //! A collector's worklist: the accounts of their portfolio that owe something past due or
 //! have an active promise, riskiest first, then by next action date.
 
+use crate::money::Currency;
 use std::collections::HashMap;
 
 use actix_web::{get, web, HttpResponse};
@@ -55,8 +56,7 @@ pub struct WorklistItem {
     pub account_id: Uuid,
     pub number: String,
     pub legal_name: String,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub collections_status: CollectionsStatus,
     pub risk: Risk,
     #[schema(value_type = crate::money::DecimalString, example = "1250.00")]
@@ -87,7 +87,7 @@ struct Base {
     #[diesel(sql_type = diesel::sql_types::Text)]
     legal_name: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    currency: String,
+    currency: Currency,
     #[diesel(sql_type = diesel::sql_types::Text)]
     collections_status: CollectionsStatus,
 }
@@ -217,13 +217,12 @@ pub async fn worklist(
                 });
             }
         }
-        let currency = crate::money::Currency::parse(&b.currency);
-        let norm = |d: Decimal| currency.map_or(d, |c| c.normalize(d));
+        let norm = |d: Decimal| b.currency.normalize(d);
         items.push(WorklistItem {
             account_id: b.id,
             number: b.number,
             legal_name: b.legal_name,
-            currency: b.currency.clone(),
+            currency: b.currency,
             collections_status: b.collections_status,
             risk,
             balance: norm(i.balance),

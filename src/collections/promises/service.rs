@@ -18,7 +18,6 @@ use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
 use crate::idempotency::Written;
-use crate::money::Currency;
 use crate::validate::Errors;
 
 /// Records a promise of `new` (its grace days `grace`, checked) on an account that may take
@@ -31,8 +30,7 @@ pub async fn create(
 ) -> Result<Written<PromiseView>, ApiError> {
     let account = crate::accounts::store::lock_named(conn, new.account_id, "account_id").await?;
     let today = ctx.now.date();
-    let currency = Currency::parse(&account.currency)
-        .ok_or_else(|| ApiError::internal("the account's currency is unknown"))?;
+    let currency = account.currency;
     let mut e = Errors::default();
     let total = rules::check_instalments(&new.instalments, currency, today, &mut e);
     e.finish()?;

@@ -50,7 +50,7 @@ pub async fn create(
 ) -> Result<Written<ContractView>, ApiError> {
     let account = crate::accounts::store::find_named(conn, new.account_id, "account_id").await?;
     let now = ctx.now;
-    let row = rules::draft(new, &account.currency, now);
+    let row = rules::draft(new, account.currency, now);
     let currency = row.currency();
     let mut e = Errors::default();
     rules::validate(&row, &mut e);

@@ -203,7 +203,7 @@ async fn credit_advance(
         let code = lines[0].financial_code_id.expect("a charge's code");
         let mut memo = credits::new_memo(
             account_id,
-            &c.currency,
+            c.currency,
             CreditReason::Termination,
             code,
             &lines,

@@ -17,7 +17,6 @@ use crate::db::Conn;
 use crate::error::ApiError;
 use crate::idempotency::Written;
 use crate::ledger::model::Stamp;
-use crate::money::Currency;
 use crate::payments::rules::check_amount;
 use crate::validate::Errors;
 
@@ -164,12 +163,7 @@ pub async fn apply(
 ) -> Result<Written<CreditMemoView>, ApiError> {
     let (mut memo, before, stamp) = locked(conn, ctx, id).await?;
     let mut e = Errors::default();
-    check_amount(
-        "amount",
-        new.amount,
-        Currency::parse(&memo.currency),
-        &mut e,
-    );
+    check_amount("amount", new.amount, Some(memo.currency), &mut e);
     e.finish()?;
     let mut invoice =
         crate::invoices::store::lock_named(conn, new.invoice_id, "invoice_id").await?;
@@ -203,12 +197,7 @@ pub async fn refund(
 ) -> Result<Written<CreditMemoView>, ApiError> {
     let (mut memo, before, stamp) = locked(conn, ctx, id).await?;
     let mut e = Errors::default();
-    check_amount(
-        "amount",
-        new.amount,
-        Currency::parse(&memo.currency),
-        &mut e,
-    );
+    check_amount("amount", new.amount, Some(memo.currency), &mut e);
     e.finish()?;
     if let Some(refusal) = rules::refund_refusal(&memo, new.amount) {
         return Err(refusal.into());

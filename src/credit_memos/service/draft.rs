@@ -27,7 +27,7 @@ pub async fn create(
     new: &NewCreditMemo,
 ) -> Result<Written<CreditMemoView>, ApiError> {
     let account = crate::accounts::store::find_named(conn, new.account_id, "account_id").await?;
-    let currency = Currency::parse(&account.currency).expect("a stored currency");
+    let currency = account.currency;
     let mut e = Errors::default();
     let mut lines = check_new(new, currency, &mut e);
     crate::financial_codes::store::check_codes(
@@ -81,7 +81,7 @@ pub async fn create(
     let stamp = ctx.stamp();
     let memo = new_memo(
         account.id,
-        &account.currency,
+        account.currency,
         new.reason,
         new.financial_code_id,
         &lines,

@@ -13,7 +13,6 @@ use crate::disputes::rules;
 use crate::error::ApiError;
 use crate::financial_codes::model::FinancialCodeKind;
 use crate::idempotency::Written;
-use crate::money::Currency;
 use crate::validate::Errors;
 
 /// Resolves an active dispute with its root cause and note; a valid one with an approved
@@ -48,10 +47,8 @@ pub async fn resolve(
                     format!("is more than the disputed amount ({})", row.amount),
                 );
             }
-            if let Some(c) = Currency::parse(&row.currency) {
-                if let Err(err) = c.check("approved_amount", amount) {
-                    e.push(err);
-                }
+            if let Err(err) = row.currency.check("approved_amount", amount) {
+                e.push(err);
             }
             crate::financial_codes::store::check_codes(
                 conn,
@@ -96,12 +93,10 @@ pub async fn resolve(
                 line.period_end = of.period_end;
             }
             let mut lines = [line];
-            if let Some(c) = Currency::parse(&row.currency) {
-                crate::credit_memos::rules::tax_lines(&mut lines, &[(&invoice).into()], c);
-            }
+            crate::credit_memos::rules::tax_lines(&mut lines, &[(&invoice).into()], row.currency);
             let mut memo = credits::new_memo(
                 row.account_id,
-                &row.currency,
+                row.currency,
                 CreditReason::Dispute,
                 code,
                 &lines,

@@ -13,7 +13,6 @@ use crate::extract::Expected;
 use crate::idempotency::Written;
 use crate::invoices::model::{InvoicePatch, InvoiceView, NewInvoice, References};
 use crate::invoices::{rules, store};
-use crate::money::Currency;
 use crate::validate::Errors;
 
 /// Writes a manual invoice for one-off charges as a draft of the account.
@@ -23,7 +22,7 @@ pub async fn create(
     new: &NewInvoice,
 ) -> Result<Written<InvoiceView>, ApiError> {
     let account = crate::accounts::store::find_named(conn, new.account_id, "account_id").await?;
-    let currency = Currency::parse(&account.currency).expect("a stored currency");
+    let currency = account.currency;
     let mut e = Errors::default();
     let references = References(new.reference_fields.clone());
     rules::validate_header(
@@ -75,7 +74,7 @@ pub async fn update(
     let current = store::lock_visible(conn, id, None).await?;
     expected.check(current.version)?;
     refuse_unless_draft(&current)?;
-    let currency = Currency::parse(&current.currency).expect("a stored currency");
+    let currency = current.currency;
     let mut next = current.clone();
     if let Some(po) = &patch.po_number {
         next.po_number = po.as_ref().map(|p| p.trim().to_string());

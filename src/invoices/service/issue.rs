@@ -16,7 +16,6 @@ use crate::invoices::model::{InvoiceRow, InvoiceView, IssueInvoice, NewLine, Voi
 use crate::invoices::rules::{self, Numbering};
 use crate::invoices::store;
 use crate::ledger::model::Stamp;
-use crate::money::Currency;
 
 /// Numbers, dates and posts a draft that is still the version `expected`, when the account's
 /// presentment preferences are met.
@@ -113,7 +112,7 @@ pub async fn fee_invoice(
     code_id: Uuid,
     stamp: &Stamp,
 ) -> Result<InvoiceRow, ApiError> {
-    let currency = Currency::parse(&account.currency).expect("a stored currency");
+    let currency = account.currency;
     let id = Uuid::now_v7();
     let line = NewLine {
         description,

@@ -66,7 +66,7 @@ pub async fn write_off(
         invoice_id: Some(invoice.id),
         kind: AdjustmentKind::SmallBalanceWriteOff,
         amount: deduction.amount,
-        currency: deduction.currency.clone(),
+        currency: deduction.currency,
         financial_code_id: write_off.financial_code_id,
         reason: reason.clone(),
         deduction_id: Some(deduction.id),

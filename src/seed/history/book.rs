@@ -2,6 +2,7 @@
 //! day by day through its scheduled events, and written out at the end.
 
 use super::*;
+use crate::money::Currency;
 
 impl Book {
     /// An account with its contracts, equipment, meters and readings.
@@ -32,7 +33,7 @@ impl Book {
             id: Uuid::now_v7(),
             number: number.clone(),
             legal_name: name.clone(),
-            currency: "USD".into(),
+            currency: Currency::USD,
             payment_terms_days: *rng.pick(&[15, 30, 30, 30, 30, 45, 60]),
             tax_exempt,
             tax_exemption_number: tax_exempt.then(|| format!("EX-{:07}", rng.below(10_000_000))),
@@ -197,7 +198,7 @@ impl Book {
             account_id: self.account.id,
             kind,
             status: ContractStatus::Active,
-            currency: "USD".into(),
+            currency: Currency::USD,
             start_date,
             end_date: (kind != ContractKind::Service)
                 .then_some(end_date)

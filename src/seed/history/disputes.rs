@@ -60,7 +60,7 @@ impl Book {
             invoice_line_id: None,
             deduction_id: deduction.map(|k| self.deductions[k].id),
             amount,
-            currency: invoice.currency.clone(),
+            currency: invoice.currency,
             reason,
             description: format!(
                 "Customer questions {} on invoice {}",
@@ -244,7 +244,7 @@ impl Book {
         )];
         let mut memo = crate::credit_memos::service::new_memo(
             self.account.id,
-            "USD",
+            crate::money::Currency::USD,
             reason,
             shared.codes.credit,
             &lines,

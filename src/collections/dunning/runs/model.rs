@@ -67,7 +67,7 @@ pub struct NoticeRow {
     pub body_text: String,
     pub body_html: String,
     pub amount: Decimal,
-    pub currency: String,
+    pub currency: Currency,
     pub run_id: Uuid,
     pub created_at: OffsetDateTime,
 }
@@ -92,8 +92,7 @@ pub struct NoticeView {
     /// The undisputed past-due amount dunned.
     #[schema(value_type = crate::money::DecimalString, example = "120.00")]
     pub amount: Decimal,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub run_id: Uuid,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -101,7 +100,7 @@ pub struct NoticeView {
 
 impl From<NoticeRow> for NoticeView {
     fn from(r: NoticeRow) -> Self {
-        let amount = Currency::parse(&r.currency).map_or(r.amount, |c| c.normalize(r.amount));
+        let amount = r.currency.normalize(r.amount);
         NoticeView {
             id: r.id,
             number: r.number,
@@ -145,8 +144,7 @@ pub struct PlannedStep {
     /// The undisputed balance (today's).
     #[schema(value_type = crate::money::DecimalString, example = "120.00")]
     pub amount: Decimal,
-    #[schema(value_type = crate::money::CurrencyCode)]
-    pub currency: String,
+    pub currency: Currency,
     pub step_no: i32,
     pub action: DunningAction,
     /// Earlier due steps it would record as superseded.

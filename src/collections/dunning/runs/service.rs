@@ -24,7 +24,6 @@ use crate::context::Ctx;
 use crate::db::{Conn, DbPool};
 use crate::error::ApiError;
 use crate::idempotency::{self, Begin};
-use crate::money::Currency;
 use crate::schema::dunning_runs::dsl as dr;
 use crate::schema::notices::dsl as nt;
 use crate::tasks::model::Priority;
@@ -46,8 +45,7 @@ pub struct Rendered {
 }
 
 pub fn render(c: &Candidate, step: &StepRow, as_of: Date) -> Rendered {
-    let currency = Currency::parse(&c.currency);
-    let money = |d: Decimal| currency.map_or(d, |cur| cur.normalize(d)).to_string();
+    let money = |d: Decimal| c.currency.normalize(d).to_string();
     let values: HashMap<&str, String> = [
         ("account.name", c.legal_name.clone()),
         ("account.number", c.account_number.clone()),
@@ -55,7 +53,7 @@ pub fn render(c: &Candidate, step: &StepRow, as_of: Date) -> Rendered {
         ("invoice.due_date", c.due_date.to_string()),
         ("invoice.total", money(c.total)),
         ("amount", money(c.amount)),
-        ("currency", c.currency.clone()),
+        ("currency", c.currency.to_string()),
         ("days_past_due", c.days.to_string()),
         ("today", as_of.to_string()),
     ]
@@ -118,7 +116,7 @@ pub async fn perform(
             body_text: text,
             body_html: html,
             amount: c.amount,
-            currency: c.currency.clone(),
+            currency: c.currency,
             run_id,
             created_at: ctx.now,
         };
@@ -370,9 +368,8 @@ pub async fn preview_run(conn: &mut Conn, as_of: Date) -> Result<RunPreview, Api
                 invoice_id: c.invoice_id,
                 invoice_number: c.invoice_number.clone(),
                 days_past_due: c.days,
-                amount: Currency::parse(&c.currency)
-                    .map_or(c.amount, |cur| cur.normalize(c.amount)),
-                currency: c.currency.clone(),
+                amount: c.currency.normalize(c.amount),
+                currency: c.currency,
                 step_no: step.step_no,
                 action: step.action,
                 superseded_steps: earlier.iter().map(|s| s.step_no).collect(),

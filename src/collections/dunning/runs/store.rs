@@ -1,6 +1,7 @@
 //! SQL of dunning runs: the past-due invoices a run may act on, what it has to do, the claim
 //! of a step on an invoice, and the notices.
 
+use crate::money::Currency;
 use std::collections::HashMap;
 
 use diesel::prelude::*;
@@ -32,7 +33,7 @@ pub struct Candidate {
     #[diesel(sql_type = Numeric)]
     pub total: Decimal,
     #[diesel(sql_type = Text)]
-    pub currency: String,
+    pub currency: Currency,
     /// The undisputed balance.
     #[diesel(sql_type = Numeric)]
     pub amount: Decimal,
