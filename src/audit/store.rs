@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::schema::audit_events::dsl as a;
 
 /// A change to record.
-pub struct Change<'a, T: Serialize> {
+struct Change<'a, T: Serialize> {
     /// `<entity>.<verb>`, e.g. `account.updated`.
     pub action: &'a str,
     pub entity_type: &'a str,
@@ -23,7 +23,7 @@ pub struct Change<'a, T: Serialize> {
 }
 
 /// Writes an audit entry with the caller and request id; call inside the change's transaction.
-pub async fn record<T: Serialize>(
+async fn record<T: Serialize>(
     conn: &mut Conn,
     ctx: &Ctx,
     change: Change<'_, T>,

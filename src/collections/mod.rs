@@ -22,7 +22,7 @@ use time::Date;
 use uuid::Uuid;
 
 use crate::accounts::model::{AccountStatus, CollectionsStatus};
-use crate::audit::{self, Change};
+use crate::audit::{self, Audited};
 use crate::auth::{Principal, Role};
 use crate::context::Ctx;
 use crate::db::Conn;
@@ -75,20 +75,48 @@ async fn move_account(
     let Some(previous) = moved else {
         return Ok(false);
     };
-    audit::record(
+    let status = |value: &str| StatusColumn {
+        account_id,
+        column,
+        value: value.to_string(),
+    };
+    audit::changed(
         conn,
         ctx,
-        Change {
-            action,
-            entity_type: "account",
-            entity_id: account_id,
-            account_id: Some(account_id),
-            before: Some(&serde_json::json!({ column: previous.previous })),
-            after: Some(&serde_json::json!({ column: to })),
-        },
+        action,
+        Some(&status(&previous.previous)),
+        Some(&status(to)),
     )
     .await?;
     Ok(true)
+}
+
+/// One status column of an account, as the audit log records its move: `{column: value}`.
+struct StatusColumn {
+    account_id: Uuid,
+    column: &'static str,
+    value: String,
+}
+
+impl serde::Serialize for StatusColumn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry(self.column, &self.value)?;
+        map.end()
+    }
+}
+
+impl Audited for StatusColumn {
+    const ENTITY: &'static str = "account";
+
+    fn entity_id(&self) -> Uuid {
+        self.account_id
+    }
+
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
 }
 
 /// Moves the account's collections status to `to` when it is one of `from`; whether it moved.

@@ -15,10 +15,6 @@ use crate::openapi::responses::*;
 use crate::state::AppState;
 use crate::validate::Errors;
 
-// Service orders amend contracts through these (they now live in the contracts' service).
-pub use super::rules::suspended_since;
-pub use super::service::amend_for_order;
-
 /// Fields that belong to another kind of amendment are refused, not ignored.
 pub fn check_fields(a: &NewAmendment, e: &mut Errors) {
     use AmendmentKind::*;

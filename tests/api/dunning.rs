@@ -141,6 +141,27 @@ async fn a_dunning_run_performs_each_due_step_once_and_renders_its_notice() {
         ))
         .await;
     assert_eq!(status, "in_dunning");
+    // The audit log holds the notice as rendered and the account's move into dunning.
+    let notice_entry = app
+        .value(&format!(
+            "SELECT concat_ws('|', entity_type, account_id, after->>'subject', before IS NULL)
+               FROM audit_events WHERE action = 'notice.created' AND entity_id = '{}'",
+            id(notice)
+        ))
+        .await;
+    assert_eq!(notice_entry, format!("notice|{a}|{number} is overdue|t"));
+    let moved = app
+        .value(&format!(
+            "SELECT concat_ws('|', entity_type, entity_id, before, after) FROM audit_events
+              WHERE action = 'account.collections_status_changed' AND account_id = '{a}'"
+        ))
+        .await;
+    assert_eq!(
+        moved,
+        format!(
+            "account|{a}|{{\"collections_status\": \"none\"}}|{{\"collections_status\": \"in_dunning\"}}"
+        )
+    );
 
     // A run as of 45 days on is only a preview: it says what it would do and does nothing.
     let preview = dun_preview(&app, day(45)).await;
@@ -922,6 +943,17 @@ async fn dunning_policies_are_versioned_and_checked() {
     )
     .await
     .expect(200);
+    let audited = app
+        .value(
+            "SELECT concat_ws('|', entity_type, entity_id, account_id,
+                              before->>'do_not_dun', after->>'do_not_dun', after->>'do_not_dun_reason')
+               FROM audit_events WHERE action = 'collection_profile.updated'",
+        )
+        .await;
+    assert_eq!(
+        audited,
+        format!("collection_profile|{a}|{a}|false|true|in bankruptcy protection")
+    );
     assert_eq!(dun(&app, today()).await["invoices_examined"], 0);
     app.post("/v1/collections/dunning-runs", &collector(), &json!({}))
         .await

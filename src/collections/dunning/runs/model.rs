@@ -176,3 +176,15 @@ pub struct NoticeFilter {
     pub account_id: Option<Uuid>,
     pub invoice_id: Option<Uuid>,
 }
+
+impl crate::audit::Audited for NoticeView {
+    const ENTITY: &'static str = "notice";
+
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}

@@ -125,19 +125,7 @@ pub async fn perform(
             .execute(conn)
             .await?;
         let view = NoticeView::from(row);
-        crate::audit::record(
-            conn,
-            ctx,
-            crate::audit::Change {
-                action: "notice.created",
-                entity_type: "notice",
-                entity_id: view.id,
-                account_id: Some(c.account_id),
-                before: None,
-                after: Some(&view),
-            },
-        )
-        .await?;
+        crate::audit::changed(conn, ctx, "notice.created", None, Some(&view)).await?;
         counts.notices += 1;
     } else if let Some((kind, priority)) = task_kind {
         let row = crate::collections::open_task(

@@ -9,8 +9,8 @@ use super::super::store;
 use crate::accounts::model::AccountStatus;
 use crate::collections::set_account_status;
 use crate::context::Ctx;
-use crate::contracts::amendments::amend_for_order;
 use crate::contracts::model::{AmendmentKind, ContractStatus};
+use crate::contracts::service::amend_for_order;
 use crate::db::Conn;
 use crate::equipment::model::PickupStatus;
 use crate::error::ApiError;
@@ -44,7 +44,7 @@ pub async fn carry_out(
         OrderKind::Restore => {
             for id in store::contracts_for(conn, order, &[ContractStatus::Suspended], on).await? {
                 let amendments = crate::contracts::store::amendments(conn, id).await?;
-                let since = crate::contracts::amendments::suspended_since(&amendments);
+                let since = crate::contracts::rules::suspended_since(&amendments);
                 // A suspension and its restore on one day: service resumes the next day.
                 let effective = match since {
                     Some(s) if s >= on => s.next_day().unwrap_or(s),
