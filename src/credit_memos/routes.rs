@@ -5,16 +5,16 @@ use actix_web::{get, post, web, HttpResponse};
 use uuid::Uuid;
 
 use super::model::{
-    ApprovalNote, CreditMemoFilter, CreditMemoStatus, CreditMemoView, NewCreditApplication,
-    NewCreditMemo, NewCreditRefund, Rejection, VoidCreditMemo,
+    ApprovalNote, CreditMemoFilter, CreditMemoView, NewCreditApplication, NewCreditMemo,
+    NewCreditRefund, Rejection, VoidCreditMemo,
 };
-use super::{service, store};
+use super::{document, service, store};
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey, OptionalJson};
 use crate::idempotency;
-use crate::invoices::document::{DocumentQuery, Sheet, SheetLine};
+use crate::invoices::document::DocumentQuery;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::payments::rules::check_amount;
@@ -427,93 +427,20 @@ pub async fn credit_memo_document(
     id: web::Path<Uuid>,
     query: ApiQuery<DocumentQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    use crate::invoices::document::{bill_to, money, respond, seller_lines};
     ctx.require(Permission::CreditMemosRead)?;
     let mut conn = crate::db::conn(&state.pool).await?;
     let memo = store::find(&mut conn, id.into_inner()).await?;
     let lines = store::lines_of(&mut conn, memo.id).await?;
     let account = crate::accounts::store::find_visible(&mut conn, memo.account_id, None).await?;
     let applications = store::application_views(&mut conn, Some(&[memo.id]), None).await?;
-    let currency = memo.currency;
-    let amount = |d| money(d, currency);
-    let number = memo.number.clone().unwrap_or_else(|| "(draft)".into());
-    let mut facts = vec![
-        ("Credit memo number".to_string(), number.clone()),
-        (
-            "Date".to_string(),
-            memo.credit_date
-                .map_or_else(|| "(not issued)".into(), |d| d.to_string()),
-        ),
-        ("Account".to_string(), account.number.clone()),
-        ("Reason".to_string(), memo.reason.as_str().replace('_', " ")),
-    ];
-    for a in &applications {
-        facts.push((
-            format!(
-                "Applied to {}",
-                a.invoice_number.as_deref().unwrap_or_default()
-            ),
-            amount(a.amount),
-        ));
-    }
-    let mut totals = vec![
-        ("Subtotal".to_string(), amount(memo.total - memo.tax_total)),
-        ("Tax".to_string(), amount(memo.tax_total)),
-        (
-            format!("Total credit {}", memo.currency),
-            amount(memo.total),
-        ),
-    ];
-    if !memo.amount_applied.is_zero() {
-        totals.push(("Applied to invoices".into(), amount(memo.amount_applied)));
-    }
-    if !memo.amount_refunded.is_zero() {
-        totals.push(("Refunded".into(), amount(memo.amount_refunded)));
-    }
-    totals.push((
-        format!("Credit on account {}", memo.currency),
-        amount(memo.unapplied()),
-    ));
-    let sheet = Sheet {
-        title: format!("Credit memo {number}"),
-        stamp: match memo.status {
-            CreditMemoStatus::Void => Some("VOID".into()),
-            CreditMemoStatus::Draft => Some("DRAFT".into()),
-            CreditMemoStatus::PendingApproval => Some("PENDING APPROVAL".into()),
-            CreditMemoStatus::Rejected => Some("REJECTED".into()),
-            CreditMemoStatus::Issued => None,
-        },
-        seller: seller_lines(&state.config.seller),
-        bill_to: bill_to(&account),
-        facts,
-        lines_title: "Credits".into(),
-        lines: lines
-            .iter()
-            .map(|l| SheetLine {
-                description: l.description.clone(),
-                detail: Some(format!(
-                    "Net {}, tax {}, total {}{}",
-                    amount(l.amount),
-                    amount(l.tax_amount),
-                    amount(l.total()),
-                    match (l.period_start, l.period_end) {
-                        (Some(from), Some(to)) => format!("; period {from} to {to}"),
-                        _ => String::new(),
-                    }
-                )),
-                quantity: "1".into(),
-                unit_price: amount(l.amount),
-                amount: amount(l.total()),
-            })
-            .collect(),
-        totals,
-        remit_to: Vec::new(),
-        how_to_pay: Vec::new(),
-        memo: memo.memo.clone(),
-    };
+    let sheet = document::sheet(&memo, &lines, &account, &applications, &state.config.seller);
     let name = memo
         .number
         .clone()
         .unwrap_or_else(|| format!("draft-{}", memo.id));
-    Ok(respond(&sheet, query.0.format, &name))
+    Ok(crate::invoices::document::respond(
+        &sheet,
+        query.0.format,
+        &name,
+    ))
 }
