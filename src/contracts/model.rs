@@ -7,6 +7,7 @@ use time::{Date, OffsetDateTime};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::invoices::model::InvoiceStatus;
 use crate::money::Currency;
 use crate::validate::double_option;
 
@@ -578,4 +579,28 @@ pub struct Settlement {
     pub billing_run_id: Option<Uuid>,
     /// Why the final invoice could not be made (it is then billed by the next run).
     pub final_billing_error: Option<String>,
+}
+
+/// An invoice that billed a period.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct BilledBy {
+    pub invoice_id: Uuid,
+    pub number: Option<String>,
+    pub status: InvoiceStatus,
+    /// What this invoice billed for the period.
+    #[schema(value_type = crate::money::DecimalString)]
+    pub amount: Decimal,
+    /// What the invoice as a whole still owes.
+    #[schema(value_type = crate::money::DecimalString)]
+    pub balance_due: Decimal,
+}
+
+/// A recurring line of the contract on a non-void invoice.
+#[derive(Debug, Clone)]
+pub struct BilledLine {
+    pub period_start: Date,
+    pub amount: Decimal,
+    /// Credited back of it by issued credit memos.
+    pub credited: Decimal,
+    pub invoice: BilledBy,
 }

@@ -5,15 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::{get, web, HttpResponse};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::Date;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::model::{BillingTiming, ContractRow};
+use super::model::{AmendmentRow, BilledBy, BilledLine, BillingTiming, ChargeRow, ContractRow};
 use crate::auth::Permission;
 use crate::billing::engine::{charges_of, owners, periods_of, suspensions};
 use crate::billing::rules::{self, Period};
@@ -30,20 +28,6 @@ use crate::state::AppState;
 pub struct ReconciliationQuery {
     /// Periods due by this date (default today).
     pub as_of: Option<Date>,
-}
-
-/// An invoice that billed a period.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct BilledBy {
-    pub invoice_id: Uuid,
-    pub number: Option<String>,
-    pub status: InvoiceStatus,
-    /// What this invoice billed for the period.
-    #[schema(value_type = crate::money::DecimalString)]
-    pub amount: Decimal,
-    /// What the invoice as a whole still owes.
-    #[schema(value_type = crate::money::DecimalString)]
-    pub balance_due: Decimal,
 }
 
 /// One period of the schedule.
@@ -90,28 +74,6 @@ pub struct Reconciliation {
     pub summary: ReconciliationSummary,
     pub periods: Vec<PeriodCheck>,
 }
-
-/// A recurring line of the contract on a non-void invoice.
-#[derive(Debug, Clone)]
-pub struct BilledLine {
-    pub period_start: Date,
-    pub amount: Decimal,
-    /// Credited back of it by issued credit memos.
-    pub credited: Decimal,
-    pub invoice: BilledBy,
-}
-
-/// A recurring line as read: period start, amount, and its invoice's id, number, status and
-/// balance.
-type LineOnInvoice = (
-    Uuid,
-    Option<Date>,
-    Decimal,
-    Uuid,
-    Option<String>,
-    InvoiceStatus,
-    Decimal,
-);
 
 /// Checks each due period's expected charges against the lines that billed it.
 pub fn reconcile(expected: &[(Period, Decimal)], lines: &[BilledLine]) -> Vec<PeriodCheck> {
@@ -199,67 +161,28 @@ pub async fn contract_reconciliation(
     id: web::Path<Uuid>,
     query: ApiQuery<ReconciliationQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    use crate::schema::invoice_lines::dsl as l;
-    use crate::schema::invoices::dsl as i;
     ctx.require(Permission::ContractsRead)?;
     let as_of = query.0.as_of.unwrap_or(ctx.now.date());
     let mut conn = crate::db::conn(&state.pool).await?;
     let contract = super::store::find(&mut conn, id.into_inner()).await?;
     let charges = super::store::charges(&mut conn, contract.id).await?;
     let amendments = super::store::amendments(&mut conn, contract.id).await?;
-    let rows: Vec<LineOnInvoice> = l::invoice_lines
-        .inner_join(i::invoices)
-        .filter(l::contract_id.eq(contract.id))
-        .filter(l::kind.eq("recurring"))
-        .filter(i::status.ne(InvoiceStatus::Void))
-        .select((
-            l::id,
-            l::period_start,
-            l::amount,
-            i::id,
-            i::number,
-            i::status,
-            i::balance_due,
-        ))
-        .load(&mut conn)
-        .await?;
+    let lines = super::store::billed_lines(&mut conn, &contract).await?;
+    Ok(HttpResponse::Ok().json(report(&contract, &charges, &amendments, &lines, as_of)))
+}
+
+/// The reconciliation of `contract` as of `as_of`: its schedule (from its `charges` and
+/// `amendments`) against the recurring `lines` that billed it.
+pub fn report(
+    contract: &ContractRow,
+    charges: &[ChargeRow],
+    amendments: &[AmendmentRow],
+    lines: &[BilledLine],
+    as_of: Date,
+) -> Reconciliation {
     let currency = contract.currency;
-    let credited: Vec<(Option<Uuid>, Decimal)> = {
-        use crate::credit_memos::model::CreditMemoStatus;
-        use crate::schema::credit_memo_lines::dsl as cl;
-        use crate::schema::credit_memos::dsl as cm;
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
-        cl::credit_memo_lines
-            .inner_join(cm::credit_memos)
-            .filter(cl::invoice_line_id.eq_any(&ids))
-            .filter(cm::status.eq(CreditMemoStatus::Issued))
-            .select((cl::invoice_line_id, cl::amount))
-            .load(&mut conn)
-            .await?
-    };
-    let lines: Vec<BilledLine> = rows
-        .into_iter()
-        .filter_map(|(id, start, amount, invoice_id, number, status, balance)| {
-            Some(BilledLine {
-                period_start: start?,
-                amount,
-                credited: credited
-                    .iter()
-                    .filter(|(line, _)| *line == Some(id))
-                    .map(|(_, a)| *a)
-                    .sum(),
-                invoice: BilledBy {
-                    invoice_id,
-                    number,
-                    status,
-                    amount: Decimal::ZERO,
-                    balance_due: currency.normalize(balance),
-                },
-            })
-        })
-        .collect();
-    let expected = schedule(&contract, &charges, &amendments, as_of);
-    let mut periods = reconcile(&expected, &lines);
+    let expected = schedule(contract, charges, amendments, as_of);
+    let mut periods = reconcile(&expected, lines);
     for p in &mut periods {
         p.billed = currency.normalize(p.billed);
         p.credited = currency.normalize(p.credited);
@@ -276,13 +199,13 @@ pub async fn contract_reconciliation(
         expected: currency.normalize(periods.iter().map(|p| p.expected).sum()),
         billed: currency.normalize(periods.iter().map(|p| p.billed).sum()),
     };
-    Ok(HttpResponse::Ok().json(Reconciliation {
+    Reconciliation {
         contract_id: contract.id,
         as_of,
-        currency: contract.currency,
+        currency,
         summary,
         periods,
-    }))
+    }
 }
 
 #[cfg(test)]

@@ -2,12 +2,17 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use rust_decimal::Decimal;
+use time::Date;
 use uuid::Uuid;
 
-use super::model::{AmendmentRow, ChargeRow, ContractFilter, ContractRow, ContractView};
+use super::model::{
+    AmendmentRow, BilledBy, BilledLine, ChargeRow, ContractFilter, ContractRow, ContractView,
+};
 use super::rules::contract_number;
 use crate::db::{next_number, Conn};
 use crate::error::ApiError;
+use crate::invoices::model::InvoiceStatus;
 use crate::schema::contract_amendments::dsl as am;
 use crate::schema::contract_charges::dsl as ch;
 use crate::schema::contracts::dsl as c;
@@ -174,4 +179,75 @@ pub async fn last_billed_day(
         .select(diesel::dsl::max(b::period_end))
         .first(conn)
         .await?)
+}
+
+/// A recurring line as read: its id, period start, amount, and its invoice's id, number,
+/// status and balance.
+type LineOnInvoice = (
+    Uuid,
+    Option<Date>,
+    Decimal,
+    Uuid,
+    Option<String>,
+    InvoiceStatus,
+    Decimal,
+);
+
+/// The contract's recurring lines on invoices that are not void, each with what issued credit
+/// memos credited back of it: two statements.
+pub async fn billed_lines(
+    conn: &mut Conn,
+    contract: &ContractRow,
+) -> Result<Vec<BilledLine>, ApiError> {
+    use crate::credit_memos::model::CreditMemoStatus;
+    use crate::schema::credit_memo_lines::dsl as cl;
+    use crate::schema::credit_memos::dsl as cm;
+    use crate::schema::invoice_lines::dsl as l;
+    use crate::schema::invoices::dsl as i;
+    let rows: Vec<LineOnInvoice> = l::invoice_lines
+        .inner_join(i::invoices)
+        .filter(l::contract_id.eq(contract.id))
+        .filter(l::kind.eq("recurring"))
+        .filter(i::status.ne(InvoiceStatus::Void))
+        .select((
+            l::id,
+            l::period_start,
+            l::amount,
+            i::id,
+            i::number,
+            i::status,
+            i::balance_due,
+        ))
+        .load(conn)
+        .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let credited: Vec<(Option<Uuid>, Decimal)> = cl::credit_memo_lines
+        .inner_join(cm::credit_memos)
+        .filter(cl::invoice_line_id.eq_any(&ids))
+        .filter(cm::status.eq(CreditMemoStatus::Issued))
+        .select((cl::invoice_line_id, cl::amount))
+        .load(conn)
+        .await?;
+    let currency = contract.currency;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, start, amount, invoice_id, number, status, balance)| {
+            Some(BilledLine {
+                period_start: start?,
+                amount,
+                credited: credited
+                    .iter()
+                    .filter(|(line, _)| *line == Some(id))
+                    .map(|(_, a)| *a)
+                    .sum(),
+                invoice: BilledBy {
+                    invoice_id,
+                    number,
+                    status,
+                    amount: Decimal::ZERO,
+                    balance_due: currency.normalize(balance),
+                },
+            })
+        })
+        .collect())
 }
