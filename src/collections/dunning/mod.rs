@@ -3,13 +3,15 @@
 //! runs use the newest. An account's policy is its own, else its segment's, else the default.
 //!
 //! `model` holds the rows and views, `template` the notice template engine, `rules` the pure
-//! checks and the choice of the step due, `store` the SQL, `routes` the handlers; `runs`
+//! checks and the choice of the step due, `store` the SQL, `service` the changes, `routes` the
+//! handlers; `runs`
 //! performs the steps.
 
 pub mod model;
 pub mod routes;
 pub mod rules;
 pub mod runs;
+pub mod service;
 pub mod store;
 pub mod template;
 

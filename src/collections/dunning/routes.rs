@@ -3,22 +3,18 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use super::model::{NewPolicy, PolicyPatch, PolicyRow, PolicyView, StepView, VersionQuery};
+use super::model::{NewPolicy, PolicyPatch, PolicyView, VersionQuery};
 use super::rules::{check_policy_fields, step_rows};
-use super::store::{check_unique, find, lock_policies, steps_of, view};
-use crate::audit;
+use super::{service, store};
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::extract::{versioned, ApiJson, ApiQuery, Expected, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
-use crate::schema::dunning_policies::dsl as dp;
-use crate::schema::dunning_steps::dsl as ds;
 use crate::state::AppState;
 use crate::validate::Errors;
 
@@ -59,44 +55,7 @@ pub async fn create_policy(
         &ctx,
         key.0.as_deref(),
         &fingerprint,
-        async |conn| {
-            lock_policies(conn).await?;
-            check_unique(conn, id, new.segment.as_deref(), new.is_default).await?;
-            let taken: i64 = dp::dunning_policies
-                .filter(dp::name.eq(new.name.trim()))
-                .count()
-                .get_result(conn)
-                .await?;
-            if taken > 0 {
-                return Err(ApiError::Conflict {
-                    code: "name_taken",
-                    detail: "another policy has this name".into(),
-                    field: Some("name"),
-                });
-            }
-            let now = ctx.now;
-            let row = PolicyRow {
-                id,
-                name: new.name.trim().to_string(),
-                segment: new.segment.clone(),
-                is_default: new.is_default,
-                version: 1,
-                created_by: ctx.principal.subject.clone(),
-                created_at: now,
-                updated_at: now,
-            };
-            diesel::insert_into(dp::dunning_policies)
-                .values(&row)
-                .execute(conn)
-                .await?;
-            diesel::insert_into(ds::dunning_steps)
-                .values(&steps)
-                .execute(conn)
-                .await?;
-            let view = view(conn, row, 1).await?;
-            audit::changed(conn, &ctx, "dunning_policy.created", None, Some(&view)).await?;
-            Ok((StatusCode::CREATED, view))
-        },
+        async |conn| service::create(conn, &ctx, id, &new, &steps).await,
     )
     .await?;
     Ok(stored.into_response())
@@ -118,33 +77,7 @@ pub async fn create_policy(
 pub async fn list_policies(state: web::Data<AppState>, ctx: Ctx) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CollectionsRead)?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let rows: Vec<PolicyRow> = dp::dunning_policies
-        .select(PolicyRow::as_select())
-        .order(dp::name)
-        .load(&mut conn)
-        .await?;
-    let versions: Vec<(Uuid, i32)> = rows.iter().map(|r| (r.id, r.version)).collect();
-    let mut steps = steps_of(&mut conn, &versions).await?;
-    let views: Vec<PolicyView> = rows
-        .into_iter()
-        .map(|row| PolicyView {
-            steps: steps
-                .remove(&(row.id, row.version))
-                .unwrap_or_default()
-                .into_iter()
-                .map(StepView::from)
-                .collect(),
-            id: row.id,
-            name: row.name,
-            segment: row.segment,
-            is_default: row.is_default,
-            version: row.version,
-            latest_version: row.version,
-            created_by: row.created_by,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-        .collect();
+    let views = store::views(&mut conn).await?;
     Ok(HttpResponse::Ok().json(views))
 }
 
@@ -171,13 +104,13 @@ pub async fn get_policy(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CollectionsRead)?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let row = find(&mut conn, id.into_inner()).await?;
+    let row = store::find(&mut conn, id.into_inner()).await?;
     let latest = row.version;
     let version = query.0.version.unwrap_or(latest);
     if !(1..=latest).contains(&version) {
         return Err(ApiError::NotFound("dunning policy version"));
     }
-    let view = view(&mut conn, row, version).await?;
+    let view = store::view(&mut conn, row, version).await?;
     Ok(versioned(StatusCode::OK, latest, &view))
 }
 
@@ -222,72 +155,7 @@ pub async fn update_policy(
     let expected = Expected::from_request(&req, patch.version)?;
     let mut conn = crate::db::conn(&state.pool).await?;
     let view = conn
-        .transaction(async |conn| {
-            lock_policies(conn).await?;
-            let current = find(conn, id).await?;
-            expected.check(current.version)?;
-            let before = view(conn, current.clone(), current.version).await?;
-            let mut next = current.clone();
-            next.version += 1;
-            next.updated_at = ctx.now;
-            if let Some(name) = &patch.name {
-                next.name = name.trim().to_string();
-            }
-            if let Some(segment) = &patch.segment {
-                next.segment = segment.clone();
-            }
-            if let Some(flag) = patch.is_default {
-                next.is_default = flag;
-            }
-            let mut e = Errors::default();
-            check_policy_fields(&next.name, next.segment.as_deref(), &mut e);
-            let steps = match &patch.steps {
-                Some(steps) => step_rows(id, next.version, steps, &mut e),
-                None => steps_of(conn, &[(id, current.version)])
-                    .await?
-                    .remove(&(id, current.version))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|mut s| {
-                        s.policy_version = next.version;
-                        s
-                    })
-                    .collect(),
-            };
-            e.finish()?;
-            check_unique(conn, id, next.segment.as_deref(), next.is_default).await?;
-            let taken: i64 = dp::dunning_policies
-                .filter(dp::name.eq(&next.name).and(dp::id.ne(id)))
-                .count()
-                .get_result(conn)
-                .await?;
-            if taken > 0 {
-                return Err(ApiError::Conflict {
-                    code: "name_taken",
-                    detail: "another policy has this name".into(),
-                    field: Some("name"),
-                });
-            }
-            diesel::update(dp::dunning_policies.find(id))
-                .set(&next)
-                .execute(conn)
-                .await?;
-            diesel::insert_into(ds::dunning_steps)
-                .values(&steps)
-                .execute(conn)
-                .await?;
-            let version = next.version;
-            let after = view(conn, next, version).await?;
-            audit::changed(
-                conn,
-                &ctx,
-                "dunning_policy.updated",
-                Some(&before),
-                Some(&after),
-            )
-            .await?;
-            Ok::<_, ApiError>(after)
-        })
+        .transaction(async |conn| service::update(conn, &ctx, id, &patch, &expected).await)
         .await?;
     Ok(versioned(StatusCode::OK, view.version, &view))
 }

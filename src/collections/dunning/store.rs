@@ -139,3 +139,76 @@ pub async fn lock_policies(conn: &mut Conn) -> Result<(), ApiError> {
         .await?;
     Ok(())
 }
+
+/// Refuses a name another policy has (409 `name_taken`).
+pub async fn check_name_free(conn: &mut Conn, id: Uuid, name: &str) -> Result<(), ApiError> {
+    let taken: i64 = dp::dunning_policies
+        .filter(dp::name.eq(name).and(dp::id.ne(id)))
+        .count()
+        .get_result(conn)
+        .await?;
+    if taken > 0 {
+        return Err(ApiError::Conflict {
+            code: "name_taken",
+            detail: "another policy has this name".into(),
+            field: Some("name"),
+        });
+    }
+    Ok(())
+}
+
+/// Writes a new policy, or the new version of one (`exists`), with the steps of that version.
+pub async fn save(
+    conn: &mut Conn,
+    row: &PolicyRow,
+    steps: &[StepRow],
+    exists: bool,
+) -> Result<(), ApiError> {
+    if exists {
+        diesel::update(dp::dunning_policies.find(row.id))
+            .set(row)
+            .execute(conn)
+            .await?;
+    } else {
+        diesel::insert_into(dp::dunning_policies)
+            .values(row)
+            .execute(conn)
+            .await?;
+    }
+    diesel::insert_into(ds::dunning_steps)
+        .values(steps)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every policy at its newest version, by name.
+pub async fn views(conn: &mut Conn) -> Result<Vec<PolicyView>, ApiError> {
+    let rows: Vec<PolicyRow> = dp::dunning_policies
+        .select(PolicyRow::as_select())
+        .order(dp::name)
+        .load(conn)
+        .await?;
+    let versions: Vec<(Uuid, i32)> = rows.iter().map(|r| (r.id, r.version)).collect();
+    let mut steps = steps_of(conn, &versions).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| PolicyView {
+            steps: steps
+                .remove(&(row.id, row.version))
+                .unwrap_or_default()
+                .into_iter()
+                .map(StepView::from)
+                .collect(),
+            id: row.id,
+            name: row.name,
+            segment: row.segment,
+            is_default: row.is_default,
+            version: row.version,
+            latest_version: row.version,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+        .collect())
+}

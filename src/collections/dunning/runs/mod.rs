@@ -16,6 +16,7 @@
 pub mod model;
 pub mod recipients;
 pub mod routes;
+pub mod rules;
 pub mod service;
 pub mod store;
 

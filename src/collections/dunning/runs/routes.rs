@@ -4,12 +4,12 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use time::Duration;
 use uuid::Uuid;
 
 use super::model::{
     DunningRunView, NewDunningRun, NoticeFilter, NoticeRow, NoticeView, RunPreview, RunTrigger,
 };
+use super::rules;
 use super::service::{preview_run, run_once};
 use super::store::find_notice;
 use crate::auth::Permission;
@@ -49,30 +49,7 @@ pub async fn create_dunning_run(
     body: OptionalJson<NewDunningRun>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CollectionsManage)?;
-    let today = ctx.now.date();
-    let as_of = body.0.as_of.unwrap_or(today);
-    if (as_of - today).whole_days().abs() > 366 {
-        return Err(ApiError::field(
-            "as_of",
-            "out_of_range",
-            format!(
-                "must be between {} and {}",
-                today - Duration::days(366),
-                today + Duration::days(366)
-            ),
-        ));
-    }
-    let preview = match body.0.preview {
-        Some(false) if as_of > today => {
-            return Err(ApiError::field(
-                "preview",
-                "future_run",
-                format!("a run as of {as_of}, after today ({today}), can only be a preview"),
-            ))
-        }
-        Some(p) => p,
-        None => as_of > today,
-    };
+    let (as_of, preview) = rules::requested(&body.0, ctx.now.date())?;
     if preview {
         let mut conn = crate::db::conn(&state.pool).await?;
         return Ok(HttpResponse::Ok().json(preview_run(&mut conn, as_of).await?));

@@ -1,7 +1,6 @@
 //! SQL of dunning runs: the past-due invoices a run may act on, what it has to do, the claim
 //! of a step on an invoice, and the notices.
 
-use crate::money::Currency;
 use std::collections::HashMap;
 
 use diesel::prelude::*;
@@ -17,6 +16,7 @@ use crate::collections::dunning::rules::due_steps;
 use crate::collections::dunning::store as policies;
 use crate::db::Conn;
 use crate::error::ApiError;
+use crate::money::Currency;
 use crate::schema::notices::dsl as nt;
 
 /// A past-due invoice dunning may act on.
