@@ -118,3 +118,17 @@ pub async fn list(
     }
     Ok(query.order(t::id.asc()).limit(limit + 1).load(conn).await?)
 }
+
+/// The open and in-progress tasks of the accounts, soonest due first: account, due date, title.
+pub async fn open_of_accounts(
+    conn: &mut Conn,
+    account_ids: &[Uuid],
+) -> Result<Vec<(Option<Uuid>, time::Date, String)>, ApiError> {
+    Ok(t::tasks
+        .filter(t::account_id.eq_any(account_ids))
+        .filter(t::status.eq_any(["open", "in_progress"]))
+        .select((t::account_id, t::due_date, t::title))
+        .order(t::due_date)
+        .load(conn)
+        .await?)
+}

@@ -1,7 +1,6 @@
 //! The rows and views of collections profiles and portfolio rules, and the collections view
 //! of an account.
 
-use crate::money::Currency;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -11,6 +10,7 @@ use uuid::Uuid;
 
 use crate::accounts::model::{AccountStatus, CollectionsStatus, RiskLevel};
 use crate::collections::risk::Risk;
+use crate::money::Currency;
 use crate::validate::double_option;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]

@@ -3,12 +3,14 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::model::{ProfileRow, Reassignment, RuleRow};
+use crate::accounts::model::CollectionsStatus;
 use crate::db::Conn;
 use crate::error::ApiError;
+use crate::money::Currency;
 use crate::schema::assignment_rules::dsl as r;
 use crate::schema::collection_profiles::dsl as p;
 
@@ -127,4 +129,43 @@ pub async fn reassign(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// An account of a collector's portfolio, as the worklist starts from it.
+#[derive(diesel::QueryableByName)]
+pub struct WorklistAccount {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub number: String,
+    #[diesel(sql_type = Text)]
+    pub legal_name: String,
+    #[diesel(sql_type = Text)]
+    pub currency: Currency,
+    #[diesel(sql_type = Text)]
+    pub collections_status: CollectionsStatus,
+}
+
+/// The accounts of `collector`'s portfolio that owe something undisputed past due on `today`
+/// or have an active promise.
+pub async fn worklist_accounts(
+    conn: &mut Conn,
+    collector: &str,
+    today: Date,
+) -> Result<Vec<WorklistAccount>, ApiError> {
+    Ok(diesel::sql_query(
+        "SELECT a.id, a.number, a.legal_name, a.currency, a.collections_status
+           FROM collection_profiles cp
+           JOIN accounts a ON a.id = cp.account_id
+          WHERE cp.collector = $1
+            AND (EXISTS (SELECT 1 FROM invoices i
+                          WHERE i.account_id = a.id AND i.status = 'open' AND i.due_date < $2
+                            AND i.balance_due > i.disputed_amount)
+                 OR EXISTS (SELECT 1 FROM promises p
+                             WHERE p.account_id = a.id AND p.status = 'active'))",
+    )
+    .bind::<Text, _>(collector)
+    .bind::<diesel::sql_types::Date, _>(today)
+    .load(conn)
+    .await?)
 }

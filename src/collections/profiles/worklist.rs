@@ -1,12 +1,9 @@
 //! A collector's worklist: the accounts of their portfolio that owe something past due or
 //! have an active promise, riskiest first, then by next action date.
 
-use crate::money::Currency;
 use std::collections::HashMap;
 
 use actix_web::{get, web, HttpResponse};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration};
@@ -19,8 +16,10 @@ use crate::collections::notes::NoteView;
 use crate::collections::promises::{InstalmentStatus, PromiseView};
 use crate::collections::risk::{self, Risk};
 use crate::context::Ctx;
+use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
+use crate::money::Currency;
 use crate::openapi::responses::*;
 use crate::state::AppState;
 
@@ -78,20 +77,6 @@ pub struct Worklist {
     pub items: Vec<WorklistItem>,
 }
 
-#[derive(diesel::QueryableByName)]
-struct Base {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    number: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    legal_name: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    currency: Currency,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    collections_status: CollectionsStatus,
-}
-
 /// The earliest of the candidates, or "contact the customer today" when there is none.
 pub fn next_action(candidates: Vec<NextAction>, today: Date) -> NextAction {
     candidates
@@ -127,25 +112,26 @@ pub async fn worklist(
     query: ApiQuery<WorklistQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CollectionsRead)?;
-    let collector = query.0.collector;
-    let today = ctx.now.date();
     let mut conn = crate::db::conn(&state.pool).await?;
-    let conn = &mut conn;
-    let bases: Vec<Base> = diesel::sql_query(
-        "SELECT a.id, a.number, a.legal_name, a.currency, a.collections_status
-           FROM collection_profiles cp
-           JOIN accounts a ON a.id = cp.account_id
-          WHERE cp.collector = $1
-            AND (EXISTS (SELECT 1 FROM invoices i
-                          WHERE i.account_id = a.id AND i.status = 'open' AND i.due_date < $2
-                            AND i.balance_due > i.disputed_amount)
-                 OR EXISTS (SELECT 1 FROM promises p
-                             WHERE p.account_id = a.id AND p.status = 'active'))",
+    let list = build(
+        &mut conn,
+        query.0.collector,
+        ctx.now.date(),
+        &state.config.collections.risk,
     )
-    .bind::<diesel::sql_types::Text, _>(&collector)
-    .bind::<diesel::sql_types::Date, _>(today)
-    .load(conn)
     .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// The worklist of `collector` as of `today`: a fixed number of statements whatever the
+/// number of accounts.
+pub async fn build(
+    conn: &mut Conn,
+    collector: String,
+    today: Date,
+    weights: &risk::Weights,
+) -> Result<Worklist, ApiError> {
+    let bases = super::store::worklist_accounts(conn, &collector, today).await?;
     let ids: Vec<Uuid> = bases.iter().map(|b| b.id).collect();
     let mut inputs: HashMap<Uuid, risk::Inputs> = risk::factors(conn, today, Some(&ids))
         .await?
@@ -159,22 +145,13 @@ pub async fn worklist(
     versions.sort();
     versions.dedup();
     let steps = crate::collections::dunning::store::steps_of(conn, &versions).await?;
-    let tasks: Vec<(Option<Uuid>, Date, String)> = {
-        use crate::schema::tasks::dsl as t;
-        t::tasks
-            .filter(t::account_id.eq_any(&ids))
-            .filter(t::status.eq_any(["open", "in_progress"]))
-            .select((t::account_id, t::due_date, t::title))
-            .order(t::due_date)
-            .load(conn)
-            .await?
-    };
+    let tasks = crate::tasks::store::open_of_accounts(conn, &ids).await?;
     let mut items: Vec<WorklistItem> = Vec::with_capacity(bases.len());
     for b in bases {
         let Some(i) = inputs.remove(&b.id) else {
             continue;
         };
-        let risk = risk::score(&i, today, &state.config.collections.risk);
+        let risk = risk::score(&i, today, weights);
         let promise = promises.remove(&b.id);
         let mut candidates = Vec::new();
         if let Some((_, due, title)) = tasks.iter().find(|(a, _, _)| *a == Some(b.id)) {
@@ -241,11 +218,11 @@ pub async fn worklist(
             .then(a.next_action.date.cmp(&b.next_action.date))
             .then(a.number.cmp(&b.number))
     });
-    Ok(HttpResponse::Ok().json(Worklist {
+    Ok(Worklist {
         collector,
         as_of: today,
         items,
-    }))
+    })
 }
 
 #[cfg(test)]
