@@ -13,8 +13,7 @@ use super::service;
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::contracts::documents::{
-    check_content, check_filename, file_response, read_body, sha256_hex, upload_type,
-    DocumentContentType,
+    check_content, check_filename, file_response, DocumentContentType, Upload,
 };
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, IdempotencyKey};
@@ -131,28 +130,25 @@ struct UploadFingerprint<'a> {
 pub async fn upload_attachment(
     state: web::Data<AppState>,
     ctx: Ctx,
-    req: HttpRequest,
     key: IdempotencyKey,
     id: web::Path<Uuid>,
     params: ApiQuery<AttachmentParams>,
-    body: Result<web::Bytes, actix_web::Error>,
+    upload: Upload,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::DisputesWrite)?;
-    let content_type = upload_type(&req)?;
-    let content = read_body(body)?;
+    let file = upload.file()?;
     let mut e = Errors::default();
     let filename = check_filename(params.0.filename.as_deref(), &mut e);
-    check_content(content_type, &content, &mut e);
+    check_content(file.content_type, &file.content, &mut e);
     e.finish()?;
     let dispute_id = id.into_inner();
-    let sha256 = sha256_hex(&content);
     let fingerprint = idempotency::fingerprint(
         "POST",
         &format!("/v1/disputes/{dispute_id}/attachments"),
         &UploadFingerprint {
             filename: &filename,
-            content_type,
-            sha256: &sha256,
+            content_type: file.content_type,
+            sha256: &file.sha256,
         },
     )?;
     let stored = idempotency::write(
@@ -160,18 +156,7 @@ pub async fn upload_attachment(
         &ctx,
         key.0.as_deref(),
         &fingerprint,
-        async |conn| {
-            service::attach(
-                conn,
-                &ctx,
-                dispute_id,
-                &filename,
-                content_type,
-                &content,
-                &sha256,
-            )
-            .await
-        },
+        async |conn| service::attach(conn, &ctx, dispute_id, &filename, &file).await,
     )
     .await?;
     Ok(stored.into_response())

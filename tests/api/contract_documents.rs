@@ -501,6 +501,18 @@ async fn other_media_types_are_a_415_naming_the_allowed_ones() {
             assert!(detail.contains(allowed), "{detail}");
         }
     }
+    // A caller who may not upload hears 403 whatever it sends.
+    upload_as(
+        &app,
+        &token(Role::Viewer),
+        &contract_id,
+        "filename=a.pdf",
+        Some("text/plain"),
+        pdf(100),
+        None,
+    )
+    .await
+    .expect_problem(403, "forbidden");
     assert_eq!(app.count("contract_documents").await, 0);
 }
 

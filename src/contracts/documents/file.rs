@@ -1,9 +1,11 @@
 //! Uploaded files, for contract documents and dispute attachments alike: the checks of a
 //! name, a media type and content, and a stored file as a download.
 
+use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
 use sha2::{Digest, Sha256};
 
 use super::model::DocumentContentType;
@@ -126,6 +128,47 @@ pub fn upload_type(req: &HttpRequest) -> Result<DocumentContentType, ApiError> {
                     .into(),
             )
         })
+}
+
+/// A file sent as the request body: its media type (from `Content-Type`), its bytes (read
+/// under the route's `PayloadConfig`) and their SHA-256.
+pub struct UploadedFile {
+    pub content_type: DocumentContentType,
+    pub content: web::Bytes,
+    pub sha256: String,
+}
+
+/// The extractor of an [`UploadedFile`]. It never refuses the request itself: the handler
+/// takes the file with [`Upload::file`] after its permission check, so that a caller without
+/// the permission hears 403 whatever it sent, and others 415 for another media type or 413
+/// for a file over the limit.
+pub struct Upload(Result<UploadedFile, ApiError>);
+
+impl Upload {
+    pub fn file(self) -> Result<UploadedFile, ApiError> {
+        self.0
+    }
+}
+
+impl FromRequest for Upload {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type = upload_type(req);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let file = match content_type {
+                Err(e) => Err(e),
+                Ok(content_type) => read_body(body.await).map(|content| UploadedFile {
+                    content_type,
+                    sha256: sha256_hex(&content),
+                    content,
+                }),
+            };
+            Ok(Upload(file))
+        })
+    }
 }
 
 /// A stored file as a download: its media type, `attachment` name, its SHA-256 as the ETag

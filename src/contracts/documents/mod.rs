@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 pub use file::{
     check_content, check_filename, content_disposition, file_response, filename_problem, read_body,
-    sha256_hex, upload_type, MAX_DOCUMENT_BYTES,
+    sha256_hex, upload_type, Upload, UploadedFile, MAX_DOCUMENT_BYTES,
 };
 pub use model::{DocumentContentType, DocumentKind, DocumentView, UploadParams};
 
@@ -80,41 +80,27 @@ fn check_upload(
 pub async fn upload_contract_document(
     state: web::Data<AppState>,
     ctx: Ctx,
-    req: HttpRequest,
     key: IdempotencyKey,
     id: web::Path<Uuid>,
     params: ApiQuery<UploadParams>,
-    body: Result<web::Bytes, actix_web::Error>,
+    upload: Upload,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ContractsWrite)?;
-    let content_type = upload_type(&req)?;
-    let content = read_body(body)?;
-    let (filename, kind) = check_upload(&params.0, content_type, &content)?;
+    let file = upload.file()?;
+    let (filename, kind) = check_upload(&params.0, file.content_type, &file.content)?;
     let contract_id = id.into_inner();
-    let sha256 = sha256_hex(&content);
     let fingerprint = idempotency::fingerprint(
         "POST",
         &format!("/v1/contracts/{contract_id}/documents"),
         &UploadFingerprint {
             filename: &filename,
             kind,
-            content_type,
-            size_bytes: content.len(),
-            sha256: &sha256,
+            content_type: file.content_type,
+            size_bytes: file.content.len(),
+            sha256: &file.sha256,
         },
     )?;
-    let row = NewDocumentRow {
-        id: Uuid::now_v7(),
-        contract_id,
-        kind,
-        filename: &filename,
-        content_type,
-        size_bytes: content.len() as i64,
-        sha256: &sha256,
-        content: &content[..],
-        uploaded_by: &ctx.principal.subject,
-        created_at: ctx.now,
-    };
+    let row = NewDocumentRow::new(contract_id, kind, &filename, &file, &ctx);
     let stored = idempotency::write(
         &state.pool,
         &ctx,

@@ -66,6 +66,31 @@ pub struct NewDocumentRow<'a> {
     pub created_at: OffsetDateTime,
 }
 
+impl<'a> NewDocumentRow<'a> {
+    /// The row of `file`, attached to contract `contract_id` as `kind` under `filename` by
+    /// the caller of `ctx`.
+    pub fn new(
+        contract_id: Uuid,
+        kind: DocumentKind,
+        filename: &'a str,
+        file: &'a super::UploadedFile,
+        ctx: &'a crate::context::Ctx,
+    ) -> Self {
+        NewDocumentRow {
+            id: Uuid::now_v7(),
+            contract_id,
+            kind,
+            filename,
+            content_type: file.content_type,
+            size_bytes: file.content.len() as i64,
+            sha256: &file.sha256,
+            content: &file.content,
+            uploaded_by: &ctx.principal.subject,
+            created_at: ctx.now,
+        }
+    }
+}
+
 /// A document's metadata: every column but the content.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = crate::schema::contract_documents)]

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::audit::Audited;
 use crate::context::Ctx;
-use crate::contracts::documents::DocumentContentType;
+use crate::contracts::documents::UploadedFile;
 use crate::db::Conn;
 use crate::disputes::attachments::{AttachmentRow, AttachmentView, NewAttachmentRow};
 use crate::disputes::store;
@@ -44,9 +44,7 @@ pub async fn attach(
     ctx: &Ctx,
     dispute_id: Uuid,
     filename: &str,
-    content_type: DocumentContentType,
-    content: &[u8],
-    sha256: &str,
+    file: &UploadedFile,
 ) -> Result<Written<Attached>, ApiError> {
     let dispute = store::find_visible(conn, dispute_id, ctx.partner_scope()).await?;
     let view = AttachmentView::from(
@@ -55,10 +53,10 @@ pub async fn attach(
                 id: Uuid::now_v7(),
                 dispute_id,
                 filename,
-                content_type,
-                size_bytes: content.len() as i64,
-                sha256,
-                content,
+                content_type: file.content_type,
+                size_bytes: file.content.len() as i64,
+                sha256: &file.sha256,
+                content: &file.content,
                 uploaded_by: &ctx.principal.subject,
                 created_at: ctx.now,
             })
