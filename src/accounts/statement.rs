@@ -25,6 +25,7 @@ use crate::extract::ApiQuery;
 use crate::ledger::model::{DocumentType, EntryRow, LedgerKind};
 use crate::money::Currency;
 use crate::openapi::responses::*;
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::validate::Errors;
 
@@ -359,6 +360,25 @@ async fn build(
     })
 }
 
+/// The period a statement covers: `to` (default today) back to `from` (default 30 days
+/// earlier), at most five years, `from` not after `to`.
+pub fn period(from: Option<Date>, to: Option<Date>, today: Date) -> Result<(Date, Date), Refusal> {
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or(to - Duration::days(30));
+    let mut e = Errors::default();
+    if from > to {
+        e.add("from", "after_to", "must not be after `to`");
+    } else if (to - from).whole_days() > 366 * 5 {
+        e.add(
+            "from",
+            "out_of_range",
+            "a statement covers at most five years",
+        );
+    }
+    e.finish()?;
+    Ok((from, to))
+}
+
 /// Handles the GET /v1/accounts/{id}/statement route: the account's statement for a period.
 #[utoipa::path(
     tag = "accounts",
@@ -385,20 +405,7 @@ pub async fn account_statement(
     query: ApiQuery<StatementQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::InvoicesRead)?;
-    let today = ctx.now.date();
-    let to = query.0.to.unwrap_or(today);
-    let from = query.0.from.unwrap_or(to - Duration::days(30));
-    let mut e = Errors::default();
-    if from > to {
-        e.add("from", "after_to", "must not be after `to`");
-    } else if (to - from).whole_days() > 366 * 5 {
-        e.add(
-            "from",
-            "out_of_range",
-            "a statement covers at most five years",
-        );
-    }
-    e.finish()?;
+    let (from, to) = period(query.0.from, query.0.to, ctx.now.date())?;
     let mut conn = crate::db::conn(&state.pool).await?;
     let account =
         crate::accounts::store::find_visible(&mut conn, id.into_inner(), ctx.partner_scope())

@@ -99,3 +99,31 @@ fn csv_fields_with_commas_or_quotes_are_quoted() {
     assert_eq!(csv_field("a, b"), "\"a, b\"");
     assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
 }
+
+#[test]
+fn a_statement_covers_thirty_days_to_today_unless_told_and_at_most_five_years() {
+    let today = date!(2026 - 11 - 30);
+    assert_eq!(
+        period(None, None, today),
+        Ok((date!(2026 - 10 - 31), today))
+    );
+    assert_eq!(
+        period(None, Some(date!(2026 - 06 - 30)), today),
+        Ok((date!(2026 - 05 - 31), date!(2026 - 06 - 30)))
+    );
+    let refused = |from, to| match period(from, to, today) {
+        Err(crate::refusal::Refusal::Invalid(errors)) => {
+            format!("{}:{}", errors[0].field, errors[0].code)
+        }
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(refused(Some(date!(2026 - 12 - 01)), None), "from:after_to");
+    assert_eq!(
+        refused(Some(date!(2021 - 11 - 01)), Some(today)),
+        "from:out_of_range"
+    );
+    assert_eq!(
+        period(Some(date!(2021 - 12 - 01)), None, today),
+        Ok((date!(2021 - 12 - 01), today))
+    );
+}
