@@ -1,12 +1,13 @@
 //! Adjustment rows and their JSON shapes.
 
-use crate::money::Currency;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+use crate::money::Currency;
 
 crate::text_enum! {
     /// What an adjustment does.

@@ -1,12 +1,13 @@
 //! Ledger entry rows and their JSON shape.
 
-use crate::money::Currency;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+use crate::money::Currency;
 
 crate::text_enum! {
     /// What moved: `+` entries raise what the account owes, `−` entries lower it.
