@@ -60,6 +60,29 @@ pub fn open_refusal(invoice: &InvoiceRow, amount: Decimal) -> Option<Refusal> {
     })
 }
 
+/// What a dispute opened on its own does to its invoice's open deduction (of `deduction`),
+/// which may be no more than what is still short apart from what is disputed: `short`, once
+/// the dispute holds its amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeductionChange {
+    Keep,
+    /// The deduction shrinks to what is still short.
+    ShrinkTo(Decimal),
+    /// Nothing is short any more: the dispute takes the deduction over (`disputed`), and gives
+    /// it back if it ends without a credit.
+    TakeOver,
+}
+
+pub fn deduction_change(deduction: Decimal, short: Decimal) -> DeductionChange {
+    if short <= Decimal::ZERO {
+        DeductionChange::TakeOver
+    } else if deduction > short {
+        DeductionChange::ShrinkTo(short)
+    } else {
+        DeductionChange::Keep
+    }
+}
+
 /// Why a dispute cannot move to `to`, if it cannot.
 pub fn transition_refusal(from: DisputeStatus, to: DisputeStatus) -> Option<Refusal> {
     use DisputeStatus::*;
@@ -144,5 +167,20 @@ mod tests {
         assert!(transition_refusal(UnderReview, UnderReview).is_some());
         assert!(transition_refusal(ResolvedValid, Withdrawn).is_some());
         assert!(transition_refusal(Withdrawn, Open).is_some());
+    }
+
+    #[test]
+    fn a_dispute_leaves_the_deduction_at_most_what_is_short() {
+        let d = |v: &str| v.parse::<Decimal>().unwrap();
+        assert_eq!(
+            deduction_change(d("300"), d("180")),
+            DeductionChange::ShrinkTo(d("180"))
+        );
+        assert_eq!(deduction_change(d("100"), d("180")), DeductionChange::Keep);
+        assert_eq!(deduction_change(d("180"), d("180")), DeductionChange::Keep);
+        assert_eq!(
+            deduction_change(d("180"), d("0")),
+            DeductionChange::TakeOver
+        );
     }
 }

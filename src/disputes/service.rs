@@ -14,6 +14,7 @@ use super::model::{
     Contact, DisputeDeduction, DisputePatch, DisputeRow, DisputeStatus, DisputeView, NewDispute,
     NewDisputeNote, NoteRow, ReviewDispute, WithdrawDispute,
 };
+use super::rules::DeductionChange;
 use super::{rules, store};
 use crate::context::Ctx;
 use crate::credit_memos::settings::CreditSettings;
@@ -176,13 +177,30 @@ pub async fn create(
     if let Some(refusal) = rules::open_refusal(&invoice, new.amount + tax) {
         return Err(refusal.into());
     }
+    // The invoice's open deduction (a short payment) may be no more than what is still short
+    // apart from what is disputed.
+    let deduction = match crate::payments::store::open_deductions(conn, &[invoice.id])
+        .await?
+        .remove(&invoice.id)
+    {
+        Some(d) => Some(crate::payments::store::lock_deduction(conn, d.id).await?),
+        None => None,
+    };
+    let short = invoice.balance_due - invoice.disputed_amount - (new.amount + tax);
+    let change = deduction
+        .as_ref()
+        .map(|d| rules::deduction_change(d.amount, short));
+    let taken_over = deduction
+        .as_ref()
+        .filter(|_| change == Some(DeductionChange::TakeOver))
+        .map(|d| d.id);
     let stamp = ctx.stamp();
     let row = open(
         conn,
         settings,
         &mut invoice,
         new.invoice_line_id,
-        None,
+        taken_over,
         new.amount,
         tax,
         new.reason,
@@ -192,6 +210,22 @@ pub async fn create(
         &stamp,
     )
     .await?;
+    if let (Some(mut d), Some(change)) = (deduction, change) {
+        match change {
+            DeductionChange::Keep => {}
+            DeductionChange::ShrinkTo(amount) => {
+                d.amount = amount;
+                d.version += 1;
+                d.updated_at = stamp.now;
+                crate::payments::store::update_deduction(conn, &d).await?;
+            }
+            DeductionChange::TakeOver => {
+                crate::payments::rules::resolve(&mut d, DeductionStatus::Disputed, &stamp);
+                d.dispute_id = Some(row.id);
+                crate::payments::store::update_deduction(conn, &d).await?;
+            }
+        }
+    }
     let view = store::view(conn, row, ctx.today()).await?;
     Ok(Written::created("dispute.opened", view))
 }

@@ -573,6 +573,80 @@ async fn a_deduction_becomes_a_dispute_with_its_amount_and_reason() {
     assert_books_balance(&app).await;
 }
 
+async fn get_deduction(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/v1/deductions/{id}"), &billing())
+        .await
+        .expect(200)
+        .body
+}
+
+/// A dispute opened on an invoice that a short payment left with an open deduction takes its
+/// amount out of what is short: the deduction shrinks to what is still short apart from what
+/// is disputed; a dispute that leaves nothing short takes the deduction over (`disputed`,
+/// linked both ways), and gives it back if it ends without a credit.
+#[tokio::test]
+async fn a_dispute_on_a_short_paid_invoice_shrinks_or_takes_over_its_deduction() {
+    let app = spawn_app().await;
+    let s = setup(&app, json!({})).await;
+    let inv = invoice(&app, &s.account, &s.revenue, "1000.00", 30).await;
+    let payment = app
+        .post(
+            "/v1/payments",
+            &billing(),
+            &json!({"account_id": s.account, "amount": "700.00", "currency": "USD",
+                "method": "check", "received_date": today().to_string(),
+                "remittance": [{"invoice_id": id(&inv), "amount": "700.00", "deduction_reason": "pricing"}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let deduction = id(&payment["deductions"][0]);
+    assert_eq!(get_deduction(&app, &deduction).await["amount"], "300.00");
+    let first = dispute(&app, &billing(), &inv, "120.00")
+        .await
+        .expect(201)
+        .body;
+    let now = get_deduction(&app, &deduction).await;
+    assert_eq!(
+        (now["status"].as_str(), now["amount"].as_str()),
+        (Some("open"), Some("180.00"))
+    );
+    assert_eq!(first["deduction_id"], Value::Null);
+    assert_books_balance(&app).await;
+    // The second dispute leaves nothing short: the deduction is disputed, by it.
+    let second = dispute(&app, &billing(), &inv, "180.00")
+        .await
+        .expect(201)
+        .body;
+    let now = get_deduction(&app, &deduction).await;
+    assert_eq!(now["status"], "disputed");
+    assert_eq!(now["amount"], "180.00");
+    assert_eq!(second["deduction_id"], json!(deduction));
+    assert_eq!(
+        app.count(&format!(
+            "deductions WHERE id = '{deduction}' AND dispute_id = '{}'",
+            id(&second)
+        ))
+        .await,
+        1
+    );
+    assert_books_balance(&app).await;
+    // Withdrawn, the second dispute gives it back for what is short again.
+    app.post(
+        &format!("/v1/disputes/{}/withdraw", id(&second)),
+        &billing(),
+        &json!({"note": "Customer accepts"}),
+    )
+    .await
+    .expect(200);
+    let now = get_deduction(&app, &deduction).await;
+    assert_eq!(
+        (now["status"].as_str(), now["amount"].as_str()),
+        (Some("open"), Some("180.00"))
+    );
+    assert_books_balance(&app).await;
+}
+
 #[tokio::test]
 async fn partners_dispute_their_own_accounts_invoices_only() {
     let app = spawn_app().await;
