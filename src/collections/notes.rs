@@ -144,9 +144,12 @@ pub async fn create(
     crate::accounts::store::find_visible(conn, account_id, None).await?;
     if let Some(contact) = new.contact_id {
         use crate::schema::contacts::dsl as c;
+        // Held until the note is written: a deletion of the contact waits for it (and is then
+        // refused, as notes name the contact) or, if first, leaves the contact unknown here.
         let found: Option<Uuid> = c::contacts
             .filter(c::id.eq(contact).and(c::account_id.eq(account_id)))
             .select(c::id)
+            .for_share()
             .first(conn)
             .await
             .optional()?;

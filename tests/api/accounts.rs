@@ -605,6 +605,53 @@ async fn a_contact_named_by_notes_is_not_deleted() {
     );
 }
 
+/// A note that names a contact while the contact is being deleted: one of the two wins, the
+/// other is refused with its 4xx (the note: the contact is unknown; the deletion: the contact
+/// is in use), and a stored note always names a contact that exists.
+#[tokio::test]
+async fn a_note_and_the_deletion_of_its_contact_race_without_a_500() {
+    let app = spawn_app().await;
+    let account = app.create_account(json!({})).await;
+    let base = format!("/v1/accounts/{}/contacts", id(&account));
+    let notes = format!("/v1/accounts/{}/notes", id(&account));
+    let admin = admin_token();
+    let mut outcomes = std::collections::BTreeSet::new();
+    for i in 0..20 {
+        let contact = app
+            .post(
+                &base,
+                &admin_token(),
+                &json!({"name": format!("Dana {i}"), "email": "ap@acme.example", "role": "billing"}),
+            )
+            .await
+            .expect(201)
+            .body;
+        let note = json!({"channel": "call", "direction": "outbound", "outcome": "promised",
+                          "contact_id": contact["id"], "text": "Dana will pay on Friday"});
+        let delete = format!("{base}/{}", id(&contact));
+        let (noted, deleted) =
+            tokio::join!(app.post(&notes, &admin, &note), app.delete(&delete, &admin));
+        let pair = (noted.status, deleted.status);
+        assert!(
+            matches!(pair, (201, 409) | (422, 204)),
+            "note {} / deletion {}: {} {}",
+            noted.status,
+            deleted.status,
+            noted.body,
+            deleted.body
+        );
+        outcomes.insert(pair);
+    }
+    assert_eq!(
+        app.count(
+            "account_notes n WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = n.contact_id)"
+        )
+        .await,
+        0
+    );
+    assert!(!outcomes.is_empty());
+}
+
 #[tokio::test]
 async fn the_history_lists_every_change_to_the_account_newest_first() {
     let app = spawn_app().await;
