@@ -3,13 +3,12 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
-use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::model::{
     AdjustmentFilter, AdjustmentResult, AdjustmentView, NewAdjustment, NewAdjustmentKind,
 };
-use super::{service, store};
+use super::{rules, service, store};
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::error::ApiError;
@@ -17,93 +16,8 @@ use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
-use crate::payments::rules::check_amount;
 use crate::state::AppState;
 use crate::validate::Errors;
-
-/// Checks the fields a kind of adjustment needs and refuses the others.
-fn check_new(new: &NewAdjustment, e: &mut Errors) {
-    e.text("reason", &new.reason, 500);
-    let not_allowed = |e: &mut Errors, field: &str| {
-        e.add(
-            field,
-            "not_allowed",
-            format!("is not used by a {}", new.kind.as_str()),
-        )
-    };
-    if new.kind != NewAdjustmentKind::BadDebtWriteOff {
-        if new.include_not_yet_due {
-            not_allowed(e, "include_not_yet_due");
-        }
-        if new.not_yet_due_reason.is_some() {
-            not_allowed(e, "not_yet_due_reason");
-        }
-    }
-    match new.kind {
-        NewAdjustmentKind::LateFee => {
-            if new.account_id.is_none() {
-                e.add(
-                    "account_id",
-                    "required",
-                    "a late fee is billed to an account",
-                );
-            }
-            match (new.amount, new.percentage) {
-                (Some(a), None) => check_amount("amount", a, None, e),
-                (None, Some(p)) => {
-                    if p <= Decimal::ZERO || p > Decimal::ONE_HUNDRED || p.normalize().scale() > 4 {
-                        e.add(
-                            "percentage",
-                            "out_of_range",
-                            "must be more than 0 and at most 100, with up to 4 decimals",
-                        );
-                    }
-                }
-                _ => e.add("amount", "one_of", "give either amount or percentage"),
-            }
-        }
-        NewAdjustmentKind::SmallBalanceWriteOff => {
-            if new.invoice_id.is_none() {
-                e.add("invoice_id", "required", "a write-off is of an invoice");
-            }
-            if new.percentage.is_some() {
-                not_allowed(e, "percentage");
-            }
-            if let Some(a) = new.amount {
-                check_amount("amount", a, None, e);
-            }
-        }
-        NewAdjustmentKind::BadDebtWriteOff => {
-            match (new.include_not_yet_due, new.not_yet_due_reason.as_deref()) {
-                (true, None) => e.add(
-                    "not_yet_due_reason",
-                    "required",
-                    "say why invoices not yet due are written off",
-                ),
-                (true, Some(reason)) => e.text("not_yet_due_reason", reason, 2000),
-                (false, Some(_)) => e.add(
-                    "not_yet_due_reason",
-                    "not_allowed",
-                    "only with include_not_yet_due",
-                ),
-                (false, None) => {}
-            }
-            if new.invoice_id.is_some() == new.account_id.is_some() {
-                e.add(
-                    "invoice_id",
-                    "one_of",
-                    "give either invoice_id or account_id (every open invoice)",
-                );
-            }
-            if new.amount.is_some() {
-                not_allowed(e, "amount");
-            }
-            if new.percentage.is_some() {
-                not_allowed(e, "percentage");
-            }
-        }
-    }
-}
 
 /// Handles the POST /v1/adjustments route: a late fee, a small-balance write-off or a
 /// bad-debt write-off.
@@ -146,7 +60,7 @@ pub async fn create_adjustment(
         ctx.require(Permission::AdjustmentsBadDebt)?;
     }
     let mut e = Errors::default();
-    check_new(&new, &mut e);
+    rules::check_new(&new, &mut e);
     e.finish()?;
     let fingerprint = idempotency::fingerprint("POST", "/v1/adjustments", &new)?;
     let numbering = &state.config.billing.numbering;

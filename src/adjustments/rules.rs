@@ -4,10 +4,97 @@
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::model::{NewAdjustment, NewAdjustmentKind};
 use crate::invoices::model::{InvoiceRow, InvoiceStatus};
 use crate::ledger::model::{DocumentType, EntryRow, LedgerKind, Stamp, Target};
 use crate::money::Currency;
+use crate::payments::rules::check_amount;
 use crate::refusal::Refusal;
+use crate::validate::Errors;
+
+/// Checks the fields a kind of adjustment needs and refuses the others.
+pub fn check_new(new: &NewAdjustment, e: &mut Errors) {
+    e.text("reason", &new.reason, 500);
+    let not_allowed = |e: &mut Errors, field: &str| {
+        e.add(
+            field,
+            "not_allowed",
+            format!("is not used by a {}", new.kind.as_str()),
+        )
+    };
+    if new.kind != NewAdjustmentKind::BadDebtWriteOff {
+        if new.include_not_yet_due {
+            not_allowed(e, "include_not_yet_due");
+        }
+        if new.not_yet_due_reason.is_some() {
+            not_allowed(e, "not_yet_due_reason");
+        }
+    }
+    match new.kind {
+        NewAdjustmentKind::LateFee => {
+            if new.account_id.is_none() {
+                e.add(
+                    "account_id",
+                    "required",
+                    "a late fee is billed to an account",
+                );
+            }
+            match (new.amount, new.percentage) {
+                (Some(a), None) => check_amount("amount", a, None, e),
+                (None, Some(p)) => {
+                    if p <= Decimal::ZERO || p > Decimal::ONE_HUNDRED || p.normalize().scale() > 4 {
+                        e.add(
+                            "percentage",
+                            "out_of_range",
+                            "must be more than 0 and at most 100, with up to 4 decimals",
+                        );
+                    }
+                }
+                _ => e.add("amount", "one_of", "give either amount or percentage"),
+            }
+        }
+        NewAdjustmentKind::SmallBalanceWriteOff => {
+            if new.invoice_id.is_none() {
+                e.add("invoice_id", "required", "a write-off is of an invoice");
+            }
+            if new.percentage.is_some() {
+                not_allowed(e, "percentage");
+            }
+            if let Some(a) = new.amount {
+                check_amount("amount", a, None, e);
+            }
+        }
+        NewAdjustmentKind::BadDebtWriteOff => {
+            match (new.include_not_yet_due, new.not_yet_due_reason.as_deref()) {
+                (true, None) => e.add(
+                    "not_yet_due_reason",
+                    "required",
+                    "say why invoices not yet due are written off",
+                ),
+                (true, Some(reason)) => e.text("not_yet_due_reason", reason, 2000),
+                (false, Some(_)) => e.add(
+                    "not_yet_due_reason",
+                    "not_allowed",
+                    "only with include_not_yet_due",
+                ),
+                (false, None) => {}
+            }
+            if new.invoice_id.is_some() == new.account_id.is_some() {
+                e.add(
+                    "invoice_id",
+                    "one_of",
+                    "give either invoice_id or account_id (every open invoice)",
+                );
+            }
+            if new.amount.is_some() {
+                not_allowed(e, "amount");
+            }
+            if new.percentage.is_some() {
+                not_allowed(e, "percentage");
+            }
+        }
+    }
+}
 
 fn on_invoice(invoice: &InvoiceRow) -> Target {
     Target {
