@@ -480,22 +480,26 @@ async fn disputed_amounts_are_skipped_by_auto_application() {
     assert_eq!(get_invoice(&app, &inv).await["status"], "paid");
 }
 
+/// A check of `amount` paying `invoice` short, for pricing: the payment, with its deduction.
+async fn short_payment(app: &TestApp, account: &str, invoice: &Value, amount: &str) -> Value {
+    app.post(
+        "/v1/payments",
+        &billing(),
+        &json!({"account_id": account, "amount": amount, "currency": "USD",
+            "method": "check", "received_date": today().to_string(),
+            "remittance": [{"invoice_id": id(invoice), "amount": amount, "deduction_reason": "pricing"}]}),
+    )
+    .await
+    .expect(201)
+    .body
+}
+
 #[tokio::test]
 async fn a_deduction_becomes_a_dispute_with_its_amount_and_reason() {
     let app = spawn_app().await;
     let s = setup(&app, json!({})).await;
     let inv = invoice(&app, &s.account, &s.revenue, "1000.00", 30).await;
-    let payment = app
-        .post(
-            "/v1/payments",
-            &billing(),
-            &json!({"account_id": s.account, "amount": "950.00", "currency": "USD",
-                "method": "check", "received_date": today().to_string(),
-                "remittance": [{"invoice_id": id(&inv), "amount": "950.00", "deduction_reason": "pricing"}]}),
-        )
-        .await
-        .expect(201)
-        .body;
+    let payment = short_payment(&app, &s.account, &inv, "950.00").await;
     let deduction = id(&payment["deductions"][0]);
     let path = format!("/v1/deductions/{deduction}/dispute");
     app.post(&path, &partner_token(uuid::Uuid::now_v7()), &Value::Null)
@@ -589,17 +593,7 @@ async fn a_dispute_on_a_short_paid_invoice_shrinks_or_takes_over_its_deduction()
     let app = spawn_app().await;
     let s = setup(&app, json!({})).await;
     let inv = invoice(&app, &s.account, &s.revenue, "1000.00", 30).await;
-    let payment = app
-        .post(
-            "/v1/payments",
-            &billing(),
-            &json!({"account_id": s.account, "amount": "700.00", "currency": "USD",
-                "method": "check", "received_date": today().to_string(),
-                "remittance": [{"invoice_id": id(&inv), "amount": "700.00", "deduction_reason": "pricing"}]}),
-        )
-        .await
-        .expect(201)
-        .body;
+    let payment = short_payment(&app, &s.account, &inv, "700.00").await;
     let deduction = id(&payment["deductions"][0]);
     assert_eq!(get_deduction(&app, &deduction).await["amount"], "300.00");
     let first = dispute(&app, &billing(), &inv, "120.00")
