@@ -141,11 +141,12 @@ pub async fn create(
     account_id: Uuid,
     new: &NewNote,
 ) -> Result<Written<NoteView>, ApiError> {
-    crate::accounts::store::find_visible(conn, account_id, None).await?;
+    // The account, then the contact, as a contact's deletion locks them: whichever comes
+    // second waits for the first, so a deletion that goes first leaves the contact unknown
+    // here, and one that comes after the note is refused (notes name the contact).
+    crate::accounts::store::lock_visible(conn, account_id, None).await?;
     if let Some(contact) = new.contact_id {
         use crate::schema::contacts::dsl as c;
-        // Held until the note is written: a deletion of the contact waits for it (and is then
-        // refused, as notes name the contact) or, if first, leaves the contact unknown here.
         let found: Option<Uuid> = c::contacts
             .filter(c::id.eq(contact).and(c::account_id.eq(account_id)))
             .select(c::id)
