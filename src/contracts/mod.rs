@@ -4,6 +4,7 @@ pub mod amendments;
 pub mod documents;
 pub mod model;
 pub mod reconciliation;
+pub mod requests;
 pub mod routes;
 pub mod rules;
 pub mod service;

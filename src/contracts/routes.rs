@@ -4,7 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use uuid::Uuid;
 
-use super::model::{ContractFilter, ContractPatch, ContractSummary, ContractView, NewContract};
+use super::model::{ContractSummary, ContractView};
+use super::requests::{ContractFilter, ContractPatch, NewContract};
 use super::{service, store};
 use crate::auth::Permission;
 use crate::context::Ctx;

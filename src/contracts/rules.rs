@@ -5,9 +5,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{
-    AmendmentKind, AmendmentRow, BillingFrequency, BillingTiming, ChargeRow, ContractPatch,
-    ContractRow, ContractStatus, NewCharge, NewContract,
+    AmendmentKind, AmendmentRow, BillingFrequency, BillingTiming, ChargeRow, ContractRow,
+    ContractStatus, NewCharge,
 };
+use super::requests::{ContractPatch, NewContract};
 use crate::accounts::model::{AccountRow, AccountStatus, CreditStatus};
 use crate::money::Currency;
 use crate::refusal::Refusal;

@@ -6,9 +6,8 @@ use rust_decimal::Decimal;
 use time::Date;
 use uuid::Uuid;
 
-use super::model::{
-    AmendmentRow, BilledBy, BilledLine, ChargeRow, ContractFilter, ContractRow, ContractView,
-};
+use super::model::{AmendmentRow, BilledBy, BilledLine, ChargeRow, ContractRow, ContractView};
+use super::requests::ContractFilter;
 use super::rules::contract_number;
 use crate::db::{next_number, Conn};
 use crate::error::ApiError;

@@ -4,9 +4,8 @@
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::model::{
-    ApplicationRow, ApplicationSource, DeductionRow, PaymentRow, PaymentStatus, RemittanceLine,
-};
+use super::model::{ApplicationRow, ApplicationSource, DeductionRow, PaymentRow, PaymentStatus};
+use super::requests::RemittanceLine;
 use super::rules::{self, Stamp};
 use super::store;
 use crate::adjustments::model::{AdjustmentKind, AdjustmentRow};

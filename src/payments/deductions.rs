@@ -4,7 +4,8 @@
 use actix_web::{get, post, web, HttpResponse};
 use uuid::Uuid;
 
-use super::model::{DeductionFilter, DeductionView, WriteOffDeduction};
+use super::model::DeductionView;
+use super::requests::{DeductionFilter, WriteOffDeduction};
 use super::{service, store};
 use crate::auth::Permission;
 use crate::context::Ctx;

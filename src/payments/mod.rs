@@ -5,6 +5,7 @@
 pub mod application;
 pub mod deductions;
 pub mod model;
+pub mod requests;
 pub mod routes;
 pub mod rules;
 pub mod service;

@@ -4,9 +4,9 @@
 use actix_web::{get, post, web, HttpResponse};
 use uuid::Uuid;
 
-use super::model::{
-    NewApplication, NewPayment, NewRefund, PaymentFilter, PaymentView, ReturnPayment,
-    ReverseApplication,
+use super::model::PaymentView;
+use super::requests::{
+    NewApplication, NewPayment, NewRefund, PaymentFilter, ReturnPayment, ReverseApplication,
 };
 use super::rules;
 use super::{service, store};

@@ -15,8 +15,9 @@ use uuid::Uuid;
 
 use super::model::{
     ApplicationRow, ApplicationSource, DeductionReason, DeductionRow, DeductionStatus, PaymentRow,
-    PaymentStatus, RefundRow, ReturnPayment,
+    PaymentStatus, RefundRow,
 };
+use super::requests::ReturnPayment;
 use crate::invoices::model::{InvoiceRow, InvoiceStatus};
 pub use crate::ledger::model::Stamp;
 use crate::ledger::model::{DocumentType, EntryRow, LedgerKind, Target};

@@ -11,9 +11,9 @@ use uuid::Uuid;
 use super::application::{
     apply_auto, apply_remittance, recover, save, save_as, write_off_again, Moves,
 };
-use super::model::{
-    ApplicationMode, ApplicationSource, NewApplication, NewPayment, NewRefund, PaymentRow,
-    PaymentView, RefundRow, RemittanceLine, ReturnPayment, ReverseApplication,
+use super::model::{ApplicationMode, ApplicationSource, PaymentRow, PaymentView, RefundRow};
+use super::requests::{
+    NewApplication, NewPayment, NewRefund, RemittanceLine, ReturnPayment, ReverseApplication,
 };
 use super::rules::{self, Stamp};
 use super::store;

@@ -12,9 +12,10 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::model::{
-    ApplicationRow, ApplicationView, DeductionFilter, DeductionRow, DeductionStatus, PaymentFilter,
-    PaymentRow, PaymentView, RefundRow,
+    ApplicationRow, ApplicationView, DeductionRow, DeductionStatus, PaymentRow, PaymentView,
+    RefundRow,
 };
+use super::requests::{DeductionFilter, PaymentFilter};
 use crate::db::Conn;
 use crate::error::ApiError;
 use crate::invoices::model::InvoiceRow;

@@ -10,9 +10,8 @@ use uuid::Uuid;
 
 pub use amend::{amend, amend_for_order};
 
-use super::model::{
-    ChargeRow, ContractPatch, ContractRow, ContractStatus, ContractView, NewContract,
-};
+use super::model::{ChargeRow, ContractRow, ContractStatus, ContractView};
+use super::requests::{ContractPatch, NewContract};
 use super::{rules, store};
 use crate::context::Ctx;
 use crate::db::Conn;

@@ -4,7 +4,8 @@
 use rust_decimal::Decimal;
 use time::Date;
 
-use super::super::model::{ApplicationMode, NewPayment};
+use super::super::model::ApplicationMode;
+use super::super::requests::NewPayment;
 use crate::money::Currency;
 use crate::validate::Errors;
 

@@ -9,7 +9,8 @@ use crate::db::Conn;
 use crate::error::ApiError;
 use crate::financial_codes::model::FinancialCodeKind;
 use crate::idempotency::Written;
-use crate::payments::model::{DeductionStatus, DeductionView, WriteOffDeduction};
+use crate::payments::model::{DeductionStatus, DeductionView};
+use crate::payments::requests::WriteOffDeduction;
 use crate::payments::{rules, store};
 use crate::validate::Errors;
 
