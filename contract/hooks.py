@@ -19,6 +19,23 @@ import random
 import re
 
 import schemathesis
+from hypothesis.internal import lambda_sources
+
+# Hypothesis parses a lambda's source only to describe it in reports. Deep inside schemathesis's
+# recursive schema walk, CPython 3.11's ast.parse can raise SystemError ("AST constructor
+# recursion depth mismatch"), which hypothesis reports as a flaky runtime error of the
+# operation being generated. A lambda that cannot be described is described as unknown.
+_describe_lambda = lambda_sources._lambda_description
+
+
+def _lambda_description(f, *args, **kwargs):
+    try:
+        return _describe_lambda(f, *args, **kwargs)
+    except SystemError:
+        return "lambda: <unknown>"
+
+
+lambda_sources._lambda_description = _lambda_description
 
 _VALID_KEY = re.compile(r"[!-~]{1,200}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
