@@ -253,6 +253,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         activated_at -> Nullable<Timestamptz>,
         anchor_month -> Nullable<Int2>,
+        external_crm_id -> Nullable<Text>,
     }
 }
 
@@ -336,6 +337,27 @@ diesel::table! {
         refunded_on -> Date,
         created_by -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    crm_events (source, id) {
+        source -> Text,
+        id -> Text,
+        #[sql_name = "type"]
+        type_ -> Text,
+        occurred_at -> Nullable<Timestamptz>,
+        subject -> Nullable<Text>,
+        raw_body -> Bytea,
+        signature_secret -> Int4,
+        signed_at -> Timestamptz,
+        status -> Text,
+        failure_code -> Nullable<Text>,
+        failure_reason -> Nullable<Text>,
+        result -> Nullable<Jsonb>,
+        attempts -> Int4,
+        received_at -> Timestamptz,
+        processed_at -> Timestamptz,
     }
 }
 
@@ -737,6 +759,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    outbox_events (id) {
+        id -> Uuid,
+        seq -> Int8,
+        #[sql_name = "type"]
+        type_ -> Text,
+        resource_type -> Text,
+        resource_id -> Uuid,
+        account_id -> Nullable<Uuid>,
+        occurred_at -> Timestamptz,
+        data -> Jsonb,
+    }
+}
+
+diesel::table! {
     partners (id) {
         id -> Uuid,
         code -> Text,
@@ -910,6 +946,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Uuid,
+        delivery_id -> Uuid,
+        attempted_at -> Timestamptz,
+        status_code -> Nullable<Int4>,
+        latency_ms -> Int4,
+        error -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        event_id -> Uuid,
+        endpoint_id -> Uuid,
+        seq -> Int8,
+        resource_id -> Uuid,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+        failed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        url -> Text,
+        event_types -> Array<Nullable<Text>>,
+        description -> Nullable<Text>,
+        enabled -> Bool,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamptz>,
+        failing_since -> Nullable<Timestamptz>,
+        disabled_reason -> Nullable<Text>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(account_notes -> accounts (account_id));
 diesel::joinable!(account_notes -> contacts (contact_id));
 diesel::joinable!(accounts -> partners (partner_id));
@@ -1004,6 +1088,9 @@ diesel::joinable!(promises -> accounts (account_id));
 diesel::joinable!(service_orders -> accounts (account_id));
 diesel::joinable!(service_orders -> contracts (contract_id));
 diesel::joinable!(tasks -> accounts (account_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     account_notes,
@@ -1026,6 +1113,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     credit_memo_targets,
     credit_memos,
     credit_refunds,
+    crm_events,
     deductions,
     dispute_attachments,
     dispute_notes,
@@ -1047,6 +1135,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     meters,
     notices,
     number_series,
+    outbox_events,
     partners,
     payment_applications,
     payment_refunds,
@@ -1058,4 +1147,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     promises,
     service_orders,
     tasks,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
 );
