@@ -26,8 +26,8 @@ pub mod local_pg;
 pub mod money;
 pub mod observability;
 pub mod openapi;
-pub mod outbox;
 pub mod operations;
+pub mod outbox;
 pub mod pagination;
 pub mod partners;
 pub mod payments;
@@ -204,6 +204,14 @@ fn v1(cfg: &mut ServiceConfig) {
                 .service(disputes::attachments::list_attachments)
                 .service(disputes::attachments::download_attachment),
         )
+        .service(integrations::webhooks::routes::create_endpoint)
+        .service(integrations::webhooks::routes::list_endpoints)
+        .service(integrations::webhooks::routes::get_endpoint)
+        .service(integrations::webhooks::routes::update_endpoint)
+        .service(integrations::webhooks::routes::delete_endpoint)
+        .service(integrations::webhooks::routes::rotate_secret)
+        .service(integrations::webhooks::routes::list_deliveries)
+        .service(integrations::webhooks::routes::resend_delivery)
         .service(audit::routes::list_audit_events);
 }
 
@@ -297,6 +305,7 @@ impl Application {
             config.collections.dunning_interval_minutes,
             clock.clone(),
         );
+        integrations::webhooks::worker::spawn(pool.clone(), config.webhooks.clone(), clock.clone());
         let routes = Arc::new(RouteTable::from_spec(&spec));
         let state = web::Data::new(AppState {
             billing_wakeup,

@@ -39,9 +39,9 @@ impl EventType {
             EventType::InvoiceIssued | EventType::InvoiceVoided | EventType::InvoicePaid => {
                 "invoice"
             }
-            EventType::PaymentReceived
-            | EventType::PaymentApplied
-            | EventType::PaymentReturned => "payment",
+            EventType::PaymentReceived | EventType::PaymentApplied | EventType::PaymentReturned => {
+                "payment"
+            }
             EventType::CreditMemoIssued => "credit_memo",
             EventType::DisputeOpened | EventType::DisputeResolved => "dispute",
             EventType::NoticeCreated => "notice",
@@ -53,8 +53,8 @@ impl EventType {
 }
 
 /// Writes one event about `resource_id` (of `account_id`) carrying `data`, the resource as
-/// the API returns it, and one pending delivery for each enabled endpoint subscribed to its
-/// type. Returns the event's id, which receivers deduplicate by.
+/// the API returns it, and one pending delivery for each endpoint subscribed to its type (a
+/// disabled endpoint's wait until it is enabled again: it loses nothing). Returns the event's id, which receivers deduplicate by.
 pub async fn emit(
     conn: &mut Conn,
     now: OffsetDateTime,
@@ -76,7 +76,7 @@ pub async fn emit(
          SELECT gen_random_uuid(), event.id, e.id, event.seq, $4, 'pending', $6, $6
          FROM event
          JOIN webhook_endpoints e
-           ON e.enabled AND (cardinality(e.event_types) = 0 OR $2 = ANY (e.event_types))",
+           ON cardinality(e.event_types) = 0 OR $2 = ANY (e.event_types)",
     )
     .bind::<SqlUuid, _>(id)
     .bind::<Text, _>(event.as_str())

@@ -70,8 +70,8 @@ CREATE TABLE webhook_endpoints (
     updated_at                 timestamptz NOT NULL
 );
 
--- One event to one endpoint: fanned out when the event is written, to the endpoints enabled
--- and subscribed at that moment.
+-- One event to one endpoint: fanned out when the event is written, to the endpoints
+-- subscribed at that moment (a disabled endpoint's deliveries wait until it is enabled).
 CREATE TABLE webhook_deliveries (
     id              uuid        PRIMARY KEY,
     event_id        uuid        NOT NULL REFERENCES outbox_events (id),
@@ -107,3 +107,8 @@ CREATE TABLE webhook_attempts (
     response_body text
 );
 CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (delivery_id, attempted_at);
+
+-- An endpoint the service disabled opens a task about it.
+ALTER TABLE tasks DROP CONSTRAINT tasks_subject_type_check;
+ALTER TABLE tasks ADD CONSTRAINT tasks_subject_type_check CHECK (subject_type IN
+    ('account', 'contract', 'invoice', 'equipment', 'meter', 'webhook_endpoint'));

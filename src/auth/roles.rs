@@ -57,6 +57,7 @@ pub enum Permission {
     CollectionsWrite,
     CollectionsManage,
     ServiceOrdersWrite,
+    WebhooksManage,
 }
 
 impl Permission {
@@ -100,6 +101,7 @@ impl Permission {
         Permission::CollectionsWrite,
         Permission::CollectionsManage,
         Permission::ServiceOrdersWrite,
+        Permission::WebhooksManage,
     ];
 
     pub fn name(self) -> &'static str {
@@ -143,6 +145,7 @@ impl Permission {
             Permission::CollectionsWrite => "collections:write",
             Permission::CollectionsManage => "collections:manage",
             Permission::ServiceOrdersWrite => "service_orders:write",
+            Permission::WebhooksManage => "webhooks:manage",
         }
     }
 
@@ -280,6 +283,7 @@ impl Permission {
             Permission::CollectionsWrite => &[Admin, Collections, CollectionsManager],
             Permission::CollectionsManage => &[Admin, CollectionsManager],
             Permission::ServiceOrdersWrite => &[Admin, Collections, CollectionsManager],
+            Permission::WebhooksManage => &[Admin],
         }
     }
 }

@@ -101,6 +101,7 @@ const CONFLICTS: &[(&str, &[&str])] = &[
     ("recall_placement", &["placement_state"]),
     ("refund_credit_memo", &["credit_memo_not_issued"]),
     ("reject_credit_memo", &["invalid_status_transition"]),
+    ("resend_delivery", &["delivery_pending"]),
     (
         "resolve_dispute",
         &["exceeds_taxable", "invalid_status_transition"],

@@ -15,6 +15,7 @@ crate::text_enum! {
         Invoice => "invoice",
         Equipment => "equipment",
         Meter => "meter",
+        WebhookEndpoint => "webhook_endpoint",
     }
 }
 

@@ -267,10 +267,20 @@ pub fn test_config(db_url: &str) -> Config {
             remit_to: vec!["Lockbox 4410".into(), "Chicago, IL 60680".into()],
             payment_instructions: vec!["ACH: routing 000000000, account 000000000".into()],
         },
+        // Tests that deliver webhooks turn the worker on (tests/api/webhooks.rs).
+        webhooks: receivables::integrations::webhooks::settings::WebhookSettings {
+            deliver: false,
+            ..Default::default()
+        },
     }
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A test app whose configuration `configure` changes first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let template = template().await;
     let db_name = format!("receivables_test_{}", Uuid::new_v4().simple());
     let mut conn = admin().await;
@@ -280,7 +290,8 @@ pub async fn spawn_app() -> TestApp {
     )
     .await;
     let db_url = service_url(&db_name);
-    let config = test_config(&db_url);
+    let mut config = test_config(&db_url);
+    configure(&mut config);
     let service_pool = db::pool(&db_url, config.pool_size).expect("pool");
     let pool = db::pool(&format!("{}/{db_name}", server_url()), 4).expect("pool");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -296,6 +307,35 @@ pub async fn spawn_app() -> TestApp {
         db_name,
         pool,
         handle,
+    }
+}
+
+/// Another instance of the service on a test app's database, with its own workers; it stops
+/// when dropped.
+pub struct Instance {
+    handle: receivables::Handles,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+impl TestApp {
+    /// Starts another instance of the service on this app's database, configured as a test
+    /// app and then by `configure`, sharing this app's clock.
+    pub fn another_instance(&self, configure: impl FnOnce(&mut Config)) -> Instance {
+        let db_url = service_url(&self.db_name);
+        let mut config = test_config(&db_url);
+        configure(&mut config);
+        let service_pool = db::pool(&db_url, config.pool_size).expect("pool");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let app = Application::build(config, service_pool, listener, self.clock.clone())
+            .expect("build app");
+        let handle = app.handle();
+        tokio::spawn(app.server);
+        Instance { handle }
     }
 }
 

@@ -24,3 +24,4 @@ mod readings;
 mod seed;
 mod snapshots;
 mod tasks;
+mod webhooks;
