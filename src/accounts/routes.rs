@@ -118,13 +118,8 @@ pub async fn get_account(
     ctx.require(Permission::AccountsRead)?;
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = store::find_visible(&mut conn, id.into_inner(), ctx.partner_scope()).await?;
-    let today = ctx.now.date();
-    let summary = crate::ledger::store::balance_summary(&mut conn, row.id, today).await?;
-    let history = crate::payments::store::history(&mut conn, row.id, today).await?;
     let version = row.version;
-    let mut view = AccountView::from(row);
-    view.balance = Some(summary.normalized(view.currency));
-    view.payment_history = Some(history);
+    let view = service::view(&mut conn, row, ctx.now.date()).await?;
     Ok(versioned(StatusCode::OK, version, &view))
 }
 

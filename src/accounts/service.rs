@@ -18,6 +18,7 @@ use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::Expected;
 use crate::idempotency::Written;
+use crate::outbox::{self, EventType};
 
 impl Audited for AccountView {
     const ENTITY: &'static str = "account";
@@ -27,6 +28,42 @@ impl Audited for AccountView {
     fn account_id(&self) -> Option<Uuid> {
         Some(self.id)
     }
+}
+
+/// The account as GET /v1/accounts/{id} answers it: with its balance and payment history
+/// as of `today`.
+pub async fn view(
+    conn: &mut Conn,
+    row: AccountRow,
+    today: time::Date,
+) -> Result<AccountView, ApiError> {
+    let summary = crate::ledger::store::balance_summary(conn, row.id, today).await?;
+    let history = crate::payments::store::history(conn, row.id, today).await?;
+    let mut view = AccountView::from(row);
+    view.balance = Some(summary.normalized(view.currency));
+    view.payment_history = Some(history);
+    Ok(view)
+}
+
+/// Writes `account.collections_status_changed` for an account whose collections status the
+/// transaction just moved, carrying the account as GET answers it at `now`.
+pub async fn collections_status_changed(
+    conn: &mut Conn,
+    now: time::OffsetDateTime,
+    account_id: Uuid,
+) -> Result<(), ApiError> {
+    let row = store::find_visible(conn, account_id, None).await?;
+    let view = view(conn, row, now.date()).await?;
+    outbox::emit(
+        conn,
+        now,
+        EventType::AccountCollectionsStatusChanged,
+        view.id,
+        Some(view.id),
+        &view,
+    )
+    .await?;
+    Ok(())
 }
 
 /// A partner id named in a request must exist.
@@ -77,8 +114,12 @@ pub async fn update(
     }
     let next = patch.apply(&current, ctx.now);
     rules::validate(&next)?;
+    let moved = next.collections_status != current.collections_status;
     let before = AccountView::from(current);
     let after = AccountView::from(store::update(conn, &next).await?);
+    if moved {
+        collections_status_changed(conn, ctx.now, after.id).await?;
+    }
     Ok(Written::changed("account.updated", before, after))
 }
 

@@ -238,10 +238,12 @@ async fn small_balance(
         row.reason
     );
     let entry = rules::write_off(&mut invoice, amount, row.id, description, stamp);
-    crate::invoices::store::update(conn, &invoice).await?;
+    let mut paid = crate::invoices::service::Paid::default();
+    crate::invoices::service::save(conn, &invoice, &mut paid).await?;
     store::insert(conn, &row).await?;
     crate::ledger::store::post(conn, &[entry]).await?;
     crate::payments::store::sync_deductions(conn, &[invoice.id], None, stamp).await?;
+    paid.announce(conn, stamp.now).await?;
     Ok(vec![row])
 }
 
@@ -343,6 +345,8 @@ async fn bad_debt(
         after.version += 1;
         after.updated_at = stamp.now;
         let after = crate::accounts::store::update(conn, &after).await?;
+        let moved = after.collections_status != before.collections_status;
+        let account_id = after.id;
         audit::changed(
             conn,
             ctx,
@@ -351,6 +355,10 @@ async fn bad_debt(
             Some(&WrittenOff(AccountView::from(after))),
         )
         .await?;
+        if moved {
+            crate::accounts::service::collections_status_changed(conn, stamp.now, account_id)
+                .await?;
+        }
     }
     Ok(rows)
 }

@@ -128,7 +128,7 @@ pub async fn set_status(
     to: CollectionsStatus,
 ) -> Result<bool, ApiError> {
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-    move_account(
+    let moved = move_account(
         conn,
         ctx,
         account_id,
@@ -137,7 +137,11 @@ pub async fn set_status(
         to.as_str(),
         "account.collections_status_changed",
     )
-    .await
+    .await?;
+    if moved {
+        crate::accounts::service::collections_status_changed(conn, ctx.now, account_id).await?;
+    }
+    Ok(moved)
 }
 
 /// Moves the account's lifecycle status (by a completed service order) when it is one of

@@ -18,6 +18,7 @@ use crate::db::Conn;
 use crate::error::ApiError;
 use crate::ledger::model::Stamp;
 use crate::money::Currency;
+use crate::outbox::{self, EventType};
 
 pub use change::{apply, approve, issue, refund, reject, void};
 pub use draft::create;
@@ -183,12 +184,24 @@ pub async fn issue_and_apply(
         }
     }
     store::update(conn, memo).await?;
+    let mut paid = crate::invoices::service::Paid::default();
     for invoice in &invoices {
-        crate::invoices::store::update(conn, invoice).await?;
+        crate::invoices::service::save(conn, invoice, &mut paid).await?;
     }
     store::insert_applications(conn, &applications).await?;
     crate::payments::store::sync_deductions(conn, &ids, None, stamp).await?;
     crate::ledger::store::post(conn, &entries).await?;
+    let view = store::view(conn, memo.clone()).await?;
+    outbox::emit(
+        conn,
+        stamp.now,
+        EventType::CreditMemoIssued,
+        view.id,
+        Some(view.account_id),
+        &view,
+    )
+    .await?;
+    paid.announce(conn, stamp.now).await?;
     Ok(!applications.is_empty())
 }
 

@@ -24,6 +24,7 @@ use crate::extract::Expected;
 use crate::idempotency::Written;
 use crate::invoices::model::InvoiceRow;
 use crate::ledger::model::Stamp;
+use crate::outbox::{self, EventType};
 use crate::payments::model::DeductionStatus;
 use crate::validate::Errors;
 
@@ -227,6 +228,7 @@ pub async fn create(
         }
     }
     let view = store::view(conn, row, ctx.today()).await?;
+    announce(conn, ctx, EventType::DisputeOpened, &view).await?;
     Ok(Written::created("dispute.opened", view))
 }
 
@@ -279,7 +281,19 @@ pub async fn dispute_deduction(
     deduction.dispute_id = Some(row.id);
     crate::payments::store::update_deduction(conn, &deduction).await?;
     let view = store::view(conn, row, ctx.today()).await?;
+    announce(conn, ctx, EventType::DisputeOpened, &view).await?;
     Ok(Written::created("dispute.opened", view))
+}
+
+/// Writes `event` about the dispute, carrying it as the API returns it.
+async fn announce(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    event: EventType,
+    view: &DisputeView,
+) -> Result<(), ApiError> {
+    outbox::emit(conn, ctx.now, event, view.id, Some(view.account_id), view).await?;
+    Ok(())
 }
 
 /// Adds a note to a dispute (a partner's only on its own accounts' disputes).

@@ -8,6 +8,7 @@ mod presentment;
 
 use std::collections::HashMap;
 
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{InvoiceRow, InvoiceStatus, InvoiceView, NewLine};
@@ -15,6 +16,7 @@ use super::store;
 use crate::db::Conn;
 use crate::error::ApiError;
 use crate::financial_codes::model::FinancialCodeKind;
+use crate::outbox::{self, EventType};
 use crate::validate::Errors;
 
 pub use drafts::{create, delete, update};
@@ -75,6 +77,53 @@ pub async fn views(
             view
         })
         .collect())
+}
+
+/// Stores an invoice whose balance moved (cash, a credit, an adjustment applied or taken
+/// back): the one place where an invoice becomes `paid`. An invoice that does is added to
+/// `paid`, whose [`Paid::announce`] writes its `invoice.paid` event once the transaction's
+/// other writes (its applications, its deductions) are in, so that the event carries the
+/// invoice as GET answers it. An invoice saved `paid` again (already paid) is not added.
+pub async fn save(
+    conn: &mut Conn,
+    invoice: &InvoiceRow,
+    paid: &mut Paid,
+) -> Result<InvoiceRow, ApiError> {
+    let (row, was) = store::update_from(conn, invoice).await?;
+    if row.status == InvoiceStatus::Paid && was != InvoiceStatus::Paid && !paid.0.contains(&row.id)
+    {
+        paid.0.push(row.id);
+    }
+    Ok(row)
+}
+
+/// The invoices a transaction's [`save`]s paid, whose `invoice.paid` events are still to be
+/// written.
+#[derive(Debug, Default)]
+#[must_use = "the invoices paid are announced with `announce`"]
+pub struct Paid(Vec<Uuid>);
+
+impl Paid {
+    /// Writes `invoice.paid` for each invoice paid, carrying the invoice as it stands now:
+    /// five queries whatever their number, none when nothing was paid.
+    pub async fn announce(self, conn: &mut Conn, now: OffsetDateTime) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let rows = store::many(conn, &self.0).await?;
+        for view in views(conn, rows, now.date()).await? {
+            outbox::emit(
+                conn,
+                now,
+                EventType::InvoicePaid,
+                view.id,
+                Some(view.account_id),
+                &view,
+            )
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 /// Lines name active revenue or fee codes.

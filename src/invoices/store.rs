@@ -311,6 +311,38 @@ pub async fn update(conn: &mut Conn, row: &InvoiceRow) -> Result<InvoiceRow, Api
     .await?)
 }
 
+/// Like [`update`], also answering the status the invoice had before (the statement's
+/// snapshot still sees the row as it was).
+pub async fn update_from(
+    conn: &mut Conn,
+    row: &InvoiceRow,
+) -> Result<(InvoiceRow, InvoiceStatus), ApiError> {
+    let was = diesel::dsl::sql::<diesel::sql_types::Text>(
+        "(SELECT o.status FROM invoices o WHERE o.id = invoices.id)",
+    );
+    let (row, was): (InvoiceRow, String) = Cached(
+        diesel::update(i::invoices.find(row.id))
+            .set(row)
+            .returning((InvoiceRow::as_returning(), was)),
+    )
+    .get_result(conn)
+    .await?;
+    let was = was
+        .parse()
+        .map_err(|_| ApiError::internal("an invoice of an unknown status"))?;
+    Ok((row, was))
+}
+
+/// Invoices by id, in id order.
+pub async fn many(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<InvoiceRow>, ApiError> {
+    Ok(i::invoices
+        .filter(i::id.eq_any(ids))
+        .select(InvoiceRow::as_select())
+        .order(i::id.asc())
+        .load(conn)
+        .await?)
+}
+
 /// Replaces a draft's lines.
 pub async fn replace_lines(
     conn: &mut Conn,

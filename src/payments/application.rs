@@ -163,8 +163,9 @@ pub(super) async fn save_as(
     } else {
         store::update(conn, payment).await?;
     }
+    let mut paid = crate::invoices::service::Paid::default();
     for invoice in &moves.invoices {
-        crate::invoices::store::update(conn, invoice).await?;
+        crate::invoices::service::save(conn, invoice, &mut paid).await?;
     }
     store::insert_applications(conn, &moves.applications).await?;
     for deduction in &moves.updated_deductions {
@@ -179,6 +180,7 @@ pub(super) async fn save_as(
         audit::changed(conn, ctx, "adjustment.created", None, Some(&view)).await?;
     }
     crate::ledger::store::post(conn, &moves.entries).await?;
+    paid.announce(conn, stamp.now).await?;
     crate::collections::events::cash_moved(
         conn,
         ctx,

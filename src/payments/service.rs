@@ -24,6 +24,7 @@ use crate::error::ApiError;
 use crate::idempotency::Written;
 use crate::invoices::model::{InvoiceRow, InvoiceStatus};
 use crate::invoices::rules::Numbering;
+use crate::outbox::{self, EventType};
 use crate::validate::Errors;
 
 /// Writes a new payment, applies it as its mode says (by the remittance, oldest due first,
@@ -60,12 +61,23 @@ pub async fn receive(
             )
         })
         .collect();
-    Ok(PaymentView::new(
-        payment.clone(),
-        applications,
-        Vec::new(),
-        moves.deductions,
-    ))
+    let view = PaymentView::new(payment.clone(), applications, Vec::new(), moves.deductions);
+    announce(conn, stamp, EventType::PaymentReceived, &view).await?;
+    if !view.applications.is_empty() {
+        announce(conn, stamp, EventType::PaymentApplied, &view).await?;
+    }
+    Ok(view)
+}
+
+/// Writes `event` about the payment, carrying it as the API returns it.
+async fn announce(
+    conn: &mut Conn,
+    stamp: &Stamp,
+    event: EventType,
+    view: &PaymentView,
+) -> Result<(), ApiError> {
+    outbox::emit(conn, stamp.now, event, view.id, Some(view.account_id), view).await?;
+    Ok(())
 }
 
 /// Records a new payment and applies it as its mode says.
@@ -165,11 +177,13 @@ pub async fn apply(
     moves.applications = vec![application];
     moves.entries.extend(entries);
     save(conn, ctx, &payment, &moves, &stamp).await?;
+    let after = store::view(conn, payment).await?;
+    announce(conn, &stamp, EventType::PaymentApplied, &after).await?;
     Ok(Written {
         status: StatusCode::CREATED,
         action: "payment.applied",
         before: Some(before),
-        after: store::view(conn, payment).await?,
+        after,
     })
 }
 
@@ -353,11 +367,13 @@ pub async fn return_payment(
     }
     save(conn, ctx, &payment, &moves, &stamp).await?;
     store::reopen_deductions(conn, id, &invoice_ids, &stamp).await?;
+    let after = store::view(conn, payment).await?;
+    announce(conn, &stamp, EventType::PaymentReturned, &after).await?;
     Ok(Written {
         status: StatusCode::OK,
         action: "payment.returned",
         before: Some(before),
-        after: store::view(conn, payment).await?,
+        after,
     })
 }
 

@@ -18,6 +18,7 @@ mod idempotency;
 mod invoices;
 mod openapi;
 mod operations;
+mod outbox;
 mod partners;
 mod payments;
 mod readings;

@@ -172,6 +172,7 @@ pub async fn write_bills(
     }
     crate::invoices::store::issue_drafts(conn, &issued).await?;
     crate::ledger::store::post(conn, &entries).await?;
+    announce_issued(conn, issued, std::mem::take(&mut lines), now).await?;
     let mut tasks = Vec::new();
     for invoice in invoices.iter().filter(|i| i.review_required) {
         let mut task = crate::tasks::TaskRow::new(
@@ -255,6 +256,38 @@ pub async fn write_bills(
             .await?;
     }
     Ok((invoices.len() as i32, refused))
+}
+
+/// Writes `invoice.issued` for each invoice the chunk issued, carrying it as GET answers it,
+/// built from what was just written (a new invoice has its lines and nothing applied): no
+/// query but the one statement that writes the events and their deliveries.
+async fn announce_issued(
+    conn: &mut Conn,
+    issued: Vec<invoices::model::InvoiceRow>,
+    lines: Vec<invoices::model::LineRow>,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    use crate::outbox::{self, Event, EventType};
+    if issued.is_empty() {
+        return Ok(());
+    }
+    let mut by_invoice: HashMap<Uuid, Vec<invoices::model::LineRow>> = HashMap::new();
+    for line in lines {
+        by_invoice.entry(line.invoice_id).or_default().push(line);
+    }
+    let mut events = Vec::with_capacity(issued.len());
+    for invoice in issued {
+        let mut lines = by_invoice.remove(&invoice.id).unwrap_or_default();
+        lines.sort_by_key(|l| l.line_no);
+        let view = invoices::model::InvoiceView::new(invoice, lines, now.date());
+        events.push(Event::new(
+            EventType::InvoiceIssued,
+            view.id,
+            Some(view.account_id),
+            &view,
+        )?);
+    }
+    outbox::emit_many(conn, now, &events).await
 }
 
 /// Active contracts whose end date passed by `as_of` become `expired` (their last periods are

@@ -18,6 +18,7 @@ use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
 use crate::idempotency::Written;
+use crate::outbox::{self, EventType};
 use crate::validate::Errors;
 
 /// Records a promise of `new` (its grace days `grace`, checked) on an account that may take
@@ -204,6 +205,17 @@ pub async fn review(
         store::update(conn, &promise).await?;
         let after = store::view(conn, promise.clone()).await?;
         audit::changed(conn, ctx, to.action, Some(&before), Some(&after)).await?;
+        if to.to == PromiseStatus::Broken && before.status != PromiseStatus::Broken {
+            outbox::emit(
+                conn,
+                ctx.now,
+                EventType::PromiseBroken,
+                promise.id,
+                Some(promise.account_id),
+                &after,
+            )
+            .await?;
+        }
         after_review(conn, ctx, &promise, &after, to.action, as_of).await?;
     }
     Ok(reviewed)

@@ -19,6 +19,7 @@ use crate::db::Conn;
 use crate::equipment::model::PickupStatus;
 use crate::error::ApiError;
 use crate::idempotency::Written;
+use crate::outbox::{self, EventType};
 
 /// Inserts an order unless one of its kind is already open for the account (and contract);
 /// the new order, or `None`. A pick-up lists the equipment still installed and marks it
@@ -65,7 +66,20 @@ async fn insert(
     if kind == OrderKind::EquipmentPickup {
         store::set_pickup(conn, &equipment, None, PickupStatus::Pending, now).await?;
     }
+    announce(conn, ctx, EventType::ServiceOrderCreated, &row).await?;
     Ok(Some(row))
+}
+
+/// Writes `event` about the order, carrying it as the API returns it.
+async fn announce(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    event: EventType,
+    row: &OrderRow,
+) -> Result<(), ApiError> {
+    let view = OrderView::from(row.clone());
+    outbox::emit(conn, ctx.now, event, row.id, Some(row.account_id), &view).await?;
+    Ok(())
 }
 
 /// Creates an order unless one of its kind is already open for the account (and contract);
@@ -224,7 +238,18 @@ pub async fn cancel(
     }
     row.cancelled_at = Some(ctx.now);
     row.cancel_reason = Some(request.reason.trim().to_string());
-    finish_move(conn, ctx, row, to, before).await
+    let written = finish_move(conn, ctx, row, to, before).await?;
+    let view = &written.after;
+    outbox::emit(
+        conn,
+        ctx.now,
+        EventType::ServiceOrderCancelled,
+        view.id,
+        Some(view.account_id),
+        view,
+    )
+    .await?;
+    Ok(written)
 }
 
 /// Whether the account has a pending or sent suspension or termination made by dunning.
@@ -254,6 +279,7 @@ pub async fn cancel_obsolete(
         store::update(conn, &row).await?;
         let after = OrderView::from(row.clone());
         audit::changed(conn, ctx, to.action, Some(&before), Some(&after)).await?;
+        announce(conn, ctx, EventType::ServiceOrderCancelled, &row).await?;
         cancelled.push(row);
     }
     Ok(cancelled)

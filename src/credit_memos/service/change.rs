@@ -173,10 +173,12 @@ pub async fn apply(
     let date = stamp.today().max(invoice.invoice_date);
     let (application, entries) = rules::apply(&mut memo, &mut invoice, new.amount, date, &stamp);
     store::update(conn, &memo).await?;
-    crate::invoices::store::update(conn, &invoice).await?;
+    let mut paid = crate::invoices::service::Paid::default();
+    crate::invoices::service::save(conn, &invoice, &mut paid).await?;
     store::insert_applications(conn, &[application]).await?;
     crate::payments::store::sync_deductions(conn, &[invoice.id], None, &stamp).await?;
     crate::ledger::store::post(conn, &entries).await?;
+    paid.announce(conn, stamp.now).await?;
     crate::collections::events::cash_moved(conn, ctx, memo.account_id, false).await?;
     written(
         conn,

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{changed, locked, release};
+use super::{announce, changed, locked, release};
 use crate::audit;
 use crate::context::Ctx;
 use crate::credit_memos::settings::CreditSettings;
@@ -13,6 +13,7 @@ use crate::disputes::rules;
 use crate::error::ApiError;
 use crate::financial_codes::model::FinancialCodeKind;
 use crate::idempotency::Written;
+use crate::outbox::EventType;
 use crate::validate::Errors;
 
 /// Resolves an active dispute with its root cause and note; a valid one with an approved
@@ -131,5 +132,7 @@ pub async fn resolve(
             audit::changed(conn, ctx, "credit_memo.created", None, Some(&view)).await?;
         }
     }
-    changed(conn, ctx, "dispute.resolved", before, row, &stamp).await
+    let written = changed(conn, ctx, "dispute.resolved", before, row, &stamp).await?;
+    announce(conn, ctx, EventType::DisputeResolved, &written.after).await?;
+    Ok(written)
 }

@@ -16,6 +16,7 @@ use crate::invoices::model::{InvoiceRow, InvoiceView, IssueInvoice, NewLine, Voi
 use crate::invoices::rules::{self, Numbering};
 use crate::invoices::store;
 use crate::ledger::model::Stamp;
+use crate::outbox::{self, EventType};
 
 /// Numbers, dates and posts a draft that is still the version `expected`, when the account's
 /// presentment preferences are met.
@@ -64,6 +65,7 @@ pub async fn issue(
     let row = store::update(conn, &next).await?;
     crate::ledger::store::post(conn, entry.as_slice()).await?;
     let after = view(conn, row, ctx.today()).await?;
+    announce(conn, now, EventType::InvoiceIssued, &after).await?;
     Ok(Written::changed("invoice.issued", before, after))
 }
 
@@ -95,6 +97,7 @@ pub async fn void(
     let row = store::update(conn, &next).await?;
     crate::ledger::store::post(conn, entry.as_slice()).await?;
     let after = view(conn, row, ctx.today()).await?;
+    announce(conn, now, EventType::InvoiceVoided, &after).await?;
     Ok(Written::changed("invoice.voided", before, after))
 }
 
@@ -147,5 +150,17 @@ pub async fn fee_invoice(
     crate::ledger::store::post(conn, entry.as_slice()).await?;
     let view = InvoiceView::new(row.clone(), lines, ctx.today());
     audit::changed(conn, ctx, "invoice.issued", None, Some(&view)).await?;
+    announce(conn, stamp.now, EventType::InvoiceIssued, &view).await?;
     Ok(row)
+}
+
+/// Writes `event` about the invoice, carrying it as the API returns it.
+async fn announce(
+    conn: &mut Conn,
+    now: time::OffsetDateTime,
+    event: EventType,
+    view: &InvoiceView,
+) -> Result<(), ApiError> {
+    outbox::emit(conn, now, event, view.id, Some(view.account_id), view).await?;
+    Ok(())
 }

@@ -87,13 +87,15 @@ pub async fn write_off(
         description,
         &stamp,
     );
-    crate::invoices::store::update(conn, &invoice).await?;
+    let mut paid = crate::invoices::service::Paid::default();
+    crate::invoices::service::save(conn, &invoice, &mut paid).await?;
     crate::ledger::store::post(conn, &[entry]).await?;
     rules::resolve(&mut deduction, DeductionStatus::WrittenOff, &stamp);
     deduction.adjustment_id = Some(adjustment.id);
     deduction.note = write_off.note.clone();
     store::update_deduction(conn, &deduction).await?;
     store::sync_deductions(conn, &[invoice.id], None, &stamp).await?;
+    paid.announce(conn, stamp.now).await?;
     let after = DeductionView::from(deduction);
     Ok(Written::changed("deduction.written_off", before, after))
 }

@@ -126,6 +126,15 @@ pub async fn perform(
             .await?;
         let view = NoticeView::from(row);
         crate::audit::changed(conn, ctx, "notice.created", None, Some(&view)).await?;
+        crate::outbox::emit(
+            conn,
+            ctx.now,
+            crate::outbox::EventType::NoticeCreated,
+            view.id,
+            Some(view.account_id),
+            &view,
+        )
+        .await?;
         counts.notices += 1;
     } else if let Some((kind, priority)) = task_kind {
         let row = crate::collections::open_task(
