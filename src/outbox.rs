@@ -147,7 +147,7 @@ pub async fn emit_many(
          SELECT gen_random_uuid(), event.id, e.id, event.seq, event.resource_id, 'pending', $6, $6
          FROM event
          JOIN webhook_endpoints e
-           ON e.enabled AND (cardinality(e.event_types) = 0 OR event.type = ANY (e.event_types))",
+           ON cardinality(e.event_types) = 0 OR event.type = ANY (e.event_types)",
     )
     .bind::<Array<SqlUuid>, _>(&ids)
     .bind::<Array<Text>, _>(&types)

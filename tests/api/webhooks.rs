@@ -818,3 +818,94 @@ async fn an_endpoint_failing_for_the_whole_window_is_disabled_with_a_task_and_ca
     .await
     .expect_problem(404, "not_found");
 }
+
+#[tokio::test]
+async fn what_the_api_does_reaches_a_subscriber_as_the_api_shows_it_and_refusals_send_nothing() {
+    let app = spawn_app_with(delivering).await;
+    let receiver = Receiver::start().await;
+    let (_, secret) = endpoint(
+        &app,
+        &receiver.url,
+        json!([
+            "invoice.issued",
+            "invoice.paid",
+            "payment.received",
+            "payment.applied"
+        ]),
+    )
+    .await;
+    let code = app.financial_code("4000", "revenue").await;
+    let account = id(&app
+        .create_account(json!({"legal_name": "Acme Manufacturing"}))
+        .await);
+    let invoice = app.issued_invoice(&account, &code, "120.00", today()).await;
+    let invoice_id = id(&invoice);
+    delivered(&app, 1).await;
+    let issued = receiver.received()[0].json();
+    assert_eq!(issued["type"], "invoice.issued");
+    assert_eq!(
+        issued["data"], invoice,
+        "the invoice as the issue request answered it"
+    );
+
+    // Issuing it again is refused: nothing is written, nothing is sent.
+    app.post(
+        &format!("/v1/invoices/{invoice_id}/issue"),
+        &billing(),
+        &json!({"invoice_date": today().to_string()}),
+    )
+    .await
+    .expect_problem(409, "invoice_not_draft");
+
+    let payment = app
+        .post(
+            "/v1/payments",
+            &billing(),
+            &json!({"account_id": account, "amount": "120.00", "currency": "USD",
+                    "method": "check", "received_date": today().to_string()}),
+        )
+        .await
+        .expect(201)
+        .body;
+    delivered(&app, 4).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 4);
+    let now = app.clock.now().unix_timestamp();
+    assert!(received.iter().all(|r| signature::verify(
+        r.signature.as_deref(),
+        &r.body,
+        &[secret.as_bytes()],
+        now
+    )
+    .is_ok()));
+    let of = |kind: &str| -> Vec<Value> {
+        received
+            .iter()
+            .map(Received::json)
+            .filter(|b| b["type"] == kind)
+            .collect()
+    };
+    assert_eq!(of("invoice.issued").len(), 1);
+    assert_eq!(of("payment.received")[0]["data"]["id"], payment["id"]);
+    assert_eq!(of("payment.applied")[0]["data"]["id"], payment["id"]);
+    let paid = &of("invoice.paid")[0];
+    assert_eq!(paid["data"]["id"], invoice["id"]);
+    assert_eq!(paid["data"]["status"], "paid");
+    let now_shown = app
+        .get(&format!("/v1/invoices/{invoice_id}"), &admin_token())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(paid["data"], now_shown);
+    // The invoice's two events arrived in the order they happened.
+    let invoice_events: Vec<Value> = received
+        .iter()
+        .map(Received::json)
+        .filter(|b| b["data"]["id"] == invoice["id"])
+        .map(|b| b["type"].clone())
+        .collect();
+    assert_eq!(
+        invoice_events,
+        [json!("invoice.issued"), json!("invoice.paid")]
+    );
+}
