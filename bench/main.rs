@@ -44,11 +44,11 @@ struct Args {
     /// The service's binary (a release build).
     #[arg(long, default_value = "target/release/receivables")]
     binary: String,
-    /// Scenarios: get, list, pay, aging, billing.
+    /// Scenarios: get, list, pay, aging, billing, webhooks.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "get,list,pay,aging,billing"
+        default_value = "get,list,pay,aging,billing,webhooks"
     )]
     scenarios: Vec<String>,
     /// Concurrent callers of the get, list and pay scenarios.
@@ -378,6 +378,131 @@ async fn billing(server: &Server, token: &str) -> Result<(Line, u64), String> {
     Ok((line, errors))
 }
 
+/// Writes `events` events into the outbox (about 1.5 KB each, over 2,000 resources) for an
+/// endpoint on a receiver in this process, and reports how fast the service's worker
+/// delivers them all.
+async fn webhooks(
+    server: &Server,
+    token: &str,
+    db: &tokio_postgres::Client,
+    events: u64,
+) -> Result<(Line, u64), String> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let received = Arc::new(AtomicU64::new(0));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let counter = actix_web::web::Data::from(received.clone());
+    let receiver = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(counter.clone())
+            .default_service(actix_web::web::to(
+                |n: actix_web::web::Data<AtomicU64>, _body: actix_web::web::Bytes| async move {
+                    n.fetch_add(1, Ordering::Relaxed);
+                    actix_web::HttpResponse::Ok().finish()
+                },
+            ))
+    })
+    .workers(1)
+    .listen(listener)
+    .map_err(|e| e.to_string())?
+    .run();
+    let stop = receiver.handle();
+    tokio::spawn(receiver);
+
+    let mut conn = http::Connection::open(&server.addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let auth = vec![format!("Authorization: Bearer {token}")];
+    let body = json!({"url": format!("http://127.0.0.1:{port}/hooks"),
+                      "event_types": ["payment.applied"], "description": "bench receiver"})
+    .to_string();
+    let answer = conn
+        .send(
+            "POST",
+            "/v1/webhook-endpoints",
+            &auth,
+            Some(body.as_bytes()),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if answer.status != 201 {
+        return Err(format!(
+            "webhook endpoint: {} {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        ));
+    }
+    // What `outbox::emit` writes, for many events at once.
+    sql(
+        db,
+        &format!(
+            "WITH event AS (
+                 INSERT INTO outbox_events
+                     (id, type, resource_type, resource_id, occurred_at, data)
+                 SELECT gen_random_uuid(), 'payment.applied', 'payment',
+                        ('00000000-0000-4000-8000-' || lpad(to_hex(g % 2000), 12, '0'))::uuid,
+                        now(), jsonb_build_object('n', g, 'amount', '50.00', 'memo', repeat('x', 1400))
+                 FROM generate_series(1, {events}) g
+                 ORDER BY g
+                 RETURNING id, seq, resource_id)
+             INSERT INTO webhook_deliveries
+                 (id, event_id, endpoint_id, seq, resource_id, status, next_attempt_at, created_at)
+             SELECT gen_random_uuid(), event.id, e.id, event.seq, event.resource_id, 'pending',
+                    now(), now()
+             FROM event CROSS JOIN webhook_endpoints e"
+        ),
+    )
+    .await?;
+    server.reset_peak();
+    let (cpu, pg) = (
+        server::cpu_seconds(server.pid()),
+        server::PostgresCpu::start(),
+    );
+    let started = Instant::now();
+    let delivered = loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let row = db
+            .query_one(
+                "SELECT count(*) FILTER (WHERE status = 'delivered'),
+                        count(*) FILTER (WHERE status <> 'delivered')
+                 FROM webhook_deliveries",
+                &[],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let (done, left): (i64, i64) = (row.get(0), row.get(1));
+        if left == 0 {
+            break done as u64;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            return Err(format!("{left} deliveries left after 10 minutes"));
+        }
+    };
+    let wall = started.elapsed().as_secs_f64();
+    let per_second = delivered as f64 / wall.max(1e-9);
+    let sent = received.load(Ordering::Relaxed);
+    stop.stop(true).await;
+    let line = Line {
+        scenario: "webhooks delivered".into(),
+        script: None,
+        concurrency: 1,
+        api: format!("{per_second:.0} deliveries/s ({delivered} in {wall:.1} s, {sent} received)"),
+        p50: wall * 1000.0,
+        p95: wall * 1000.0,
+        p99: wall * 1000.0,
+        errors: sent.saturating_sub(delivered) + events.saturating_sub(delivered),
+        cpu: (server::cpu_seconds(server.pid()) - cpu) / wall * 100.0,
+        pg_cpu: pg.stop() / wall * 100.0,
+        rss: server::peak_rss_mib(server.pid()),
+        api_figure: per_second,
+        sql_figure: None,
+        sql_pg_cpu: 0.0,
+        higher_is_better: true,
+        target: "≥ 2,000 deliveries/s",
+    };
+    Ok((line, events.saturating_sub(delivered)))
+}
+
 fn target(name: &str) -> &'static str {
     match name {
         "get" => "≥ 0.25 × pgbench",
@@ -436,12 +561,12 @@ async fn bench(args: &Args) -> Result<(Vec<Line>, u64), String> {
     let mut lines = Vec::new();
     let mut failures = 0;
     for name in &args.scenarios {
-        if name == "billing" {
+        if name == "billing" || name == "webhooks" {
             continue;
         }
         let Some(make) = scenario(name, &ids, &token) else {
             return Err(format!(
-                "unknown scenario {name}: get, list, pay, aging or billing"
+                "unknown scenario {name}: get, list, pay, aging, billing or webhooks"
             ));
         };
         let levels = if name == "aging" {
@@ -513,6 +638,17 @@ async fn bench(args: &Args) -> Result<(Vec<Line>, u64), String> {
                 target: if paced { "p99 < 10 ms" } else { target(name) },
             });
         }
+    }
+    if args.scenarios.iter().any(|s| s == "webhooks") {
+        let events = std::env::var("BENCH_WEBHOOK_EVENTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1000 * args.duration.max(1));
+        eprintln!("webhooks: {events} outbox events delivered to a receiver on 127.0.0.1");
+        let admin = server.token("admin")?;
+        let (line, errors) = webhooks(&server, &admin, &db, events).await?;
+        failures += errors;
+        lines.push(line);
     }
     if args.scenarios.iter().any(|s| s == "billing") {
         eprintln!("billing run over every contract");

@@ -137,6 +137,9 @@ impl Server {
             ("JWT_HS256_SECRET".into(), secret),
             // Scheduled dunning would run during the measurements; it is measured apart.
             ("DUNNING_INTERVAL_MINUTES".into(), "0".into()),
+            // The webhooks scenario delivers to a receiver of its own on 127.0.0.1.
+            ("WEBHOOK_ALLOW_HTTP".into(), "true".into()),
+            ("WEBHOOK_ALLOWED_NETWORKS".into(), "127.0.0.1/32".into()),
         ];
         let log_file = fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let child = Command::new(binary)

@@ -53,6 +53,7 @@ _PATH_KINDS = {
     "partners": "partners", "payments": "payments", "service-orders": "service_orders",
     "tasks": "tasks", "assignment-rules": "assignment_rules", "dunning-policies": "dunning_policies",
     "notices": "notices", "placements": "placements", "promises": "promises",
+    "webhook-endpoints": "webhook_endpoints",
 }
 # Body fields that name another resource.
 _FIELD_KINDS = {

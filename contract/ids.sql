@@ -17,6 +17,7 @@ SELECT json_build_object(
   'meters', (SELECT json_agg(id) FROM (SELECT id FROM meters ORDER BY id LIMIT 40) s),
   'partners', (SELECT json_agg(id) FROM (SELECT id FROM partners ORDER BY id LIMIT 40) s),
   'payments', (SELECT json_agg(id) FROM (SELECT id FROM payments ORDER BY id LIMIT 40) s),
+  'webhook_endpoints', (SELECT json_agg(id) FROM (SELECT id FROM webhook_endpoints ORDER BY id LIMIT 40) s),
   'pairs', json_build_object(
     'contact_id', (SELECT json_agg(json_build_array(account_id, id)) FROM (SELECT account_id, id FROM contacts ORDER BY id LIMIT 40) s),
     'application_id', (SELECT json_agg(json_build_array(payment_id, id)) FROM (SELECT payment_id, id FROM payment_applications ORDER BY id LIMIT 40) s)

@@ -89,7 +89,8 @@ CREATE TABLE webhook_deliveries (
     failed_at       timestamptz,
     UNIQUE (event_id, endpoint_id)
 );
-CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at)
+-- Workers take due deliveries in this order, so a claim reads only the first few.
+CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at, seq)
     WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_order_idx ON webhook_deliveries (endpoint_id, resource_id, seq)
     WHERE status = 'pending';
