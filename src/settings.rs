@@ -31,6 +31,7 @@ pub struct Config {
     pub credits: crate::credit_memos::settings::CreditSettings,
     pub collections: crate::collections::settings::CollectionsSettings,
     pub seller: crate::invoices::settings::Seller,
+    pub crm: crate::integrations::crm::settings::CrmSettings,
 }
 
 impl Config {
@@ -91,6 +92,7 @@ impl Config {
             credits: crate::credit_memos::settings::from_env()?,
             collections: crate::collections::settings::from_env()?,
             billing: crate::billing::settings::from_env()?,
+            crm: crate::integrations::crm::settings::from_env()?,
         })
     }
 
