@@ -57,6 +57,8 @@ pub enum Permission {
     CollectionsWrite,
     CollectionsManage,
     ServiceOrdersWrite,
+    IntegrationEventsWrite,
+    IntegrationEventsManage,
 }
 
 impl Permission {
@@ -100,6 +102,8 @@ impl Permission {
         Permission::CollectionsWrite,
         Permission::CollectionsManage,
         Permission::ServiceOrdersWrite,
+        Permission::IntegrationEventsWrite,
+        Permission::IntegrationEventsManage,
     ];
 
     pub fn name(self) -> &'static str {
@@ -143,6 +147,8 @@ impl Permission {
             Permission::CollectionsWrite => "collections:write",
             Permission::CollectionsManage => "collections:manage",
             Permission::ServiceOrdersWrite => "service_orders:write",
+            Permission::IntegrationEventsWrite => "integration_events:write",
+            Permission::IntegrationEventsManage => "integration_events:manage",
         }
     }
 
@@ -280,6 +286,10 @@ impl Permission {
             Permission::CollectionsWrite => &[Admin, Collections, CollectionsManager],
             Permission::CollectionsManage => &[Admin, CollectionsManager],
             Permission::ServiceOrdersWrite => &[Admin, Collections, CollectionsManager],
+            // Posting events is the integrations' own door; reading and retrying them is for
+            // whoever fixes what made one fail.
+            Permission::IntegrationEventsWrite => &[Integration],
+            Permission::IntegrationEventsManage => &[Admin, Integration],
         }
     }
 }
