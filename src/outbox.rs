@@ -39,9 +39,9 @@ impl EventType {
             EventType::InvoiceIssued | EventType::InvoiceVoided | EventType::InvoicePaid => {
                 "invoice"
             }
-            EventType::PaymentReceived
-            | EventType::PaymentApplied
-            | EventType::PaymentReturned => "payment",
+            EventType::PaymentReceived | EventType::PaymentApplied | EventType::PaymentReturned => {
+                "payment"
+            }
             EventType::CreditMemoIssued => "credit_memo",
             EventType::DisputeOpened | EventType::DisputeResolved => "dispute",
             EventType::NoticeCreated => "notice",
