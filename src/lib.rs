@@ -184,6 +184,10 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(tasks::routes::list_tasks)
         .service(tasks::routes::get_task)
         .service(tasks::routes::update_task)
+        .service(integrations::crm::routes::receive_crm_event)
+        .service(integrations::crm::routes::list_crm_events)
+        .service(integrations::crm::routes::get_crm_event)
+        .service(integrations::crm::routes::retry_crm_event)
         // A contract's documents have a scope of their own so that their upload may be up to
         // 10 MiB; every other body stays under the JSON limit.
         .service(

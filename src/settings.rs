@@ -32,6 +32,7 @@ pub struct Config {
     pub collections: crate::collections::settings::CollectionsSettings,
     pub seller: crate::invoices::settings::Seller,
     pub webhooks: crate::integrations::webhooks::settings::WebhookSettings,
+    pub crm: crate::integrations::crm::settings::CrmSettings,
 }
 
 impl Config {
@@ -93,6 +94,7 @@ impl Config {
             collections: crate::collections::settings::from_env()?,
             billing: crate::billing::settings::from_env()?,
             webhooks: crate::integrations::webhooks::settings::from_env()?,
+            crm: crate::integrations::crm::settings::from_env()?,
         })
     }
 

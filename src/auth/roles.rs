@@ -58,6 +58,8 @@ pub enum Permission {
     CollectionsManage,
     ServiceOrdersWrite,
     WebhooksManage,
+    IntegrationEventsWrite,
+    IntegrationEventsManage,
 }
 
 impl Permission {
@@ -102,6 +104,8 @@ impl Permission {
         Permission::CollectionsManage,
         Permission::ServiceOrdersWrite,
         Permission::WebhooksManage,
+        Permission::IntegrationEventsWrite,
+        Permission::IntegrationEventsManage,
     ];
 
     pub fn name(self) -> &'static str {
@@ -146,6 +150,8 @@ impl Permission {
             Permission::CollectionsManage => "collections:manage",
             Permission::ServiceOrdersWrite => "service_orders:write",
             Permission::WebhooksManage => "webhooks:manage",
+            Permission::IntegrationEventsWrite => "integration_events:write",
+            Permission::IntegrationEventsManage => "integration_events:manage",
         }
     }
 
@@ -284,6 +290,10 @@ impl Permission {
             Permission::CollectionsManage => &[Admin, CollectionsManager],
             Permission::ServiceOrdersWrite => &[Admin, Collections, CollectionsManager],
             Permission::WebhooksManage => &[Admin],
+            // Posting events is the integrations' own door; reading and retrying them is for
+            // whoever fixes what made one fail.
+            Permission::IntegrationEventsWrite => &[Integration],
+            Permission::IntegrationEventsManage => &[Admin, Integration],
         }
     }
 }

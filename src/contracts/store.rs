@@ -56,6 +56,37 @@ pub async fn lock(conn: &mut Conn, id: Uuid) -> Result<ContractRow, ApiError> {
         .ok_or(ApiError::NotFound("contract"))
 }
 
+/// The contract the CRM knows by `crm_id` (`external_crm_id`), if any.
+pub async fn find_by_crm_id(
+    conn: &mut Conn,
+    crm_id: &str,
+) -> Result<Option<ContractRow>, ApiError> {
+    Ok(c::contracts
+        .filter(c::external_crm_id.eq(crm_id))
+        .select(ContractRow::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Names the contract by the CRM's id; another contract with that id is a 409
+/// `duplicate_external_crm_id`.
+pub async fn set_crm_id(conn: &mut Conn, id: Uuid, crm_id: &str) -> Result<(), ApiError> {
+    diesel::update(c::contracts.find(id))
+        .set(c::external_crm_id.eq(crm_id))
+        .execute(conn)
+        .await
+        .map_err(|err| match crate::db::unique_violation(&err) {
+            Some("contracts_external_crm_id_key") => ApiError::Conflict {
+                code: "duplicate_external_crm_id",
+                detail: "Another contract has this CRM id.".into(),
+                field: Some("external_crm_id"),
+            },
+            _ => err.into(),
+        })?;
+    Ok(())
+}
+
 /// The contract with its charges and history, as every contract endpoint returns it.
 pub async fn view(conn: &mut Conn, row: ContractRow) -> Result<ContractView, ApiError> {
     let charges = charges(conn, row.id).await?;

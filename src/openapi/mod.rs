@@ -78,6 +78,7 @@ impl Modify for BearerAuth {
         (name = "collections", description = "What is past due and how late: the aging"),
         (name = "tasks", description = "Work items for billing and collections (reviews, follow-ups)"),
         (name = "audit", description = "The append-only audit log"),
+        (name = "integrations", description = "Signed events posted by CRM systems, stored with what processing made of them"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )
 )]

@@ -106,6 +106,7 @@ const CONFLICTS: &[(&str, &[&str])] = &[
         "resolve_dispute",
         &["exceeds_taxable", "invalid_status_transition"],
     ),
+    ("retry_crm_event", &["event_not_failed"]),
     ("return_payment", &["payment_refunded", "payment_returned"]),
     (
         "reverse_application",
@@ -161,6 +162,18 @@ const CONFLICTS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The refusals (401) of an operation that checks more than the token: a CRM event's
+/// `Receivables-Signature`.
+const UNAUTHORIZED: &[(&str, &[&str])] = &[(
+    "receive_crm_event",
+    &[
+        "missing_signature",
+        "malformed_signature",
+        "stale_signature",
+        "invalid_signature",
+    ],
+)];
+
 /// The problem `code`s an operation can answer, by status: those its extractors, the token
 /// check and the database bring (from what the operation takes), and its own refusals.
 pub fn problem_codes(op: &utoipa::openapi::path::Operation) -> Vec<(String, Vec<&'static str>)> {
@@ -215,7 +228,15 @@ pub fn problem_codes(op: &utoipa::openapi::path::Operation) -> Vec<(String, Vec<
                     }
                     codes
                 }
-                "401" => vec!["missing_token", "invalid_token", "token_expired"],
+                "401" => {
+                    let mut codes = vec!["missing_token", "invalid_token", "token_expired"];
+                    if let Some((_, own)) =
+                        UNAUTHORIZED.iter().find(|(operation, _)| *operation == id)
+                    {
+                        codes.extend_from_slice(own);
+                    }
+                    codes
+                }
                 "403" => vec!["forbidden"],
                 "404" => vec!["not_found"],
                 "409" => {

@@ -233,6 +233,11 @@ pub fn test_holidays() -> Vec<time::Date> {
     ]
 }
 
+/// The CRM source of the test configuration and its two secrets (a rotation in progress).
+pub const CRM_SOURCE: &str = "test-crm";
+pub const CRM_SECRET: &str = "crm-test-secret-0123456789abcdef";
+pub const CRM_NEXT_SECRET: &str = "crm-next-secret-fedcba9876543210";
+
 pub fn test_config(db_url: &str) -> Config {
     Config {
         database_url: Some(db_url.to_string()),
@@ -272,6 +277,10 @@ pub fn test_config(db_url: &str) -> Config {
             deliver: false,
             ..Default::default()
         },
+        crm: receivables::integrations::crm::settings::CrmSettings::single(
+            CRM_SOURCE,
+            &[CRM_SECRET, CRM_NEXT_SECRET],
+        ),
     }
 }
 

@@ -10,6 +10,7 @@ mod contract_documents;
 mod contracts;
 mod conventions;
 mod credits;
+mod crm;
 mod disputes;
 mod dunning;
 mod financial_codes;

@@ -110,6 +110,12 @@ pub async fn update(
     Ok(Written::changed("contract.updated", before, after))
 }
 
+/// Links a contract to the CRM's record of it (`external_crm_id`, unique), as a CRM event that
+/// signs a contract does.
+pub async fn link_crm(conn: &mut Conn, id: Uuid, crm_id: &str) -> Result<(), ApiError> {
+    store::set_crm_id(conn, id, crm_id).await
+}
+
 /// A draft starts being billed: refused when the account is on credit hold or closed, or
 /// when the contract has neither a recurring charge nor a meter.
 pub async fn activate(
