@@ -44,11 +44,11 @@ struct Args {
     /// The service's binary (a release build).
     #[arg(long, default_value = "target/release/receivables")]
     binary: String,
-    /// Scenarios: get, list, pay, aging, billing, webhooks.
+    /// Scenarios: get, list, pay, aging, crm, billing, webhooks.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "get,list,pay,aging,billing,webhooks"
+        default_value = "get,list,pay,aging,crm,billing,webhooks"
     )]
     scenarios: Vec<String>,
     /// Concurrent callers of the get, list and pay scenarios.
@@ -230,6 +230,44 @@ fn request(
     }
 }
 
+/// A signed CRM event: every other one opens a new account, the others update one of the
+/// seeded accounts (whose CRM ids are `CRM-00000001`, ...).
+fn crm_event(token: &str, rng: &mut receivables::seed::random::Rng, accounts: usize) -> Request {
+    let now = time::OffsetDateTime::now_utc();
+    let occurred_at = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let id = uuid::Uuid::new_v4();
+    let data = if rng.chance(500) {
+        json!({"crm_id": format!("NEW-{id}"), "legal_name": format!("Bench Customer {id}"),
+               "currency": "USD", "payment_terms_days": 30,
+               "billing_address": {"line1": "1 Bench Way", "city": "Springfield",
+                                   "region": "IL", "postal_code": "62701", "country": "US"}})
+    } else {
+        let n = 1 + rng.below(accounts.max(1) as u64);
+        json!({"crm_id": format!("CRM-{n:08}"), "payment_terms_days": 30 + rng.below(3) * 15})
+    };
+    let body = json!({"id": format!("bench-{id}"), "type": "account.upserted",
+                      "occurred_at": occurred_at, "data": data})
+    .to_string()
+    .into_bytes();
+    let signature = receivables::signature::header(
+        [server::CRM_SECRET.as_bytes()],
+        now.unix_timestamp(),
+        &body,
+    );
+    Request {
+        method: "POST",
+        path: "/v1/integrations/crm/events".into(),
+        headers: vec![
+            format!("Authorization: Bearer {token}"),
+            format!("{}: {signature}", receivables::signature::HEADER),
+        ],
+        body: Some(body),
+        expect: 201,
+    }
+}
+
 /// The request a scenario sends.
 fn scenario(name: &str, ids: &Arc<Ids>, token: &str) -> Option<MakeRequest> {
     let (ids, token) = (ids.clone(), token.to_string());
@@ -258,6 +296,7 @@ fn scenario(name: &str, ids: &Arc<Ids>, token: &str) -> Option<MakeRequest> {
         "aging" => {
             Arc::new(move |_, _| request(&token, "GET", "/v1/collections/aging".into(), None, 200))
         }
+        "crm" => Arc::new(move |rng, _| crm_event(&token, rng, ids.accounts.len())),
         _ => return None,
     })
 }
@@ -509,6 +548,7 @@ fn target(name: &str) -> &'static str {
         "list" => "≥ 0.3 × pgbench",
         "pay" => "≥ 0.6 × pgbench",
         "aging" => "≤ 1.3 × SQL time",
+        "crm" => "≥ 1,000 events/s",
         _ => "",
     }
 }
@@ -558,15 +598,17 @@ async fn bench(args: &Args) -> Result<(Vec<Line>, u64), String> {
     );
     let server = Server::start(&args.binary, &service_url, args.port, &args.log)?;
     let token = server.token("billing")?;
+    let integration = server.token("integration")?;
     let mut lines = Vec::new();
     let mut failures = 0;
     for name in &args.scenarios {
         if name == "billing" || name == "webhooks" {
             continue;
         }
-        let Some(make) = scenario(name, &ids, &token) else {
+        let caller = if name == "crm" { &integration } else { &token };
+        let Some(make) = scenario(name, &ids, caller) else {
             return Err(format!(
-                "unknown scenario {name}: get, list, pay, aging, billing or webhooks"
+                "unknown scenario {name}: get, list, pay, aging, crm, billing or webhooks"
             ));
         };
         let levels = if name == "aging" {
@@ -609,7 +651,9 @@ async fn bench(args: &Args) -> Result<(Vec<Line>, u64), String> {
                     Some(r) => format!("{name}, paced at {r:.0}/s ({}% of the above)", args.paced),
                     None => name.clone(),
                 },
-                script: (!paced).then(|| name.clone()),
+                // The SQL yardstick, where the work has one (`bench/sql/<name>.sql`).
+                script: (!paced && args.sql.join(format!("{name}.sql")).exists())
+                    .then(|| name.clone()),
                 concurrency: c,
                 api: if aging {
                     format!(

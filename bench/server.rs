@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The secret the crm scenario signs its events with.
+pub const CRM_SECRET: &str = "bench-crm-signing-secret";
+
 pub struct Server {
     child: Child,
     pub addr: String,
@@ -140,6 +143,8 @@ impl Server {
             // The webhooks scenario delivers to a receiver of its own on 127.0.0.1.
             ("WEBHOOK_ALLOW_HTTP".into(), "true".into()),
             ("WEBHOOK_ALLOWED_NETWORKS".into(), "127.0.0.1/32".into()),
+            // The crm scenario signs its events as the CRM source `bench`.
+            ("CRM_SIGNING_SECRETS".into(), format!("bench:{CRM_SECRET}")),
         ];
         let log_file = fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let child = Command::new(binary)
