@@ -80,6 +80,8 @@ pub struct ContractRow {
     pub activated_at: Option<OffsetDateTime>,
     /// Quarterly and annual: the month of the grid's periods (1–12); none: from the start.
     pub anchor_month: Option<i16>,
+    /// The CRM's id of the contract, set by CRM events (`contract.signed`).
+    pub external_crm_id: Option<String>,
 }
 
 impl ContractRow {
@@ -234,6 +236,9 @@ pub struct ContractView {
     pub payment_terms_days: Option<i32>,
     pub description: Option<String>,
     pub external_reference: Option<String>,
+    /// The CRM's id of the contract, when a CRM event signed it (README, "CRM events").
+    #[schema(example = "OPP-2026-0042")]
+    pub external_crm_id: Option<String>,
     /// Last billed day of a terminated contract.
     pub terminated_on: Option<Date>,
     pub version: i32,
@@ -270,6 +275,7 @@ impl ContractView {
             payment_terms_days: r.payment_terms_days,
             description: r.description,
             external_reference: r.external_reference,
+            external_crm_id: r.external_crm_id,
             terminated_on: r.terminated_on,
             version: r.version,
             created_at: r.created_at,

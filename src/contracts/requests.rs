@@ -104,4 +104,6 @@ pub struct ContractFilter {
     pub kind: Option<ContractKind>,
     /// Contracts whose end date is before this date (renewal worklists).
     pub ending_before: Option<Date>,
+    /// The contract the CRM knows by this id.
+    pub external_crm_id: Option<String>,
 }

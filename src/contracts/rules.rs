@@ -42,6 +42,7 @@ pub fn draft(new: &NewContract, currency: Currency, now: OffsetDateTime) -> Cont
         created_at: now,
         updated_at: now,
         activated_at: None,
+        external_crm_id: None,
     }
 }
 

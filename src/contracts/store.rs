@@ -192,6 +192,9 @@ pub async fn list(
     if let Some(before) = filter.ending_before {
         query = query.filter(c::end_date.lt(before));
     }
+    if let Some(crm_id) = &filter.external_crm_id {
+        query = query.filter(c::external_crm_id.eq(crm_id));
+    }
     if let Some(after) = after {
         query = query.filter(c::id.gt(after));
     }

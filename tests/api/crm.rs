@@ -556,6 +556,7 @@ async fn an_event_for_an_unknown_account_fails_and_succeeds_when_retried_after_t
     assert_eq!(contract["status"], "active");
     assert_eq!(contract["account_id"], fixed.body["result"]["account_id"]);
     assert_eq!(contract["charges"][0]["amount"], "250.00");
+    assert_eq!(contract["external_crm_id"], "K-1");
     assert_eq!(
         app.value(&format!(
             "SELECT external_crm_id FROM contracts WHERE id = '{contract_id}'"
@@ -563,6 +564,13 @@ async fn an_event_for_an_unknown_account_fails_and_succeeds_when_retried_after_t
         .await,
         "K-1"
     );
+    let found = app
+        .get("/v1/contracts?external_crm_id=K-1", &billing())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(found["data"].as_array().unwrap().len(), 1);
+    assert_eq!(found["data"][0]["id"], contract_id.as_str());
     assert_eq!(
         app.count(
             "crm_events WHERE id = 'evt-k1' AND status = 'processed' AND attempts = 3 \

@@ -215,6 +215,7 @@ impl Book {
             updated_at: created,
             activated_at: Some(created + Duration::hours(2)),
             anchor_month: None,
+            external_crm_id: None,
         };
         let (code, base) = match kind {
             ContractKind::Lease => (codes.lease, rng.cents(8_000, 150_000)),
