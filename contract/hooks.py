@@ -125,6 +125,13 @@ def before_call(context, case, kwargs):
 
 @schemathesis.hook
 def after_call(context, case, response):
+    if response.status_code == 204 and case.method.upper() == "DELETE":
+        # A resource deleted leaves the pool: a later call naming it would only get a 404.
+        kind = _kind_of(case.operation.path)
+        gone = (case.path_parameters or {}).get("id")
+        if kind and len(_segments(case.operation.path)) == 2 and gone in _ids.get(kind, []):
+            _ids[kind].remove(gone)
+        return
     if response.status_code not in (200, 201) or case.method.upper() != "POST":
         return
     try:
