@@ -275,6 +275,13 @@ async fn number_and_audit(
         );
         client.batch_execute(&sql).await.map_err(fail)?;
     }
+    if reference.last_account_number > 0 {
+        let sql = format!(
+            "SELECT setval('account_numbers', {})",
+            reference.last_account_number
+        );
+        client.batch_execute(&sql).await.map_err(fail)?;
+    }
     if reference.last_dispute_number > 0 {
         let sql = format!(
             "SELECT setval('dispute_numbers', {})",

@@ -115,6 +115,7 @@ pub struct Output {
     pub series: Vec<(String, i64)>,
     pub last_payment_number: i64,
     pub last_dispute_number: i64,
+    pub last_account_number: i64,
     /// Contracts a billing run could not bill, with why.
     pub billing_errors: Vec<BillingErrorRow>,
 }
@@ -390,12 +391,12 @@ pub fn simulate(
     out.runs = run_rows;
     let counters = shared.counters.into_inner().expect("counters");
     out.series = counters.series.into_iter().collect();
-    out.series.push(("account".into(), options.accounts as i64));
     out.series
         .push(("contract".into(), options.contracts as i64));
     out.series.sort();
     out.last_payment_number = counters.payments;
     out.last_dispute_number = counters.disputes;
+    out.last_account_number = options.accounts as i64;
     let mut all = vec![out];
     all.extend(books);
     all
