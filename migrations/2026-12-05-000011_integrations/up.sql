@@ -32,8 +32,9 @@ CREATE TABLE crm_events (
     CHECK ((status = 'failed') = (failure_reason IS NOT NULL))
 );
 CREATE INDEX crm_events_status_idx ON crm_events (status, received_at);
-CREATE INDEX crm_events_subject_idx ON crm_events (source, subject, occurred_at)
-    WHERE status = 'processed';
+-- The latest processed event of a record. Not a partial index: the query names the status
+-- as a parameter, which a partial index on a constant cannot serve.
+CREATE INDEX crm_events_subject_idx ON crm_events (source, subject, status, occurred_at);
 
 -- The outbox: one row per event, written in the transaction of the change that causes it.
 -- `seq` orders the events of one resource (changes of a resource are serialised by its lock).
