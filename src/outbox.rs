@@ -54,7 +54,8 @@ impl EventType {
 
 /// Writes one event about `resource_id` (of `account_id`) carrying `data`, the resource as
 /// the API returns it, and one pending delivery for each endpoint subscribed to its type (a
-/// disabled endpoint's wait until it is enabled again: it loses nothing). Returns the event's id, which receivers deduplicate by.
+/// disabled endpoint's wait until it is enabled again: it loses nothing). Returns the
+/// event's id, which receivers deduplicate by.
 pub async fn emit(
     conn: &mut Conn,
     now: OffsetDateTime,
@@ -63,31 +64,9 @@ pub async fn emit(
     account_id: Option<Uuid>,
     data: &impl Serialize,
 ) -> Result<Uuid, ApiError> {
-    let id = Uuid::now_v7();
-    let data = serde_json::to_value(data)?;
-    diesel::sql_query(
-        "WITH event AS (
-             INSERT INTO outbox_events
-                 (id, type, resource_type, resource_id, account_id, occurred_at, data)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             RETURNING id, seq)
-         INSERT INTO webhook_deliveries
-             (id, event_id, endpoint_id, seq, resource_id, status, next_attempt_at, created_at)
-         SELECT gen_random_uuid(), event.id, e.id, event.seq, $4, 'pending', $6, $6
-         FROM event
-         JOIN webhook_endpoints e
-           ON cardinality(e.event_types) = 0 OR $2 = ANY (e.event_types)",
-    )
-    .bind::<SqlUuid, _>(id)
-    .bind::<Text, _>(event.as_str())
-    .bind::<Text, _>(event.resource_type())
-    .bind::<SqlUuid, _>(resource_id)
-    .bind::<Nullable<SqlUuid>, _>(account_id)
-    .bind::<Timestamptz, _>(now)
-    .bind::<Jsonb, _>(data)
-    .execute(conn)
-    .await?;
-    Ok(id)
+    let event = Event::new(event, resource_id, account_id, data)?;
+    let ids = write(conn, now, std::slice::from_ref(&event)).await?;
+    Ok(ids[0])
 }
 
 /// One event of a batch for [`emit_many`].
@@ -123,9 +102,18 @@ pub async fn emit_many(
     now: OffsetDateTime,
     events: &[Event],
 ) -> Result<(), ApiError> {
+    write(conn, now, events).await.map(drop)
+}
+
+/// The one statement of [`emit`] and [`emit_many`]; returns the events' ids in order.
+async fn write(
+    conn: &mut Conn,
+    now: OffsetDateTime,
+    events: &[Event],
+) -> Result<Vec<Uuid>, ApiError> {
     use diesel::sql_types::Array;
     if events.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
     let types: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
@@ -158,5 +146,5 @@ pub async fn emit_many(
     .bind::<Array<Jsonb>, _>(&data)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(ids)
 }
