@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::model::{AccountFilter, AccountRow};
 use super::rules::account_number;
-use crate::db::{unique_violation, Conn};
+use crate::db::{unique_violation, Cached, Conn};
 use crate::error::ApiError;
 use crate::schema::accounts::dsl as a;
 
@@ -32,34 +32,39 @@ fn write_error(err: diesel::result::Error) -> ApiError {
 struct Next {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
+    #[diesel(sql_type = Bool)]
+    taken: bool,
 }
 
 /// The next free generated number (`ACC-000001`, ...), skipping numbers given by hand. Taken
-/// from a sequence: a creation that rolls back leaves a gap, and none waits for another.
+/// from a sequence: a creation that rolls back leaves a gap, and none waits for another. One
+/// statement draws the number and says whether it is taken; the SQL spells the number as
+/// [`account_number`] does.
 pub async fn next_account_number(conn: &mut Conn) -> Result<String, ApiError> {
     loop {
-        let next: Next = diesel::sql_query("SELECT nextval('account_numbers') AS n")
-            .get_result(conn)
-            .await?;
-        let number = account_number(next.n);
-        let taken: bool = diesel::select(diesel::dsl::exists(
-            a::accounts.filter(a::number.eq(&number)),
+        let next: Next = Cached(diesel::sql_query(
+            "SELECT s.n, EXISTS (SELECT 1 FROM accounts WHERE number = 'ACC-' || \
+                    CASE WHEN s.n < 1000000 THEN lpad(s.n::text, 6, '0') ELSE s.n::text END) \
+                    AS taken \
+               FROM (SELECT nextval('account_numbers') AS n) s",
         ))
         .get_result(conn)
         .await?;
-        if !taken {
-            return Ok(number);
+        if !next.taken {
+            return Ok(account_number(next.n));
         }
     }
 }
 
 pub async fn insert(conn: &mut Conn, row: &AccountRow) -> Result<AccountRow, ApiError> {
-    diesel::insert_into(a::accounts)
-        .values(row)
-        .returning(AccountRow::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(write_error)
+    Cached(
+        diesel::insert_into(a::accounts)
+            .values(row)
+            .returning(AccountRow::as_returning()),
+    )
+    .get_result(conn)
+    .await
+    .map_err(write_error)
 }
 
 /// Inserts with the next generated number. A number given by hand in a concurrent, not yet
@@ -82,12 +87,14 @@ pub async fn insert_numbered(conn: &mut Conn, mut row: AccountRow) -> Result<Acc
 }
 
 pub async fn update(conn: &mut Conn, row: &AccountRow) -> Result<AccountRow, ApiError> {
-    diesel::update(a::accounts.find(row.id))
-        .set(row)
-        .returning(AccountRow::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(write_error)
+    Cached(
+        diesel::update(a::accounts.find(row.id))
+            .set(row)
+            .returning(AccountRow::as_returning()),
+    )
+    .get_result(conn)
+    .await
+    .map_err(write_error)
 }
 
 /// The account if the caller may see it: a partner token sees only its partner's accounts.
