@@ -49,7 +49,10 @@ pub fn read_event(body: &[u8], now: OffsetDateTime) -> Result<CrmEvent, ApiError
 }
 
 /// Stores and processes an event, once per source and event id: 201 with what processing
-/// made of it the first time; 200 with the stored event whenever its id comes again.
+/// made of it the first time; 200 with the stored event whenever its id comes again. The
+/// event row is written once, after its effect, in the same transaction: a concurrent request
+/// with the same id waits on that insert and, when the first commits, rolls its own effect
+/// back and answers the first result.
 pub async fn receive(
     conn: &mut Conn,
     ctx: &Ctx,
@@ -58,6 +61,7 @@ pub async fn receive(
     raw: &[u8],
     event: &CrmEvent,
 ) -> Result<(StatusCode, CrmEventView), ApiError> {
+    let source = signer.source.clone();
     let row = CrmEventRow {
         source: signer.source,
         id: event.id.clone(),
@@ -75,16 +79,35 @@ pub async fn receive(
         received_at: ctx.now,
         processed_at: ctx.now,
     };
-    conn.transaction(async |conn| {
-        if !store::claim(conn, &row).await? {
-            let first = store::find(conn, &row.source, &row.id).await?;
-            return Ok((StatusCode::OK, CrmEventView::from(first)));
-        }
-        let row = process(conn, ctx, billing, row, event).await?;
-        Ok((StatusCode::CREATED, store::save(conn, &row).await?.into()))
-    })
-    .await
+    let stored = conn
+        .transaction(async |conn| {
+            if let Some(first) = store::find_optional(conn, &row.source, &row.id).await? {
+                return Ok((StatusCode::OK, first));
+            }
+            let row = process(conn, ctx, billing, row, event).await?;
+            match store::insert(conn, &row).await? {
+                Some(stored) => Ok((StatusCode::CREATED, stored)),
+                // The same event, received concurrently, was stored first: this effect rolls back.
+                None => Err(ApiError::conflict(RECEIVED_CONCURRENTLY, String::new())),
+            }
+        })
+        .await;
+    match stored {
+        Ok((status, row)) => Ok((status, row.into())),
+        Err(ApiError::Conflict {
+            code: RECEIVED_CONCURRENTLY,
+            ..
+        }) => Ok((
+            StatusCode::OK,
+            store::find(conn, &source, &event.id).await?.into(),
+        )),
+        Err(err) => Err(err),
+    }
 }
+
+/// The refusal that rolls back an event's transaction when the same event was stored by
+/// another request meanwhile; never answered (the first event is).
+const RECEIVED_CONCURRENTLY: &str = "event_received_concurrently";
 
 /// Processes a failed event again from its stored raw body (after a fix: the account it
 /// names now exists, say); 409 `event_not_failed` for any other.

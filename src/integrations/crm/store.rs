@@ -7,21 +7,24 @@ use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
 
 use super::model::{CrmEventFilter, CrmEventRow, EventStatus};
-use crate::db::Conn;
+use crate::db::{Cached, Conn};
 use crate::error::ApiError;
 use crate::schema::crm_events::dsl as ev;
 
-/// Inserts the event unless its (source, id) is already stored: whether it was. A concurrent
-/// insert of the same event waits here until the first commits (then this one is not
-/// inserted) or rolls back (then it is).
-pub async fn claim(conn: &mut Conn, row: &CrmEventRow) -> Result<bool, ApiError> {
-    let inserted = diesel::insert_into(ev::crm_events)
-        .values(row)
-        .on_conflict((ev::source, ev::id))
-        .do_nothing()
-        .execute(conn)
-        .await?;
-    Ok(inserted == 1)
+/// Inserts the event unless its (source, id) is already stored: the stored row, or `None`
+/// when the same event is stored already. A concurrent insert of the same event waits here
+/// until the first commits (then this one is not inserted) or rolls back (then it is).
+pub async fn insert(conn: &mut Conn, row: &CrmEventRow) -> Result<Option<CrmEventRow>, ApiError> {
+    Ok(Cached(
+        diesel::insert_into(ev::crm_events)
+            .values(row)
+            .on_conflict((ev::source, ev::id))
+            .do_nothing()
+            .returning(CrmEventRow::as_returning()),
+    )
+    .get_result(conn)
+    .await
+    .optional()?)
 }
 
 /// Saves what processing made of the event.
@@ -33,14 +36,24 @@ pub async fn save(conn: &mut Conn, row: &CrmEventRow) -> Result<CrmEventRow, Api
         .await?)
 }
 
-/// The event, or 404.
-pub async fn find(conn: &mut Conn, source: &str, id: &str) -> Result<CrmEventRow, ApiError> {
-    ev::crm_events
+/// The event, if stored.
+pub async fn find_optional(
+    conn: &mut Conn,
+    source: &str,
+    id: &str,
+) -> Result<Option<CrmEventRow>, ApiError> {
+    Ok(ev::crm_events
         .find((source, id))
         .select(CrmEventRow::as_select())
         .first(conn)
         .await
-        .optional()?
+        .optional()?)
+}
+
+/// The event, or 404.
+pub async fn find(conn: &mut Conn, source: &str, id: &str) -> Result<CrmEventRow, ApiError> {
+    find_optional(conn, source, id)
+        .await?
         .ok_or(ApiError::NotFound("CRM event"))
 }
 
@@ -58,11 +71,13 @@ pub async fn lock(conn: &mut Conn, source: &str, id: &str) -> Result<CrmEventRow
 
 /// Serialises the events about one record (of one source) until the transaction ends.
 pub async fn lock_subject(conn: &mut Conn, source: &str, subject: &str) -> Result<(), ApiError> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1 || ':' || $2))")
-        .bind::<Text, _>(source)
-        .bind::<Text, _>(subject)
-        .execute(conn)
-        .await?;
+    Cached(
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1 || ':' || $2))")
+            .bind::<Text, _>(source)
+            .bind::<Text, _>(subject),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
