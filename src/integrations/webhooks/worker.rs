@@ -43,9 +43,11 @@ pub fn spawn(pool: DbPool, settings: WebhookSettings, clock: Clock) {
         );
         tokio::spawn(async move {
             let idle = Duration::from_millis(settings.poll_ms);
+            // A lane rests only when a round found nothing due: a short batch does not mean
+            // the outbox is empty, as a resource's next event waits for its previous one.
             loop {
                 match round(&pool, &client, &settings, &clock).await {
-                    Ok(sent) if sent as i64 >= settings.batch => continue,
+                    Ok(sent) if sent > 0 => continue,
                     Ok(_) => {}
                     Err(e) => log::warn!("webhook deliveries: {e}"),
                 }
