@@ -16,6 +16,7 @@ pub mod db;
 pub mod disputes;
 pub mod equipment;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod financial_codes;
 pub mod idempotency;
@@ -34,6 +35,7 @@ pub mod payments;
 pub mod pdf;
 pub mod readings;
 pub mod refusal;
+pub mod reports;
 pub mod schema;
 pub mod seed;
 pub mod settings;
@@ -147,6 +149,8 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(adjustments::routes::list_adjustments)
         .service(adjustments::routes::get_adjustment)
         .service(collections::aging::aging)
+        .service(reports::routes::kpi_report)
+        .service(reports::routes::past_due_report)
         .service(collections::profiles::worklist::worklist)
         .service(collections::profiles::get_collections_account)
         .service(collections::profiles::update_profile)

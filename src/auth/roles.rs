@@ -58,6 +58,7 @@ pub enum Permission {
     CollectionsManage,
     ServiceOrdersWrite,
     WebhooksManage,
+    ReportsRead,
     IntegrationEventsWrite,
     IntegrationEventsManage,
 }
@@ -104,6 +105,7 @@ impl Permission {
         Permission::CollectionsManage,
         Permission::ServiceOrdersWrite,
         Permission::WebhooksManage,
+        Permission::ReportsRead,
         Permission::IntegrationEventsWrite,
         Permission::IntegrationEventsManage,
     ];
@@ -150,6 +152,7 @@ impl Permission {
             Permission::CollectionsManage => "collections:manage",
             Permission::ServiceOrdersWrite => "service_orders:write",
             Permission::WebhooksManage => "webhooks:manage",
+            Permission::ReportsRead => "reports:read",
             Permission::IntegrationEventsWrite => "integration_events:write",
             Permission::IntegrationEventsManage => "integration_events:manage",
         }
@@ -290,6 +293,15 @@ impl Permission {
             Permission::CollectionsManage => &[Admin, CollectionsManager],
             Permission::ServiceOrdersWrite => &[Admin, Collections, CollectionsManager],
             Permission::WebhooksManage => &[Admin],
+            // The whole book's figures: every internal role, never a partner.
+            Permission::ReportsRead => &[
+                Admin,
+                Billing,
+                Collections,
+                CollectionsManager,
+                Credit,
+                Viewer,
+            ],
             // Posting events is the integrations' own door; reading and retrying them is for
             // whoever fixes what made one fail.
             Permission::IntegrationEventsWrite => &[Integration],

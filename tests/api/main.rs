@@ -23,6 +23,7 @@ mod outbox;
 mod partners;
 mod payments;
 mod readings;
+mod reports;
 mod seed;
 mod snapshots;
 mod tasks;

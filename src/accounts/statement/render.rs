@@ -1,15 +1,8 @@
 //! A statement as a file: CSV for spreadsheets, PDF to send to the customer.
 
 use super::Statement;
+use crate::export::csv_field;
 use crate::pdf::{Align, Layout};
-
-pub(super) fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
 
 pub fn csv(s: &Statement) -> String {
     let mut out = String::from("date,kind,document,description,amount,balance\n");

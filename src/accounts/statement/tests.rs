@@ -1,6 +1,5 @@
 //! Unit tests of the statement's figures and rendering.
 
-use super::render::csv_field;
 use super::*;
 use std::str::FromStr;
 use time::macros::date;
@@ -91,13 +90,6 @@ fn a_return_keeps_its_charge_back_and_drops_the_applications_it_undoes() {
     assert_eq!(transfers.len(), 1);
     assert_eq!(moves.len(), 1);
     assert_eq!(moves[0].0.amount, d("500.00"));
-}
-
-#[test]
-fn csv_fields_with_commas_or_quotes_are_quoted() {
-    assert_eq!(csv_field("plain"), "plain");
-    assert_eq!(csv_field("a, b"), "\"a, b\"");
-    assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
 }
 
 #[test]
