@@ -50,9 +50,10 @@ pub fn read_event(body: &[u8], now: OffsetDateTime) -> Result<CrmEvent, ApiError
 
 /// Stores and processes an event, once per source and event id: 201 with what processing
 /// made of it the first time; 200 with the stored event whenever its id comes again. The
-/// event row is written once, after its effect, in the same transaction: a concurrent request
-/// with the same id waits on that insert and, when the first commits, rolls its own effect
-/// back and answers the first result.
+/// event row is written once, after its effect, in the same transaction, and that insert is
+/// where a repeated id is found: a request with an id stored before (or being stored by a
+/// concurrent request, which it waits for) rolls its own effect back and answers the stored
+/// event. Repeats are rare; a lookup before every event would cost every event a statement.
 pub async fn receive(
     conn: &mut Conn,
     ctx: &Ctx,
@@ -81,21 +82,19 @@ pub async fn receive(
     };
     let stored = conn
         .transaction(async |conn| {
-            if let Some(first) = store::find_optional(conn, &row.source, &row.id).await? {
-                return Ok((StatusCode::OK, first));
-            }
             let row = process(conn, ctx, billing, row, event).await?;
             match store::insert(conn, &row).await? {
-                Some(stored) => Ok((StatusCode::CREATED, stored)),
-                // The same event, received concurrently, was stored first: this effect rolls back.
-                None => Err(ApiError::conflict(RECEIVED_CONCURRENTLY, String::new())),
+                Some(stored) => Ok(stored),
+                // The event was stored before (or by a concurrent request, just now): this
+                // effect rolls back and the first result is the answer.
+                None => Err(ApiError::conflict(RECEIVED_BEFORE, String::new())),
             }
         })
         .await;
     match stored {
-        Ok((status, row)) => Ok((status, row.into())),
+        Ok(row) => Ok((StatusCode::CREATED, row.into())),
         Err(ApiError::Conflict {
-            code: RECEIVED_CONCURRENTLY,
+            code: RECEIVED_BEFORE,
             ..
         }) => Ok((
             StatusCode::OK,
@@ -105,9 +104,9 @@ pub async fn receive(
     }
 }
 
-/// The refusal that rolls back an event's transaction when the same event was stored by
-/// another request meanwhile; never answered (the first event is).
-const RECEIVED_CONCURRENTLY: &str = "event_received_concurrently";
+/// The refusal that rolls back an event's transaction when its id was stored already; never
+/// answered (the stored event is).
+const RECEIVED_BEFORE: &str = "event_received_before";
 
 /// Processes a failed event again from its stored raw body (after a fix: the account it
 /// names now exists, say); 409 `event_not_failed` for any other.

@@ -36,24 +36,14 @@ pub async fn save(conn: &mut Conn, row: &CrmEventRow) -> Result<CrmEventRow, Api
         .await?)
 }
 
-/// The event, if stored.
-pub async fn find_optional(
-    conn: &mut Conn,
-    source: &str,
-    id: &str,
-) -> Result<Option<CrmEventRow>, ApiError> {
-    Ok(ev::crm_events
+/// The event, or 404.
+pub async fn find(conn: &mut Conn, source: &str, id: &str) -> Result<CrmEventRow, ApiError> {
+    ev::crm_events
         .find((source, id))
         .select(CrmEventRow::as_select())
         .first(conn)
         .await
-        .optional()?)
-}
-
-/// The event, or 404.
-pub async fn find(conn: &mut Conn, source: &str, id: &str) -> Result<CrmEventRow, ApiError> {
-    find_optional(conn, source, id)
-        .await?
+        .optional()?
         .ok_or(ApiError::NotFound("CRM event"))
 }
 
