@@ -151,6 +151,7 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(collections::aging::aging)
         .service(reports::routes::kpi_report)
         .service(reports::routes::past_due_report)
+        .service(reports::routes::cash_receipts_report)
         .service(collections::profiles::worklist::worklist)
         .service(collections::profiles::get_collections_account)
         .service(collections::profiles::update_profile)

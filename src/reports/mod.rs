@@ -1,7 +1,8 @@
 //! Reports for managers: figures as of any date or for a range of months, in JSON, CSV and
-//! Excel. Each report is a model with its rules (`kpis`, `past_due`), its SQL in `store`, and
+//! Excel. Each report is a model with its rules (`kpis`, `past_due`, `cash_receipts`), its SQL in `store`, and
 //! one handler in `routes`; `format` turns a report's table into the file asked for.
 
+pub mod cash_receipts;
 pub mod format;
 pub mod kpis;
 pub mod past_due;

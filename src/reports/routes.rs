@@ -2,6 +2,7 @@
 
 use actix_web::{get, web, HttpResponse};
 
+use super::cash_receipts::{self, CashReceipts, CashReceiptsQuery};
 use super::format::respond;
 use super::kpis::{self, KpiQuery, Kpis};
 use super::past_due::{self, PastDue, PastDueQuery};
@@ -87,5 +88,40 @@ pub async fn past_due_report(
     let rows = store::past_due(&mut conn, &parameters).await?;
     let report = past_due::build(parameters, rows);
     let name = format!("past-due-{}", parameters.as_of);
+    respond(query.0.format, &name, &report, || report.table())
+}
+
+/// Handles the GET /v1/reports/cash-receipts route: payments received from `from` (default 30
+/// days before `to`) to `to` (default today), at most 366 days, by day, method and account:
+/// how many, how much, and what became of it as it stands (applied, refunded, returned by the
+/// bank, unapplied; received is their sum); totals per currency.
+#[utoipa::path(
+    tag = "reports",
+    params(CashReceiptsQuery),
+    responses(
+        (status = 200, description = "The cash receipts", content(
+            (CashReceipts = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/reports/cash-receipts")]
+pub async fn cash_receipts_report(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    query: ApiQuery<CashReceiptsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::ReportsRead)?;
+    let parameters = cash_receipts::parameters(&query.0, ctx.now.date())?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let rows = store::cash_receipts(&mut conn, &parameters).await?;
+    let report = cash_receipts::build(parameters, rows);
+    let name = format!("cash-receipts-{}-{}", parameters.from, parameters.to);
     respond(query.0.format, &name, &report, || report.table())
 }

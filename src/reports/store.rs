@@ -6,6 +6,7 @@ use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use time::Date;
 
+use super::cash_receipts::{CashReceiptsParameters, CashReceiptsRow};
 use super::kpis::Movement;
 use super::past_due::{PastDueParameters, PastDueRow};
 use crate::db::Conn;
@@ -159,6 +160,45 @@ pub async fn past_due(conn: &mut Conn, p: &PastDueParameters) -> Result<Vec<Past
             past_due_beyond: r.currency.normalize(r.past_due_beyond),
             disputed: r.currency.normalize(r.disputed),
             promise_amount: r.promise_amount.map(|a| r.currency.normalize(a)),
+            ..r
+        })
+        .collect())
+}
+
+/// Payments received from `from` to `to` (by method when one is given), by day, method and
+/// account, with what became of them as they stand.
+pub async fn cash_receipts(
+    conn: &mut Conn,
+    p: &CashReceiptsParameters,
+) -> Result<Vec<CashReceiptsRow>, ApiError> {
+    let rows: Vec<CashReceiptsRow> = diesel::sql_query(
+        "SELECT p.received_date, p.method, a.id AS account_id, a.number AS account_number,
+                a.legal_name, p.currency, count(*) AS payments,
+                sum(p.amount) AS received,
+                COALESCE(sum(p.amount_applied) FILTER (WHERE p.status <> 'returned'), 0) AS applied,
+                COALESCE(sum(p.amount_refunded) FILTER (WHERE p.status <> 'returned'), 0) AS refunded,
+                COALESCE(sum(p.amount) FILTER (WHERE p.status = 'returned'), 0) AS returned,
+                COALESCE(sum(p.amount - p.amount_applied - p.amount_refunded)
+                         FILTER (WHERE p.status <> 'returned'), 0) AS unapplied
+           FROM payments p
+           JOIN accounts a ON a.id = p.account_id
+          WHERE p.received_date BETWEEN $1 AND $2 AND ($3::text IS NULL OR p.method = $3)
+          GROUP BY p.received_date, p.method, a.id, p.currency
+          ORDER BY p.received_date, p.method, a.number, p.currency",
+    )
+    .bind::<SqlDate, _>(p.from)
+    .bind::<SqlDate, _>(p.to)
+    .bind::<Nullable<Text>, _>(p.method.map(|m| m.as_str()))
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| CashReceiptsRow {
+            received: r.currency.normalize(r.received),
+            applied: r.currency.normalize(r.applied),
+            refunded: r.currency.normalize(r.refunded),
+            returned: r.currency.normalize(r.returned),
+            unapplied: r.currency.normalize(r.unapplied),
             ..r
         })
         .collect())

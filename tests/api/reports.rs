@@ -365,3 +365,98 @@ async fn bad_parameters_are_named_and_partners_see_no_reports() {
         .await
         .expect_problem(403, "forbidden");
 }
+
+/// Three payments on 20 November: 1,000.00 by wire applied to a 1,000.00 invoice, 300.00 by
+/// wire left unapplied, and 200.00 by check that the bank returned; one on the 10th by ACH
+/// outside the period asked for. By day, method and account, with received = applied +
+/// refunded + returned + unapplied.
+#[tokio::test]
+async fn cash_receipts_are_grouped_by_day_method_and_account_with_what_became_of_them() {
+    let app = spawn_app().await;
+    let (account, code) = books(&app, "Cash Co", 30).await;
+    app.issued_invoice(&account, &code, "1000.00", date("2026-11-01"))
+        .await;
+    let pay = |amount: &str, method: &str, day: &str| {
+        json!({"account_id": account, "amount": amount, "currency": "USD", "method": method,
+            "received_date": d(day), "application_mode": "auto"})
+    };
+    for body in [
+        pay("1000.00", "wire", "2026-11-20"),
+        pay("300.00", "wire", "2026-11-20"),
+        pay("50.00", "ach", "2026-11-10"),
+    ] {
+        app.post("/v1/payments", &billing(), &body).await.expect(201);
+    }
+    let check = app
+        .post(
+            "/v1/payments",
+            &billing(),
+            &json!({"account_id": account, "amount": "200.00", "currency": "USD",
+                "method": "check", "received_date": d("2026-11-20"), "application_mode": "none"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    app.post(
+        &format!("/v1/payments/{}/return", id(&check)),
+        &billing(),
+        &json!({"reason": "nsf"}),
+    )
+    .await
+    .expect(200);
+
+    let path = sh("/v1/reports/cash-receipts?from=2026-11-15&to=2026-11-25");
+    let report = app
+        .get(&path, &token(Role::Billing))
+        .await
+        .expect(200)
+        .body;
+    let rows: Vec<Value> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            json!([r["received_date"], r["method"], r["payments"], r["received"], r["applied"],
+                r["refunded"], r["returned"], r["unapplied"]])
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            json!([d("2026-11-20"), "check", 1, "200.00", "0.00", "0.00", "200.00", "0.00"]),
+            json!([d("2026-11-20"), "wire", 2, "1300.00", "1000.00", "0.00", "0.00", "300.00"]),
+        ]
+    );
+    assert_eq!(
+        report["totals"],
+        json!([{"currency": "USD", "payments": 3, "received": "1500.00", "applied": "1000.00",
+            "refunded": "0.00", "returned": "200.00", "unapplied": "300.00"}])
+    );
+    let wires = app
+        .get(&format!("{path}&method=wire"), &token(Role::Billing))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(wires["rows"].as_array().unwrap().len(), 1);
+
+    let (_, _, csv) = file(&app, &format!("{path}&format=csv")).await;
+    let csv = String::from_utf8(csv).unwrap();
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    assert_eq!(
+        lines[2],
+        sh("2026-11-20,wire,ACC-000001,Cash Co,USD,2,1300.00,1000.00,0.00,0.00,300.00")
+    );
+    assert_eq!(lines[3], "Total,,,,USD,3,1500.00,1000.00,0.00,200.00,300.00");
+    let (_, _, xlsx) = file(&app, &format!("{path}&format=xlsx")).await;
+    let cells = sheet(xlsx, "Cash receipts");
+    assert!(matches!(cells[1][0], Data::DateTime(_)), "{:?}", cells[1][0]);
+    assert_eq!(cells[2][6], Data::Float(1300.0));
+    let reply = app
+        .get(
+            &sh("/v1/reports/cash-receipts?from=2026-11-26&to=2026-11-25"),
+            &token(Role::Billing),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(reply.error_field(), "from");
+}
