@@ -11,6 +11,7 @@ pub mod collections;
 pub mod config;
 pub mod context;
 pub mod contracts;
+pub mod credit;
 pub mod credit_memos;
 pub mod db;
 pub mod disputes;
@@ -134,6 +135,18 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(credit_memos::routes::refund_credit_memo)
         .service(credit_memos::routes::void_credit_memo)
         .service(credit_memos::routes::credit_memo_document)
+        .service(credit::routes::create_credit_review)
+        .service(credit::routes::list_account_credit_reviews)
+        .service(credit::routes::list_credit_reviews)
+        .service(credit::routes::get_credit_review)
+        .service(credit::routes::approve_credit_review)
+        .service(credit::routes::decline_credit_review)
+        .service(credit::routes::escalate_credit_review)
+        .service(credit::routes::list_due_reviews)
+        .service(credit::routes::get_credit_profile)
+        .service(credit::routes::list_credit_holds)
+        .service(credit::routes::place_credit_hold)
+        .service(credit::routes::release_credit_hold)
         .service(disputes::routes::create_dispute)
         .service(disputes::routes::dispute_deduction)
         .service(disputes::routes::list_disputes)
@@ -308,6 +321,10 @@ impl Application {
             pool.clone(),
             config.collections.dunning_interval_minutes,
             clock.clone(),
+            credit::service::Job {
+                settings: config.credit_management.clone(),
+                weights: config.collections.risk.clone(),
+            },
         );
         integrations::webhooks::worker::spawn(pool.clone(), config.webhooks.clone(), clock.clone());
         let routes = Arc::new(RouteTable::from_spec(&spec));
