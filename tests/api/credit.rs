@@ -444,6 +444,31 @@ async fn crossing_the_credit_limit_opens_one_task_while_it_is_open() {
 }
 
 #[tokio::test]
+async fn a_billing_run_that_issues_over_the_limit_opens_the_task_too() {
+    let app = spawn_app().await;
+    let account = app.create_account(json!({"credit_limit": "300.00"})).await;
+    let acc = id(&account);
+    let code = app.financial_code("4100", "revenue").await;
+    app.active_contract(contract_body(&acc, &code, "250.00"))
+        .await;
+    let tasks = "tasks WHERE type = 'credit_limit_exceeded'";
+    assert_eq!(app.count(tasks).await, 0);
+    let run = app
+        .billing_run(json!({"as_of": today().to_string(), "mode": "issue"}))
+        .await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert!(app.count("invoices WHERE status = 'open'").await >= 1);
+    assert_eq!(app.count(tasks).await, 1);
+    assert_eq!(
+        app.count(&format!(
+            "{tasks} AND account_id = '{acc}' AND created_by LIKE 'billing-run:%'"
+        ))
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
 async fn a_hold_blocks_contracts_upgrades_and_manual_invoices_until_released() {
     let app = spawn_app().await;
     let account = app.create_account(json!({})).await;
