@@ -221,6 +221,15 @@ fn v1(cfg: &mut ServiceConfig) {
                 .service(disputes::attachments::list_attachments)
                 .service(disputes::attachments::download_attachment),
         )
+        .service(
+            scope::scope("/credit-reviews/{id}/documents")
+                .app_data(web::PayloadConfig::new(
+                    contracts::documents::MAX_DOCUMENT_BYTES,
+                ))
+                .service(credit::documents::upload_review_document)
+                .service(credit::documents::list_review_documents)
+                .service(credit::documents::download_review_document),
+        )
         .service(integrations::webhooks::routes::create_endpoint)
         .service(integrations::webhooks::routes::list_endpoints)
         .service(integrations::webhooks::routes::get_endpoint)

@@ -357,6 +357,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    credit_review_documents (id) {
+        id -> Uuid,
+        review_id -> Uuid,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> Int8,
+        sha256 -> Text,
+        content -> Bytea,
+        uploaded_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     credit_reviews (id) {
         id -> Uuid,
         account_id -> Uuid,
@@ -1077,6 +1091,7 @@ diesel::joinable!(credit_memo_targets -> invoices (invoice_id));
 diesel::joinable!(credit_memos -> accounts (account_id));
 diesel::joinable!(credit_memos -> financial_codes (financial_code_id));
 diesel::joinable!(credit_refunds -> credit_memos (credit_memo_id));
+diesel::joinable!(credit_review_documents -> credit_reviews (review_id));
 diesel::joinable!(credit_reviews -> accounts (account_id));
 diesel::joinable!(deductions -> accounts (account_id));
 diesel::joinable!(deductions -> invoices (invoice_id));
@@ -1161,6 +1176,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     credit_memo_targets,
     credit_memos,
     credit_refunds,
+    credit_review_documents,
     credit_reviews,
     crm_events,
     deductions,

@@ -7,6 +7,7 @@
 //! end date): what the next billing will add. A hold blocks new contracts, upgrades and manual
 //! invoices (409 `credit_hold` naming the hold).
 
+pub mod documents;
 pub mod model;
 pub mod routes;
 pub mod rules;

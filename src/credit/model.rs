@@ -386,3 +386,72 @@ pub struct CreditProfile {
     /// and its risk level).
     pub next_review_date: Date,
 }
+
+/// A new document of a review, its content with it.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = crate::schema::credit_review_documents)]
+pub struct NewDocumentRow<'a> {
+    pub id: Uuid,
+    pub review_id: Uuid,
+    pub filename: &'a str,
+    pub content_type: crate::contracts::documents::DocumentContentType,
+    pub size_bytes: i64,
+    pub sha256: &'a str,
+    pub content: &'a [u8],
+    pub uploaded_by: &'a str,
+    pub created_at: OffsetDateTime,
+}
+
+/// A review document's metadata: every column but the content.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = crate::schema::credit_review_documents)]
+pub struct DocumentRow {
+    pub id: Uuid,
+    pub review_id: Uuid,
+    pub filename: String,
+    pub content_type: crate::contracts::documents::DocumentContentType,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub uploaded_by: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A file kept with a review (the agency's report, say); its content is fetched on its own.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DocumentView {
+    pub id: Uuid,
+    pub review_id: Uuid,
+    #[schema(example = "D&B report 2026-11.pdf")]
+    pub filename: String,
+    pub content_type: crate::contracts::documents::DocumentContentType,
+    pub size_bytes: i64,
+    /// Lowercase hex SHA-256 of the content; also the ETag of the download.
+    pub sha256: String,
+    pub uploaded_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<DocumentRow> for DocumentView {
+    fn from(r: DocumentRow) -> Self {
+        DocumentView {
+            id: r.id,
+            review_id: r.review_id,
+            filename: r.filename,
+            content_type: r.content_type,
+            size_bytes: r.size_bytes,
+            sha256: r.sha256,
+            uploaded_by: r.uploaded_by,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// The file name of an upload (checked by the handler: a 422 naming it).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DocumentParams {
+    /// 1 to 255 characters, without `/` or control characters.
+    #[param(required = true, example = "D&B report 2026-11.pdf")]
+    pub filename: Option<String>,
+}

@@ -543,3 +543,71 @@ pub async fn scheduled(
     }
     Ok(done)
 }
+
+/// A document as it was attached: recorded in the audit log as a change of its review, on
+/// the review's account; answered as the document.
+pub struct Attached {
+    pub view: super::model::DocumentView,
+    pub account_id: Uuid,
+}
+
+impl Serialize for Attached {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.view.serialize(serializer)
+    }
+}
+
+impl Audited for Attached {
+    const ENTITY: &'static str = "credit_review";
+    fn entity_id(&self) -> Uuid {
+        self.view.review_id
+    }
+    fn account_id(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}
+
+/// Keeps a file (already checked) with an open review the caller sees.
+pub async fn attach_document(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    review_id: Uuid,
+    filename: &str,
+    file: &crate::contracts::documents::UploadedFile,
+) -> Result<Written<Attached>, ApiError> {
+    let review = store::find_review(conn, review_id, ctx.partner_scope(), true).await?;
+    if !matches!(
+        review.status,
+        ReviewStatus::Pending | ReviewStatus::Escalated
+    ) {
+        return Err(ApiError::conflict(
+            "review_closed",
+            format!(
+                "The review is {}; its documents are closed.",
+                review.status.as_str()
+            ),
+        ));
+    }
+    let row = store::insert_document(
+        conn,
+        &super::model::NewDocumentRow {
+            id: Uuid::now_v7(),
+            review_id,
+            filename,
+            content_type: file.content_type,
+            size_bytes: file.content.len() as i64,
+            sha256: &file.sha256,
+            content: &file.content,
+            uploaded_by: &ctx.principal.subject,
+            created_at: ctx.now,
+        },
+    )
+    .await?;
+    Ok(Written::created(
+        "credit_review.document_attached",
+        Attached {
+            view: row.into(),
+            account_id: review.account_id,
+        },
+    ))
+}

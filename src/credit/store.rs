@@ -413,3 +413,57 @@ pub async fn limit_checks(
     .load(conn)
     .await?)
 }
+
+pub async fn insert_document(
+    conn: &mut Conn,
+    row: &super::model::NewDocumentRow<'_>,
+) -> Result<super::model::DocumentRow, ApiError> {
+    use super::model::DocumentRow;
+    use crate::schema::credit_review_documents::dsl as cd;
+    Ok(diesel::insert_into(cd::credit_review_documents)
+        .values(row)
+        .returning(DocumentRow::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// A review's documents in upload order after the cursor; one more than `limit`.
+pub async fn documents(
+    conn: &mut Conn,
+    review_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<super::model::DocumentRow>, ApiError> {
+    use super::model::DocumentRow;
+    use crate::schema::credit_review_documents::dsl as cd;
+    let mut query = cd::credit_review_documents
+        .filter(cd::review_id.eq(review_id))
+        .select(DocumentRow::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(cd::id.gt(after));
+    }
+    Ok(query
+        .order(cd::id.asc())
+        .limit(limit + 1)
+        .load(conn)
+        .await?)
+}
+
+/// One document of a review with its content.
+pub async fn document_content(
+    conn: &mut Conn,
+    review_id: Uuid,
+    id: Uuid,
+) -> Result<(super::model::DocumentRow, Vec<u8>), ApiError> {
+    use super::model::DocumentRow;
+    use crate::schema::credit_review_documents::dsl as cd;
+    cd::credit_review_documents
+        .filter(cd::review_id.eq(review_id))
+        .find(id)
+        .select((DocumentRow::as_select(), cd::content))
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ApiError::NotFound("document"))
+}

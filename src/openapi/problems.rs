@@ -166,6 +166,7 @@ const CONFLICTS: &[(&str, &[&str])] = &[
         "update_task",
         &["invalid_status_transition", "version_conflict"],
     ),
+    ("upload_review_document", &["review_closed"]),
     ("void_credit_memo", &["credit_memo_not_voidable"]),
     (
         "void_invoice",

@@ -733,3 +733,103 @@ async fn partners_see_only_their_own_accounts_credit() {
         .await
         .expect_problem(403, "forbidden");
 }
+
+/// Uploads `bytes` as `content_type` to a review's documents.
+async fn upload_report(
+    app: &TestApp,
+    who: &str,
+    review: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> Reply {
+    app.send(
+        app.client
+            .post(app.url(&format!(
+                "/v1/credit-reviews/{review}/documents?filename=D%26B%20report.pdf"
+            )))
+            .bearer_auth(who)
+            .header("content-type", content_type)
+            .body(bytes),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_agency_report_is_kept_with_the_review() {
+    let app = spawn_app().await;
+    let north = app.create_partner("NORTH").await;
+    let account = app.create_account(json!({})).await;
+    let review = request_review(
+        &app,
+        &credit(),
+        &id(&account),
+        &review_body("5000.00", 30, "new_business"),
+    )
+    .await;
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.extend(std::iter::repeat_n(b'x', 2000));
+    let doc = upload_report(
+        &app,
+        &credit(),
+        &id(&review),
+        "application/pdf",
+        pdf.clone(),
+    )
+    .await
+    .expect(201)
+    .body;
+    assert_eq!(doc["filename"], "D&B report.pdf");
+    assert_eq!(doc["size_bytes"], 2009);
+    assert_eq!(doc["uploaded_by"], "credit-user");
+    upload_report(
+        &app,
+        &credit(),
+        &id(&review),
+        "application/pdf",
+        b"not a pdf".to_vec(),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    let list = app
+        .get(
+            &format!("/v1/credit-reviews/{}/documents", id(&review)),
+            &credit(),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    let content = app
+        .client
+        .get(app.url(&format!(
+            "/v1/credit-reviews/{}/documents/{}/content",
+            id(&review),
+            id(&doc)
+        )))
+        .bearer_auth(credit())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(content.status(), 200);
+    assert_eq!(content.bytes().await.unwrap().to_vec(), pdf);
+    assert_eq!(
+        app.count("audit_events WHERE action = 'credit_review.document_attached'")
+            .await,
+        1
+    );
+    let portal = partner_token(uuid::Uuid::parse_str(&id(&north)).unwrap());
+    app.get(
+        &format!("/v1/credit-reviews/{}/documents", id(&review)),
+        &portal,
+    )
+    .await
+    .expect_problem(404, "not_found");
+    // A decided review keeps what it was decided on.
+    decide(&app, &other_analyst(), &review, "decline")
+        .await
+        .expect(200);
+    upload_report(&app, &credit(), &id(&review), "application/pdf", pdf)
+        .await
+        .expect_problem(409, "review_closed");
+    assert_eq!(app.count("credit_review_documents").await, 1);
+}
