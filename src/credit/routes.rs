@@ -174,7 +174,7 @@ async fn decide(
     let mut e = Errors::default();
     e.optional_text("note", decision.note.as_deref(), 2000);
     e.finish()?;
-    let path = format!("/v1/credit-reviews/{id}/{}", verdict.action());
+    let path = format!("/v1/credit-reviews/{id}/{}", verdict.route());
     let fingerprint = idempotency::fingerprint("POST", &path, &decision)?;
     let job = job(&state);
     let stored = idempotency::write(

@@ -251,6 +251,15 @@ impl Verdict {
         }
     }
 
+    /// The last segment of the decision's route.
+    pub fn route(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::Decline => "decline",
+            Verdict::Escalate => "escalate",
+        }
+    }
+
     fn status(self) -> ReviewStatus {
         match self {
             Verdict::Approve => ReviewStatus::Approved,
