@@ -11,6 +11,7 @@ pub mod collections;
 pub mod config;
 pub mod context;
 pub mod contracts;
+pub mod credit;
 pub mod credit_memos;
 pub mod db;
 pub mod disputes;
@@ -136,6 +137,18 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(credit_memos::routes::refund_credit_memo)
         .service(credit_memos::routes::void_credit_memo)
         .service(credit_memos::routes::credit_memo_document)
+        .service(credit::routes::create_credit_review)
+        .service(credit::routes::list_account_credit_reviews)
+        .service(credit::routes::list_credit_reviews)
+        .service(credit::routes::get_credit_review)
+        .service(credit::routes::approve_credit_review)
+        .service(credit::routes::decline_credit_review)
+        .service(credit::routes::escalate_credit_review)
+        .service(credit::routes::list_due_reviews)
+        .service(credit::routes::get_credit_profile)
+        .service(credit::routes::list_credit_holds)
+        .service(credit::routes::place_credit_hold)
+        .service(credit::routes::release_credit_hold)
         .service(disputes::routes::create_dispute)
         .service(disputes::routes::dispute_deduction)
         .service(disputes::routes::list_disputes)
@@ -212,6 +225,15 @@ fn v1(cfg: &mut ServiceConfig) {
                 .service(disputes::attachments::upload_attachment)
                 .service(disputes::attachments::list_attachments)
                 .service(disputes::attachments::download_attachment),
+        )
+        .service(
+            scope::scope("/credit-reviews/{id}/documents")
+                .app_data(web::PayloadConfig::new(
+                    contracts::documents::MAX_DOCUMENT_BYTES,
+                ))
+                .service(credit::documents::upload_review_document)
+                .service(credit::documents::list_review_documents)
+                .service(credit::documents::download_review_document),
         )
         .service(integrations::webhooks::routes::create_endpoint)
         .service(integrations::webhooks::routes::list_endpoints)
@@ -313,6 +335,10 @@ impl Application {
             pool.clone(),
             config.collections.dunning_interval_minutes,
             clock.clone(),
+            credit::service::Job {
+                settings: config.credit_management.clone(),
+                weights: config.collections.risk.clone(),
+            },
         );
         integrations::webhooks::worker::spawn(pool.clone(), config.webhooks.clone(), clock.clone());
         let routes = Arc::new(RouteTable::from_spec(&spec));

@@ -29,6 +29,8 @@ crate::text_enum! {
         ServiceOrderCancelled => "service_order.cancelled",
         PromiseBroken => "promise.broken",
         AccountCollectionsStatusChanged => "account.collections_status_changed",
+        CreditHoldPlaced => "credit_hold.placed",
+        CreditHoldReleased => "credit_hold.released",
     }
 }
 
@@ -48,6 +50,7 @@ impl EventType {
             EventType::ServiceOrderCreated | EventType::ServiceOrderCancelled => "service_order",
             EventType::PromiseBroken => "promise",
             EventType::AccountCollectionsStatusChanged => "account",
+            EventType::CreditHoldPlaced | EventType::CreditHoldReleased => "credit_hold",
         }
     }
 }

@@ -39,6 +39,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         closed_at -> Nullable<Timestamptz>,
+        next_review_date -> Nullable<Date>,
     }
 }
 
@@ -270,6 +271,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    credit_holds (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        source -> Text,
+        reason -> Text,
+        placed_by -> Text,
+        placed_at -> Timestamptz,
+        released_by -> Nullable<Text>,
+        released_at -> Nullable<Timestamptz>,
+        release_note -> Nullable<Text>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
     credit_memo_lines (id) {
         id -> Uuid,
         credit_memo_id -> Uuid,
@@ -337,6 +353,49 @@ diesel::table! {
         refunded_on -> Date,
         created_by -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    credit_review_documents (id) {
+        id -> Uuid,
+        review_id -> Uuid,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> Int8,
+        sha256 -> Text,
+        content -> Bytea,
+        uploaded_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    credit_reviews (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        status -> Text,
+        reason -> Text,
+        currency -> Text,
+        requested_limit -> Numeric,
+        requested_terms_days -> Int4,
+        current_limit -> Nullable<Numeric>,
+        current_terms_days -> Int4,
+        terms_exception -> Bool,
+        note -> Nullable<Text>,
+        external_score -> Nullable<Jsonb>,
+        review_date -> Date,
+        history -> Jsonb,
+        requested_by -> Text,
+        escalated_by -> Nullable<Text>,
+        escalation_note -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        decided_role -> Nullable<Text>,
+        decided_at -> Nullable<Timestamptz>,
+        decision_note -> Nullable<Text>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -1022,6 +1081,7 @@ diesel::joinable!(contract_documents -> contracts (contract_id));
 diesel::joinable!(contracts -> accounts (account_id));
 diesel::joinable!(credit_applications -> credit_memos (credit_memo_id));
 diesel::joinable!(credit_applications -> invoices (invoice_id));
+diesel::joinable!(credit_holds -> accounts (account_id));
 diesel::joinable!(credit_memo_lines -> credit_memos (credit_memo_id));
 diesel::joinable!(credit_memo_lines -> financial_codes (financial_code_id));
 diesel::joinable!(credit_memo_lines -> invoice_lines (invoice_line_id));
@@ -1031,6 +1091,8 @@ diesel::joinable!(credit_memo_targets -> invoices (invoice_id));
 diesel::joinable!(credit_memos -> accounts (account_id));
 diesel::joinable!(credit_memos -> financial_codes (financial_code_id));
 diesel::joinable!(credit_refunds -> credit_memos (credit_memo_id));
+diesel::joinable!(credit_review_documents -> credit_reviews (review_id));
+diesel::joinable!(credit_reviews -> accounts (account_id));
 diesel::joinable!(deductions -> accounts (account_id));
 diesel::joinable!(deductions -> invoices (invoice_id));
 diesel::joinable!(dispute_attachments -> disputes (dispute_id));
@@ -1109,10 +1171,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     contract_documents,
     contracts,
     credit_applications,
+    credit_holds,
     credit_memo_lines,
     credit_memo_targets,
     credit_memos,
     credit_refunds,
+    credit_review_documents,
+    credit_reviews,
     crm_events,
     deductions,
     dispute_attachments,

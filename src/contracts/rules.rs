@@ -9,7 +9,7 @@ use super::model::{
     ContractStatus, NewCharge,
 };
 use super::requests::{ContractPatch, NewContract};
-use crate::accounts::model::{AccountRow, AccountStatus, CreditStatus};
+use crate::accounts::model::{AccountRow, AccountStatus};
 use crate::money::Currency;
 use crate::refusal::Refusal;
 use crate::validate::Errors;
@@ -162,17 +162,6 @@ pub fn charge_rows(
             created_at: now,
         })
         .collect()
-}
-
-/// A credit hold blocks new contracts and upgrades.
-pub fn refuse_credit_hold(account: &AccountRow) -> Result<(), Refusal> {
-    if account.credit_status == CreditStatus::Hold {
-        return Err(Refusal::conflict(
-            "credit_hold",
-            "The account is on credit hold: no new contracts or upgrades until credit releases it.",
-        ));
-    }
-    Ok(())
 }
 
 /// A closed or terminated account takes no contracts.

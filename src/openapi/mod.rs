@@ -77,6 +77,7 @@ impl Modify for BearerAuth {
         (name = "adjustments", description = "Late fees, small-balance and bad-debt write-offs, recoveries"),
         (name = "collections", description = "What is past due and how late: the aging"),
         (name = "reports", description = "Figures for managers as of any date, in JSON, CSV and Excel: KPIs, past due"),
+        (name = "credit", description = "Credit reviews and their decisions, exposure against the limit, credit holds"),
         (name = "tasks", description = "Work items for billing and collections (reviews, follow-ups)"),
         (name = "audit", description = "The append-only audit log"),
         (name = "integrations", description = "Signed events posted by CRM systems, stored with what processing made of them"),

@@ -20,6 +20,15 @@ const CONFLICTS: &[(&str, &[&str])] = &[
         "approve_credit_memo",
         &["exceeds_taxable", "invalid_status_transition"],
     ),
+    (
+        "approve_credit_review",
+        &[
+            "above_authority",
+            "own_review",
+            "review_closed",
+            "terms_exception",
+        ],
+    ),
     ("cancel_order", &["order_state"]),
     ("cancel_promise", &["promise_state"]),
     ("close_account", &["account_closed", "version_conflict"]),
@@ -61,12 +70,13 @@ const CONFLICTS: &[(&str, &[&str])] = &[
     ("create_application", &["payment_returned"]),
     ("create_contact", &["account_closed"]),
     ("create_contract", &["account_not_active", "credit_hold"]),
+    ("create_credit_review", &["account_closed"]),
     (
         "create_equipment",
         &["contract_ended", "duplicate_serial_number"],
     ),
     ("create_financial_code", &["duplicate_code"]),
-    ("create_invoice", &["account_closed"]),
+    ("create_invoice", &["account_closed", "credit_hold"]),
     ("create_meter", &["contract_ended", "duplicate_meter_type"]),
     ("create_order", &["account_closed", "order_exists"]),
     ("create_partner", &["duplicate_code"]),
@@ -87,6 +97,10 @@ const CONFLICTS: &[(&str, &[&str])] = &[
     ("create_refund", &["payment_returned"]),
     ("create_rule", &["position_taken"]),
     ("deactivate_financial_code", &["no_change"]),
+    (
+        "decline_credit_review",
+        &["above_authority", "own_review", "review_closed"],
+    ),
     ("delete_contact", &["account_closed", "contact_in_use"]),
     (
         "delete_invoice",
@@ -94,13 +108,19 @@ const CONFLICTS: &[(&str, &[&str])] = &[
     ),
     ("dispute_deduction", &["deduction_not_open"]),
     (
+        "escalate_credit_review",
+        &["no_higher_authority", "own_review", "review_closed"],
+    ),
+    (
         "issue_credit_memo",
         &["exceeds_taxable", "invalid_status_transition"],
     ),
     ("issue_invoice", &["invoice_not_draft", "version_conflict"]),
+    ("place_credit_hold", &["account_closed", "hold_exists"]),
     ("recall_placement", &["placement_state"]),
     ("refund_credit_memo", &["credit_memo_not_issued"]),
     ("reject_credit_memo", &["invalid_status_transition"]),
+    ("release_credit_hold", &["no_hold"]),
     ("resend_delivery", &["delivery_pending"]),
     (
         "resolve_dispute",
@@ -146,6 +166,7 @@ const CONFLICTS: &[(&str, &[&str])] = &[
         "update_task",
         &["invalid_status_transition", "version_conflict"],
     ),
+    ("upload_review_document", &["review_closed"]),
     ("void_credit_memo", &["credit_memo_not_voidable"]),
     (
         "void_invoice",

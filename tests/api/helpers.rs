@@ -257,6 +257,11 @@ pub fn test_config(db_url: &str) -> Config {
             dunning_interval_minutes: 0,
             ..Default::default()
         },
+        // Tests that hold accounts automatically set their own days (tests/api/credit.rs).
+        credit_management: receivables::credit::settings::CreditManagementSettings {
+            hold_days_past_due: 0,
+            ..Default::default()
+        },
         credits: receivables::credit_memos::settings::CreditSettings {
             holidays: test_holidays(),
             ..Default::default()

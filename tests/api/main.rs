@@ -9,6 +9,7 @@ mod collections;
 mod contract_documents;
 mod contracts;
 mod conventions;
+mod credit;
 mod credits;
 mod crm;
 mod disputes;

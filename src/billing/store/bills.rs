@@ -172,7 +172,18 @@ pub async fn write_bills(
     }
     crate::invoices::store::issue_drafts(conn, &issued).await?;
     crate::ledger::store::post(conn, &entries).await?;
+    let issued_to: Vec<Uuid> = issued.iter().map(|i| i.account_id).collect();
     announce_issued(conn, issued, std::mem::take(&mut lines), now).await?;
+    let ctx = crate::context::Ctx {
+        principal: crate::auth::Principal {
+            subject: actor.clone(),
+            role: crate::auth::Role::Admin,
+            partner_id: None,
+        },
+        request_id: run.request_id.clone(),
+        now,
+    };
+    crate::credit::check_exposures(conn, &ctx, &issued_to).await?;
     let mut tasks = Vec::new();
     for invoice in invoices.iter().filter(|i| i.review_required) {
         let mut task = crate::tasks::TaskRow::new(

@@ -43,6 +43,9 @@ pub async fn amend(
     if new.kind == AmendmentKind::Termination {
         settle(conn, ctx, settings, &row).await?;
     }
+    if new.kind == AmendmentKind::Upgrade && row.status == ContractStatus::Active {
+        crate::credit::check_exposure(conn, ctx, row.account_id).await?;
+    }
     let after = store::view(conn, row).await?;
     Ok(Written {
         status: actix_web::http::StatusCode::CREATED,
@@ -240,7 +243,7 @@ async fn apply(
                 );
             }
             e.finish()?;
-            rules::refuse_credit_hold(&account)?;
+            crate::credit::refuse_hold(conn, &account).await?;
             for charge_id in &new.end_charge_ids {
                 store::end_charge(conn, *charge_id, day_before).await?;
             }
@@ -358,7 +361,7 @@ async fn apply(
                 );
             }
             e.finish()?;
-            rules::refuse_credit_hold(&account)?;
+            crate::credit::refuse_hold(conn, &account).await?;
             amendment.account_id = Some(to);
             amendment.previous_account_id = Some(c.account_id);
             store::insert_amendment(conn, &amendment).await?;

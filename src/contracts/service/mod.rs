@@ -57,7 +57,7 @@ pub async fn create(
     check_charge_codes(conn, "charges", &new.charges, &mut e).await?;
     e.finish()?;
     rules::refuse_closed_account(&account)?;
-    rules::refuse_credit_hold(&account)?;
+    crate::credit::refuse_hold(conn, &account).await?;
     let row = store::insert(conn, &row).await?;
     let charges = rules::charge_rows(row.id, &new.charges, row.start_date, None, now);
     store::insert_charges(conn, &charges).await?;
@@ -129,7 +129,7 @@ pub async fn activate(
     rules::refuse_unless_draft(&current)?;
     let account = crate::accounts::store::find_visible(conn, current.account_id, None).await?;
     rules::refuse_closed_account(&account)?;
-    rules::refuse_credit_hold(&account)?;
+    crate::credit::refuse_hold(conn, &account).await?;
     let charges = store::charges(conn, id).await?;
     let meters = crate::equipment::store::meter_count(conn, id).await?;
     if charges.is_empty() && meters == 0 {
@@ -148,6 +148,7 @@ pub async fn activate(
     };
     let before = store::view(conn, current).await?;
     let row = store::update(conn, &next).await?;
+    crate::credit::check_exposure(conn, ctx, row.account_id).await?;
     let after = store::view(conn, row).await?;
     Ok(Written::changed("contract.activated", before, after))
 }

@@ -51,6 +51,7 @@ pub async fn create(
             "The account is closed.",
         ));
     }
+    crate::credit::refuse_hold(conn, &account).await?;
     let id = Uuid::now_v7();
     let lines = rules::manual_lines(id, &new.lines, currency);
     let mut row = rules::new_draft(&account, id, new.contract_id, terms, ctx.now);

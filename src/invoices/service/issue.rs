@@ -64,6 +64,7 @@ pub async fn issue(
     }
     let row = store::update(conn, &next).await?;
     crate::ledger::store::post(conn, entry.as_slice()).await?;
+    crate::credit::check_exposure(conn, ctx, row.account_id).await?;
     let after = view(conn, row, ctx.today()).await?;
     announce(conn, now, EventType::InvoiceIssued, &after).await?;
     Ok(Written::changed("invoice.issued", before, after))

@@ -69,6 +69,10 @@ pub async fn create_dunning_run(
         RunTrigger::Manual,
         key.0.as_deref(),
         &fingerprint,
+        &crate::credit::service::Job {
+            settings: state.config.credit_management.clone(),
+            weights: state.config.collections.risk.clone(),
+        },
     )
     .await?;
     let mut response = HttpResponse::build(StatusCode::CREATED);

@@ -191,8 +191,9 @@ pub async fn run(
     ctx: &Ctx,
     as_of: Date,
     trigger: RunTrigger,
+    credit: &crate::credit::service::Job,
 ) -> Result<DunningRunView, ApiError> {
-    run_once(pool, ctx, as_of, trigger, None, "")
+    run_once(pool, ctx, as_of, trigger, None, "", credit)
         .await
         .map(|(summary, _)| summary)
 }
@@ -207,6 +208,7 @@ pub async fn run_once(
     trigger: RunTrigger,
     key: Option<&str>,
     fingerprint: &str,
+    credit: &crate::credit::service::Job,
 ) -> Result<(DunningRunView, bool), ApiError> {
     let mut conn = crate::db::conn(pool).await?;
     let mut summary = DunningRunView {
@@ -249,7 +251,7 @@ pub async fn run_once(
             .await?;
         return Ok((current, true));
     }
-    let outcome = dun(&mut conn, ctx, &mut summary).await;
+    let outcome = dun(&mut conn, ctx, &mut summary, credit).await;
     summary.finished_at = Some(ctx.now);
     match outcome {
         Ok(()) => summary.status = DunningRunStatus::Completed,
@@ -270,10 +272,26 @@ pub async fn run_once(
     Ok((summary, false))
 }
 
-pub async fn dun(conn: &mut Conn, ctx: &Ctx, summary: &mut DunningRunView) -> Result<(), ApiError> {
+/// Performs a run: reviews promises, does the credit work of the day (periodic reviews due,
+/// automatic holds), then performs the due dunning steps.
+pub async fn dun(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    summary: &mut DunningRunView,
+    credit: &crate::credit::service::Job,
+) -> Result<(), ApiError> {
     let as_of = summary.as_of;
     // Never past today: a promise's deadline still to come is not missed.
     let review_until = as_of.min(ctx.today());
+    let credited = crate::credit::scheduled(conn, ctx, review_until, credit).await?;
+    if credited.reviews_opened > 0 || credited.holds_placed > 0 {
+        log::info!(
+            "dunning run {}: {} periodic credit reviews opened, {} accounts put on credit hold",
+            summary.id,
+            credited.reviews_opened,
+            credited.holds_placed
+        );
+    }
     let reviewed = conn
         .transaction(async |conn| {
             crate::collections::promises::review(
@@ -386,7 +404,12 @@ pub async fn preview_run(conn: &mut Conn, as_of: Date) -> Result<RunPreview, Api
 }
 
 /// Runs dunning as of today every `minutes` (0: never) while the server runs.
-pub fn spawn(pool: DbPool, minutes: u64, clock: crate::clock::Clock) {
+pub fn spawn(
+    pool: DbPool,
+    minutes: u64,
+    clock: crate::clock::Clock,
+    credit: crate::credit::service::Job,
+) {
     if minutes == 0 {
         return;
     }
@@ -396,7 +419,7 @@ pub fn spawn(pool: DbPool, minutes: u64, clock: crate::clock::Clock) {
         loop {
             tick.tick().await;
             let ctx = crate::collections::system_ctx(clock.now());
-            match run(&pool, &ctx, ctx.today(), RunTrigger::Schedule).await {
+            match run(&pool, &ctx, ctx.today(), RunTrigger::Schedule, &credit).await {
                 Ok(r) => log::info!(
                     "dunning run {}: {} steps, {} notices, {} promises broken",
                     r.id,

@@ -1,0 +1,3 @@
+DROP TABLE credit_holds;
+DROP TABLE credit_reviews;
+ALTER TABLE accounts DROP COLUMN next_review_date;
