@@ -2,30 +2,19 @@
 //! same upload rules, limits and download as contract documents.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use serde::Serialize;
 use uuid::Uuid;
 
 use super::model::{DocumentParams, DocumentView};
 use super::{service, store};
 use crate::auth::Permission;
 use crate::context::Ctx;
-use crate::contracts::documents::{
-    check_content, check_filename, file_response, DocumentContentType, Upload,
-};
+use crate::contracts::documents::{checked_attachment, file_response, Upload};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, IdempotencyKey};
 use crate::idempotency;
 use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
-use crate::validate::Errors;
-
-#[derive(Serialize)]
-struct UploadFingerprint<'a> {
-    filename: &'a str,
-    content_type: DocumentContentType,
-    sha256: &'a str,
-}
 
 /// Handles the POST /v1/credit-reviews/{id}/documents route: keeps a file with an open review
 /// (the credit agency's report, say). The body is the file itself (PDF, PNG, JPEG or TIFF, at
@@ -64,20 +53,11 @@ pub async fn upload_review_document(
     upload: Upload,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CreditReviewsRequest)?;
-    let file = upload.file()?;
-    let mut e = Errors::default();
-    let filename = check_filename(params.0.filename.as_deref(), &mut e);
-    check_content(file.content_type, &file.content, &mut e);
-    e.finish()?;
     let review_id = id.into_inner();
-    let fingerprint = idempotency::fingerprint(
-        "POST",
+    let (file, filename, fingerprint) = checked_attachment(
+        upload,
+        params.0.filename.as_deref(),
         &format!("/v1/credit-reviews/{review_id}/documents"),
-        &UploadFingerprint {
-            filename: &filename,
-            content_type: file.content_type,
-            sha256: &file.sha256,
-        },
     )?;
     let stored = idempotency::write(
         &state.pool,

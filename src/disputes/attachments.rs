@@ -12,9 +12,7 @@ use uuid::Uuid;
 use super::service;
 use crate::auth::Permission;
 use crate::context::Ctx;
-use crate::contracts::documents::{
-    check_content, check_filename, file_response, DocumentContentType, Upload,
-};
+use crate::contracts::documents::{checked_attachment, file_response, DocumentContentType, Upload};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, IdempotencyKey};
 use crate::idempotency;
@@ -22,7 +20,6 @@ use crate::openapi::responses::*;
 use crate::pagination::{Page, PageParams};
 use crate::schema::dispute_attachments::dsl as da;
 use crate::state::AppState;
-use crate::validate::Errors;
 
 /// A new attachment, its content with it.
 #[derive(Debug, Clone, Insertable)]
@@ -93,13 +90,6 @@ pub struct AttachmentParams {
     pub filename: Option<String>,
 }
 
-#[derive(Serialize)]
-struct UploadFingerprint<'a> {
-    filename: &'a str,
-    content_type: DocumentContentType,
-    sha256: &'a str,
-}
-
 /// Handles the POST /v1/disputes/{id}/attachments route: attaches a file to a dispute. The
 /// body is the file itself (PDF, PNG, JPEG or TIFF, at most 10 MiB, its first bytes matching
 /// its type). Partner tokens may attach to their accounts' disputes.
@@ -136,20 +126,11 @@ pub async fn upload_attachment(
     upload: Upload,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::DisputesWrite)?;
-    let file = upload.file()?;
-    let mut e = Errors::default();
-    let filename = check_filename(params.0.filename.as_deref(), &mut e);
-    check_content(file.content_type, &file.content, &mut e);
-    e.finish()?;
     let dispute_id = id.into_inner();
-    let fingerprint = idempotency::fingerprint(
-        "POST",
+    let (file, filename, fingerprint) = checked_attachment(
+        upload,
+        params.0.filename.as_deref(),
         &format!("/v1/disputes/{dispute_id}/attachments"),
-        &UploadFingerprint {
-            filename: &filename,
-            content_type: file.content_type,
-            sha256: &file.sha256,
-        },
     )?;
     let stored = idempotency::write(
         &state.pool,

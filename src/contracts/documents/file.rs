@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::model::DocumentContentType;
 use crate::error::ApiError;
+use crate::idempotency;
 use crate::validate::{is_forbidden_char, is_visible, Errors};
 
 /// The largest document accepted: 10 MiB. The upload routes get their own `PayloadConfig`
@@ -202,4 +203,37 @@ pub fn file_response(
         .insert_header(header::ETag(etag))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body(content)
+}
+
+/// What makes two uploads of an attachment (a dispute's, a credit review's) "the same" for
+/// `Idempotency-Key`: its name, media type and content.
+#[derive(serde::Serialize)]
+struct AttachmentFingerprint<'a> {
+    filename: &'a str,
+    content_type: DocumentContentType,
+    sha256: &'a str,
+}
+
+/// An attachment as its upload route receives it at `path`: the file and its name, checked
+/// (422 naming each problem), and the request's idempotency fingerprint.
+pub fn checked_attachment(
+    upload: Upload,
+    filename: Option<&str>,
+    path: &str,
+) -> Result<(UploadedFile, String, String), ApiError> {
+    let file = upload.file()?;
+    let mut e = Errors::default();
+    let filename = check_filename(filename, &mut e);
+    check_content(file.content_type, &file.content, &mut e);
+    e.finish()?;
+    let fingerprint = idempotency::fingerprint(
+        "POST",
+        path,
+        &AttachmentFingerprint {
+            filename: &filename,
+            content_type: file.content_type,
+            sha256: &file.sha256,
+        },
+    )?;
+    Ok((file, filename, fingerprint))
 }

@@ -11,8 +11,8 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use uuid::Uuid;
 
 pub use file::{
-    check_content, check_filename, content_disposition, file_response, filename_problem, read_body,
-    sha256_hex, upload_type, Upload, UploadedFile, MAX_DOCUMENT_BYTES,
+    check_content, check_filename, checked_attachment, content_disposition, file_response,
+    filename_problem, read_body, sha256_hex, upload_type, Upload, UploadedFile, MAX_DOCUMENT_BYTES,
 };
 pub use model::{DocumentContentType, DocumentKind, DocumentView, UploadParams};
 
