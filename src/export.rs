@@ -95,8 +95,14 @@ pub fn csv_field(text: &str) -> String {
     }
 }
 
+/// A text cell as CSV. Text a spreadsheet would read as a formula (starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return: a customer's name can be anything) is prefixed with
+/// `'`, which shows it as text.
 fn csv_cell(cell: &Cell) -> String {
     match cell {
+        Cell::Text(t) if t.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
+            csv_field(&format!("'{t}"))
+        }
         Cell::Text(t) => csv_field(t),
         Cell::Number(n) => n.to_string(),
         Cell::Integer(i) => i.to_string(),
@@ -284,6 +290,18 @@ mod tests {
         assert_eq!(csv_field("a, b"), "\"a, b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn text_a_spreadsheet_would_run_as_a_formula_is_written_as_text() {
+        let mut t = table();
+        t.rows[0][0] = "=HYPERLINK(\"x\")".into();
+        t.rows[0][2] = Decimal::new(-5, 0).into();
+        let csv = csv(&t);
+        assert!(
+            csv.contains("\r\n\"'=HYPERLINK(\"\"x\"\")\",2026-11-30,-5,3\r\n"),
+            "{csv}"
+        );
     }
 
     #[test]

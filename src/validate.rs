@@ -260,6 +260,18 @@ where
     serde::Deserialize::deserialize(de).map(Some)
 }
 
+/// Refuses a date outside the years 1900 to 9998 (422 naming `field`): what a business date
+/// can be, and what date arithmetic and PostgreSQL both take.
+pub fn check_business_date(field: &'static str, date: Option<time::Date>, e: &mut Errors) {
+    if date.is_some_and(|d| !(1900..=9998).contains(&d.year())) {
+        e.add(
+            field,
+            "out_of_range",
+            "must be a date of the years 1900 to 9998",
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

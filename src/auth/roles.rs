@@ -304,7 +304,8 @@ impl Permission {
             Permission::CollectionsWrite => &[Admin, Collections, CollectionsManager],
             Permission::CollectionsManage => &[Admin, CollectionsManager],
             Permission::ServiceOrdersWrite => &[Admin, Collections, CollectionsManager],
-            // Partners read the credit standing and reviews of their own accounts only.
+            // Payment histories, analysts' notes and agency reports stay internal: a partner
+            // portal sees invoices, documents and statements, not credit files.
             Permission::CreditRead => &[
                 Admin,
                 Billing,
@@ -312,7 +313,6 @@ impl Permission {
                 CollectionsManager,
                 Credit,
                 Viewer,
-                Partner,
             ],
             Permission::CreditReviewsRequest => &[Admin, Billing, CollectionsManager, Credit],
             Permission::CreditReviewsDecide => &[Admin, CollectionsManager, Credit],

@@ -190,6 +190,7 @@ fn sum_rows(currency: Currency, rows: &[AgingRow]) -> AgingRow {
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = []))
 )]
@@ -202,6 +203,9 @@ pub async fn aging(
     use diesel::sql_types::{Date as SqlDate, Timestamptz};
     use diesel_async::RunQueryDsl;
     ctx.require(Permission::CollectionsRead)?;
+    let mut e = crate::validate::Errors::default();
+    crate::validate::check_business_date("as_of", query.0.as_of, &mut e);
+    e.finish()?;
     let as_of = query.0.as_of.unwrap_or(ctx.now.date());
     let group_by = query.0.group_by.unwrap_or(AgingGroup::Account);
     let (key, label) = match group_by {

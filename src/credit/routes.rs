@@ -298,6 +298,7 @@ pub async fn escalate_credit_review(
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = []))
 )]
@@ -310,6 +311,9 @@ pub async fn list_due_reviews(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::CreditRead)?;
     let (limit, after) = (page.0.limit()?, page.0.after::<Uuid>()?);
+    let mut e = crate::validate::Errors::default();
+    crate::validate::check_business_date("as_of", filter.0.as_of, &mut e);
+    e.finish()?;
     let as_of = filter.0.as_of.unwrap_or(ctx.today());
     let settings = &state.config.credit_management;
     let mut conn = crate::db::conn(&state.pool).await?;

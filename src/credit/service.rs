@@ -157,6 +157,7 @@ pub async fn decide(
         next.decided_at = Some(ctx.now);
         next.decision_note = note;
         let account = crate::accounts::store::lock_visible(conn, current.account_id, None).await?;
+        crate::accounts::rules::refuse_closed(account.status)?;
         if verdict == Verdict::Approve {
             approve_on_account(conn, ctx, &account, &current).await?;
         }
@@ -177,7 +178,9 @@ async fn approve_on_account(
     review: &ReviewRow,
 ) -> Result<(), ApiError> {
     let mut next = account.clone();
-    next.credit_limit = Some(review.requested_limit);
+    // A periodic review of an account without a limit confirms its terms and sets none.
+    let unlimited = review.reason == ReviewReason::Periodic && account.credit_limit.is_none();
+    next.credit_limit = (!unlimited).then_some(review.requested_limit);
     next.payment_terms_days = review.requested_terms_days;
     next.version += 1;
     next.updated_at = ctx.now;

@@ -44,8 +44,12 @@ pub fn parameters(
     query: &CashReceiptsQuery,
     today: Date,
 ) -> Result<CashReceiptsParameters, Refusal> {
+    let mut e = Errors::default();
+    crate::validate::check_business_date("from", query.from, &mut e);
+    crate::validate::check_business_date("to", query.to, &mut e);
+    e.finish()?;
     let to = query.to.unwrap_or(today);
-    let from = query.from.unwrap_or(to - Duration::days(30));
+    let from = query.from.unwrap_or(to.saturating_sub(Duration::days(30)));
     let mut e = Errors::default();
     if from > to {
         e.add("from", "after_to", "must not be after `to`");

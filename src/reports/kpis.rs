@@ -156,7 +156,10 @@ pub fn range(query: &KpiQuery, today: Date) -> Result<(Date, Date), Refusal> {
     let to = to.unwrap_or_else(|| add_months(today.replace_day(1).unwrap_or(today), -1));
     let from = from.unwrap_or_else(|| add_months(to, -11));
     let mut e = Errors::default();
-    if from > to {
+    let this_month = today.replace_day(1).unwrap_or(today);
+    if to > this_month {
+        e.add("to", "in_the_future", "must not be after the current month");
+    } else if from > to {
         e.add("from", "after_to", "must not be after `to`");
     } else if add_months(from, 60) <= to {
         e.add("from", "out_of_range", "a report covers at most 60 months");
@@ -286,7 +289,8 @@ pub fn build(
             .map(|m| m.month)
             .min()
             .unwrap_or(from);
-        // Sales and days of every month on record, newest first as each count-back needs.
+        // Sales and days of every month on record, oldest first (a count-back reads them
+        // newest first).
         let mut history: Vec<(Date, Decimal, i64)> = Vec::new();
         let mut ar = Decimal::ZERO;
         let mut month = first.min(from);
@@ -296,12 +300,12 @@ pub fn build(
             let (change, sales, bad_debt) = of(month);
             let opening = ar;
             ar += change;
-            history.insert(0, (month, sales, days_in(month)));
+            history.push((month, sales, days_in(month)));
             if month >= from {
                 range_opening.get_or_insert(opening);
                 range_sales += sales;
                 range_bad_debt += bad_debt;
-                let back: Vec<(Decimal, i64)> = history.iter().map(|h| (h.1, h.2)).collect();
+                let back: Vec<(Decimal, i64)> = history.iter().rev().map(|h| (h.1, h.2)).collect();
                 rows.push(figures(
                     month_label(month),
                     currency,
@@ -315,11 +319,11 @@ pub fn build(
                 ));
             }
             month = add_months(month, 1);
-            if month <= history[0].0 {
+            if history.last().is_some_and(|h| month <= h.0) {
                 break; // the calendar's end
             }
         }
-        let back: Vec<(Decimal, i64)> = history.iter().map(|h| (h.1, h.2)).collect();
+        let back: Vec<(Decimal, i64)> = history.iter().rev().map(|h| (h.1, h.2)).collect();
         totals.push(figures(
             format!("{}..{}", month_label(from), month_label(to)),
             currency,

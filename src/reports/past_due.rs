@@ -47,6 +47,7 @@ pub struct PastDueParameters {
 /// 422 naming the field for days below 1 or a negative threshold.
 pub fn parameters(query: &PastDueQuery, today: Date) -> Result<PastDueParameters, Refusal> {
     let mut e = Errors::default();
+    crate::validate::check_business_date("as_of", query.as_of, &mut e);
     let min_days = query.min_days.unwrap_or(60);
     if min_days < 1 {
         e.add("min_days", "out_of_range", "must be at least 1");

@@ -142,7 +142,8 @@ pub async fn past_due(conn: &mut Conn, p: &PastDueParameters) -> Result<Vec<Past
                  WHERE p.account_id = a.id AND p.currency = o.currency AND p.created_at < $2
                    AND (p.closed_on IS NULL OR p.closed_on > $1)
                  ORDER BY p.promised_on LIMIT 1) pr ON true
-          WHERE o.past_due_beyond >= $4 AND ($5::uuid IS NULL OR a.partner_id = $5)
+          WHERE o.past_due_beyond >= $4 AND o.past_due_beyond > 0
+            AND ($5::uuid IS NULL OR a.partner_id = $5)
           ORDER BY o.past_due_beyond DESC, a.number, o.currency",
     )
     .bind::<SqlDate, _>(p.as_of)

@@ -385,7 +385,9 @@ async fn cash_receipts_are_grouped_by_day_method_and_account_with_what_became_of
         pay("300.00", "wire", "2026-11-20"),
         pay("50.00", "ach", "2026-11-10"),
     ] {
-        app.post("/v1/payments", &billing(), &body).await.expect(201);
+        app.post("/v1/payments", &billing(), &body)
+            .await
+            .expect(201);
     }
     let check = app
         .post(
@@ -406,25 +408,47 @@ async fn cash_receipts_are_grouped_by_day_method_and_account_with_what_became_of
     .expect(200);
 
     let path = sh("/v1/reports/cash-receipts?from=2026-11-15&to=2026-11-25");
-    let report = app
-        .get(&path, &token(Role::Billing))
-        .await
-        .expect(200)
-        .body;
+    let report = app.get(&path, &token(Role::Billing)).await.expect(200).body;
     let rows: Vec<Value> = report["rows"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| {
-            json!([r["received_date"], r["method"], r["payments"], r["received"], r["applied"],
-                r["refunded"], r["returned"], r["unapplied"]])
+            json!([
+                r["received_date"],
+                r["method"],
+                r["payments"],
+                r["received"],
+                r["applied"],
+                r["refunded"],
+                r["returned"],
+                r["unapplied"]
+            ])
         })
         .collect();
     assert_eq!(
         rows,
         vec![
-            json!([d("2026-11-20"), "check", 1, "200.00", "0.00", "0.00", "200.00", "0.00"]),
-            json!([d("2026-11-20"), "wire", 2, "1300.00", "1000.00", "0.00", "0.00", "300.00"]),
+            json!([
+                d("2026-11-20"),
+                "check",
+                1,
+                "200.00",
+                "0.00",
+                "0.00",
+                "200.00",
+                "0.00"
+            ]),
+            json!([
+                d("2026-11-20"),
+                "wire",
+                2,
+                "1300.00",
+                "1000.00",
+                "0.00",
+                "0.00",
+                "300.00"
+            ]),
         ]
     );
     assert_eq!(
@@ -446,10 +470,17 @@ async fn cash_receipts_are_grouped_by_day_method_and_account_with_what_became_of
         lines[2],
         sh("2026-11-20,wire,ACC-000001,Cash Co,USD,2,1300.00,1000.00,0.00,0.00,300.00")
     );
-    assert_eq!(lines[3], "Total,,,,USD,3,1500.00,1000.00,0.00,200.00,300.00");
+    assert_eq!(
+        lines[3],
+        "Total,,,,USD,3,1500.00,1000.00,0.00,200.00,300.00"
+    );
     let (_, _, xlsx) = file(&app, &format!("{path}&format=xlsx")).await;
     let cells = sheet(xlsx, "Cash receipts");
-    assert!(matches!(cells[1][0], Data::DateTime(_)), "{:?}", cells[1][0]);
+    assert!(
+        matches!(cells[1][0], Data::DateTime(_)),
+        "{:?}",
+        cells[1][0]
+    );
     assert_eq!(cells[2][6], Data::Float(1300.0));
     let reply = app
         .get(
@@ -459,4 +490,39 @@ async fn cash_receipts_are_grouped_by_day_method_and_account_with_what_became_of
         .await
         .expect_problem(422, "validation_failed");
     assert_eq!(reply.error_field(), "from");
+}
+
+#[tokio::test]
+async fn dates_beyond_the_business_calendar_and_future_months_are_refused_not_failed() {
+    let app = spawn_app().await;
+    let viewer = token(Role::Viewer);
+    for (path, field) in [
+        ("/v1/reports/past-due?as_of=1899-12-31", "as_of"),
+        ("/v1/reports/cash-receipts?to=9999-12-31", "to"),
+        ("/v1/reports/cash-receipts?from=1000-01-01", "from"),
+        ("/v1/collections/aging?as_of=9999-06-30", "as_of"),
+        ("/v1/credit/due-reviews?as_of=1800-01-01", "as_of"),
+    ] {
+        let reply = app
+            .get(path, &viewer)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(reply.error_field(), field, "{path}");
+    }
+    let next_month = (today().replace_day(1).unwrap() + time::Duration::days(40)).replace_day(1);
+    let next_month = next_month.unwrap().to_string()[..7].to_string();
+    let reply = app
+        .get(&format!("/v1/reports/kpis?to={next_month}"), &viewer)
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(reply.error_field(), "to");
+    // A threshold of zero lists nobody who owes nothing past due.
+    let (account, code) = books(&app, "Current Co", 30).await;
+    app.issued_invoice(&account, &code, "100.00", today()).await;
+    let report = app
+        .get("/v1/reports/past-due?threshold=0", &viewer)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(report["rows"], json!([]));
 }
