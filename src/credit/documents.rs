@@ -4,7 +4,7 @@
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use uuid::Uuid;
 
-use super::model::{DocumentParams, DocumentView};
+use super::model::{DocumentParams, ReviewDocumentView};
 use super::{service, store};
 use crate::auth::Permission;
 use crate::context::Ctx;
@@ -31,7 +31,7 @@ use crate::state::AppState;
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response"),
     ),
     responses(
-        (status = 201, description = "The file is kept with the review", body = DocumentView),
+        (status = 201, description = "The file is kept with the review", body = ReviewDocumentView),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -75,7 +75,7 @@ pub async fn upload_review_document(
     tag = "credit",
     params(("id" = Uuid, Path, description = "Credit review id"), PageParams),
     responses(
-        (status = 200, description = "A page of the review's documents (metadata only)", body = Page<DocumentView>),
+        (status = 200, description = "A page of the review's documents (metadata only)", body = Page<ReviewDocumentView>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -95,7 +95,12 @@ pub async fn list_review_documents(
     let mut conn = crate::db::conn(&state.pool).await?;
     let review = store::find_review(&mut conn, id.into_inner(), ctx.partner_scope(), false).await?;
     let rows = store::documents(&mut conn, review.id, after, limit).await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id, DocumentView::from)))
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |r| r.id,
+        ReviewDocumentView::from,
+    )))
 }
 
 /// Handles the GET /v1/credit-reviews/{id}/documents/{document_id}/content route: the file as

@@ -418,7 +418,7 @@ pub struct DocumentRow {
 
 /// A file kept with a review (the agency's report, say); its content is fetched on its own.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DocumentView {
+pub struct ReviewDocumentView {
     pub id: Uuid,
     pub review_id: Uuid,
     #[schema(example = "D&B report 2026-11.pdf")]
@@ -432,9 +432,9 @@ pub struct DocumentView {
     pub created_at: OffsetDateTime,
 }
 
-impl From<DocumentRow> for DocumentView {
+impl From<DocumentRow> for ReviewDocumentView {
     fn from(r: DocumentRow) -> Self {
-        DocumentView {
+        ReviewDocumentView {
             id: r.id,
             review_id: r.review_id,
             filename: r.filename,

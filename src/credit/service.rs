@@ -550,7 +550,7 @@ pub async fn scheduled(
 /// A document as it was attached: recorded in the audit log as a change of its review, on
 /// the review's account; answered as the document.
 pub struct Attached {
-    pub view: super::model::DocumentView,
+    pub view: super::model::ReviewDocumentView,
     pub account_id: Uuid,
 }
 
