@@ -335,10 +335,7 @@ impl Application {
             pool.clone(),
             config.collections.dunning_interval_minutes,
             clock.clone(),
-            credit::service::Job {
-                settings: config.credit_management.clone(),
-                weights: config.collections.risk.clone(),
-            },
+            credit::service::Job::of(&config),
         );
         integrations::webhooks::worker::spawn(pool.clone(), config.webhooks.clone(), clock.clone());
         let routes = Arc::new(RouteTable::from_spec(&spec));

@@ -108,9 +108,11 @@ pub struct Aging {
 /// The query: every invoice's balance at the end of `$1` from its ledger entries dated by
 /// then, the disputes active that day, bucketed and grouped. `{key}` and `{label}` choose the
 /// grouping.
-fn sql(key: &str, label: &str) -> String {
-    format!(
-        "WITH open AS (
+/// The open invoices at the end of `$1` (a date) as the common table `aged`: each with its
+/// account, currency, balance from the ledger entries dated by then, days past due, and the
+/// part under a dispute active then (`$2`: the instant the day ends). For the aging and any
+/// report of balances as of a date.
+pub const AGED: &str = "WITH open AS (
              SELECT l.invoice_id, sum(l.amount) AS balance
                FROM ledger_entries l
               WHERE l.invoice_id IS NOT NULL AND l.entry_date <= $1
@@ -126,7 +128,11 @@ fn sql(key: &str, label: &str) -> String {
                     LEAST(COALESCE(x.amount, 0), GREATEST(o.balance, 0)) AS disputed
                FROM open o
                JOIN invoices i ON i.id = o.invoice_id
-               LEFT JOIN disputed x ON x.invoice_id = o.invoice_id)
+               LEFT JOIN disputed x ON x.invoice_id = o.invoice_id)";
+
+fn sql(key: &str, label: &str) -> String {
+    format!(
+        "{AGED}
          SELECT {key} AS key, {label} AS label, g.currency,
                 COALESCE(sum(g.balance) FILTER (WHERE g.days <= 0), 0) AS current,
                 COALESCE(sum(g.balance) FILTER (WHERE g.days BETWEEN 1 AND 30), 0) AS days_1_30,

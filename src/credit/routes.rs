@@ -22,10 +22,7 @@ use crate::state::AppState;
 use crate::validate::Errors;
 
 fn job(state: &AppState) -> Job {
-    Job {
-        settings: state.config.credit_management.clone(),
-        weights: state.config.collections.risk.clone(),
-    }
+    Job::of(&state.config)
 }
 
 /// Handles the POST /v1/accounts/{id}/credit-reviews route: asks for a credit review of the

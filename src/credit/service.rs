@@ -30,6 +30,16 @@ pub struct Job {
     pub weights: Weights,
 }
 
+impl Job {
+    /// The job's settings as the configuration gives them.
+    pub fn of(config: &crate::settings::Config) -> Job {
+        Job {
+            settings: config.credit_management.clone(),
+            weights: config.collections.risk.clone(),
+        }
+    }
+}
+
 impl Audited for ReviewView {
     const ENTITY: &'static str = "credit_review";
     fn entity_id(&self) -> Uuid {

@@ -102,24 +102,8 @@ pub async fn past_due(conn: &mut Conn, p: &PastDueParameters) -> Result<Vec<Past
         .unwrap_or(p.as_of)
         .midnight()
         .assume_utc();
-    let rows: Vec<PastDueRow> = diesel::sql_query(
-        "WITH open AS (
-             SELECT l.invoice_id, sum(l.amount) AS balance
-               FROM ledger_entries l
-              WHERE l.invoice_id IS NOT NULL AND l.entry_date <= $1
-              GROUP BY l.invoice_id
-             HAVING sum(l.amount) <> 0),
-         disputed AS (
-             SELECT d.invoice_id, sum(d.amount) AS amount
-               FROM disputes d
-              WHERE d.opened_on <= $1 AND (d.resolved_at IS NULL OR d.resolved_at >= $2)
-              GROUP BY d.invoice_id),
-         aged AS (
-             SELECT i.account_id, i.currency, o.balance, $1 - i.due_date AS days,
-                    LEAST(COALESCE(x.amount, 0), GREATEST(o.balance, 0)) AS disputed
-               FROM open o
-               JOIN invoices i ON i.id = o.invoice_id
-               LEFT JOIN disputed x ON x.invoice_id = o.invoice_id),
+    let rows: Vec<PastDueRow> = diesel::sql_query(format!(
+        "{AGED},
          owed AS (
              SELECT account_id, currency, sum(balance) AS balance,
                     COALESCE(sum(balance) FILTER (WHERE days > 0), 0) AS past_due,
@@ -145,7 +129,8 @@ pub async fn past_due(conn: &mut Conn, p: &PastDueParameters) -> Result<Vec<Past
           WHERE o.past_due_beyond >= $4 AND o.past_due_beyond > 0
             AND ($5::uuid IS NULL OR a.partner_id = $5)
           ORDER BY o.past_due_beyond DESC, a.number, o.currency",
-    )
+        AGED = crate::collections::aging::AGED
+    ))
     .bind::<SqlDate, _>(p.as_of)
     .bind::<Timestamptz, _>(end)
     .bind::<Integer, _>(p.min_days)

@@ -69,10 +69,7 @@ pub async fn create_dunning_run(
         RunTrigger::Manual,
         key.0.as_deref(),
         &fingerprint,
-        &crate::credit::service::Job {
-            settings: state.config.credit_management.clone(),
-            weights: state.config.collections.risk.clone(),
-        },
+        &crate::credit::service::Job::of(&state.config),
     )
     .await?;
     let mut response = HttpResponse::build(StatusCode::CREATED);
