@@ -40,6 +40,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         closed_at -> Nullable<Timestamptz>,
         next_review_date -> Nullable<Date>,
+        parent_id -> Nullable<Uuid>,
+        credit_scope -> Text,
     }
 }
 

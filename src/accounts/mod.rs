@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod contacts;
+pub mod family;
 pub mod model;
 pub mod routes;
 pub mod rules;

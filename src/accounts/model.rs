@@ -36,6 +36,12 @@ crate::text_enum! {
 }
 
 crate::text_enum! {
+    /// Whose credit the account uses: its own limit, reviews and holds, or its parent's (then
+    /// exposure, reviews and holds work on the parent's whole credit family).
+    CreditScope { Own => "own", Parent => "parent" }
+}
+
+crate::text_enum! {
     AutopayMethod { Ach => "ach", Card => "card" }
 }
 
@@ -173,6 +179,8 @@ pub struct AccountRow {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub closed_at: Option<OffsetDateTime>,
+    pub parent_id: Option<Uuid>,
+    pub credit_scope: CreditScope,
 }
 
 /// A customer account.
@@ -216,6 +224,9 @@ pub struct AccountView {
     pub updated_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub closed_at: Option<OffsetDateTime>,
+    /// The account this one sits under (a head office over its sites), same currency.
+    pub parent_id: Option<Uuid>,
+    pub credit_scope: CreditScope,
     /// What the account owes, from the ledger (on `GET /v1/accounts/{id}` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub balance: Option<crate::ledger::model::BalanceSummary>,
@@ -255,6 +266,8 @@ impl From<AccountRow> for AccountView {
             created_at: r.created_at,
             updated_at: r.updated_at,
             closed_at: r.closed_at,
+            parent_id: r.parent_id,
+            credit_scope: r.credit_scope,
             balance: None,
             payment_history: None,
         }
@@ -314,6 +327,11 @@ pub struct NewAccount {
     /// The account's id in the CRM; unique.
     #[schema(max_length = 100)]
     pub external_crm_id: Option<String>,
+    /// The account to sit under: open, same currency, at most five levels in all.
+    pub parent_id: Option<Uuid>,
+    /// `parent` (needs a parent and the `accounts:credit` permission) to use the parent's
+    /// credit; default `own`.
+    pub credit_scope: Option<CreditScope>,
 }
 
 /// Changes to an account. Absent fields stay; `null` clears an optional field.
@@ -353,6 +371,13 @@ pub struct AccountPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(max_length = 100, value_type = Option<String>)]
     pub external_crm_id: Option<Option<String>>,
+    /// The account to sit under (`null`: none). Open, same currency, not the account itself
+    /// or one under it, at most five levels in all.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub parent_id: Option<Option<Uuid>>,
+    /// Needs `accounts:credit`; `parent` needs a parent.
+    pub credit_scope: Option<CreditScope>,
     /// The version being changed (or send `If-Match`).
     pub version: Option<i32>,
 }

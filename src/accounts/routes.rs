@@ -2,6 +2,7 @@ use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use uuid::Uuid;
 
+use super::family::AccountFamily;
 use super::model::{AccountFilter, AccountPatch, AccountView, CloseAccount, NewAccount};
 use super::{rules, service, store};
 use crate::audit;
@@ -57,7 +58,7 @@ pub async fn create_account(
         &ctx,
         key.0.as_deref(),
         &fingerprint,
-        async |conn| service::create(conn, &draft, given_number).await,
+        async |conn| service::create(conn, &ctx, &draft, given_number).await,
     )
     .await?;
     Ok(stored.into_response())
@@ -121,6 +122,39 @@ pub async fn get_account(
     let version = row.version;
     let view = service::view(&mut conn, row, ctx.now.date()).await?;
     Ok(versioned(StatusCode::OK, version, &view))
+}
+
+/// Handles the GET /v1/accounts/{id}/family route: the whole tree the account's top ancestor
+/// heads, parents before children, each member with its balances as of today, and the
+/// totals. A partner sees only its own accounts of the family.
+#[utoipa::path(
+    tag = "accounts",
+    params(("id" = Uuid, Path, description = "Account id")),
+    responses(
+        (status = 200, description = "The account's family", body = AccountFamily),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/accounts/{id}/family")]
+pub async fn account_family(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::AccountsRead)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let family = service::family(
+        &mut conn,
+        id.into_inner(),
+        ctx.partner_scope(),
+        ctx.now.date(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(family))
 }
 
 /// Handles the PATCH /v1/accounts/{id} route: changes an account under optimistic concurrency.

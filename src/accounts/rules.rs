@@ -5,8 +5,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{
-    AccountPatch, AccountRow, AccountStatus, Address, CollectionsStatus, CreditStatus, NewAccount,
-    RiskLevel,
+    AccountPatch, AccountRow, AccountStatus, Address, CollectionsStatus, CreditScope, CreditStatus,
+    NewAccount, RiskLevel,
 };
 use crate::auth::roles::Permission;
 use crate::money::Currency;
@@ -27,6 +27,56 @@ pub fn refuse_closed(status: AccountStatus) -> Result<(), Refusal> {
         ));
     }
     Ok(())
+}
+
+/// The most levels a family has, its top included.
+pub const MAX_FAMILY_DEPTH: usize = 5;
+
+/// What is known of the tree when an account is put under a parent.
+pub struct Placement<'a> {
+    pub parent: &'a AccountRow,
+    /// The parent's own ancestors, nearest first.
+    pub ancestors: &'a [Uuid],
+    /// The levels of the account's own subtree, itself included (1 without children).
+    pub height: usize,
+}
+
+/// Why `account` cannot sit under the parent of `at`, if it cannot: the parent must be open
+/// and in the account's currency, must not be the account or one under it (no cycles), and
+/// the whole family may have at most [`MAX_FAMILY_DEPTH`] levels.
+pub fn placement_refusal(account: &AccountRow, at: &Placement) -> Option<Refusal> {
+    let refuse = |code: &str, message: String| Some(Refusal::field("parent_id", code, message));
+    if at.parent.id == account.id || at.ancestors.contains(&account.id) {
+        return refuse(
+            "cycle",
+            format!(
+                "{} sits under {}: an account cannot sit under itself or one of its own",
+                at.parent.number, account.number
+            ),
+        );
+    }
+    if at.parent.status == AccountStatus::Closed {
+        return refuse("closed", format!("{} is closed", at.parent.number));
+    }
+    if at.parent.currency != account.currency {
+        return refuse(
+            "currency_mismatch",
+            format!(
+                "{} bills in {}, this account in {}",
+                at.parent.number, at.parent.currency, account.currency
+            ),
+        );
+    }
+    let levels = at.ancestors.len() + 1 + at.height;
+    if levels > MAX_FAMILY_DEPTH {
+        return refuse(
+            "too_deep",
+            format!(
+                "the family would have {levels} levels; at most {MAX_FAMILY_DEPTH} are allowed"
+            ),
+        );
+    }
+    None
 }
 
 /// Every rule an account must satisfy, checked after each patch (and on create, by
@@ -87,6 +137,16 @@ fn check(a: &AccountRow, currency: Option<Currency>) -> Result<(), Refusal> {
             }
         }
     }
+    if a.parent_id == Some(a.id) {
+        e.add("parent_id", "cycle", "an account cannot sit under itself");
+    }
+    if a.credit_scope == CreditScope::Parent && a.parent_id.is_none() {
+        e.add(
+            "credit_scope",
+            "no_parent",
+            "`parent` needs a parent account (parent_id)",
+        );
+    }
     if a.autopay_enabled && a.autopay_method.is_none() {
         e.add(
             "autopay_method",
@@ -126,7 +186,8 @@ impl NewAccount {
     pub fn extra_permissions(&self) -> Vec<Permission> {
         let credit = self.credit_limit.is_some()
             || self.credit_status.is_some_and(|s| s != CreditStatus::Good)
-            || self.risk_level.is_some_and(|r| r != RiskLevel::Low);
+            || self.risk_level.is_some_and(|r| r != RiskLevel::Low)
+            || self.credit_scope.is_some_and(|s| s != CreditScope::Own);
         if credit {
             vec![Permission::AccountsCredit]
         } else {
@@ -163,6 +224,8 @@ impl NewAccount {
             created_at: now,
             updated_at: now,
             closed_at: None,
+            parent_id: self.parent_id,
+            credit_scope: self.credit_scope.unwrap_or(CreditScope::Own),
         };
         check(&row, currency)?;
         Ok(row)
@@ -185,14 +248,18 @@ impl AccountPatch {
             || self.autopay_method.is_some()
             || self.billing_address.is_some()
             || self.presentment.is_some()
-            || self.external_crm_id.is_some();
+            || self.external_crm_id.is_some()
+            || self.parent_id.is_some();
         if profile {
             needed.push(&[Permission::AccountsWrite]);
         }
         if self.payment_terms_days.is_some() {
             needed.push(&[Permission::AccountsWrite, Permission::AccountsCredit]);
         }
-        if self.credit_limit.is_some() || self.credit_status.is_some() || self.risk_level.is_some()
+        if self.credit_limit.is_some()
+            || self.credit_status.is_some()
+            || self.risk_level.is_some()
+            || self.credit_scope.is_some()
         {
             needed.push(&[Permission::AccountsCredit]);
         }
@@ -221,6 +288,8 @@ impl AccountPatch {
             billing_address: self.billing_address.unwrap_or(c.billing_address),
             presentment: self.presentment.unwrap_or(c.presentment),
             external_crm_id: self.external_crm_id.unwrap_or(c.external_crm_id),
+            parent_id: self.parent_id.unwrap_or(c.parent_id),
+            credit_scope: self.credit_scope.unwrap_or(c.credit_scope),
             version: c.version + 1,
             updated_at: now,
             ..c
@@ -280,6 +349,8 @@ mod tests {
             },
             presentment: Presentment::default(),
             external_crm_id: None,
+            parent_id: None,
+            credit_scope: None,
         }
         .into_row(account_number(7), OffsetDateTime::UNIX_EPOCH)
         .expect("a valid account")
@@ -394,5 +465,93 @@ mod tests {
         assert_eq!(next.legal_name, current.legal_name);
         assert_eq!(next.tax_rate, current.tax_rate);
         assert_eq!(next.version, current.version + 1);
+    }
+
+    #[test]
+    fn a_parent_is_refused_in_a_cycle_closed_in_another_currency_or_six_levels_deep() {
+        let child = account();
+        let refusal = |parent: &AccountRow, ancestors: &[Uuid], height: usize| {
+            let at = Placement {
+                parent,
+                ancestors,
+                height,
+            };
+            placement_refusal(&child, &at).map(|r| fields(Err(r)).join(","))
+        };
+        let parent = account();
+        let mut closed = account();
+        closed.status = AccountStatus::Closed;
+        let mut euro = account();
+        euro.currency = Currency::parse("EUR").unwrap();
+        let four = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+        // (case, parent, the parent's ancestors, the account's own levels, refusal)
+        type Case<'a> = (&'a str, &'a AccountRow, Vec<Uuid>, usize, Option<&'a str>);
+        let cases: [Case; 8] = [
+            ("a parent alone", &parent, vec![], 1, None),
+            ("itself", &child, vec![], 1, Some("parent_id:cycle")),
+            (
+                "one under it",
+                &parent,
+                vec![child.id],
+                1,
+                Some("parent_id:cycle"),
+            ),
+            ("closed", &closed, vec![], 1, Some("parent_id:closed")),
+            (
+                "another currency",
+                &euro,
+                vec![],
+                1,
+                Some("parent_id:currency_mismatch"),
+            ),
+            // Parent at level 4 (three above it), the account at level 5: allowed.
+            ("five levels", &parent, four.to_vec(), 1, None),
+            (
+                "six levels",
+                &parent,
+                four.to_vec(),
+                2,
+                Some("parent_id:too_deep"),
+            ),
+            (
+                "a deep branch",
+                &parent,
+                vec![],
+                5,
+                Some("parent_id:too_deep"),
+            ),
+        ];
+        for (case, parent, ancestors, height, expected) in cases {
+            assert_eq!(
+                refusal(parent, &ancestors, height).as_deref(),
+                expected,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_parents_credit_needs_a_parent_and_the_credit_permission() {
+        let mut a = account();
+        a.credit_scope = CreditScope::Parent;
+        assert_eq!(fields(validate(&a)), ["credit_scope:no_parent"]);
+        a.parent_id = Some(a.id);
+        assert_eq!(fields(validate(&a)), ["parent_id:cycle"]);
+        let patch = AccountPatch {
+            credit_scope: Some(CreditScope::Parent),
+            ..Default::default()
+        };
+        assert_eq!(
+            patch.required_permissions(),
+            vec![&[Permission::AccountsCredit][..]]
+        );
+        let patch = AccountPatch {
+            parent_id: Some(None),
+            ..Default::default()
+        };
+        assert_eq!(
+            patch.required_permissions(),
+            vec![&[Permission::AccountsWrite][..]]
+        );
     }
 }

@@ -45,6 +45,50 @@ pub async fn view(
     Ok(view)
 }
 
+/// The family of an account the caller sees: the tree its top ancestor heads, with each
+/// member's balances as of `today`. A partner sees its own accounts of the family only.
+pub async fn family(
+    conn: &mut Conn,
+    id: Uuid,
+    partner: Option<Uuid>,
+    today: time::Date,
+) -> Result<super::family::AccountFamily, ApiError> {
+    let account = store::find_visible(conn, id, partner).await?;
+    let ancestors = store::ancestors(conn, id).await?;
+    let levels = store::subtree(conn, ancestors.last().copied().unwrap_or(id)).await?;
+    let ids: Vec<Uuid> = levels.iter().map(|(id, _)| *id).collect();
+    let mut rows = store::find_many(conn, &ids).await?;
+    rows.retain(|r| partner.is_none() || r.partner_id == partner);
+    // The highest account above the one asked about that the caller sees.
+    let top = ancestors
+        .iter()
+        .rev()
+        .find(|a| rows.iter().any(|r| r.id == **a))
+        .copied()
+        .unwrap_or(id);
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let balances = crate::ledger::store::balance_summaries(conn, &ids, today)
+        .await?
+        .into_iter()
+        .map(|b| (b.account_id, b.summary))
+        .collect();
+    let depth: std::collections::HashMap<Uuid, i32> = levels.into_iter().collect();
+    let members = rows
+        .into_iter()
+        .map(|r| {
+            let d = depth.get(&r.id).copied().unwrap_or(0);
+            (r, d)
+        })
+        .collect();
+    Ok(super::family::build(
+        id,
+        top,
+        account.currency,
+        members,
+        balances,
+    ))
+}
+
 /// Writes `account.collections_status_changed` for an account whose collections status the
 /// transaction just moved, carrying the account as GET answers it at `now`.
 pub async fn collections_status_changed(
@@ -78,14 +122,62 @@ async fn check_partner(conn: &mut Conn, partner_id: Option<Uuid>) -> Result<(), 
     }
 }
 
+/// A parent named by a request (on an account opened or moved) must be one the caller sees,
+/// open, in the same currency, not the account or one under it, and the family at most five
+/// levels deep. Checked under the hierarchy lock, which the transaction keeps until it ends.
+async fn check_parent(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    account: &AccountRow,
+    new: bool,
+) -> Result<(), ApiError> {
+    let Some(parent_id) = account.parent_id else {
+        return Ok(());
+    };
+    store::lock_hierarchy(conn).await?;
+    let parent = match store::find_visible(conn, parent_id, ctx.partner_scope()).await {
+        Err(ApiError::NotFound(_)) => {
+            return Err(ApiError::field(
+                "parent_id",
+                "unknown",
+                "no account has this id",
+            ))
+        }
+        other => other?,
+    };
+    let ancestors = store::ancestors(conn, parent_id).await?;
+    let height = if new {
+        1
+    } else {
+        let below = store::subtree(conn, account.id).await?;
+        below
+            .iter()
+            .map(|(_, depth)| *depth as usize)
+            .max()
+            .unwrap_or(0)
+            + 1
+    };
+    let at = rules::Placement {
+        parent: &parent,
+        ancestors: &ancestors,
+        height,
+    };
+    match rules::placement_refusal(account, &at) {
+        Some(refusal) => Err(refusal.into()),
+        None => Ok(()),
+    }
+}
+
 /// Opens the account `draft` (already validated); without a given number it takes the next
 /// of the series.
 pub async fn create(
     conn: &mut Conn,
+    ctx: &Ctx,
     draft: &AccountRow,
     given_number: Option<String>,
 ) -> Result<Written<AccountView>, ApiError> {
     check_partner(conn, draft.partner_id).await?;
+    check_parent(conn, ctx, draft, true).await?;
     let number = match given_number {
         Some(number) => number,
         None => store::next_account_number(conn).await?,
@@ -114,6 +206,9 @@ pub async fn update(
     }
     let next = patch.apply(&current, ctx.now);
     rules::validate(&next)?;
+    if next.parent_id != current.parent_id {
+        check_parent(conn, ctx, &next, false).await?;
+    }
     let moved = next.collections_status != current.collections_status;
     let before = AccountView::from(current);
     let after = AccountView::from(store::update(conn, &next).await?);

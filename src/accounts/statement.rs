@@ -29,8 +29,10 @@ use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::validate::Errors;
 
+mod family;
 mod render;
 
+pub use family::{family_statement, FamilyStatement};
 pub use render::{csv, pdf};
 
 crate::text_enum! {
@@ -99,6 +101,35 @@ pub struct StatementAging {
     /// Sum of the buckets: the open invoices' balances.
     #[schema(value_type = crate::money::DecimalString)]
     pub total: Decimal,
+}
+
+impl StatementAging {
+    /// The buckets in the currency's minor units.
+    pub fn normalized(mut self, currency: Currency) -> StatementAging {
+        for amount in [
+            &mut self.current,
+            &mut self.days_1_30,
+            &mut self.days_31_60,
+            &mut self.days_61_90,
+            &mut self.days_91_120,
+            &mut self.days_over_120,
+            &mut self.total,
+        ] {
+            *amount = currency.normalize(*amount);
+        }
+        self
+    }
+
+    /// Adds another aging's buckets to these.
+    pub fn add(&mut self, other: &StatementAging) {
+        self.current += other.current;
+        self.days_1_30 += other.days_1_30;
+        self.days_31_60 += other.days_31_60;
+        self.days_61_90 += other.days_61_90;
+        self.days_91_120 += other.days_91_120;
+        self.days_over_120 += other.days_over_120;
+        self.total += other.total;
+    }
 }
 
 /// Buckets invoice balances `(due date, balance)` by days past due on `as_of`.
@@ -218,30 +249,142 @@ pub fn running(
     (lines, currency.normalize(balance))
 }
 
-async fn build(
+/// The statements of `accounts` for `from..=to`: six statements whatever their number, each
+/// account's movements and balances its own (an application of a parent's payment to a
+/// site's invoice is a line on both: cash out of the parent, the invoice paid on the site).
+pub(super) async fn build_many(
     conn: &mut Conn,
-    account: &crate::accounts::model::AccountRow,
+    accounts: &[crate::accounts::model::AccountRow],
     from: Date,
     to: Date,
-) -> Result<Statement, ApiError> {
+) -> Result<Vec<Statement>, ApiError> {
     use crate::schema::invoices::dsl as i;
     use crate::schema::ledger_entries::dsl as l;
-    let currency = account.currency;
-    let opening: Option<Decimal> = l::ledger_entries
-        .filter(l::account_id.eq(account.id))
+    use std::collections::HashMap;
+    let ids: Vec<Uuid> = accounts.iter().map(|a| a.id).collect();
+    let openings: HashMap<Uuid, Option<Decimal>> = l::ledger_entries
+        .filter(l::account_id.eq_any(&ids))
         .filter(l::entry_date.lt(from))
-        .select(diesel::dsl::sum(l::amount))
-        .first(conn)
-        .await?;
-    let mut entries: Vec<(EntryRow, Option<String>)> = l::ledger_entries
+        .group_by(l::account_id)
+        .select((l::account_id, diesel::dsl::sum(l::amount)))
+        .load::<(Uuid, Option<Decimal>)>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let entries: Vec<(EntryRow, Option<String>)> = l::ledger_entries
         .left_join(i::invoices)
-        .filter(l::account_id.eq(account.id))
+        .filter(l::account_id.eq_any(&ids))
         .filter(l::entry_date.between(from, to))
         .select((EntryRow::as_select(), i::number.nullable()))
         .order((l::entry_date.asc(), l::seq.asc()))
         .load(conn)
         .await?;
-    // Entries of unapplied cash and credit name their payment or credit memo.
+    let numbers = document_numbers(conn, &entries).await?;
+    let open: Vec<(Uuid, Date, Option<Decimal>)> = l::ledger_entries
+        .inner_join(i::invoices)
+        .filter(l::account_id.eq_any(&ids))
+        .filter(l::entry_date.le(to))
+        // An invoice's entries are all on its account.
+        .group_by((i::account_id, i::id, i::due_date))
+        .select((i::account_id, i::due_date, diesel::dsl::sum(l::amount)))
+        .load(conn)
+        .await?;
+    let unapplied: HashMap<Uuid, Option<Decimal>> = l::ledger_entries
+        .filter(l::account_id.eq_any(&ids))
+        .filter(l::entry_date.le(to))
+        .filter(l::invoice_id.is_null())
+        .group_by(l::account_id)
+        .select((l::account_id, diesel::dsl::sum(l::amount)))
+        .load::<(Uuid, Option<Decimal>)>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    // Disputes active at the end of `to`: opened by then and not closed by then.
+    let disputed: HashMap<Uuid, Option<Decimal>> = {
+        use crate::schema::disputes::dsl as d;
+        let end = to.next_day().unwrap_or(to).midnight().assume_utc();
+        d::disputes
+            .filter(d::account_id.eq_any(&ids))
+            .filter(d::opened_on.le(to))
+            .filter(d::resolved_at.is_null().or(d::resolved_at.ge(end)))
+            .group_by(d::account_id)
+            .select((d::account_id, diesel::dsl::sum(d::amount + d::tax_amount)))
+            .load::<(Uuid, Option<Decimal>)>(conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let mut by_account: HashMap<Uuid, Vec<NumberedEntry>> = HashMap::new();
+    for (e, number) in entries {
+        // Entries of unapplied cash and credit name their payment or credit memo.
+        let number = if e.invoice_id.is_none() {
+            numbers.get(&e.document_id).cloned().or(number)
+        } else {
+            number
+        };
+        by_account
+            .entry(e.account_id)
+            .or_default()
+            .push((e, number));
+    }
+    let mut open_by: HashMap<Uuid, Vec<(Date, Decimal)>> = HashMap::new();
+    for (account, due, balance) in open {
+        if let Some(b) = balance.filter(|b| !b.is_zero()) {
+            open_by.entry(account).or_default().push((due, b));
+        }
+    }
+    Ok(accounts
+        .iter()
+        .map(|account| {
+            let currency = account.currency;
+            let amount = |m: &HashMap<Uuid, Option<Decimal>>| {
+                m.get(&account.id).copied().flatten().unwrap_or_default()
+            };
+            let (entries, transfers) =
+                transfers_apart(by_account.remove(&account.id).unwrap_or_default());
+            let applications = transfers
+                .into_iter()
+                .map(|(e, invoice_number)| StatementApplication {
+                    date: e.entry_date,
+                    kind: e.kind,
+                    document: numbers
+                        .get(&e.document_id)
+                        .cloned()
+                        .unwrap_or_else(|| e.document_type.as_str().replace('_', " ")),
+                    invoice_id: e.invoice_id.expect("a transfer names its invoice"),
+                    invoice_number,
+                    amount: currency.normalize(-e.amount),
+                })
+                .collect();
+            let opening = currency.normalize(amount(&openings));
+            let (lines, closing) = running(opening, entries, currency);
+            let aging =
+                age(&open_by.remove(&account.id).unwrap_or_default(), to).normalized(currency);
+            Statement {
+                disputed: currency.normalize(amount(&disputed)),
+                account_id: account.id,
+                account_number: account.number.clone(),
+                legal_name: account.legal_name.clone(),
+                currency,
+                from,
+                to,
+                opening_balance: opening,
+                lines,
+                applications,
+                closing_balance: closing,
+                aging,
+                unapplied: currency.normalize(-amount(&unapplied)),
+            }
+        })
+        .collect())
+}
+
+/// The numbers of the payments and credit memos whose unapplied cash or credit the entries
+/// move.
+async fn document_numbers(
+    conn: &mut Conn,
+    entries: &[NumberedEntry],
+) -> Result<std::collections::HashMap<Uuid, String>, ApiError> {
     let on_account = |t: DocumentType| {
         entries
             .iter()
@@ -253,7 +396,7 @@ async fn build(
         on_account(DocumentType::Payment),
         on_account(DocumentType::CreditMemo),
     );
-    let mut numbers: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
+    let mut numbers = std::collections::HashMap::new();
     if !payment_ids.is_empty() {
         use crate::schema::payments::dsl as p;
         numbers.extend(
@@ -276,88 +419,7 @@ async fn build(
                 .filter_map(|(id, n)| n.map(|n| (id, n))),
         );
     }
-    for (e, number) in &mut entries {
-        if e.invoice_id.is_none() {
-            if let Some(n) = numbers.get(&e.document_id) {
-                *number = Some(n.clone());
-            }
-        }
-    }
-    let (entries, transfers) = transfers_apart(entries);
-    let applications = transfers
-        .into_iter()
-        .map(|(e, invoice_number)| StatementApplication {
-            date: e.entry_date,
-            kind: e.kind,
-            document: numbers
-                .get(&e.document_id)
-                .cloned()
-                .unwrap_or_else(|| e.document_type.as_str().replace('_', " ")),
-            invoice_id: e.invoice_id.expect("a transfer names its invoice"),
-            invoice_number,
-            amount: currency.normalize(-e.amount),
-        })
-        .collect();
-    let open: Vec<(Date, Option<Decimal>)> = l::ledger_entries
-        .inner_join(i::invoices)
-        .filter(l::account_id.eq(account.id))
-        .filter(l::entry_date.le(to))
-        .group_by((i::id, i::due_date))
-        .select((i::due_date, diesel::dsl::sum(l::amount)))
-        .load(conn)
-        .await?;
-    let unapplied: Option<Decimal> = l::ledger_entries
-        .filter(l::account_id.eq(account.id))
-        .filter(l::entry_date.le(to))
-        .filter(l::invoice_id.is_null())
-        .select(diesel::dsl::sum(l::amount))
-        .first(conn)
-        .await?;
-    let opening = currency.normalize(opening.unwrap_or_default());
-    let (lines, closing) = running(opening, entries, currency);
-    let open: Vec<(Date, Decimal)> = open
-        .into_iter()
-        .filter_map(|(due, b)| b.filter(|b| !b.is_zero()).map(|b| (due, b)))
-        .collect();
-    let mut aging = age(&open, to);
-    for amount in [
-        &mut aging.current,
-        &mut aging.days_1_30,
-        &mut aging.days_31_60,
-        &mut aging.days_61_90,
-        &mut aging.days_91_120,
-        &mut aging.days_over_120,
-        &mut aging.total,
-    ] {
-        *amount = currency.normalize(*amount);
-    }
-    // Disputes active at the end of `to`: opened by then and not closed by then.
-    let disputed: Option<Decimal> = {
-        use crate::schema::disputes::dsl as d;
-        let end = to.next_day().unwrap_or(to).midnight().assume_utc();
-        d::disputes
-            .filter(d::account_id.eq(account.id))
-            .filter(d::opened_on.le(to))
-            .filter(d::resolved_at.is_null().or(d::resolved_at.ge(end)))
-            .select(diesel::dsl::sum(d::amount + d::tax_amount))
-            .first(conn)
-            .await?
-    };
-    Ok(Statement {
-        disputed: currency.normalize(disputed.unwrap_or_default()),
-        account_id: account.id,
-        account_number: account.number.clone(),
-        legal_name: account.legal_name.clone(),
-        currency,
-        from,
-        to,
-        opening_balance: opening,
-        lines,
-        applications,
-        closing_balance: closing,
-        aging,
-        unapplied: currency.normalize(-unapplied.unwrap_or_default()),
-    })
+    Ok(numbers)
 }
 
 /// The period a statement covers: `to` (default today) back to `from` (default 30 days
@@ -410,7 +472,9 @@ pub async fn account_statement(
     let account =
         crate::accounts::store::find_visible(&mut conn, id.into_inner(), ctx.partner_scope())
             .await?;
-    let statement = build(&mut conn, &account, from, to).await?;
+    let statement = build_many(&mut conn, std::slice::from_ref(&account), from, to)
+        .await?
+        .remove(0);
     let name = format!("statement-{}-{from}-{to}", account.number);
     Ok(match query.0.format.unwrap_or(StatementFormat::Json) {
         StatementFormat::Json => HttpResponse::Ok().json(statement),

@@ -154,6 +154,72 @@ pub async fn lock_named(conn: &mut Conn, id: Uuid, field: &str) -> Result<Accoun
     }
 }
 
+/// Serialises the changes of who sits under whom: a parent is checked (cycles, depth) and set
+/// by one transaction at a time, so two concurrent changes cannot close a loop.
+pub async fn lock_hierarchy(conn: &mut Conn) -> Result<(), ApiError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('account_hierarchy'))")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Level {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    depth: i32,
+}
+
+/// How far the walks up and down a family go: beyond the most levels a family may have, so
+/// that the rules see a family too deep rather than stop short of it.
+const WALK_LIMIT: i32 = 2 * super::rules::MAX_FAMILY_DEPTH as i32;
+
+/// The account's ancestors, nearest first: its parent, the parent's parent, and so on.
+pub async fn ancestors(conn: &mut Conn, id: Uuid) -> Result<Vec<Uuid>, ApiError> {
+    let levels: Vec<Level> = diesel::sql_query(
+        "WITH RECURSIVE up AS (
+             SELECT parent_id AS id, 1 AS depth FROM accounts
+              WHERE id = $1 AND parent_id IS NOT NULL
+             UNION ALL
+             SELECT a.parent_id, up.depth + 1 FROM accounts a JOIN up ON a.id = up.id
+              WHERE a.parent_id IS NOT NULL AND up.depth < $2)
+         SELECT id, depth FROM up ORDER BY depth",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<diesel::sql_types::Integer, _>(WALK_LIMIT)
+    .load(conn)
+    .await?;
+    Ok(levels.into_iter().map(|l| l.id).collect())
+}
+
+/// The account and every account under it with its depth below the account (0: the account
+/// itself), each parent before its children.
+pub async fn subtree(conn: &mut Conn, id: Uuid) -> Result<Vec<(Uuid, i32)>, ApiError> {
+    let levels: Vec<Level> = diesel::sql_query(
+        "WITH RECURSIVE down AS (
+             SELECT id, 0 AS depth FROM accounts WHERE id = $1
+             UNION ALL
+             SELECT a.id, down.depth + 1 FROM accounts a JOIN down ON a.parent_id = down.id
+              WHERE down.depth < $2)
+         SELECT id, depth FROM down ORDER BY depth, id",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<diesel::sql_types::Integer, _>(WALK_LIMIT)
+    .load(conn)
+    .await?;
+    Ok(levels.into_iter().map(|l| (l.id, l.depth)).collect())
+}
+
+/// The accounts with these ids, in no particular order.
+pub async fn find_many(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<AccountRow>, ApiError> {
+    Ok(a::accounts
+        .filter(a::id.eq_any(ids))
+        .select(AccountRow::as_select())
+        .load(conn)
+        .await?)
+}
+
 /// `%`, `_` and `\` taken literally in a LIKE pattern.
 fn like_literal(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);

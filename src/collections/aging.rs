@@ -20,7 +20,7 @@ use crate::state::AppState;
 crate::text_enum! {
     /// How the aging is grouped: by account, by partner (accounts without one together), or
     /// one row per currency.
-    AgingGroup { Account => "account", Partner => "partner", Collector => "collector", None => "none" }
+    AgingGroup { Account => "account", Family => "family", Partner => "partner", Collector => "collector", None => "none" }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -28,15 +28,17 @@ crate::text_enum! {
 pub struct AgingQuery {
     /// The day the aging is as of, at its end (default today).
     pub as_of: Option<Date>,
-    /// `account` (default), `partner`, `collector` (the collector's token subject as the
-    /// label; accounts in no portfolio together) or `none`.
+    /// `account` (default), `family` (each family under its top account; an account
+    /// without parent or children is a family of one), `partner`, `collector` (the
+    /// collector's token subject as the label; accounts in no portfolio together) or `none`.
     pub group_by: Option<AgingGroup>,
 }
 
 /// One row of the aging: balances open at the end of `as_of` by days past due.
 #[derive(Debug, Clone, Serialize, ToSchema, diesel::QueryableByName)]
 pub struct AgingRow {
-    /// The account's or partner's id; absent for `none` and for accounts without a partner.
+    /// The account's, the family's top account's or the partner's id; absent for `none`,
+    /// `collector` and accounts without a partner.
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
     pub key: Option<Uuid>,
     /// The account's number and name, the partner's code and name, or `All accounts`.
@@ -130,9 +132,25 @@ pub const AGED: &str = "WITH open AS (
                JOIN invoices i ON i.id = o.invoice_id
                LEFT JOIN disputed x ON x.invoice_id = o.invoice_id)";
 
-fn sql(key: &str, label: &str) -> String {
+/// Each account with the top of its family (itself when it has no parent), as a common
+/// table `tops` to put before [`AGED`]'s.
+const TOPS: &str = "WITH RECURSIVE tops AS (
+             SELECT id, id AS top, 0 AS depth FROM accounts WHERE parent_id IS NULL
+             UNION ALL
+             SELECT c.id, t.top, t.depth + 1 FROM accounts c JOIN tops t ON c.parent_id = t.id
+              WHERE t.depth < 10),";
+
+fn sql(key: &str, label: &str, family: bool) -> String {
+    let (aged, join) = if family {
+        (
+            AGED.replacen("WITH ", TOPS, 1),
+            "JOIN tops t ON t.id = a.id JOIN accounts f ON f.id = t.top",
+        )
+    } else {
+        (AGED.to_string(), "")
+    };
     format!(
-        "{AGED}
+        "{aged}
          SELECT {key} AS key, {label} AS label, g.currency,
                 COALESCE(sum(g.balance) FILTER (WHERE g.days <= 0), 0) AS current,
                 COALESCE(sum(g.balance) FILTER (WHERE g.days BETWEEN 1 AND 30), 0) AS days_1_30,
@@ -147,6 +165,7 @@ fn sql(key: &str, label: &str) -> String {
            JOIN accounts a ON a.id = g.account_id
            LEFT JOIN partners p ON p.id = a.partner_id
            LEFT JOIN collection_profiles cp ON cp.account_id = a.id
+           {join}
           GROUP BY 1, 2, 3
           ORDER BY total DESC, label, currency"
     )
@@ -184,7 +203,7 @@ fn sum_rows(currency: Currency, rows: &[AgingRow]) -> AgingRow {
 
 /// Handles the GET /v1/collections/aging route: balances open at the end of `as_of` in
 /// current, 1–30, 31–60, 61–90, 91–120 and over 120 days past due, disputed apart, grouped by
-/// account, partner or not at all, with totals per currency.
+/// account, family, partner, collector or not at all, with totals per currency.
 ///
 /// Past dates are reconstructed from the ledger: a payment, credit or write-off dated after
 /// `as_of` does not count, nor does a dispute opened after it or one already closed.
@@ -216,6 +235,7 @@ pub async fn aging(
     let group_by = query.0.group_by.unwrap_or(AgingGroup::Account);
     let (key, label) = match group_by {
         AgingGroup::Account => ("a.id", "a.number || ' ' || a.legal_name"),
+        AgingGroup::Family => ("f.id", "f.number || ' ' || f.legal_name"),
         AgingGroup::Partner => ("p.id", "COALESCE(p.code || ' ' || p.name, 'No partner')"),
         AgingGroup::Collector => ("NULL::uuid", "COALESCE(cp.collector, 'Unassigned')"),
         AgingGroup::None => ("NULL::uuid", "'All accounts'"),
@@ -223,7 +243,8 @@ pub async fn aging(
     // Disputes closed at or after the end of `as_of` were still active that day.
     let end = as_of.next_day().unwrap_or(as_of).midnight().assume_utc();
     let mut conn = crate::db::conn(&state.pool).await?;
-    let rows: Vec<AgingRow> = diesel::sql_query(sql(key, label))
+    let family = group_by == AgingGroup::Family;
+    let rows: Vec<AgingRow> = diesel::sql_query(sql(key, label, family))
         .bind::<SqlDate, _>(as_of)
         .bind::<Timestamptz, _>(end)
         .load(&mut conn)

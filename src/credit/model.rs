@@ -375,12 +375,19 @@ pub struct Exposure {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CreditProfile {
     pub account_id: Uuid,
+    /// The account whose limit, reviews and holds apply: this one, or with `credit_scope:
+    /// parent` the parent's credit account up the tree.
+    pub credit_account_id: Uuid,
+    /// The accounts whose balances and contracts the exposure counts: the credit account and
+    /// every account under it that uses its credit.
+    pub credit_family: Vec<Uuid>,
     pub currency: Currency,
     pub payment_terms_days: i32,
     pub credit_status: CreditStatus,
     pub risk_level: RiskLevel,
     pub exposure: Exposure,
-    /// The hold in force, if any.
+    /// The hold in force, if any: on the account, or on an account above it whose credit it
+    /// uses.
     pub hold: Option<HoldView>,
     /// When the account is next due for review (from its last decision, else its opening,
     /// and its risk level).

@@ -53,6 +53,46 @@ pub async fn of_invoice(conn: &mut Conn, invoice_id: Uuid) -> Result<Vec<EntryRo
         .await?)
 }
 
+/// One account's balance summary, from [`balance_summaries`].
+#[derive(Debug, Clone, diesel::QueryableByName)]
+pub struct AccountBalance {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub account_id: Uuid,
+    #[diesel(embed)]
+    pub summary: super::model::BalanceSummary,
+}
+
+/// The balance summaries of several accounts as of `today`, in one query: the figures of
+/// [`balance_summary`] for each.
+pub async fn balance_summaries(
+    conn: &mut Conn,
+    account_ids: &[Uuid],
+    today: time::Date,
+) -> Result<Vec<AccountBalance>, ApiError> {
+    use diesel::sql_types::{Array, Date, Uuid as SqlUuid};
+    Ok(diesel::sql_query(
+        "SELECT x.id AS account_id,
+                COALESCE((SELECT sum(amount) FROM ledger_entries WHERE account_id = x.id), 0) AS balance,
+                COALESCE(sum(i.balance_due) FILTER (WHERE i.status = 'open'), 0) AS open_balance,
+                COALESCE(sum(i.balance_due) FILTER (WHERE i.status = 'open' AND i.due_date < $2), 0) AS past_due,
+                COALESCE(sum(i.disputed_amount) FILTER (WHERE i.status = 'open'), 0) AS disputed,
+                COALESCE((SELECT -sum(amount) FROM ledger_entries
+                           WHERE account_id = x.id AND invoice_id IS NULL AND document_type = 'payment'), 0)
+                    AS unapplied_cash,
+                COALESCE((SELECT -sum(amount) FROM ledger_entries
+                           WHERE account_id = x.id AND invoice_id IS NULL AND document_type = 'credit_memo'), 0)
+                    AS unapplied_credits,
+                count(i.id) FILTER (WHERE i.status = 'open') AS open_invoices
+           FROM unnest($1) AS x(id)
+           LEFT JOIN invoices i ON i.account_id = x.id AND i.status = 'open'
+          GROUP BY x.id",
+    )
+    .bind::<Array<SqlUuid>, _>(account_ids)
+    .bind::<Date, _>(today)
+    .load(conn)
+    .await?)
+}
+
 /// An account's balance summary as of `today`, in one query.
 pub async fn balance_summary(
     conn: &mut Conn,

@@ -70,7 +70,10 @@ const CONFLICTS: &[(&str, &[&str])] = &[
     ("create_application", &["payment_returned"]),
     ("create_contact", &["account_closed"]),
     ("create_contract", &["account_not_active", "credit_hold"]),
-    ("create_credit_review", &["account_closed"]),
+    (
+        "create_credit_review",
+        &["account_closed", "credit_at_parent"],
+    ),
     (
         "create_equipment",
         &["contract_ended", "duplicate_serial_number"],

@@ -1,6 +1,8 @@
 //! How cash meets invoices: the movements a payment makes (applications, deductions,
 //! recoveries of written-off invoices) and how they are written, in the caller's transaction.
 
+use std::collections::HashSet;
+
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -181,13 +183,23 @@ pub(super) async fn save_as(
     }
     crate::ledger::store::post(conn, &moves.entries).await?;
     paid.announce(conn, stamp.now).await?;
-    crate::collections::events::cash_moved(
-        conn,
-        ctx,
-        payment.account_id,
-        payment.status == PaymentStatus::Returned,
-    )
-    .await
+    // The payer, then each account under it whose invoices the cash moved.
+    let mut accounts = vec![payment.account_id];
+    for invoice in &moves.invoices {
+        if !accounts.contains(&invoice.account_id) {
+            accounts.push(invoice.account_id);
+        }
+    }
+    for account in accounts {
+        crate::collections::events::cash_moved(
+            conn,
+            ctx,
+            account,
+            payment.status == PaymentStatus::Returned,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The invoice each remittance line names (422 naming the line when none does).
@@ -242,6 +254,24 @@ fn collect(refusal: Option<ApiError>, e: &mut Errors) -> Result<(), ApiError> {
     }
 }
 
+/// The accounts under the payer's among those of `invoices`: whose invoices the payment may
+/// pay besides its own account's. Looked up only when an invoice is of another account.
+pub(super) async fn under_payer(
+    conn: &mut Conn,
+    payer: Uuid,
+    invoices: &[InvoiceRow],
+) -> Result<HashSet<Uuid>, ApiError> {
+    if invoices.iter().all(|i| i.account_id == payer) {
+        return Ok(HashSet::new());
+    }
+    let family = crate::accounts::store::subtree(conn, payer).await?;
+    Ok(family
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| *id != payer && invoices.iter().any(|i| i.account_id == *id))
+        .collect())
+}
+
 /// The date an application made when the payment is recorded takes in the ledger: the day the
 /// money came in, or the invoice's date when the invoice is younger.
 fn applied_on(payment: &PaymentRow, invoice: &InvoiceRow) -> time::Date {
@@ -258,6 +288,7 @@ pub(super) async fn apply_remittance(
 ) -> Result<Moves, ApiError> {
     let ids = resolve_lines(conn, lines).await?;
     let mut invoices = crate::invoices::store::lock_many(conn, &ids).await?;
+    let under = under_payer(conn, payment.account_id, &invoices).await?;
     let mut open = store::open_deductions(conn, &ids).await?;
     let mut e = Errors::default();
     for (k, (line, id)) in lines.iter().zip(&ids).enumerate() {
@@ -279,6 +310,7 @@ pub(super) async fn apply_remittance(
             rules::application_refusal(
                 payment,
                 invoice,
+                &under,
                 line.amount,
                 &format!("remittance[{k}].{field}"),
                 &format!("remittance[{k}].amount"),
@@ -328,14 +360,14 @@ pub(super) async fn apply_remittance(
     Ok(moves)
 }
 
-/// Applies a new payment to the account's open invoices, oldest due first, skipping disputed
-/// amounts.
+/// Applies a new payment to the open invoices of its account and of the accounts under it,
+/// oldest due first, skipping disputed amounts.
 pub(super) async fn apply_auto(
     conn: &mut Conn,
     payment: &mut PaymentRow,
     stamp: &Stamp,
 ) -> Result<Moves, ApiError> {
-    let mut invoices = store::lock_open_invoices(conn, payment.account_id).await?;
+    let mut invoices = store::lock_open_family_invoices(conn, payment.account_id).await?;
     let plan = rules::auto_plan(payment.unapplied(), &invoices);
     let mut moves = Moves::default();
     for (id, amount) in &plan {

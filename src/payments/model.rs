@@ -187,6 +187,8 @@ pub struct ApplicationView {
     pub invoice_id: Uuid,
     /// The invoice's number.
     pub invoice_number: Option<String>,
+    /// The invoice's account: the payer's, or one under it (a site its head office pays for).
+    pub account_id: Uuid,
     #[schema(value_type = crate::money::DecimalString, example = "1000.00")]
     pub amount: Decimal,
     pub currency: Currency,
@@ -209,6 +211,7 @@ impl ApplicationView {
         currency: Currency,
         payment_number: String,
         invoice_number: Option<String>,
+        account_id: Uuid,
     ) -> ApplicationView {
         ApplicationView {
             id: a.id,
@@ -216,6 +219,7 @@ impl ApplicationView {
             payment_number,
             invoice_id: a.invoice_id,
             invoice_number,
+            account_id,
             amount: money(currency, a.amount),
             currency,
             source: a.source,

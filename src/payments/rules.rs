@@ -4,10 +4,14 @@
 //! Ledger postings (signed: `+` raises what the account owes):
 //! - receipt: `−amount` on the account (no invoice): unapplied cash;
 //! - application of `x`: `+x` on the account and `−x` on the invoice: the cash moves from
-//!   unapplied to the invoice, the account's balance does not change;
+//!   unapplied to the invoice, the account's balance does not change; when the invoice is of
+//!   an account under the payer's (a site paid by its head office), the `−x` is on that
+//!   account, so each account's balance stays what its own invoices, cash and credits make it;
 //! - reversal of an application: the same pair with opposite signs;
 //! - refund of `r`: `+r` on the account (the unapplied cash goes back);
 //! - return: every live application reversed, then `+amount` on the account.
+
+use std::collections::HashSet;
 
 use rust_decimal::Decimal;
 use time::{Date, OffsetDateTime};
@@ -38,10 +42,10 @@ fn cash(p: &PaymentRow) -> Target {
     }
 }
 
-/// The invoice side of a payment's entries.
+/// The invoice side of a payment's entries, on the invoice's account.
 fn on_invoice(p: &PaymentRow, invoice: &InvoiceRow) -> Target {
     Target {
-        account_id: p.account_id,
+        account_id: invoice.account_id,
         invoice_id: Some(invoice.id),
         currency: p.currency,
     }
@@ -101,10 +105,12 @@ pub fn auto_plan<'a>(
 }
 
 /// Why `amount` of `payment` cannot be applied to `invoice`, if it cannot; `field` names the
-/// request field that chose the invoice.
+/// request field that chose the invoice. A payment pays invoices of its own account and of the
+/// accounts under it (`under_payer`).
 pub fn application_refusal(
     payment: &PaymentRow,
     invoice: &InvoiceRow,
+    under_payer: &HashSet<Uuid>,
     amount: Decimal,
     field: &str,
     amount_field: &str,
@@ -118,11 +124,11 @@ pub fn application_refusal(
     let problem = |f: &str, code: &str, message: String| {
         Some(Refusal::Invalid(vec![FieldError::new(f, code, message)]))
     };
-    if invoice.account_id != payment.account_id {
+    if invoice.account_id != payment.account_id && !under_payer.contains(&invoice.account_id) {
         return problem(
             field,
             "other_account",
-            "is an invoice of another account".into(),
+            "is an invoice of another account, not one under the payer's".into(),
         );
     }
     if invoice.currency != payment.currency {
@@ -455,7 +461,7 @@ pub fn deduction(
         }
         None => DeductionRow {
             id: Uuid::now_v7(),
-            account_id: payment.account_id,
+            account_id: invoice.account_id,
             payment_id: payment.id,
             invoice_id: invoice.id,
             amount: short,

@@ -58,6 +58,7 @@ pub async fn receive(
                 payment.currency,
                 payment.number.clone(),
                 invoice.and_then(|i| i.number.clone()),
+                invoice.map_or(payment.account_id, |i| i.account_id),
             )
         })
         .collect();
@@ -145,8 +146,11 @@ pub async fn apply(
     let mut invoice =
         crate::invoices::store::lock_named(conn, invoice_id.unwrap_or_else(Uuid::nil), field)
             .await?;
+    let under =
+        super::application::under_payer(conn, payment.account_id, std::slice::from_ref(&invoice))
+            .await?;
     if let Some(refusal) =
-        rules::application_refusal(&payment, &invoice, new.amount, field, "amount")
+        rules::application_refusal(&payment, &invoice, &under, new.amount, field, "amount")
     {
         return Err(refusal.into());
     }

@@ -16,6 +16,7 @@ mod disputes;
 mod dunning;
 mod financial_codes;
 mod helpers;
+mod hierarchies;
 mod idempotency;
 mod invoices;
 mod openapi;

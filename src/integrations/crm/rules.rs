@@ -162,6 +162,8 @@ pub fn new_account(data: AccountData) -> Result<NewAccount, Refusal> {
         billing_address: data.billing_address.expect("checked"),
         presentment: data.presentment.unwrap_or_default(),
         external_crm_id: Some(data.crm_id),
+        parent_id: None,
+        credit_scope: None,
     })
 }
 

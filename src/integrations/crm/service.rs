@@ -285,7 +285,7 @@ async fn upsert_account(
         None => {
             let new = rules::new_account(data)?;
             let draft = new.into_row(crate::accounts::rules::account_number(1), ctx.now)?;
-            let written = crate::accounts::service::create(conn, &draft, None).await?;
+            let written = crate::accounts::service::create(conn, ctx, &draft, None).await?;
             let account = record(conn, ctx, written).await?;
             Ok(json!({"account_id": account.id, "created": true}))
         }

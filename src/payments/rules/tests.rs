@@ -160,7 +160,7 @@ fn applications_are_refused_beyond_what_is_left() {
     let mut p = payment("100.00");
     let mut i = invoice("A", date!(2026 - 10 - 01), "80.00", "0");
     let refused = |p: &PaymentRow, i: &InvoiceRow, a: &str| {
-        application_refusal(p, i, d(a), "invoice_id", "amount").map(|e| match e {
+        application_refusal(p, i, &HashSet::new(), d(a), "invoice_id", "amount").map(|e| match e {
             Refusal::Invalid(errors) => errors[0].code.clone(),
             other => other.code().to_string(),
         })
@@ -262,7 +262,9 @@ fn amounts_always_add_up() {
             match next(3) {
                 0 => {
                     let k = next(3) as usize;
-                    if application_refusal(&p, &invoices[k], amount, "i", "a").is_none() {
+                    if application_refusal(&p, &invoices[k], &HashSet::new(), amount, "i", "a")
+                        .is_none()
+                    {
                         let (a, _) = apply(
                             &mut p,
                             &mut invoices[k],
@@ -305,4 +307,46 @@ fn amounts_always_add_up() {
             }
         }
     }
+}
+
+#[test]
+fn a_payment_pays_invoices_of_the_accounts_under_its_own_with_entries_on_theirs() {
+    let mut p = payment("100.00");
+    let site = Uuid::now_v7();
+    let mut i = invoice("S-1", date!(2026 - 10 - 01), "80.00", "0");
+    i.account_id = site;
+    let code = |under: &HashSet<Uuid>| {
+        application_refusal(&p, &i, under, d("80.00"), "invoice_id", "amount").map(|e| match e {
+            Refusal::Invalid(errors) => errors[0].code.clone(),
+            other => other.code().to_string(),
+        })
+    };
+    assert_eq!(code(&HashSet::new()).as_deref(), Some("other_account"));
+    assert_eq!(
+        code(&HashSet::from([Uuid::now_v7()])).as_deref(),
+        Some("other_account")
+    );
+    assert_eq!(code(&HashSet::from([site])), None);
+    let stamp = Stamp {
+        now: OffsetDateTime::now_utc(),
+        actor: "test".into(),
+        request_id: None,
+    };
+    let (_, [cash, paid]) = apply(
+        &mut p,
+        &mut i,
+        d("80.00"),
+        ApplicationSource::Manual,
+        date!(2026 - 11 - 20),
+        &stamp,
+    );
+    // The payer's unapplied cash goes down; the site's invoice balance goes down.
+    assert_eq!(
+        (cash.account_id, cash.invoice_id, cash.amount),
+        (Uuid::nil(), None, d("80.00"))
+    );
+    assert_eq!(
+        (paid.account_id, paid.invoice_id, paid.amount),
+        (site, Some(i.id), d("-80.00"))
+    );
 }

@@ -72,6 +72,8 @@ impl Book {
             created_at: created,
             updated_at: created,
             closed_at: None,
+            parent_id: None,
+            credit_scope: crate::accounts::model::CreditScope::Own,
         };
         let slug: String = name
             .chars()
