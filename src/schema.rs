@@ -157,6 +157,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    collection_goals (id) {
+        id -> Uuid,
+        collector -> Nullable<Text>,
+        team -> Nullable<Text>,
+        month -> Date,
+        currency -> Text,
+        target_collected -> Nullable<Numeric>,
+        target_past_due_percent -> Nullable<Numeric>,
+        created_by -> Text,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     collection_profiles (account_id) {
         account_id -> Uuid,
         collector -> Nullable<Text>,
@@ -1166,6 +1182,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     billed_periods,
     billing_run_errors,
     billing_runs,
+    collection_goals,
     collection_profiles,
     contacts,
     contract_amendments,

@@ -56,6 +56,7 @@ pub enum Permission {
     CollectionsRead,
     CollectionsWrite,
     CollectionsManage,
+    CollectionGoalsWrite,
     ServiceOrdersWrite,
     CreditRead,
     CreditReviewsRequest,
@@ -107,6 +108,7 @@ impl Permission {
         Permission::CollectionsRead,
         Permission::CollectionsWrite,
         Permission::CollectionsManage,
+        Permission::CollectionGoalsWrite,
         Permission::ServiceOrdersWrite,
         Permission::CreditRead,
         Permission::CreditReviewsRequest,
@@ -158,6 +160,7 @@ impl Permission {
             Permission::CollectionsRead => "collections:read",
             Permission::CollectionsWrite => "collections:write",
             Permission::CollectionsManage => "collections:manage",
+            Permission::CollectionGoalsWrite => "collection_goals:write",
             Permission::ServiceOrdersWrite => "service_orders:write",
             Permission::CreditRead => "credit:read",
             Permission::CreditReviewsRequest => "credit_reviews:request",
@@ -303,6 +306,7 @@ impl Permission {
             ],
             Permission::CollectionsWrite => &[Admin, Collections, CollectionsManager],
             Permission::CollectionsManage => &[Admin, CollectionsManager],
+            Permission::CollectionGoalsWrite => &[Admin, CollectionsManager],
             Permission::ServiceOrdersWrite => &[Admin, Collections, CollectionsManager],
             // Payment histories, analysts' notes and agency reports stay internal: a partner
             // portal sees invoices, documents and statements, not credit files.

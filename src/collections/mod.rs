@@ -1,11 +1,12 @@
 //! Collections: what is past due and how late (aging), who is most at risk (risk scores,
 //! portfolios and worklists), what was said (notes), what is sent when (dunning policies,
 //! runs and notices), what was agreed (promises to pay), what is done to the service (service
-//! orders) and what goes to an agency (placements).
+//! orders), what goes to an agency (placements) and what collectors aim at (goals).
 
 pub mod aging;
 pub mod dunning;
 pub mod events;
+pub mod goals;
 pub mod notes;
 pub mod placements;
 pub mod profiles;

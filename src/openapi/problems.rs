@@ -68,6 +68,7 @@ const CONFLICTS: &[(&str, &[&str])] = &[
         ],
     ),
     ("create_application", &["payment_returned"]),
+    ("create_collection_goal", &["goal_exists"]),
     ("create_contact", &["account_closed"]),
     ("create_contract", &["account_not_active", "credit_hold"]),
     (
@@ -145,6 +146,7 @@ const CONFLICTS: &[(&str, &[&str])] = &[
             "version_conflict",
         ],
     ),
+    ("update_collection_goal", &["version_conflict"]),
     ("update_contact", &["account_closed", "version_conflict"]),
     (
         "update_contract",

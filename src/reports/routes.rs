@@ -3,7 +3,11 @@
 use actix_web::{get, web, HttpResponse};
 
 use super::cash_receipts::{self, CashReceipts, CashReceiptsQuery};
+use super::collectors::{self, CollectorPerformance, CollectorPerformanceQuery};
+use super::credits::{self, Credits, CreditsQuery};
+use super::disputes::{self, DisputesReport, DisputesReportQuery};
 use super::format::respond;
+use super::goals::{self, GoalsReport};
 use super::kpis::{self, KpiQuery, Kpis};
 use super::past_due::{self, PastDue, PastDueQuery};
 use super::store;
@@ -124,4 +128,184 @@ pub async fn cash_receipts_report(
     let report = cash_receipts::build(parameters, rows);
     let name = format!("cash-receipts-{}-{}", parameters.from, parameters.to);
     respond(query.0.format, &name, &report, || report.table())
+}
+
+/// Handles the GET /v1/reports/credits route: the credits granted from `from` (default the
+/// first day of `to`'s month) to `to` (default today), at most 366 days, by source, reason and
+/// financial code, with how many and how much per currency; totals per currency.
+///
+/// Credit memos count when their status is `issued` (whether applied, refunded or still on
+/// the account), dated by the day they were issued; drafts, memos pending approval, rejected
+/// and voided memos do not. Adjustments count when they are write-offs
+/// (`small_balance_write_off`, `bad_debt_write_off`: their kind is their reason), dated by
+/// the day they were made; late fees, recoveries and agency commissions credit nobody and are
+/// not listed. Amounts are the documents' totals, tax included.
+#[utoipa::path(
+    tag = "reports",
+    params(CreditsQuery),
+    responses(
+        (status = 200, description = "The credits", content(
+            (Credits = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/reports/credits")]
+pub async fn credits_report(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    query: ApiQuery<CreditsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::ReportsRead)?;
+    let period = credits::period(query.0.from, query.0.to, ctx.now.date())?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let rows = store::credits(&mut conn, &period).await?;
+    let report = credits::build(period, rows);
+    let name = format!("credits-{}-{}", period.from, period.to);
+    respond(query.0.format, &name, &report, || report.table())
+}
+
+/// Handles the GET /v1/reports/disputes route: the disputes opened from `from` (default the
+/// first day of `to`'s month) to `to` (default today), at most 366 days, by reason, root
+/// cause (found on resolution; none while active or once withdrawn) and currency; totals per
+/// currency.
+///
+/// `opened`: disputes opened in the period. `resolved`: of them, those resolved valid or
+/// invalid by today (withdrawn ones are not resolved). `amount_disputed`: their amounts.
+/// `amount_credited`: the totals, tax included, of the issued credit memos their valid
+/// resolutions made. `days_to_resolve`: calendar days from opening to resolution summed over
+/// the resolved ones; `average_days_to_resolve` = that ÷ `resolved`, one decimal, rounded half
+/// away from zero. `resolved_within_sla`: resolved on or before the dispute's SLA due date;
+/// `sla_compliance` = that ÷ `resolved` × 100, two decimals. Both are absent when nothing was
+/// resolved.
+#[utoipa::path(
+    tag = "reports",
+    params(DisputesReportQuery),
+    responses(
+        (status = 200, description = "The disputes by reason and root cause", content(
+            (DisputesReport = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/reports/disputes")]
+pub async fn disputes_report(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    query: ApiQuery<DisputesReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::ReportsRead)?;
+    let period = credits::period(query.0.from, query.0.to, ctx.now.date())?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let counts = store::disputes(&mut conn, &period).await?;
+    let report = disputes::build(period, counts);
+    let name = format!("disputes-{}-{}", period.from, period.to);
+    respond(query.0.format, &name, &report, || report.table())
+}
+
+/// Handles the GET /v1/reports/collector-performance route: per collector, month of the
+/// range (default the twelve whole months before today; at most 60) and currency, the
+/// collector's portfolio at the month's end and the work done on it in the month; totals per
+/// currency (portfolio figures at the end of the last month, the others summed).
+///
+/// The portfolio at a month's end: the accounts whose collections profile names the
+/// collector, assigned before the month ended (only the current assignment is kept: an
+/// account reassigned later counts for its new collector from then on). `accounts`: those
+/// accounts. `balance`: their invoices' balances at the end of the month's last day, from the
+/// ledger (disputed amounts included, unapplied cash apart); `past_due`: of it, invoices due
+/// before that day. `collected`: payments received on the accounts in the month, less those
+/// since returned. `promises_made`: promises to pay made on the accounts in the month;
+/// `promises_kept`: promises found kept in the month. `contacts`: collection notes logged on
+/// the accounts in the month. `overdue_items`: the accounts' tasks open at the month's end
+/// and due before its last day. Amounts are in the account's currency.
+#[utoipa::path(
+    tag = "reports",
+    params(CollectorPerformanceQuery),
+    responses(
+        (status = 200, description = "The collectors' months", content(
+            (CollectorPerformance = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/reports/collector-performance")]
+pub async fn collector_performance_report(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    query: ApiQuery<CollectorPerformanceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::ReportsRead)?;
+    let q = &query.0;
+    let p = collectors::parameters(&q.from, &q.to, &q.collector, ctx.now.date())?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let months =
+        store::collector_months(&mut conn, p.first, p.last, p.collector.as_deref()).await?;
+    let name = format!("collector-performance-{}-{}", p.from, p.to);
+    let report = collectors::build(p, months);
+    respond(q.format, &name, &report, || report.table())
+}
+
+/// Handles the GET /v1/reports/goals route: each monthly collection goal of the range
+/// (default the twelve whole months before today; at most 60; of `collector` only when
+/// given) against what was achieved, and the department's months (every collector's
+/// portfolio together) as totals.
+///
+/// `collected`, `balance` and `past_due` are the collector-performance figures of the goal's
+/// collector (a team's goal, and the department, count every collector's portfolio: the
+/// service knows no team membership). `collected_percent_of_target` = collected ÷
+/// `target_collected` × 100; `past_due_percent` = past due ÷ balance × 100 at the month's end
+/// (a past-due goal is met when it is at most `target_past_due_percent`); both two decimals,
+/// half away from zero, absent without a divisor. A department row's `target_collected` is
+/// the sum of its collectors' targets.
+#[utoipa::path(
+    tag = "reports",
+    params(CollectorPerformanceQuery),
+    responses(
+        (status = 200, description = "The goals against the actual figures", content(
+            (GoalsReport = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/reports/goals")]
+pub async fn goals_report(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    query: ApiQuery<CollectorPerformanceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(Permission::ReportsRead)?;
+    let q = &query.0;
+    let p = collectors::parameters(&q.from, &q.to, &q.collector, ctx.now.date())?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let collector = p.collector.as_deref();
+    let goals = crate::collections::goals::store::of_months(&mut conn, p.first, p.last, collector);
+    let goals = goals.await?;
+    let months = store::collector_months(&mut conn, p.first, p.last, None).await?;
+    let name = format!("goals-{}-{}", p.from, p.to);
+    let report = goals::build(p, &goals, &months);
+    respond(q.format, &name, &report, || report.table())
 }

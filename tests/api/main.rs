@@ -1,6 +1,7 @@
 //! Integration tests: the real app over HTTP against a real PostgreSQL, one database per test.
 
 mod accounts;
+mod activity_reports;
 mod audit;
 mod auth;
 mod billing;
@@ -15,6 +16,7 @@ mod crm;
 mod disputes;
 mod dunning;
 mod financial_codes;
+mod goals;
 mod helpers;
 mod hierarchies;
 mod idempotency;

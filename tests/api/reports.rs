@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-async fn file(app: &TestApp, path: &str) -> (u16, String, Vec<u8>) {
+pub async fn file(app: &TestApp, path: &str) -> (u16, String, Vec<u8>) {
     let response = app
         .client
         .get(app.url(path))
@@ -26,14 +26,14 @@ async fn file(app: &TestApp, path: &str) -> (u16, String, Vec<u8>) {
     (status, kind, response.bytes().await.unwrap().to_vec())
 }
 
-fn sheet(bytes: Vec<u8>, name: &str) -> Vec<Vec<Data>> {
+pub fn sheet(bytes: Vec<u8>, name: &str) -> Vec<Vec<Data>> {
     let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).unwrap();
     let range = workbook.worksheet_range(name).unwrap();
     range.rows().map(|r| r.to_vec()).collect()
 }
 
 /// A cell of a sheet as the JSON's text: numbers with two decimals, as the report writes them.
-fn text(cell: &Data) -> String {
+pub fn text(cell: &Data) -> String {
     match cell {
         Data::Float(f) => format!("{f:.2}"),
         Data::Int(i) => i.to_string(),
@@ -44,7 +44,7 @@ fn text(cell: &Data) -> String {
 }
 
 /// An account with net `terms` days and a revenue code.
-async fn books(app: &TestApp, name: &str, terms: i64) -> (String, String) {
+pub async fn books(app: &TestApp, name: &str, terms: i64) -> (String, String) {
     let mut body = account_body(name);
     merge(&mut body, json!({"payment_terms_days": terms}));
     let account = app

@@ -1,17 +1,24 @@
 //! SQL of the reports: set-based, one statement per figure set, as of any date from the
-//! ledger (not from today's kept balances).
+//! ledger (not from today's kept balances). `activity` holds the SQL of the credits and
+//! disputes of a period, `collectors` that of the collectors' portfolios and work.
 
 use diesel::sql_types::{Date as SqlDate, Integer, Nullable, Numeric, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use time::Date;
 
-use super::cash_receipts::{CashReceiptsParameters, CashReceiptsRow};
-use super::kpis::Movement;
-use super::past_due::{PastDueParameters, PastDueRow};
+mod activity;
+mod collectors;
+
+pub use activity::{credits, disputes};
+pub use collectors::collector_months;
+
 use crate::db::Conn;
 use crate::error::ApiError;
 use crate::money::Currency;
+use crate::reports::cash_receipts::{CashReceiptsParameters, CashReceiptsRow};
+use crate::reports::kpis::Movement;
+use crate::reports::past_due::{PastDueParameters, PastDueRow};
 
 #[derive(diesel::QueryableByName)]
 struct MovementRow {
