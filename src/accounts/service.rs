@@ -198,6 +198,11 @@ pub async fn update(
     patch: AccountPatch,
     expected: Expected,
 ) -> Result<Written<AccountView>, ApiError> {
+    if patch.parent_id.is_some() {
+        // Before the account's row: a move takes the hierarchy lock first, so two moves wait
+        // in line instead of each holding a row the other's parent check needs.
+        store::lock_hierarchy(conn).await?;
+    }
     let current = store::lock_visible(conn, id, ctx.partner_scope()).await?;
     expected.check(current.version)?;
     rules::refuse_closed(current.status)?;

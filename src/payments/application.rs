@@ -367,7 +367,8 @@ pub(super) async fn apply_auto(
     payment: &mut PaymentRow,
     stamp: &Stamp,
 ) -> Result<Moves, ApiError> {
-    let mut invoices = store::lock_open_family_invoices(conn, payment.account_id).await?;
+    let mut invoices =
+        crate::invoices::store::lock_open_of_family(conn, payment.account_id).await?;
     let plan = rules::auto_plan(payment.unapplied(), &invoices);
     let mut moves = Moves::default();
     for (id, amount) in &plan {

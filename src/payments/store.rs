@@ -555,40 +555,6 @@ pub async fn lock_open_invoices(
         .await?)
 }
 
-/// Locks the open invoices with a balance of the account and of every account under it (a
-/// head office's payment pays its sites'), in id order.
-pub async fn lock_open_family_invoices(
-    conn: &mut Conn,
-    account_id: Uuid,
-) -> Result<Vec<InvoiceRow>, ApiError> {
-    use crate::invoices::model::InvoiceStatus;
-    use crate::schema::invoices::dsl as i;
-    use diesel::sql_types::{Bool, Uuid as SqlUuid};
-    let family = diesel::dsl::sql::<Bool>(
-        "invoices.account_id IN (WITH RECURSIVE down AS (
-             SELECT ",
-    )
-    .bind::<SqlUuid, _>(account_id)
-    .sql(
-        "::uuid AS id, 0 AS depth
-             UNION ALL
-             SELECT a.id, down.depth + 1 FROM accounts a JOIN down ON a.parent_id = down.id
-              WHERE down.depth < 10)
-         SELECT id FROM down)",
-    );
-    Ok(crate::db::Cached(
-        i::invoices
-            .filter(family)
-            .filter(i::status.eq(InvoiceStatus::Open))
-            .filter(i::balance_due.gt(Decimal::ZERO))
-            .select(InvoiceRow::as_select())
-            .order(i::id.asc())
-            .for_update(),
-    )
-    .load(conn)
-    .await?)
-}
-
 /// Cancels the open deductions of invoices that no longer collect (written off as bad debt).
 pub async fn cancel_open_deductions(
     conn: &mut Conn,

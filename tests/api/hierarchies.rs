@@ -623,3 +623,71 @@ async fn the_aging_groups_by_family() {
     assert_eq!(rows[1]["total"], "5.00");
     assert_eq!(aging["totals"][0]["total"], "75.00");
 }
+
+#[tokio::test]
+async fn concurrent_moves_never_close_a_loop() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        let a = app.create_account(json!({})).await;
+        let b = app.create_account(json!({})).await;
+        let (path_a, path_b) = (
+            format!("/v1/accounts/{}", id(&a)),
+            format!("/v1/accounts/{}", id(&b)),
+        );
+        let (under_b, under_a) = (
+            json!({"parent_id": id(&b), "version": 1}),
+            json!({"parent_id": id(&a), "version": 1}),
+        );
+        let token = admin_token();
+        let (ab, ba) = tokio::join!(
+            app.patch(&path_a, &token, &under_b),
+            app.patch(&path_b, &token, &under_a)
+        );
+        let mut statuses = [ab.status, ba.status];
+        statuses.sort();
+        assert_eq!(statuses, [200, 422], "{} / {}", ab.body, ba.body);
+        let refused = if ab.status == 422 { &ab } else { &ba };
+        assert_eq!(refused.body["errors"][0]["code"], "cycle");
+        assert_eq!(
+            app.count(&format!(
+                "accounts WHERE id IN ('{}', '{}') AND parent_id IS NOT NULL",
+                id(&a),
+                id(&b)
+            ))
+            .await,
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_head_office_and_its_site_paying_the_same_invoice_at_once_never_overpay_it() {
+    let app = spawn_app().await;
+    let code = app.financial_code("4100", "revenue").await;
+    let top = app.create_account(json!({})).await;
+    let site = child_of(&app, &top, "Site").await;
+    let invoice = app
+        .issued_invoice(&id(&site), &code, "100.00", date("2026-10-01"))
+        .await;
+    let body = |account: &Value| {
+        json!({"account_id": id(account), "amount": "80.00", "currency": "USD",
+            "method": "check", "received_date": d("2026-11-20")})
+    };
+    let (from_top, from_site, token) = (body(&top), body(&site), billing());
+    let (a, b) = tokio::join!(
+        app.post("/v1/payments", &token, &from_top),
+        app.post("/v1/payments", &token, &from_site)
+    );
+    a.expect(201);
+    b.expect(201);
+    // 160.00 arrived for a 100.00 invoice: it is paid once, the rest stays unapplied.
+    let paid = get(&app, &format!("/v1/invoices/{}", id(&invoice))).await;
+    assert_eq!(paid["balance_due"], "0.00");
+    assert_eq!(paid["amount_paid"], "100.00");
+    assert_eq!(
+        app.value("SELECT sum(amount - amount_applied)::text FROM payments")
+            .await,
+        "60.00"
+    );
+    assert_books_balance(&app).await;
+}

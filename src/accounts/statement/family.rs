@@ -14,9 +14,11 @@ use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
+use crate::export::csv_field;
 use crate::extract::ApiQuery;
 use crate::money::Currency;
 use crate::openapi::responses::*;
+use crate::pdf::{Align, Layout};
 use crate::state::AppState;
 
 /// What the family owes: its members' figures added up.
@@ -137,16 +139,119 @@ pub async fn family_statement(
         StatementFormat::Csv => (
             "text/csv; charset=utf-8",
             format!("attachment; filename=\"{name}.csv\""),
-            super::render::family_csv(&statement).into_bytes(),
+            family_csv(&statement).into_bytes(),
         ),
         StatementFormat::Pdf => (
             "application/pdf",
             format!("inline; filename=\"{name}.pdf\""),
-            super::render::family_pdf(&statement),
+            family_pdf(&statement),
         ),
     };
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((header::CONTENT_DISPOSITION, disposition))
         .body(body))
+}
+
+/// A consolidated statement as CSV: each member's rows with its account number first, then
+/// the family's totals.
+pub fn family_csv(f: &FamilyStatement) -> String {
+    let mut out = String::from("account,date,kind,document,description,amount,balance\n");
+    for s in &f.members {
+        let account = csv_field(&s.account_number);
+        for row in super::render::csv(s).lines().skip(1) {
+            out.push_str(&format!("{account},{row}\n"));
+        }
+    }
+    let t = &f.totals;
+    out.push_str(&format!(
+        "FAMILY,{},opening_balance,,Family opening balance,,{}\n",
+        f.from, t.opening_balance
+    ));
+    out.push_str(&format!(
+        "FAMILY,{},closing_balance,,Family closing balance,,{}\n",
+        f.to, t.closing_balance
+    ));
+    out.push_str(&format!(
+        "FAMILY,{},disputed,,Of which under dispute,{},\n",
+        f.to, t.disputed
+    ));
+    out
+}
+
+/// A consolidated statement as PDF: the family's summary, then each member's statement.
+pub fn family_pdf(f: &FamilyStatement) -> Vec<u8> {
+    let title = format!(
+        "Consolidated statement {} {} to {}",
+        f.account_number, f.from, f.to
+    );
+    let mut page = Layout::new(50);
+    page.line(
+        16,
+        true,
+        &format!("Consolidated statement of {}", f.account_number),
+    );
+    page.line(11, false, &f.legal_name);
+    page.line(
+        10,
+        false,
+        &format!(
+            "{} to {} ({}), {} account(s)",
+            f.from,
+            f.to,
+            f.currency,
+            f.members.len()
+        ),
+    );
+    page.gap(8);
+    page.row(
+        9,
+        true,
+        &[
+            (50, Align::Left, "Account"),
+            (130, Align::Left, "Name"),
+            (420, Align::Right, "Opening"),
+            (490, Align::Right, "Closing"),
+            (562, Align::Right, "Disputed"),
+        ],
+    );
+    page.rule();
+    let mut row = |bold: bool, number: &str, name: &str, o: Decimal, c: Decimal, d: Decimal| {
+        let (o, c, d) = (o.to_string(), c.to_string(), d.to_string());
+        page.row(
+            9,
+            bold,
+            &[
+                (50, Align::Left, number),
+                (130, Align::Left, name),
+                (420, Align::Right, &o),
+                (490, Align::Right, &c),
+                (562, Align::Right, &d),
+            ],
+        );
+    };
+    for s in &f.members {
+        row(
+            false,
+            &s.account_number,
+            &s.legal_name,
+            s.opening_balance,
+            s.closing_balance,
+            s.disputed,
+        );
+    }
+    let t = &f.totals;
+    row(
+        true,
+        "Family",
+        "",
+        t.opening_balance,
+        t.closing_balance,
+        t.disputed,
+    );
+    for s in &f.members {
+        page.gap(16);
+        super::render::write(&mut page, s);
+    }
+    page.finish(&title)
 }
