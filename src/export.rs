@@ -86,6 +86,28 @@ pub struct Table {
     pub parameters: Vec<(&'static str, String)>,
 }
 
+impl Table {
+    /// A table whose totals come one row per currency: all but the last are listed under the
+    /// rows, the last is the totals row (the one a spreadsheet's totals row can hold).
+    pub fn with_totals(
+        title: &'static str,
+        columns: Vec<Column>,
+        mut rows: Vec<Vec<Cell>>,
+        mut totals: Vec<Vec<Cell>>,
+        parameters: Vec<(&'static str, String)>,
+    ) -> Table {
+        let last = totals.pop();
+        rows.extend(totals);
+        Table {
+            title,
+            columns,
+            rows,
+            totals: last,
+            parameters,
+        }
+    }
+}
+
 /// A field as RFC 4180 writes it: quoted when it holds a comma, a quote or a line break.
 pub fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {

@@ -176,7 +176,7 @@ const COLUMNS: [Column; 11] = [
 impl CashReceipts {
     /// The rows, one totals row per currency (the last as the table's totals row).
     pub fn table(&self) -> Table {
-        let mut rows: Vec<Vec<Cell>> = self
+        let rows: Vec<Vec<Cell>> = self
             .rows
             .iter()
             .map(|r| {
@@ -195,7 +195,7 @@ impl CashReceipts {
                 ]
             })
             .collect();
-        let mut totals: Vec<Vec<Cell>> = self
+        let totals: Vec<Vec<Cell>> = self
             .totals
             .iter()
             .map(|t| {
@@ -214,15 +214,13 @@ impl CashReceipts {
                 ]
             })
             .collect();
-        let last = totals.pop();
-        rows.extend(totals);
         let p = &self.parameters;
-        Table {
-            title: "Cash receipts",
-            columns: COLUMNS.to_vec(),
+        Table::with_totals(
+            "Cash receipts",
+            COLUMNS.to_vec(),
             rows,
-            totals: last,
-            parameters: vec![
+            totals,
+            vec![
                 ("from", p.from.to_string()),
                 ("to", p.to.to_string()),
                 (
@@ -230,7 +228,7 @@ impl CashReceipts {
                     p.method.map(|m| m.as_str().to_string()).unwrap_or_default(),
                 ),
             ],
-        }
+        )
     }
 }
 

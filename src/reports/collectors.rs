@@ -256,22 +256,20 @@ fn cells(r: &CollectorPerformanceRow) -> Vec<Cell> {
 impl CollectorPerformance {
     /// The rows, one totals row per currency (the last as the table's totals row).
     pub fn table(&self) -> Table {
-        let mut rows: Vec<Vec<Cell>> = self.rows.iter().map(cells).collect();
-        let mut totals: Vec<Vec<Cell>> = self.totals.iter().map(cells).collect();
-        let last = totals.pop();
-        rows.extend(totals);
+        let rows: Vec<Vec<Cell>> = self.rows.iter().map(cells).collect();
+        let totals: Vec<Vec<Cell>> = self.totals.iter().map(cells).collect();
         let p = &self.parameters;
-        Table {
-            title: "Collector performance",
-            columns: COLUMNS.to_vec(),
+        Table::with_totals(
+            "Collector performance",
+            COLUMNS.to_vec(),
             rows,
-            totals: last,
-            parameters: vec![
+            totals,
+            vec![
                 ("from", p.from.clone()),
                 ("to", p.to.clone()),
                 ("collector", p.collector.clone().unwrap_or_default()),
             ],
-        }
+        )
     }
 }
 

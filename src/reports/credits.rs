@@ -172,7 +172,7 @@ const COLUMNS: [Column; 7] = [
 impl Credits {
     /// The rows, one totals row per currency (the last as the table's totals row).
     pub fn table(&self) -> Table {
-        let mut rows: Vec<Vec<Cell>> = self
+        let rows: Vec<Vec<Cell>> = self
             .rows
             .iter()
             .map(|r| {
@@ -187,7 +187,7 @@ impl Credits {
                 ]
             })
             .collect();
-        let mut totals: Vec<Vec<Cell>> = self
+        let totals: Vec<Vec<Cell>> = self
             .totals
             .iter()
             .map(|t| {
@@ -202,18 +202,16 @@ impl Credits {
                 ]
             })
             .collect();
-        let last = totals.pop();
-        rows.extend(totals);
-        Table {
-            title: "Credits",
-            columns: COLUMNS.to_vec(),
+        Table::with_totals(
+            "Credits",
+            COLUMNS.to_vec(),
             rows,
-            totals: last,
-            parameters: vec![
+            totals,
+            vec![
                 ("from", self.parameters.from.to_string()),
                 ("to", self.parameters.to.to_string()),
             ],
-        }
+        )
     }
 }
 

@@ -216,24 +216,22 @@ fn cells(r: &DisputesReportRow, label: Option<&str>) -> Vec<Cell> {
 impl DisputesReport {
     /// The rows, one totals row per currency (the last as the table's totals row).
     pub fn table(&self) -> Table {
-        let mut rows: Vec<Vec<Cell>> = self.rows.iter().map(|r| cells(r, None)).collect();
-        let mut totals: Vec<Vec<Cell>> = self
+        let rows: Vec<Vec<Cell>> = self.rows.iter().map(|r| cells(r, None)).collect();
+        let totals: Vec<Vec<Cell>> = self
             .totals
             .iter()
             .map(|t| cells(t, Some("Total")))
             .collect();
-        let last = totals.pop();
-        rows.extend(totals);
-        Table {
-            title: "Disputes",
-            columns: COLUMNS.to_vec(),
+        Table::with_totals(
+            "Disputes",
+            COLUMNS.to_vec(),
             rows,
-            totals: last,
-            parameters: vec![
+            totals,
+            vec![
                 ("from", self.parameters.from.to_string()),
                 ("to", self.parameters.to.to_string()),
             ],
-        }
+        )
     }
 }
 

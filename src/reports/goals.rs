@@ -210,22 +210,20 @@ fn cells(r: &GoalsReportRow) -> Vec<Cell> {
 impl GoalsReport {
     /// The goals, then the department's months (the last as the table's totals row).
     pub fn table(&self) -> Table {
-        let mut rows: Vec<Vec<Cell>> = self.rows.iter().map(cells).collect();
-        let mut totals: Vec<Vec<Cell>> = self.totals.iter().map(cells).collect();
-        let last = totals.pop();
-        rows.extend(totals);
+        let rows: Vec<Vec<Cell>> = self.rows.iter().map(cells).collect();
+        let totals: Vec<Vec<Cell>> = self.totals.iter().map(cells).collect();
         let p = &self.parameters;
-        Table {
-            title: "Goals",
-            columns: COLUMNS.to_vec(),
+        Table::with_totals(
+            "Goals",
+            COLUMNS.to_vec(),
             rows,
-            totals: last,
-            parameters: vec![
+            totals,
+            vec![
                 ("from", p.from.clone()),
                 ("to", p.to.clone()),
                 ("collector", p.collector.clone().unwrap_or_default()),
             ],
-        }
+        )
     }
 }
 

@@ -191,7 +191,7 @@ fn rfc3339(at: OffsetDateTime) -> String {
 impl PastDue {
     /// The accounts, one totals row per currency (the last as the table's totals row).
     pub fn table(&self) -> Table {
-        let mut rows: Vec<Vec<Cell>> = self
+        let rows: Vec<Vec<Cell>> = self
             .rows
             .iter()
             .map(|r| {
@@ -212,7 +212,7 @@ impl PastDue {
                 ]
             })
             .collect();
-        let mut totals: Vec<Vec<Cell>> = self
+        let totals: Vec<Vec<Cell>> = self
             .totals
             .iter()
             .map(|t| {
@@ -233,15 +233,13 @@ impl PastDue {
                 ]
             })
             .collect();
-        let last = totals.pop();
-        rows.extend(totals);
         let p = &self.parameters;
-        Table {
-            title: "Past due",
-            columns: COLUMNS.to_vec(),
+        Table::with_totals(
+            "Past due",
+            COLUMNS.to_vec(),
             rows,
-            totals: last,
-            parameters: vec![
+            totals,
+            vec![
                 ("as_of", p.as_of.to_string()),
                 ("min_days", p.min_days.to_string()),
                 ("threshold", p.threshold.to_string()),
@@ -250,7 +248,7 @@ impl PastDue {
                     p.partner_id.map(|id| id.to_string()).unwrap_or_default(),
                 ),
             ],
-        }
+        )
     }
 }
 
