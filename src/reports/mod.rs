@@ -1,9 +1,11 @@
 //! Reports for managers: figures as of any date or for a range of months, in JSON, CSV and
 //! Excel. Each report is a model with its rules (`kpis`, `past_due`, `cash_receipts`, `credits`,
 //! `disputes`, `collectors`, `goals`), its SQL in `store`, and
-//! one handler in `routes`; `format` turns a report's table into the file asked for.
+//! one handler in `routes`; `catalog` builds each by its name (the routes through it), and
+//! `format` names the formats.
 
 pub mod cash_receipts;
+pub mod catalog;
 pub mod collectors;
 pub mod credits;
 pub mod disputes;

@@ -1,16 +1,17 @@
 //! HTTP handlers of the reports: parse the parameters, read, answer in the format asked for.
 
+use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
 
-use super::cash_receipts::{self, CashReceipts, CashReceiptsQuery};
-use super::collectors::{self, CollectorPerformance, CollectorPerformanceQuery};
-use super::credits::{self, Credits, CreditsQuery};
-use super::disputes::{self, DisputesReport, DisputesReportQuery};
-use super::format::respond;
-use super::goals::{self, GoalsReport};
-use super::kpis::{self, KpiQuery, Kpis};
-use super::past_due::{self, PastDue, PastDueQuery};
-use super::store;
+use super::cash_receipts::{CashReceipts, CashReceiptsQuery};
+use super::catalog::{self, Plan};
+use super::collectors::{CollectorPerformance, CollectorPerformanceQuery};
+use super::credits::{Credits, CreditsQuery};
+use super::disputes::{DisputesReport, DisputesReportQuery};
+use super::format::ReportFormat;
+use super::goals::GoalsReport;
+use super::kpis::{KpiQuery, Kpis};
+use super::past_due::{PastDue, PastDueQuery};
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::error::ApiError;
@@ -51,13 +52,12 @@ pub async fn kpi_report(
     query: ApiQuery<KpiQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReportsRead)?;
-    let (from, to) = kpis::range(&query.0, ctx.now.date())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let movements = store::monthly_movements(&mut conn, to).await?;
-    let current = store::closing_current(&mut conn, from, to).await?;
-    let report = kpis::build(from, to, &movements, &current);
-    let name = format!("kpis-{}-{}", report.from, report.to);
-    respond(query.0.format, &name, &report, || report.table())
+    answer(
+        &state,
+        query.0.format,
+        catalog::kpis_report(&query.0, ctx.today())?,
+    )
+    .await
 }
 
 /// Handles the GET /v1/reports/past-due route: the accounts owing at least `threshold`
@@ -87,12 +87,12 @@ pub async fn past_due_report(
     query: ApiQuery<PastDueQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReportsRead)?;
-    let parameters = past_due::parameters(&query.0, ctx.now.date())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let rows = store::past_due(&mut conn, &parameters).await?;
-    let report = past_due::build(parameters, rows);
-    let name = format!("past-due-{}", parameters.as_of);
-    respond(query.0.format, &name, &report, || report.table())
+    answer(
+        &state,
+        query.0.format,
+        catalog::past_due_report(&query.0, ctx.today())?,
+    )
+    .await
 }
 
 /// Handles the GET /v1/reports/cash-receipts route: payments received from `from` (default 30
@@ -122,12 +122,12 @@ pub async fn cash_receipts_report(
     query: ApiQuery<CashReceiptsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReportsRead)?;
-    let parameters = cash_receipts::parameters(&query.0, ctx.now.date())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let rows = store::cash_receipts(&mut conn, &parameters).await?;
-    let report = cash_receipts::build(parameters, rows);
-    let name = format!("cash-receipts-{}-{}", parameters.from, parameters.to);
-    respond(query.0.format, &name, &report, || report.table())
+    answer(
+        &state,
+        query.0.format,
+        catalog::cash_receipts_report(&query.0, ctx.today())?,
+    )
+    .await
 }
 
 /// Handles the GET /v1/reports/credits route: the credits granted from `from` (default the
@@ -163,12 +163,12 @@ pub async fn credits_report(
     query: ApiQuery<CreditsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReportsRead)?;
-    let period = credits::period(query.0.from, query.0.to, ctx.now.date())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let rows = store::credits(&mut conn, &period).await?;
-    let report = credits::build(period, rows);
-    let name = format!("credits-{}-{}", period.from, period.to);
-    respond(query.0.format, &name, &report, || report.table())
+    answer(
+        &state,
+        query.0.format,
+        catalog::credits_report(&query.0, ctx.today())?,
+    )
+    .await
 }
 
 /// Handles the GET /v1/reports/disputes route: the disputes opened from `from` (default the
@@ -207,12 +207,12 @@ pub async fn disputes_report(
     query: ApiQuery<DisputesReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReportsRead)?;
-    let period = credits::period(query.0.from, query.0.to, ctx.now.date())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let counts = store::disputes(&mut conn, &period).await?;
-    let report = disputes::build(period, counts);
-    let name = format!("disputes-{}-{}", period.from, period.to);
-    respond(query.0.format, &name, &report, || report.table())
+    answer(
+        &state,
+        query.0.format,
+        catalog::disputes_report(&query.0, ctx.today())?,
+    )
+    .await
 }
 
 /// Handles the GET /v1/reports/collector-performance route: per collector, month of the
@@ -253,14 +253,12 @@ pub async fn collector_performance_report(
     query: ApiQuery<CollectorPerformanceQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReportsRead)?;
-    let q = &query.0;
-    let p = collectors::parameters(&q.from, &q.to, &q.collector, ctx.now.date())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let months =
-        store::collector_months(&mut conn, p.first, p.last, p.collector.as_deref()).await?;
-    let name = format!("collector-performance-{}-{}", p.from, p.to);
-    let report = collectors::build(p, months);
-    respond(q.format, &name, &report, || report.table())
+    answer(
+        &state,
+        query.0.format,
+        catalog::collector_performance(&query.0, ctx.today())?,
+    )
+    .await
 }
 
 /// Handles the GET /v1/reports/goals route: each monthly collection goal of the range
@@ -298,14 +296,30 @@ pub async fn goals_report(
     query: ApiQuery<CollectorPerformanceQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReportsRead)?;
-    let q = &query.0;
-    let p = collectors::parameters(&q.from, &q.to, &q.collector, ctx.now.date())?;
+    answer(
+        &state,
+        query.0.format,
+        catalog::goals_report(&query.0, ctx.today())?,
+    )
+    .await
+}
+
+/// Reads a planned report and answers it in `format`: JSON as the API answers everywhere, CSV
+/// and Excel as attachments named after the report and its parameters.
+async fn answer(
+    state: &AppState,
+    format: Option<ReportFormat>,
+    plan: Plan,
+) -> Result<HttpResponse, ApiError> {
     let mut conn = crate::db::conn(&state.pool).await?;
-    let collector = p.collector.as_deref();
-    let goals = crate::collections::goals::store::of_months(&mut conn, p.first, p.last, collector);
-    let goals = goals.await?;
-    let months = store::collector_months(&mut conn, p.first, p.last, None).await?;
-    let name = format!("goals-{}-{}", p.from, p.to);
-    let report = goals::build(p, &goals, &months);
-    respond(q.format, &name, &report, || report.table())
+    let report = plan(&mut conn).await?;
+    let format = format.unwrap_or(ReportFormat::Json);
+    let file = report.file(format)?;
+    let mut response = HttpResponse::Ok();
+    response.content_type(file.content_type);
+    if format != ReportFormat::Json {
+        let disposition = format!("attachment; filename=\"{}\"", file.file_name);
+        response.insert_header((header::CONTENT_DISPOSITION, disposition));
+    }
+    Ok(response.body(file.bytes))
 }
