@@ -171,6 +171,14 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(reports::routes::disputes_report)
         .service(reports::routes::collector_performance_report)
         .service(reports::routes::goals_report)
+        .service(reports::schedules::routes::create_report_schedule)
+        .service(reports::schedules::routes::list_report_schedules)
+        .service(reports::schedules::routes::get_report_schedule)
+        .service(reports::schedules::routes::update_report_schedule)
+        .service(reports::schedules::routes::run_due_reports)
+        .service(reports::schedules::routes::list_report_runs)
+        .service(reports::schedules::routes::get_report_run)
+        .service(reports::schedules::routes::download_report_run)
         .service(collections::goals::routes::create_collection_goal)
         .service(collections::goals::routes::list_collection_goals)
         .service(collections::goals::routes::get_collection_goal)
@@ -346,6 +354,11 @@ impl Application {
             config.collections.dunning_interval_minutes,
             clock.clone(),
             credit::service::Job::of(&config),
+        );
+        reports::schedules::service::spawn(
+            pool.clone(),
+            config.reports.schedule_interval_minutes,
+            clock.clone(),
         );
         integrations::webhooks::worker::spawn(pool.clone(), config.webhooks.clone(), clock.clone());
         let routes = Arc::new(RouteTable::from_spec(&spec));

@@ -31,6 +31,7 @@ crate::text_enum! {
         AccountCollectionsStatusChanged => "account.collections_status_changed",
         CreditHoldPlaced => "credit_hold.placed",
         CreditHoldReleased => "credit_hold.released",
+        ReportReady => "report.ready",
     }
 }
 
@@ -51,6 +52,7 @@ impl EventType {
             EventType::PromiseBroken => "promise",
             EventType::AccountCollectionsStatusChanged => "account",
             EventType::CreditHoldPlaced | EventType::CreditHoldReleased => "credit_hold",
+            EventType::ReportReady => "report_run",
         }
     }
 }
@@ -70,6 +72,42 @@ pub async fn emit(
     let event = Event::new(event, resource_id, account_id, data)?;
     let ids = write(conn, now, std::slice::from_ref(&event)).await?;
     Ok(ids[0])
+}
+
+/// Writes one event as [`emit`] does, but delivered to the `endpoints` named, whatever their
+/// subscriptions, and to no other (none: the event is recorded and goes nowhere). A scheduled
+/// report goes to the recipients its schedule names.
+pub async fn emit_to(
+    conn: &mut Conn,
+    now: OffsetDateTime,
+    event: EventType,
+    resource_id: Uuid,
+    data: &impl Serialize,
+    endpoints: &[Uuid],
+) -> Result<Uuid, ApiError> {
+    let id = Uuid::now_v7();
+    diesel::sql_query(
+        "WITH event AS (
+             INSERT INTO outbox_events
+                 (id, type, resource_type, resource_id, account_id, occurred_at, data)
+             VALUES ($1, $2, $3, $4, NULL, $5, $6)
+             RETURNING id, seq, resource_id)
+         INSERT INTO webhook_deliveries
+             (id, event_id, endpoint_id, seq, resource_id, status, next_attempt_at, created_at)
+         SELECT gen_random_uuid(), event.id, e.id, event.seq, event.resource_id, 'pending', $5, $5
+         FROM event
+         JOIN webhook_endpoints e ON e.id = ANY ($7)",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<Text, _>(event.as_str())
+    .bind::<Text, _>(event.resource_type())
+    .bind::<SqlUuid, _>(resource_id)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Jsonb, _>(serde_json::to_value(data)?)
+    .bind::<diesel::sql_types::Array<SqlUuid>, _>(endpoints)
+    .execute(conn)
+    .await?;
+    Ok(id)
 }
 
 /// One event of a batch for [`emit_many`].

@@ -979,6 +979,44 @@ diesel::table! {
 }
 
 diesel::table! {
+    report_runs (id) {
+        id -> Uuid,
+        schedule_id -> Uuid,
+        run_date -> Date,
+        report -> Text,
+        parameters -> Jsonb,
+        format -> Text,
+        status -> Text,
+        content -> Nullable<Bytea>,
+        content_type -> Nullable<Text>,
+        file_name -> Nullable<Text>,
+        size_bytes -> Nullable<Int8>,
+        error -> Nullable<Text>,
+        event_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    report_schedules (id) {
+        id -> Uuid,
+        report -> Text,
+        parameters -> Jsonb,
+        format -> Text,
+        cadence -> Text,
+        day_of_month -> Nullable<Int4>,
+        weekday -> Nullable<Text>,
+        recipients -> Array<Nullable<Uuid>>,
+        description -> Nullable<Text>,
+        active -> Bool,
+        created_by -> Text,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     service_orders (id) {
         id -> Uuid,
         number -> Text,
@@ -1165,6 +1203,7 @@ diesel::joinable!(promise_instalments -> promises (promise_id));
 diesel::joinable!(promise_invoices -> invoices (invoice_id));
 diesel::joinable!(promise_invoices -> promises (promise_id));
 diesel::joinable!(promises -> accounts (account_id));
+diesel::joinable!(report_runs -> report_schedules (schedule_id));
 diesel::joinable!(service_orders -> accounts (account_id));
 diesel::joinable!(service_orders -> contracts (contract_id));
 diesel::joinable!(tasks -> accounts (account_id));
@@ -1229,6 +1268,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     promise_instalments,
     promise_invoices,
     promises,
+    report_runs,
+    report_schedules,
     service_orders,
     tasks,
     webhook_attempts,

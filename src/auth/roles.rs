@@ -64,6 +64,7 @@ pub enum Permission {
     CreditHoldsWrite,
     WebhooksManage,
     ReportsRead,
+    ReportSchedulesWrite,
     IntegrationEventsWrite,
     IntegrationEventsManage,
 }
@@ -116,6 +117,7 @@ impl Permission {
         Permission::CreditHoldsWrite,
         Permission::WebhooksManage,
         Permission::ReportsRead,
+        Permission::ReportSchedulesWrite,
         Permission::IntegrationEventsWrite,
         Permission::IntegrationEventsManage,
     ];
@@ -168,6 +170,7 @@ impl Permission {
             Permission::CreditHoldsWrite => "credit_holds:write",
             Permission::WebhooksManage => "webhooks:manage",
             Permission::ReportsRead => "reports:read",
+            Permission::ReportSchedulesWrite => "report_schedules:write",
             Permission::IntegrationEventsWrite => "integration_events:write",
             Permission::IntegrationEventsManage => "integration_events:manage",
         }
@@ -331,6 +334,8 @@ impl Permission {
                 Credit,
                 Viewer,
             ],
+            // A schedule sends the book's figures to other systems: the managers who own them.
+            Permission::ReportSchedulesWrite => &[Admin, CollectionsManager],
             // Posting events is the integrations' own door; reading and retrying them is for
             // whoever fixes what made one fail.
             Permission::IntegrationEventsWrite => &[Integration],

@@ -111,6 +111,7 @@ const CONFLICTS: &[(&str, &[&str])] = &[
         &["invoice_not_draft", "later_periods_billed"],
     ),
     ("dispute_deduction", &["deduction_not_open"]),
+    ("download_report_run", &["report_run_failed"]),
     (
         "escalate_credit_review",
         &["no_higher_authority", "own_review", "review_closed"],
@@ -147,6 +148,7 @@ const CONFLICTS: &[(&str, &[&str])] = &[
         ],
     ),
     ("update_collection_goal", &["version_conflict"]),
+    ("update_report_schedule", &["version_conflict"]),
     ("update_contact", &["account_closed", "version_conflict"]),
     (
         "update_contract",

@@ -257,6 +257,10 @@ pub fn test_config(db_url: &str) -> Config {
             dunning_interval_minutes: 0,
             ..Default::default()
         },
+        // Tests run scheduled reports on demand (tests/api/report_schedules.rs).
+        reports: receivables::reports::settings::ReportSettings {
+            schedule_interval_minutes: 0,
+        },
         // Tests that hold accounts automatically set their own days (tests/api/credit.rs).
         credit_management: receivables::credit::settings::CreditManagementSettings {
             hold_days_past_due: 0,

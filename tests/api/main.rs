@@ -27,6 +27,7 @@ mod outbox;
 mod partners;
 mod payments;
 mod readings;
+mod report_schedules;
 mod reports;
 mod seed;
 mod snapshots;
