@@ -52,7 +52,7 @@ pub async fn kpi_report(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReportsRead)?;
     let (from, to) = kpis::range(&query.0, ctx.now.date())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
+    let mut conn = crate::db::conn(&state.read_pool).await?;
     let movements = store::monthly_movements(&mut conn, to).await?;
     let current = store::closing_current(&mut conn, from, to).await?;
     let report = kpis::build(from, to, &movements, &current);
@@ -88,7 +88,7 @@ pub async fn past_due_report(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReportsRead)?;
     let parameters = past_due::parameters(&query.0, ctx.now.date())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
+    let mut conn = crate::db::conn(&state.read_pool).await?;
     let rows = store::past_due(&mut conn, &parameters).await?;
     let report = past_due::build(parameters, rows);
     let name = format!("past-due-{}", parameters.as_of);
@@ -123,7 +123,7 @@ pub async fn cash_receipts_report(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReportsRead)?;
     let parameters = cash_receipts::parameters(&query.0, ctx.now.date())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
+    let mut conn = crate::db::conn(&state.read_pool).await?;
     let rows = store::cash_receipts(&mut conn, &parameters).await?;
     let report = cash_receipts::build(parameters, rows);
     let name = format!("cash-receipts-{}-{}", parameters.from, parameters.to);
@@ -164,7 +164,7 @@ pub async fn credits_report(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReportsRead)?;
     let period = credits::period(query.0.from, query.0.to, ctx.now.date())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
+    let mut conn = crate::db::conn(&state.read_pool).await?;
     let rows = store::credits(&mut conn, &period).await?;
     let report = credits::build(period, rows);
     let name = format!("credits-{}-{}", period.from, period.to);
@@ -208,7 +208,7 @@ pub async fn disputes_report(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReportsRead)?;
     let period = credits::period(query.0.from, query.0.to, ctx.now.date())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
+    let mut conn = crate::db::conn(&state.read_pool).await?;
     let counts = store::disputes(&mut conn, &period).await?;
     let report = disputes::build(period, counts);
     let name = format!("disputes-{}-{}", period.from, period.to);
@@ -255,7 +255,7 @@ pub async fn collector_performance_report(
     ctx.require(Permission::ReportsRead)?;
     let q = &query.0;
     let p = collectors::parameters(&q.from, &q.to, &q.collector, ctx.now.date())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
+    let mut conn = crate::db::conn(&state.read_pool).await?;
     let months =
         store::collector_months(&mut conn, p.first, p.last, p.collector.as_deref()).await?;
     let name = format!("collector-performance-{}-{}", p.from, p.to);
@@ -300,7 +300,7 @@ pub async fn goals_report(
     ctx.require(Permission::ReportsRead)?;
     let q = &query.0;
     let p = collectors::parameters(&q.from, &q.to, &q.collector, ctx.now.date())?;
-    let mut conn = crate::db::conn(&state.pool).await?;
+    let mut conn = crate::db::conn(&state.read_pool).await?;
     let collector = p.collector.as_deref();
     let goals = crate::collections::goals::store::of_months(&mut conn, p.first, p.last, collector);
     let goals = goals.await?;
