@@ -251,9 +251,7 @@ pub async fn aging(
         .load(&mut conn)
         .await?;
     let rows: Vec<AgingRow> = rows.into_iter().map(AgingRow::normalized).collect();
-    let mut currencies: Vec<Currency> = rows.iter().map(|r| r.currency).collect();
-    currencies.sort_by_key(|c| c.code());
-    currencies.dedup();
+    let currencies = Currency::distinct(rows.iter().map(|r| r.currency));
     let totals = currencies.into_iter().map(|c| sum_rows(c, &rows)).collect();
     Ok(HttpResponse::Ok().json(Aging {
         as_of,

@@ -211,21 +211,13 @@ pub struct AgingSummary {
     pub totals: Vec<AgingSummaryRow>,
 }
 
-/// Distinct currencies in code order.
-pub fn currencies_of(found: impl Iterator<Item = Currency>) -> Vec<Currency> {
-    let mut currencies: Vec<Currency> = found.collect();
-    currencies.sort_by_key(|c| c.code());
-    currencies.dedup();
-    currencies
-}
-
 pub fn summary(
     parameters: AgingParameters,
     group_by: AgingSummaryGroup,
     rows: Vec<AgingSummaryRow>,
 ) -> AgingSummary {
     let rows: Vec<AgingSummaryRow> = rows.into_iter().map(AgingSummaryRow::normalized).collect();
-    let totals = currencies_of(rows.iter().map(|r| r.currency))
+    let totals = Currency::distinct(rows.iter().map(|r| r.currency))
         .into_iter()
         .map(|currency| {
             let mut t = AgingSummaryRow {
