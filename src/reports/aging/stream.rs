@@ -41,10 +41,14 @@ pub async fn detail(
     let (pieces, body) = mpsc::channel::<Result<Bytes, ApiError>>(4);
     let (started, start) = oneshot::channel::<Result<(), ApiError>>();
     actix_web::rt::spawn(async move {
+        let mut conn = conn;
         let mut started = Some(started);
-        let result = write(conn, parameters, format, &pieces, &mut started).await;
-        if let Err(e) = result {
-            match started.take() {
+        match write(&mut conn, parameters, format, &pieces, &mut started).await {
+            Ok(Written::Whole) => {}
+            // Closing the connection ends the statement; back in the pool it would go on
+            // receiving rows nobody reads.
+            Ok(Written::Abandoned) => drop(Object::take(conn)),
+            Err(e) => match started.take() {
                 Some(started) => {
                     let _ = started.send(Err(e));
                 }
@@ -52,7 +56,7 @@ pub async fn detail(
                     log::warn!("the aging detail stopped: {e}");
                     let _ = pieces.send(Err(e)).await;
                 }
-            }
+            },
         }
     });
     start
@@ -63,16 +67,22 @@ pub async fn detail(
     }))
 }
 
+/// How the writing ended: the whole file sent, or the client gone before.
+enum Written {
+    Whole,
+    Abandoned,
+}
+
 async fn write(
-    mut conn: Pooled,
+    conn: &mut Pooled,
     parameters: AgingParameters,
     format: ReportFormat,
     pieces: &mpsc::Sender<Result<Bytes, ApiError>>,
     started: &mut Option<oneshot::Sender<Result<(), ApiError>>>,
-) -> Result<(), ApiError> {
+) -> Result<Written, ApiError> {
     let mut writer = DetailWriter::new(parameters.clone(), format).map_err(xlsx_error)?;
     let rows = store::aging_detail(&parameters)
-        .load_stream::<AgingDetailRow>(&mut *conn)
+        .load_stream::<AgingDetailRow>(&mut **conn)
         .await?;
     if let Some(started) = started.take() {
         let _ = started.send(Ok(()));
@@ -87,13 +97,13 @@ async fn write(
                 .await
                 .is_err()
         {
-            return Ok(());
+            return Ok(Written::Abandoned);
         }
     }
     if format != ReportFormat::Xlsx {
         out.push_str(&writer.finish(None).map_err(xlsx_error)?);
         let _ = pieces.send(Ok(Bytes::from(out))).await;
-        return Ok(());
+        return Ok(Written::Whole);
     }
     let mut file = tempfile::tempfile().map_err(file_error)?;
     writer.finish(Some(&mut file)).map_err(xlsx_error)?;
@@ -101,13 +111,15 @@ async fn write(
     let mut buffer = vec![0u8; PIECE];
     loop {
         let n = file.read(&mut buffer).map_err(file_error)?;
-        if n == 0
-            || pieces
-                .send(Ok(Bytes::copy_from_slice(&buffer[..n])))
-                .await
-                .is_err()
+        if n == 0 {
+            return Ok(Written::Whole);
+        }
+        if pieces
+            .send(Ok(Bytes::copy_from_slice(&buffer[..n])))
+            .await
+            .is_err()
         {
-            return Ok(());
+            return Ok(Written::Abandoned);
         }
     }
 }
