@@ -139,17 +139,23 @@ fn csv_line(out: &mut String, cells: impl Iterator<Item = String>) {
     out.push_str("\r\n");
 }
 
-/// The table as CSV (RFC 4180: CRLF line ends, a header row, every row as wide as the
-/// header): the rows, the totals row, then one row per parameter, `parameter`, its name and
-/// its value.
-pub fn csv(table: &Table) -> String {
-    let width = table.columns.len();
+/// The header row of a CSV file.
+pub fn csv_header(columns: &[Column]) -> String {
     let mut out = String::new();
-    csv_line(&mut out, table.columns.iter().map(|c| csv_field(c.title)));
-    for row in table.rows.iter().chain(table.totals.iter()) {
-        csv_line(&mut out, row.iter().map(csv_cell));
-    }
-    for (name, value) in &table.parameters {
+    csv_line(&mut out, columns.iter().map(|c| csv_field(c.title)));
+    out
+}
+
+/// One row of a CSV file.
+pub fn csv_row(out: &mut String, cells: &[Cell]) {
+    csv_line(out, cells.iter().map(csv_cell));
+}
+
+/// The parameter rows that end a CSV file: `parameter`, the name, the value, padded to
+/// `width` fields.
+pub fn csv_parameters(width: usize, parameters: &[(&'static str, String)]) -> String {
+    let mut out = String::new();
+    for (name, value) in parameters {
         let cells = ["parameter".to_string(), csv_field(name), csv_field(value)];
         let padding = width.saturating_sub(cells.len());
         csv_line(
@@ -160,6 +166,18 @@ pub fn csv(table: &Table) -> String {
                 .chain(std::iter::repeat_n(String::new(), padding)),
         );
     }
+    out
+}
+
+/// The table as CSV (RFC 4180: CRLF line ends, a header row, every row as wide as the
+/// header): the rows, the totals row, then one row per parameter, `parameter`, its name and
+/// its value.
+pub fn csv(table: &Table) -> String {
+    let mut out = csv_header(&table.columns);
+    for row in table.rows.iter().chain(table.totals.iter()) {
+        csv_row(&mut out, row);
+    }
+    out.push_str(&csv_parameters(table.columns.len(), &table.parameters));
     out
 }
 
@@ -215,54 +233,99 @@ fn write_cell(
     Ok(())
 }
 
-/// The table as an Excel workbook: a sheet of the rows (header frozen and filtered, numbers
-/// and dates as such with their formats, a bold totals row) and a `Parameters` sheet.
+/// A workbook written a row at a time: a sheet of the rows (header frozen and filtered,
+/// numbers and dates as such with their formats, a bold totals row) and a `Parameters` sheet.
+/// In constant memory, each row goes to a temporary file as soon as the next one starts.
+pub struct SheetWriter {
+    workbook: Workbook,
+    formats: Vec<Format>,
+    bold: Vec<Format>,
+    width: u16,
+    row: u32,
+}
+
+impl SheetWriter {
+    pub fn new(
+        title: &str,
+        columns: &[Column],
+        constant_memory: bool,
+    ) -> Result<SheetWriter, XlsxError> {
+        let mut workbook = Workbook::new();
+        let sheet = if constant_memory {
+            workbook.add_worksheet_with_constant_memory()
+        } else {
+            workbook.add_worksheet()
+        };
+        sheet.set_name(title)?;
+        let header = Format::new().set_bold();
+        for (col, column) in columns.iter().enumerate() {
+            let col = col as u16;
+            sheet.set_column_width(col, width_of(column))?;
+            sheet.write_string_with_format(0, col, column.title, &header)?;
+        }
+        sheet.set_freeze_panes(1, 0)?;
+        Ok(SheetWriter {
+            workbook,
+            formats: columns.iter().map(|c| format_of(c.kind, false)).collect(),
+            bold: columns.iter().map(|c| format_of(c.kind, true)).collect(),
+            width: columns.len() as u16,
+            row: 1,
+        })
+    }
+
+    fn write(&mut self, cells: &[Cell], bold: bool) -> Result<(), XlsxError> {
+        let sheet = self.workbook.worksheet_from_index(0)?;
+        let formats = if bold { &self.bold } else { &self.formats };
+        for (col, cell) in cells.iter().enumerate() {
+            write_cell(sheet, self.row, col as u16, cell, &formats[col])?;
+        }
+        self.row += 1;
+        Ok(())
+    }
+
+    pub fn row(&mut self, cells: &[Cell]) -> Result<(), XlsxError> {
+        self.write(cells, false)
+    }
+
+    /// Filters the rows so far, adds the totals row and the parameters, and writes the file.
+    pub fn finish<W: std::io::Write + std::io::Seek + Send>(
+        mut self,
+        totals: Option<&[Cell]>,
+        parameters: &[(&'static str, String)],
+        out: W,
+    ) -> Result<(), XlsxError> {
+        let last_row = self.row.saturating_sub(1).max(1);
+        let last_col = self.width.saturating_sub(1);
+        self.workbook
+            .worksheet_from_index(0)?
+            .autofilter(0, 0, last_row, last_col)?;
+        if let Some(cells) = totals {
+            self.write(cells, true)?;
+        }
+        let header = Format::new().set_bold();
+        let sheet = self.workbook.add_worksheet();
+        sheet.set_name("Parameters")?;
+        sheet.write_string_with_format(0, 0, "Parameter", &header)?;
+        sheet.write_string_with_format(0, 1, "Value", &header)?;
+        sheet.set_column_width(0, 20)?;
+        sheet.set_column_width(1, 40)?;
+        for (i, (name, value)) in parameters.iter().enumerate() {
+            sheet.write_string(i as u32 + 1, 0, *name)?;
+            sheet.write_string(i as u32 + 1, 1, value)?;
+        }
+        self.workbook.save_to_writer(out)
+    }
+}
+
+/// The table as an Excel workbook (see [`SheetWriter`]).
 pub fn xlsx(table: &Table) -> Result<Vec<u8>, XlsxError> {
-    let mut workbook = Workbook::new();
-    let sheet = workbook.add_worksheet();
-    sheet.set_name(table.title)?;
-    let header = Format::new().set_bold();
-    let formats: Vec<Format> = table
-        .columns
-        .iter()
-        .map(|c| format_of(c.kind, false))
-        .collect();
-    let totals: Vec<Format> = table
-        .columns
-        .iter()
-        .map(|c| format_of(c.kind, true))
-        .collect();
-    for (col, column) in table.columns.iter().enumerate() {
-        let col = col as u16;
-        sheet.write_string_with_format(0, col, column.title, &header)?;
-        sheet.set_column_width(col, width_of(column))?;
-    }
-    let mut row = 1u32;
+    let mut sheet = SheetWriter::new(table.title, &table.columns, false)?;
     for cells in &table.rows {
-        for (col, cell) in cells.iter().enumerate() {
-            write_cell(sheet, row, col as u16, cell, &formats[col])?;
-        }
-        row += 1;
+        sheet.row(cells)?;
     }
-    let last_col = table.columns.len().saturating_sub(1) as u16;
-    sheet.set_freeze_panes(1, 0)?;
-    sheet.autofilter(0, 0, row.saturating_sub(1).max(1), last_col)?;
-    if let Some(cells) = &table.totals {
-        for (col, cell) in cells.iter().enumerate() {
-            write_cell(sheet, row, col as u16, cell, &totals[col])?;
-        }
-    }
-    let parameters = workbook.add_worksheet();
-    parameters.set_name("Parameters")?;
-    parameters.write_string_with_format(0, 0, "Parameter", &header)?;
-    parameters.write_string_with_format(0, 1, "Value", &header)?;
-    parameters.set_column_width(0, 20)?;
-    parameters.set_column_width(1, 40)?;
-    for (i, (name, value)) in table.parameters.iter().enumerate() {
-        parameters.write_string(i as u32 + 1, 0, *name)?;
-        parameters.write_string(i as u32 + 1, 1, value)?;
-    }
-    workbook.save_to_buffer()
+    let mut out = std::io::Cursor::new(Vec::new());
+    sheet.finish(table.totals.as_deref(), &table.parameters, &mut out)?;
+    Ok(out.into_inner())
 }
 
 #[cfg(test)]

@@ -171,6 +171,8 @@ fn v1(cfg: &mut ServiceConfig) {
         .service(reports::routes::disputes_report)
         .service(reports::routes::collector_performance_report)
         .service(reports::routes::goals_report)
+        .service(reports::aging::routes::aging_summary_report)
+        .service(reports::aging::routes::aging_detail_report)
         .service(reports::schedules::routes::create_report_schedule)
         .service(reports::schedules::routes::list_report_schedules)
         .service(reports::schedules::routes::get_report_schedule)
@@ -362,10 +364,15 @@ impl Application {
         );
         integrations::webhooks::worker::spawn(pool.clone(), config.webhooks.clone(), clock.clone());
         let routes = Arc::new(RouteTable::from_spec(&spec));
+        let read_pool = match &config.database_read_url {
+            Some(url) => db::pool(url, config.pool_size)?,
+            None => pool.clone(),
+        };
         let state = web::Data::new(AppState {
             billing_wakeup,
             clock: clock.clone(),
             pool,
+            read_pool,
             routes: routes.clone(),
             openapi_json: openapi::add_body_rules(&spec).to_string(),
             metrics: web::Data::new(Metrics::default()),

@@ -69,6 +69,14 @@ impl Currency {
         self.code
     }
 
+    /// The distinct currencies among `found`, by code: the order of a report's totals.
+    pub fn distinct(found: impl IntoIterator<Item = Currency>) -> Vec<Currency> {
+        let mut currencies: Vec<Currency> = found.into_iter().collect();
+        currencies.sort_by_key(|c| c.code());
+        currencies.dedup();
+        currencies
+    }
+
     pub fn minor_units(self) -> u32 {
         self.minor_units
     }

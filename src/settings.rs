@@ -15,6 +15,8 @@ pub struct Config {
     /// Migrations (and `seed`) connect with this URL, as the owner of the tables; `None`:
     /// with `database_url`.
     pub migration_database_url: Option<String>,
+    /// The reports read with this URL (a read replica); `None`: with `database_url`.
+    pub database_read_url: Option<String>,
     pub bind: SocketAddr,
     /// Where `/metrics` is served instead of the API's address (`None`: on the API's).
     pub metrics_address: Option<SocketAddr>,
@@ -65,6 +67,7 @@ impl Config {
         Ok(Config {
             database_url: var("DATABASE_URL"),
             migration_database_url: var("MIGRATION_DATABASE_URL"),
+            database_read_url: var("DATABASE_READ_URL"),
             bind: parse("BIND_ADDRESS", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             metrics_address: var("METRICS_ADDRESS")
                 .map(|v| {

@@ -13,6 +13,9 @@ use crate::settings::Config;
 /// What every handler can reach.
 pub struct AppState {
     pub pool: DbPool,
+    /// What the reports read with: a read replica's pool when `DATABASE_READ_URL` is set,
+    /// else the same as `pool`.
+    pub read_pool: DbPool,
     pub config: Config,
     pub metrics: web::Data<Metrics>,
     pub routes: Arc<RouteTable>,

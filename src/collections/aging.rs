@@ -111,8 +111,8 @@ pub struct Aging {
 /// then, the disputes active that day, bucketed and grouped. `{key}` and `{label}` choose the
 /// grouping.
 /// The open invoices at the end of `$1` (a date) as the common table `aged`: each with its
-/// account, currency, balance from the ledger entries dated by then, days past due, and the
-/// part under a dispute active then (`$2`: the instant the day ends). For the aging and any
+/// account, currency, balance from the ledger entries dated by then, days past due, its id,
+/// number and dates, and the part under a dispute active then (`$2`: the instant the day ends). For the aging and any
 /// report of balances as of a date.
 pub const AGED: &str = "WITH open AS (
              SELECT l.invoice_id, sum(l.amount) AS balance
@@ -127,6 +127,7 @@ pub const AGED: &str = "WITH open AS (
               GROUP BY d.invoice_id),
          aged AS (
              SELECT i.account_id, i.currency, o.balance, $1 - i.due_date AS days,
+                    i.id AS invoice_id, i.number AS invoice_number, i.invoice_date, i.due_date,
                     LEAST(COALESCE(x.amount, 0), GREATEST(o.balance, 0)) AS disputed
                FROM open o
                JOIN invoices i ON i.id = o.invoice_id
@@ -250,9 +251,7 @@ pub async fn aging(
         .load(&mut conn)
         .await?;
     let rows: Vec<AgingRow> = rows.into_iter().map(AgingRow::normalized).collect();
-    let mut currencies: Vec<Currency> = rows.iter().map(|r| r.currency).collect();
-    currencies.sort_by_key(|c| c.code());
-    currencies.dedup();
+    let currencies = Currency::distinct(rows.iter().map(|r| r.currency));
     let totals = currencies.into_iter().map(|c| sum_rows(c, &rows)).collect();
     Ok(HttpResponse::Ok().json(Aging {
         as_of,

@@ -126,9 +126,7 @@ pub struct CashReceipts {
 }
 
 pub fn build(parameters: CashReceiptsParameters, rows: Vec<CashReceiptsRow>) -> CashReceipts {
-    let mut currencies: Vec<Currency> = rows.iter().map(|r| r.currency).collect();
-    currencies.sort_by_key(|c| c.code());
-    currencies.dedup();
+    let currencies = Currency::distinct(rows.iter().map(|r| r.currency));
     let totals = currencies
         .into_iter()
         .map(|currency| {

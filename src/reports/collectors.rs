@@ -176,9 +176,7 @@ pub fn build(
     months: Vec<CollectorMonth>,
 ) -> CollectorPerformance {
     let last = parameters.last;
-    let mut currencies: Vec<Currency> = months.iter().map(|r| r.currency).collect();
-    currencies.sort_by_key(|c| c.code());
-    currencies.dedup();
+    let currencies = Currency::distinct(months.iter().map(|r| r.currency));
     let totals = currencies
         .into_iter()
         .map(|currency| {

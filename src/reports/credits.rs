@@ -123,9 +123,7 @@ pub struct Credits {
 }
 
 pub fn build(parameters: ReportPeriod, rows: Vec<CreditsRow>) -> Credits {
-    let mut currencies: Vec<Currency> = rows.iter().map(|r| r.currency).collect();
-    currencies.sort_by_key(|c| c.code());
-    currencies.dedup();
+    let currencies = Currency::distinct(rows.iter().map(|r| r.currency));
     let totals = currencies
         .into_iter()
         .map(|currency| {

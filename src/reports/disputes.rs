@@ -142,9 +142,7 @@ fn row(
 }
 
 pub fn build(parameters: ReportPeriod, counts: Vec<DisputeCounts>) -> DisputesReport {
-    let mut currencies: Vec<Currency> = counts.iter().map(|r| r.currency).collect();
-    currencies.sort_by_key(|c| c.code());
-    currencies.dedup();
+    let currencies = Currency::distinct(counts.iter().map(|r| r.currency));
     let totals = currencies
         .into_iter()
         .map(|currency| {

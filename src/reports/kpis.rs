@@ -262,9 +262,7 @@ pub fn build(
     movements: &[Movement],
     current: &[(Date, Currency, Decimal)],
 ) -> Kpis {
-    let mut currencies: Vec<Currency> = movements.iter().map(|m| m.currency).collect();
-    currencies.sort_by_key(|c| c.code());
-    currencies.dedup();
+    let currencies = Currency::distinct(movements.iter().map(|m| m.currency));
     let mut rows = Vec::new();
     let mut totals = Vec::new();
     for currency in currencies {

@@ -135,9 +135,7 @@ pub struct PastDue {
 }
 
 pub fn build(parameters: PastDueParameters, rows: Vec<PastDueRow>) -> PastDue {
-    let mut currencies: Vec<Currency> = rows.iter().map(|r| r.currency).collect();
-    currencies.sort_by_key(|c| c.code());
-    currencies.dedup();
+    let currencies = Currency::distinct(rows.iter().map(|r| r.currency));
     let totals = currencies
         .into_iter()
         .map(|currency| {

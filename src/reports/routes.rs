@@ -304,14 +304,15 @@ pub async fn goals_report(
     .await
 }
 
-/// Reads a planned report and answers it in `format`: JSON as the API answers everywhere, CSV
-/// and Excel as attachments named after the report and its parameters.
+/// Reads a planned report (through the read pool, `DATABASE_READ_URL`) and answers it in
+/// `format`: JSON as the API answers everywhere, CSV and Excel as attachments named after the
+/// report and its parameters.
 async fn answer(
     state: &AppState,
     format: Option<ReportFormat>,
     plan: Plan,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = crate::db::conn(&state.pool).await?;
+    let mut conn = crate::db::conn(&state.read_pool).await?;
     let report = plan(&mut conn).await?;
     let format = format.unwrap_or(ReportFormat::Json);
     let file = report.file(format)?;

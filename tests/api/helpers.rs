@@ -242,6 +242,7 @@ pub fn test_config(db_url: &str) -> Config {
     Config {
         database_url: Some(db_url.to_string()),
         migration_database_url: None,
+        database_read_url: None,
         bind: "127.0.0.1:0".parse().unwrap(),
         metrics_address: None,
         pool_size: 10,

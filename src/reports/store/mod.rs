@@ -8,9 +8,11 @@ use rust_decimal::Decimal;
 use time::Date;
 
 mod activity;
+mod aging;
 mod collectors;
 
 pub use activity::{credits, disputes};
+pub use aging::{aging_detail, aging_summary};
 pub use collectors::collector_months;
 
 use crate::db::Conn;
