@@ -44,11 +44,12 @@ struct Args {
     /// The service's binary (a release build).
     #[arg(long, default_value = "target/release/receivables")]
     binary: String,
-    /// Scenarios: get, list, pay, aging, crm, billing, webhooks.
+    /// Scenarios: get, list, pay, aging, crm, billing, webhooks, and the reports
+    /// (aging-summary, aging-detail, aging-detail-xlsx, past-due, kpis, cash-receipts).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "get,list,pay,aging,crm,billing,webhooks"
+        default_value = "get,list,pay,aging,crm,billing,webhooks,aging-summary,aging-detail,aging-detail-xlsx,past-due,kpis,cash-receipts"
     )]
     scenarios: Vec<String>,
     /// Concurrent callers of the get, list and pay scenarios.
@@ -58,7 +59,7 @@ struct Args {
     /// of the rate it reached back to back: latency below saturation. 0: no paced run.
     #[arg(long, default_value_t = 50)]
     paced: u32,
-    /// Concurrent callers of the aging scenario.
+    /// Concurrent callers of the aging scenario and of the reports.
     #[arg(long, default_value_t = 1)]
     aging_concurrency: usize,
     /// Seconds each measurement lasts (API and pgbench alike).
@@ -296,9 +297,38 @@ fn scenario(name: &str, ids: &Arc<Ids>, token: &str) -> Option<MakeRequest> {
         "aging" => {
             Arc::new(move |_, _| request(&token, "GET", "/v1/collections/aging".into(), None, 200))
         }
+        report if per_report(report) => {
+            let path = REPORTS
+                .iter()
+                .find(|(n, _)| *n == report)
+                .map(|(_, p)| p.to_string())?;
+            Arc::new(move |_, _| request(&token, "GET", path.clone(), None, 200))
+        }
         "crm" => Arc::new(move |rng, _| crm_event(&token, rng, ids.accounts.len())),
         _ => return None,
     })
+}
+
+/// The reports measured, each by the time one takes as of today over the whole book, and the
+/// request that asks for it.
+const REPORTS: [(&str, &str); 6] = [
+    ("aging-summary", "/v1/reports/aging-summary"),
+    ("aging-detail", "/v1/reports/aging-detail?format=csv"),
+    ("aging-detail-xlsx", "/v1/reports/aging-detail?format=xlsx"),
+    ("past-due", "/v1/reports/past-due"),
+    ("kpis", "/v1/reports/kpis"),
+    ("cash-receipts", "/v1/reports/cash-receipts"),
+];
+
+/// Whether a scenario is measured as time per report (one caller) rather than requests/s.
+fn per_report(name: &str) -> bool {
+    name == "aging" || REPORTS.iter().any(|(n, _)| *n == name)
+}
+
+/// The SQL yardstick's script of a scenario (`bench/sql/<script>.sql`): the workbook is the
+/// same statement as the CSV.
+fn script_of(name: &str) -> &str {
+    name.strip_suffix("-xlsx").unwrap_or(name)
 }
 
 /// Measures one scenario at one concurrency, with the service's CPU and peak memory.
@@ -310,7 +340,7 @@ async fn measure(
     rate: Option<f64>,
     make: MakeRequest,
 ) -> (Outcome, f64, f64, f64) {
-    let min = if name == "aging" { 3 } else { 0 };
+    let min = if per_report(name) { 3 } else { 0 };
     if args.warmup > 0 {
         load::run(
             &server.addr,
@@ -548,6 +578,7 @@ fn target(name: &str) -> &'static str {
         "list" => "≥ 0.3 × pgbench",
         "pay" => "≥ 0.6 × pgbench",
         "aging" => "≤ 1.3 × SQL time",
+        report if per_report(report) => "≤ 1.5 × SQL time",
         "crm" => "≥ 1,000 events/s",
         _ => "",
     }
@@ -608,10 +639,10 @@ async fn bench(args: &Args) -> Result<(Vec<Line>, u64), String> {
         let caller = if name == "crm" { &integration } else { &token };
         let Some(make) = scenario(name, &ids, caller) else {
             return Err(format!(
-                "unknown scenario {name}: get, list, pay, aging, crm, billing or webhooks"
+                "unknown scenario {name}: get, list, pay, aging, crm, billing, webhooks or a report"
             ));
         };
-        let levels = if name == "aging" {
+        let levels = if per_report(name) {
             vec![args.aging_concurrency]
         } else {
             args.concurrency.clone()
@@ -645,15 +676,15 @@ async fn bench(args: &Args) -> Result<(Vec<Line>, u64), String> {
             if !paced && c == most {
                 back_to_back = out.per_second();
             }
-            let aging = name == "aging";
+            let aging = per_report(name);
             lines.push(Line {
                 scenario: match rate {
                     Some(r) => format!("{name}, paced at {r:.0}/s ({}% of the above)", args.paced),
                     None => name.clone(),
                 },
                 // The SQL yardstick, where the work has one (`bench/sql/<name>.sql`).
-                script: (!paced && args.sql.join(format!("{name}.sql")).exists())
-                    .then(|| name.clone()),
+                script: (!paced && args.sql.join(format!("{}.sql", script_of(name))).exists())
+                    .then(|| script_of(name).to_string()),
                 concurrency: c,
                 api: if aging {
                     format!(
