@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use time::Date;
 use utoipa::IntoParams;
 
+use super::aging::{self, AgingSummary, AgingSummaryGroup, AgingSummaryQuery};
 use super::cash_receipts::{self, CashReceipts, CashReceiptsQuery};
 use super::collectors::{self, CollectorPerformance, CollectorPerformanceQuery};
 use super::credits::{self, Credits, CreditsQuery};
@@ -38,6 +39,7 @@ crate::text_enum! {
         Disputes => "disputes",
         CollectorPerformance => "collector-performance",
         Goals => "goals",
+        AgingSummary => "aging-summary",
     }
 }
 
@@ -91,6 +93,7 @@ fn plan_by_name(
         ReportName::Disputes => disputes_report(&parse(parameters)?, today),
         ReportName::CollectorPerformance => collector_performance(&parse(parameters)?, today),
         ReportName::Goals => goals_report(&parse(parameters)?, today),
+        ReportName::AgingSummary => aging_summary_report(&parse(parameters)?, today),
     }
 }
 
@@ -297,6 +300,20 @@ pub fn goals_report(q: &CollectorPerformanceQuery, today: Date) -> Result<Plan, 
     }))
 }
 
+pub fn aging_summary_report(q: &AgingSummaryQuery, today: Date) -> Result<Plan, Refusal> {
+    let collector = q.collector.as_deref();
+    let parameters = aging::parameters(q.as_of, q.partner_id, collector, q.risk_level, today)?;
+    let group_by = q.group_by.unwrap_or(AgingSummaryGroup::Account);
+    Ok(plan(move |conn| {
+        Box::pin(async move {
+            let rows = store::aging_summary(conn, &parameters, group_by).await?;
+            let report = aging::summary(parameters, group_by, rows);
+            let name = format!("aging-summary-{}", report.parameters.as_of);
+            Ok(BuiltReport::new(name, report, AgingSummary::table))
+        })
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,6 +381,18 @@ mod tests {
                 json!({"method": "barter"}),
                 "parameters.method",
                 "invalid",
+            ),
+            (
+                ReportName::AgingSummary,
+                json!({"group_by": "planet"}),
+                "parameters.group_by",
+                "invalid",
+            ),
+            (
+                ReportName::AgingSummary,
+                json!({"as_of": "2026-11-01"}),
+                "parameters.as_of",
+                "not_schedulable",
             ),
         ];
         for (report, parameters, field, code) in cases {

@@ -307,7 +307,7 @@ pub async fn goals_report(
 /// Reads a planned report (through the read pool, `DATABASE_READ_URL`) and answers it in
 /// `format`: JSON as the API answers everywhere, CSV and Excel as attachments named after the
 /// report and its parameters.
-async fn answer(
+pub async fn answer(
     state: &AppState,
     format: Option<ReportFormat>,
     plan: Plan,

@@ -4,14 +4,13 @@ use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
 
 use super::detail::{AgingDetail, AgingDetailQuery};
-use super::{AgingSummary, AgingSummaryGroup, AgingSummaryQuery};
+use super::{AgingSummary, AgingSummaryQuery};
 use crate::auth::Permission;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::openapi::responses::*;
-use crate::reports::format::{respond, ReportFormat, XLSX};
-use crate::reports::store;
+use crate::reports::format::{ReportFormat, XLSX};
 use crate::state::AppState;
 
 /// Handles the GET /v1/reports/aging-summary route: what was open at the end of `as_of`
@@ -47,20 +46,8 @@ pub async fn aging_summary_report(
     query: ApiQuery<AgingSummaryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::ReportsRead)?;
-    let q = query.0;
-    let parameters = super::parameters(
-        q.as_of,
-        q.partner_id,
-        q.collector.as_deref(),
-        q.risk_level,
-        ctx.now.date(),
-    )?;
-    let group_by = q.group_by.unwrap_or(AgingSummaryGroup::Account);
-    let mut conn = crate::db::conn(&state.read_pool).await?;
-    let rows = store::aging_summary(&mut conn, &parameters, group_by).await?;
-    let report = super::summary(parameters, group_by, rows);
-    let name = format!("aging-summary-{}", report.parameters.as_of);
-    respond(q.format, &name, &report, || report.table())
+    let plan = crate::reports::catalog::aging_summary_report(&query.0, ctx.today())?;
+    crate::reports::routes::answer(&state, query.0.format, plan).await
 }
 
 /// Handles the GET /v1/reports/aging-detail route: every invoice open at the end of `as_of`
