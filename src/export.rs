@@ -181,6 +181,36 @@ pub fn csv(table: &Table) -> String {
     out
 }
 
+/// [`csv`] in pieces of about `size` bytes, each written when it is asked for: the text of a
+/// long table is never held whole, and the pieces put together are [`csv`]'s.
+pub fn csv_pieces(table: Table, size: usize) -> impl Iterator<Item = String> {
+    let Table {
+        columns,
+        rows,
+        totals,
+        parameters,
+        ..
+    } = table;
+    let width = columns.len();
+    let mut next = Some(csv_header(&columns));
+    let mut rows = rows.into_iter().chain(totals);
+    let mut parameters = Some(parameters);
+    std::iter::from_fn(move || {
+        let mut piece = next.take()?;
+        for row in rows.by_ref() {
+            csv_row(&mut piece, &row);
+            if piece.len() >= size {
+                next = Some(String::new());
+                return Some(piece);
+            }
+        }
+        if let Some(parameters) = parameters.take() {
+            piece.push_str(&csv_parameters(width, &parameters));
+        }
+        Some(piece)
+    })
+}
+
 fn format_of(kind: Kind, bold: bool) -> Format {
     let format = match kind {
         Kind::Text => Format::new(),
@@ -367,6 +397,20 @@ mod tests {
              Total,,1250.50,3\r\n\
              parameter,as_of,2026-11-30,\r\n"
         );
+    }
+
+    #[test]
+    fn csv_in_pieces_is_the_whole_csv_cut_after_rows() {
+        let mut t = table();
+        t.rows = (0..5).map(|_| t.rows[0].clone()).collect();
+        let whole = csv(&t);
+        let pieces: Vec<String> = csv_pieces(t.clone(), 40).collect();
+        assert_eq!(pieces.concat(), whole);
+        assert!(pieces.len() > 3, "{pieces:?}");
+        assert!(pieces[..pieces.len() - 1]
+            .iter()
+            .all(|p| p.ends_with("\r\n")));
+        assert_eq!(csv_pieces(t, usize::MAX).collect::<Vec<_>>(), vec![whole]);
     }
 
     #[test]

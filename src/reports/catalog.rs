@@ -186,6 +186,11 @@ impl BuiltReport {
         }
     }
 
+    /// The report's table as CSV in pieces of about 64 KiB, each written when it is sent.
+    pub fn csv_pieces(&self) -> impl Iterator<Item = String> + 'static {
+        export::csv_pieces(self.output.table(), 64 * 1024)
+    }
+
     /// The report as JSON (the route's answer), or its table as CSV or an Excel workbook.
     pub fn file(&self, format: ReportFormat) -> Result<ReportFile, ApiError> {
         let (bytes, content_type, ext) = match format {

@@ -315,6 +315,18 @@ pub async fn answer(
     let mut conn = crate::db::conn(&state.read_pool).await?;
     let report = plan(&mut conn).await?;
     let format = format.unwrap_or(ReportFormat::Json);
+    if format == ReportFormat::Csv {
+        // Written as it is sent: the rows are held (the JSON and the totals need them), their
+        // text never whole.
+        let disposition = format!("attachment; filename=\"{}.csv\"", report.name);
+        let pieces = report
+            .csv_pieces()
+            .map(|piece| Ok::<_, ApiError>(actix_web::web::Bytes::from(piece)));
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((header::CONTENT_DISPOSITION, disposition))
+            .streaming(futures_util::stream::iter(pieces)));
+    }
     let file = report.file(format)?;
     let mut response = HttpResponse::Ok();
     response.content_type(file.content_type);
