@@ -5,6 +5,7 @@
 
 use calamine::Data;
 use receivables::auth::Role;
+use receivables::seed::{self, Options, Progress};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -479,4 +480,85 @@ async fn reports_read_through_the_read_url() {
         .body;
     assert_eq!(aging["rows"][0]["key"], json!(mine));
     assert_eq!(aging["rows"][0]["total"], "20.00");
+}
+
+/// On a seeded history (a year of billing, payments, credits, disputes): every account's
+/// aging row holds its open invoices' kept balances, its unapplied amount and its ledger
+/// balance, and the detail adds up to the summary in JSON and in CSV.
+#[tokio::test]
+async fn on_a_seeded_history_the_aging_is_the_ledger_and_the_detail_adds_up() {
+    let app = spawn_app().await;
+    let options = Options {
+        accounts: 40,
+        contracts: 80,
+        invoices: 1200,
+        payments: 800,
+        months: 12,
+        seed: 3,
+        as_of: today(),
+        threads: 2,
+    };
+    let url = app.db_url();
+    let settings = crate::seed::settings();
+    tokio::task::spawn_blocking(move || seed::run(&url, &options, &settings, &Progress::new()))
+        .await
+        .unwrap()
+        .expect("seeded");
+    let expected = app
+        .value(
+            "(SELECT string_agg(id || ' ' || total || ' ' || unapplied || ' ' || net, E'\\n' ORDER BY id)
+                FROM (SELECT a.id,
+                             round(COALESCE((SELECT sum(balance_due) FROM invoices i
+                                              WHERE i.account_id = a.id AND i.status <> 'draft'), 0), 2) AS total,
+                             round(COALESCE((SELECT -sum(amount) FROM ledger_entries l
+                                              WHERE l.account_id = a.id AND l.invoice_id IS NULL), 0), 2) AS unapplied,
+                             round(COALESCE((SELECT sum(amount) FROM ledger_entries l
+                                              WHERE l.account_id = a.id), 0), 2) AS net,
+                             EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = a.id
+                                        AND i.status <> 'draft' AND i.balance_due <> 0) AS owing
+                        FROM accounts a) x
+               WHERE owing OR unapplied <> 0)",
+        )
+        .await;
+    assert!(expected.lines().count() > 20, "{expected}");
+    let summary = report(&app, "/v1/reports/aging-summary").await;
+    let mut rows: Vec<String> = summary["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {}",
+                r["key"].as_str().unwrap(),
+                r["total"].as_str().unwrap(),
+                r["unapplied"].as_str().unwrap(),
+                r["net"].as_str().unwrap()
+            )
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(rows.join("\n"), expected);
+
+    let totals = report(&app, "/v1/reports/aging-summary?group_by=total").await["totals"].clone();
+    let detail = report(&app, "/v1/reports/aging-detail").await;
+    assert_eq!(detail["totals"], totals);
+    let lines = detail["rows"].as_array().unwrap();
+    let open = lines.iter().filter(|l| l["kind"] == "invoice").count() as i64;
+    assert_eq!(json!(open), totals[0]["open_invoices"]);
+    let (_, _, csv) = file(&app, "/v1/reports/aging-detail?format=csv").await;
+    let csv = String::from_utf8(csv).unwrap();
+    let total_line = csv.split("\r\n").find(|l| l.starts_with("Total,")).unwrap();
+    let t = &totals[0];
+    assert_eq!(
+        total_line,
+        format!(
+            "Total,{} accounts,,{} open invoices,,,,,USD,{},{},{},,,,,",
+            t["accounts"],
+            t["open_invoices"],
+            t["total"].as_str().unwrap(),
+            t["disputed"].as_str().unwrap(),
+            t["unapplied"].as_str().unwrap()
+        )
+    );
+    assert_eq!(csv.matches("\r\n").count(), lines.len() + 1 + 1 + 4);
 }

@@ -22,7 +22,7 @@ fn options() -> Options {
     }
 }
 
-fn settings() -> Settings {
+pub fn settings() -> Settings {
     let config = test_config("postgres://unused");
     Settings {
         billing: config.billing,
