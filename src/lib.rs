@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod adjustments;
 pub mod audit;
 pub mod auth;
+pub mod bank_files;
 pub mod billing;
 pub mod clock;
 pub mod collections;
