@@ -135,7 +135,7 @@ pub const AGED: &str = "WITH open AS (
 
 /// Each account with the top of its family (itself when it has no parent), as a common
 /// table `tops` to put before [`AGED`]'s.
-const TOPS: &str = "WITH RECURSIVE tops AS (
+pub const TOPS: &str = "WITH RECURSIVE tops AS (
              SELECT id, id AS top, 0 AS depth FROM accounts WHERE parent_id IS NULL
              UNION ALL
              SELECT c.id, t.top, t.depth + 1 FROM accounts c JOIN tops t ON c.parent_id = t.id

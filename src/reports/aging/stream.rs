@@ -6,8 +6,7 @@
 use std::io::{Read, Seek};
 
 use actix_web::web::Bytes;
-use deadpool::managed::Object;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::Object;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::{Stream, TryStreamExt};
 use tokio::sync::{mpsc, oneshot};
@@ -18,7 +17,8 @@ use crate::error::ApiError;
 use crate::reports::format::ReportFormat;
 use crate::reports::store;
 
-type Pooled = Object<AsyncDieselConnectionManager<AsyncPgConnection>>;
+/// A connection as `db::conn` hands it out.
+type Pooled = Object<AsyncPgConnection>;
 
 /// Bytes gathered before a piece is sent.
 const PIECE: usize = 64 * 1024;

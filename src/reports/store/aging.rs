@@ -30,13 +30,6 @@ const BOOK: &str = "
                 AND ($4::text IS NULL OR cp.collector = $4)
                 AND ($5::text IS NULL OR a.risk_level = $5))";
 
-/// Each account with the top of its family (itself when it has no parent).
-const TOPS: &str = "WITH RECURSIVE tops AS (
-             SELECT id, id AS top, 0 AS depth FROM accounts WHERE parent_id IS NULL
-             UNION ALL
-             SELECT c.id, t.top, t.depth + 1 FROM accounts c JOIN tops t ON c.parent_id = t.id
-              WHERE t.depth < 10),";
-
 fn summary_sql(group_by: AgingSummaryGroup) -> String {
     let (key, label) = match group_by {
         AgingSummaryGroup::Account => ("a.id", "a.number || ' ' || a.legal_name"),
@@ -48,7 +41,7 @@ fn summary_sql(group_by: AgingSummaryGroup) -> String {
     let aged = crate::collections::aging::AGED;
     let (aged, family_join) = if group_by == AgingSummaryGroup::Family {
         (
-            aged.replacen("WITH ", TOPS, 1),
+            aged.replacen("WITH ", crate::collections::aging::TOPS, 1),
             "JOIN tops t ON t.id = a.id JOIN accounts f ON f.id = t.top",
         )
     } else {
