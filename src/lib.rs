@@ -256,6 +256,17 @@ fn v1(cfg: &mut ServiceConfig) {
                 .service(credit::documents::list_review_documents)
                 .service(credit::documents::download_review_document),
         )
+        // A bank file may be up to 20 MiB.
+        .service(
+            scope::scope("/bank-files")
+                .app_data(web::PayloadConfig::new(bank_files::upload::MAX_FILE_BYTES))
+                .service(bank_files::routes::import_bank_file)
+                .service(bank_files::routes::list_bank_files)
+                .service(bank_files::routes::get_bank_file)
+                .service(bank_files::routes::list_bank_transactions),
+        )
+        .service(bank_files::routes::list_unidentified_payments)
+        .service(bank_files::routes::assign_unidentified_payment)
         .service(integrations::webhooks::routes::create_endpoint)
         .service(integrations::webhooks::routes::list_endpoints)
         .service(integrations::webhooks::routes::get_endpoint)

@@ -114,6 +114,53 @@ diesel::table! {
 }
 
 diesel::table! {
+    bank_files (id) {
+        id -> Uuid,
+        format -> Text,
+        sha256 -> Text,
+        size_bytes -> Int4,
+        content -> Bytea,
+        transactions -> Int4,
+        imported_by -> Text,
+        imported_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    bank_transactions (id) {
+        id -> Uuid,
+        file_id -> Uuid,
+        position -> Int4,
+        location -> Text,
+        identity -> Text,
+        kind -> Text,
+        amount -> Numeric,
+        currency -> Nullable<Text>,
+        value_date -> Nullable<Date>,
+        method -> Text,
+        bank_reference -> Nullable<Text>,
+        payer_name -> Nullable<Text>,
+        payer_account -> Nullable<Text>,
+        text -> Text,
+        remittance -> Jsonb,
+        returned_reference -> Nullable<Text>,
+        return_code -> Nullable<Text>,
+        raw -> Jsonb,
+        outcome -> Text,
+        rule -> Nullable<Text>,
+        confidence -> Nullable<Numeric>,
+        explanation -> Text,
+        suggestions -> Jsonb,
+        account_id -> Nullable<Uuid>,
+        payment_id -> Nullable<Uuid>,
+        duplicate_of -> Nullable<Uuid>,
+        assigned_by -> Nullable<Text>,
+        assigned_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     billed_periods (contract_id, period_start) {
         contract_id -> Uuid,
         period_start -> Date,
@@ -864,6 +911,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    payer_identities (kind, value, account_id) {
+        kind -> Text,
+        value -> Text,
+        account_id -> Uuid,
+        learned_from -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     payment_applications (id) {
         id -> Uuid,
         payment_id -> Uuid,
@@ -1119,6 +1176,9 @@ diesel::joinable!(adjustments -> payments (payment_id));
 diesel::joinable!(agency_placements -> accounts (account_id));
 diesel::joinable!(agency_placements -> financial_codes (commission_financial_code_id));
 diesel::joinable!(assignment_rules -> partners (partner_id));
+diesel::joinable!(bank_transactions -> accounts (account_id));
+diesel::joinable!(bank_transactions -> bank_files (file_id));
+diesel::joinable!(bank_transactions -> payments (payment_id));
 diesel::joinable!(billed_periods -> contracts (contract_id));
 diesel::joinable!(billed_periods -> invoices (invoice_id));
 diesel::joinable!(billing_run_errors -> billing_runs (run_id));
@@ -1189,6 +1249,8 @@ diesel::joinable!(meters -> financial_codes (financial_code_id));
 diesel::joinable!(notices -> accounts (account_id));
 diesel::joinable!(notices -> dunning_runs (run_id));
 diesel::joinable!(notices -> invoices (invoice_id));
+diesel::joinable!(payer_identities -> accounts (account_id));
+diesel::joinable!(payer_identities -> bank_transactions (learned_from));
 diesel::joinable!(payment_applications -> invoices (invoice_id));
 diesel::joinable!(payment_applications -> payments (payment_id));
 diesel::joinable!(payment_refunds -> payments (payment_id));
@@ -1218,6 +1280,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     agency_placements,
     assignment_rules,
     audit_events,
+    bank_files,
+    bank_transactions,
     billed_periods,
     billing_run_errors,
     billing_runs,
@@ -1260,6 +1324,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     number_series,
     outbox_events,
     partners,
+    payer_identities,
     payment_applications,
     payment_refunds,
     payments,

@@ -447,5 +447,8 @@ pub fn parse(text: &str) -> Result<Bai2File, Bai2Error> {
     Ok(file)
 }
 
+mod entries;
+pub use entries::read;
+
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,16 @@
 //! same [`Entry`] rows for cash application.
 
 pub mod bai2;
+pub mod matching;
+pub mod model;
+pub mod references;
+pub mod report;
+pub mod routes;
+pub mod service;
+pub mod settings;
+pub mod store;
+pub mod subset;
+pub mod upload;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -10,16 +20,11 @@ use time::Date;
 
 use crate::payments::model::PaymentMethod;
 
-/// What a bank line is to cash application.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryKind {
-    /// Money in: becomes a payment.
-    Credit,
-    /// Money the bank took back: the return of the payment it names.
-    Return,
-    /// Kept, not acted on (fees, balances, other debits, information).
-    Other,
+crate::text_enum! {
+    /// What a bank line is to cash application: `credit` (money in: becomes a payment),
+    /// `return` (money the bank took back: the return of the payment it names), `other`
+    /// (kept, not acted on: fees, balances, other debits, information).
+    EntryKind { Credit => "credit", Return => "return", Other => "other" }
 }
 
 /// An invoice the payer says it pays, and how much of it when the file says.

@@ -71,6 +71,7 @@ impl Modify for BearerAuth {
         (name = "billing-runs", description = "Background runs that invoice every contract period that is due"),
         (name = "invoices", description = "Invoices and their lines, with every figure explained"),
         (name = "payments", description = "Payments received, applied to invoices, refunded and returned"),
+        (name = "bank files", description = "Bank files (BAI2, camt.053/054, NACHA returns, lockbox CSV) imported and matched; the suspense queue of unidentified cash"),
         (name = "deductions", description = "What short payments left unpaid, and small-balance write-offs"),
         (name = "credit memos", description = "Credits to customers: approval, issue, application, refund, void"),
         (name = "disputes", description = "Customer claims on invoices, their review and resolution"),

@@ -29,6 +29,7 @@ const CONFLICTS: &[(&str, &[&str])] = &[
             "terms_exception",
         ],
     ),
+    ("assign_unidentified_payment", &["not_unidentified"]),
     ("cancel_order", &["order_state"]),
     ("cancel_promise", &["promise_state"]),
     ("close_account", &["account_closed", "version_conflict"]),
@@ -119,6 +120,10 @@ const CONFLICTS: &[(&str, &[&str])] = &[
     (
         "issue_credit_memo",
         &["exceeds_taxable", "invalid_status_transition"],
+    ),
+    (
+        "import_bank_file",
+        &["bank_transaction_importing", "payment_returned"],
     ),
     ("issue_invoice", &["invoice_not_draft", "version_conflict"]),
     ("place_credit_hold", &["account_closed", "hold_exists"]),

@@ -262,6 +262,7 @@ pub fn test_config(db_url: &str) -> Config {
         reports: receivables::reports::settings::ReportSettings {
             schedule_interval_minutes: 0,
         },
+        bank_files: Default::default(),
         // Tests that hold accounts automatically set their own days (tests/api/credit.rs).
         credit_management: receivables::credit::settings::CreditManagementSettings {
             hold_days_past_due: 0,

@@ -5,6 +5,7 @@ mod activity_reports;
 mod aging_reports;
 mod audit;
 mod auth;
+mod bank_files;
 mod billing;
 mod clock;
 mod collections;

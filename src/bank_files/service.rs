@@ -1,0 +1,690 @@
+//! The bank-file commands, each in the caller's transaction: import a file (keep it, record
+//! each credit as a payment matched by the rules, each return as the return of the payment it
+//! names, each transaction once however many files report it), and settle unidentified cash
+//! by hand.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::matching::{self, Brief, Candidate, Cash, Decision, Known, Payer};
+use super::model::{
+    AssignPayment, BankFileFormat, BankFileRow, BankFileView, BankOutcome, BankTransactionRow,
+    BankTransactionView, MatchRule, SuggestedInvoice, Suggestion,
+};
+use super::references;
+use super::settings::UnmatchedCash;
+use super::{store, Entry, EntryKind};
+use crate::audit;
+use crate::context::Ctx;
+use crate::db::Conn;
+use crate::error::ApiError;
+use crate::idempotency::Written;
+use crate::invoices::rules::Numbering;
+use crate::money::Currency;
+use crate::payments::model::{ApplicationMode, PaymentStatus, PaymentView, ReturnReason};
+use crate::payments::requests::{NewPayment, RemittanceLine, ReturnPayment};
+use crate::validate::Errors;
+
+/// What an import needs of the configuration.
+pub struct Setup<'a> {
+    pub numbering: &'a Numbering,
+    pub unmatched: UnmatchedCash,
+    /// The returned-payment fee, billed on each return when configured.
+    pub fee: Option<&'a (Decimal, String)>,
+}
+
+/// Imports a file already read into its transactions: 201 with the new import, or 200 with
+/// the first import of the same file (nothing recorded again).
+pub async fn import(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    setup: &Setup<'_>,
+    format: BankFileFormat,
+    content: &[u8],
+    entries: Vec<Entry>,
+) -> Result<(StatusCode, BankFileView), ApiError> {
+    let stamp = ctx.stamp();
+    let file = BankFileRow {
+        id: Uuid::now_v7(),
+        format,
+        sha256: crate::contracts::documents::sha256_hex(content),
+        size_bytes: i32::try_from(content.len()).unwrap_or(i32::MAX),
+        transactions: i32::try_from(entries.len()).unwrap_or(i32::MAX),
+        imported_by: stamp.actor.clone(),
+        imported_at: stamp.now,
+    };
+    if !store::insert_file(conn, &file, content).await? {
+        let first = store::file_by_sha(conn, &file.sha256).await?;
+        return Ok((StatusCode::OK, view(conn, first).await?));
+    }
+    let identities: Vec<String> = entries.iter().map(|e| e.identity.clone()).collect();
+    let before = store::first_occurrences(conn, &identities).await?;
+    let mut run = Run::prepare(conn, setup, &entries).await?;
+    let mut rows = Vec::with_capacity(entries.len());
+    let mut in_file: HashMap<String, Uuid> = HashMap::new();
+    for (position, entry) in entries.into_iter().enumerate() {
+        let mut row = row_of(&entry, file.id, position, stamp.now);
+        if let Some(first) = before.get(&entry.identity).or(in_file.get(&entry.identity)) {
+            row.outcome = BankOutcome::Duplicate;
+            row.duplicate_of = Some(*first);
+            row.explanation = "reported before: its cash was recorded with the first report".into();
+        } else {
+            in_file.insert(entry.identity.clone(), row.id);
+            match entry.kind {
+                EntryKind::Credit => run.credit(conn, ctx, &entry, &mut row).await?,
+                EntryKind::Return => run.give_back(conn, ctx, &entry, &mut row).await?,
+                EntryKind::Other => {
+                    row.outcome = BankOutcome::Ignored;
+                    row.explanation = "not customer cash: kept, not acted on".into();
+                }
+            }
+        }
+        rows.push(row);
+    }
+    run.suggest(conn, &mut rows).await?;
+    store::insert_transactions(conn, &rows).await?;
+    store::learn(conn, &run.learned, stamp.now).await?;
+    let after = view(conn, file).await?;
+    audit::changed(conn, ctx, "bank_file.imported", None, Some(&after)).await?;
+    Ok((StatusCode::CREATED, after))
+}
+
+fn row_of(
+    entry: &Entry,
+    file_id: Uuid,
+    position: usize,
+    now: time::OffsetDateTime,
+) -> BankTransactionRow {
+    BankTransactionRow {
+        id: Uuid::now_v7(),
+        file_id,
+        position: i32::try_from(position).unwrap_or(i32::MAX),
+        location: entry.location.clone(),
+        identity: entry.identity.clone(),
+        kind: entry.kind,
+        amount: entry.amount,
+        currency: entry.currency.clone(),
+        value_date: entry.value_date,
+        method: entry.method,
+        bank_reference: entry.bank_reference.clone(),
+        payer_name: entry.payer_name.clone(),
+        payer_account: entry.payer_account.clone(),
+        text: entry.text.clone(),
+        remittance: serde_json::to_value(&entry.remittance).unwrap_or_default(),
+        returned_reference: entry.returned_reference.clone(),
+        return_code: entry.return_code.clone(),
+        raw: entry.raw.clone(),
+        outcome: BankOutcome::Ignored,
+        rule: None,
+        confidence: None,
+        explanation: String::new(),
+        suggestions: serde_json::json!([]),
+        account_id: None,
+        payment_id: None,
+        duplicate_of: None,
+        assigned_by: None,
+        assigned_at: None,
+        created_at: now,
+    }
+}
+
+/// One import's state: what the database held when it began (read set-wise), kept current
+/// as the file's own payments pay invoices and teach payers.
+struct Run<'a> {
+    setup: &'a Setup<'a>,
+    known: Known,
+    open: HashMap<Uuid, Vec<Candidate>>,
+    briefs: HashMap<Uuid, Brief>,
+    payments: HashMap<String, Vec<Uuid>>,
+    /// (kind, normal form, account, transaction) learned by this import.
+    learned: Vec<(String, String, Uuid, Uuid)>,
+}
+
+impl<'a> Run<'a> {
+    async fn prepare(
+        conn: &mut Conn,
+        setup: &'a Setup<'a>,
+        entries: &[Entry],
+    ) -> Result<Run<'a>, ApiError> {
+        let credits: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Credit)
+            .collect();
+        let mut numbers: Vec<String> = Vec::new();
+        let mut words: Vec<String> = Vec::new();
+        let mut payer_keys: Vec<(String, String)> = Vec::new();
+        for e in &credits {
+            numbers.extend(
+                matching::remitted_numbers(e, setup.numbering)
+                    .into_iter()
+                    .map(|n| n.number),
+            );
+            numbers.extend(
+                references::invoice_numbers(&e.text, setup.numbering)
+                    .into_iter()
+                    .map(|n| n.number),
+            );
+            words.extend(references::account_numbers(&e.text));
+            if let Some(v) = e
+                .payer_account
+                .as_deref()
+                .and_then(references::bank_account)
+            {
+                payer_keys.push((matching::BANK_ACCOUNT.into(), v));
+            }
+            if let Some(v) = e.payer_name.as_deref().and_then(references::payer_name) {
+                payer_keys.push((matching::NAME.into(), v));
+            }
+        }
+        for list in [&mut numbers, &mut words] {
+            list.sort();
+            list.dedup();
+        }
+        payer_keys.sort();
+        payer_keys.dedup();
+        let known = Known {
+            invoices: store::invoices_by_number(conn, &numbers).await?,
+            accounts_by_number: store::accounts_by_number(conn, &words).await?,
+            payers: store::payers(conn, &payer_keys).await?,
+        };
+        // Who each credit is from, as far as the database says before the file: their open
+        // invoices and accounts are read in one go.
+        let mut accounts: Vec<Uuid> = Vec::new();
+        for e in &credits {
+            match matching::identify(e, setup.numbering, &known) {
+                Payer::Invoices { account, .. } | Payer::Account { account, .. } => {
+                    accounts.push(account)
+                }
+                Payer::Unknown { hints, .. } => accounts.extend(hints.iter().map(|h| h.0)),
+            }
+        }
+        accounts.sort();
+        accounts.dedup();
+        let references: Vec<String> = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Return)
+            .filter_map(|e| e.returned_reference.clone())
+            .collect();
+        Ok(Run {
+            setup,
+            open: store::open_invoices(conn, &accounts).await?,
+            briefs: store::briefs(conn, &accounts).await?,
+            payments: store::payments_by_reference(conn, &references).await?,
+            known,
+            learned: Vec::new(),
+        })
+    }
+
+    /// An account's open invoices and brief, read now if the file's own matches found it.
+    async fn load(&mut self, conn: &mut Conn, account: Uuid) -> Result<(), ApiError> {
+        if !self.briefs.contains_key(&account) {
+            self.briefs.extend(store::briefs(conn, &[account]).await?);
+            self.open
+                .extend(store::open_invoices(conn, &[account]).await?);
+        }
+        Ok(())
+    }
+
+    /// Rules 1 to 4 for one credit; records its payment.
+    async fn credit(
+        &mut self,
+        conn: &mut Conn,
+        ctx: &Ctx,
+        entry: &Entry,
+        row: &mut BankTransactionRow,
+    ) -> Result<(), ApiError> {
+        let payer = matching::identify(entry, self.setup.numbering, &self.known);
+        let decision = match &payer {
+            Payer::Invoices { account, .. } | Payer::Account { account, .. } => {
+                self.load(conn, *account).await?;
+                let brief = self
+                    .briefs
+                    .get(account)
+                    .cloned()
+                    .ok_or(ApiError::NotFound("account"))?;
+                let code = entry
+                    .currency
+                    .clone()
+                    .unwrap_or_else(|| brief.currency.clone());
+                let decimals = Currency::parse(&code).map_or(2, Currency::minor_units);
+                let open = self
+                    .open
+                    .get(account)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                matching::decide(
+                    Cash {
+                        amount: entry.amount,
+                        currency: &code,
+                        decimals,
+                    },
+                    &payer,
+                    &brief,
+                    open,
+                    self.setup.unmatched,
+                )
+            }
+            Payer::Unknown { hints, explanation } => {
+                let mut d = Decision {
+                    outcome: BankOutcome::Unidentified,
+                    rule: None,
+                    confidence: None,
+                    explanation: explanation.clone(),
+                    account: None,
+                    mode: ApplicationMode::None,
+                    lines: Vec::new(),
+                    suggestions: Vec::new(),
+                };
+                for (account, reason, score) in hints {
+                    if let Some(b) = self.briefs.get(account) {
+                        d.suggestions.push(Suggestion {
+                            account_id: *account,
+                            account_number: b.number.clone(),
+                            account_name: b.name.clone(),
+                            invoices: Vec::new(),
+                            score: *score,
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+                d
+            }
+        };
+        row.outcome = decision.outcome;
+        row.rule = decision.rule;
+        row.confidence = decision.confidence;
+        row.explanation = decision.explanation.clone();
+        row.suggestions = serde_json::to_value(&decision.suggestions).unwrap_or_default();
+        let Some(account) = decision.account else {
+            return Ok(());
+        };
+        let view = self.pay(conn, ctx, entry, account, &decision).await?;
+        row.account_id = Some(account);
+        row.payment_id = Some(view.id);
+        if matches!(
+            decision.rule,
+            Some(MatchRule::Remittance | MatchRule::Reference)
+        ) {
+            self.learn(entry, account, row.id);
+        }
+        Ok(())
+    }
+
+    /// Records the payment a decision makes, and keeps the cached balances current.
+    async fn pay(
+        &mut self,
+        conn: &mut Conn,
+        ctx: &Ctx,
+        entry: &Entry,
+        account: Uuid,
+        decision: &Decision,
+    ) -> Result<PaymentView, ApiError> {
+        let currency = self
+            .briefs
+            .get(&account)
+            .map(|b| b.currency.clone())
+            .unwrap_or_default();
+        let new = NewPayment {
+            account_id: account,
+            amount: entry.amount,
+            currency,
+            method: entry.method,
+            reference: entry.bank_reference.as_deref().map(|r| truncate(r, 100)),
+            received_date: received_date(entry, ctx.today()),
+            remittance: (decision.mode == ApplicationMode::Remittance).then(|| {
+                decision
+                    .lines
+                    .iter()
+                    .map(|(id, amount)| RemittanceLine {
+                        invoice_id: Some(*id),
+                        invoice_number: None,
+                        amount: *amount,
+                        deduction_reason: None,
+                    })
+                    .collect()
+            }),
+            application_mode: Some(decision.mode),
+            memo: Some(truncate(&memo(entry), 1000)),
+        };
+        let written = crate::payments::service::record(conn, ctx, &new, decision.mode).await?;
+        audit::changed(conn, ctx, written.action, None, Some(&written.after)).await?;
+        for a in &written.after.applications {
+            let of_account = self.open.get_mut(&a.account_id).into_iter().flatten();
+            let by_number = a
+                .invoice_number
+                .as_ref()
+                .and_then(|n| self.known.invoices.get_mut(n));
+            for c in of_account.chain(by_number).filter(|c| c.id == a.invoice_id) {
+                c.balance_due -= a.amount;
+            }
+        }
+        Ok(written.after)
+    }
+
+    fn learn(&mut self, entry: &Entry, account: Uuid, from: Uuid) {
+        let keys = [
+            (
+                matching::BANK_ACCOUNT,
+                entry
+                    .payer_account
+                    .as_deref()
+                    .and_then(references::bank_account),
+            ),
+            (
+                matching::NAME,
+                entry.payer_name.as_deref().and_then(references::payer_name),
+            ),
+        ];
+        for (kind, value) in keys {
+            let Some(value) = value else { continue };
+            let accounts = self
+                .known
+                .payers
+                .entry((kind.to_string(), value.clone()))
+                .or_default();
+            if !accounts.contains(&account) {
+                accounts.push(account);
+                self.learned.push((kind.to_string(), value, account, from));
+            }
+        }
+    }
+
+    /// A return: the payment it names is returned through the payment return rules (its
+    /// applications reversed, deductions cancelled, the fee billed when one is configured).
+    async fn give_back(
+        &mut self,
+        conn: &mut Conn,
+        ctx: &Ctx,
+        entry: &Entry,
+        row: &mut BankTransactionRow,
+    ) -> Result<(), ApiError> {
+        row.rule = Some(MatchRule::Return);
+        row.outcome = BankOutcome::ReturnUnmatched;
+        let Some(reference) = entry.returned_reference.as_deref() else {
+            row.explanation = "the return names no payment".into();
+            return Ok(());
+        };
+        let payment = match self.payments.get(reference).map(Vec::as_slice) {
+            Some([one]) => crate::payments::store::find(conn, *one).await?,
+            Some(several) if several.len() > 1 => {
+                row.explanation =
+                    format!("{} payments carry the reference {reference}", several.len());
+                return Ok(());
+            }
+            _ => {
+                row.explanation = format!("no payment carries the reference {reference}");
+                return Ok(());
+            }
+        };
+        row.account_id = Some(payment.account_id);
+        row.payment_id = Some(payment.id);
+        if payment.status == PaymentStatus::Returned {
+            row.explanation = format!("payment {} was already returned", payment.number);
+            return Ok(());
+        }
+        if payment.amount != entry.amount {
+            row.explanation = format!(
+                "payment {} is of {}, the return of {}",
+                payment.number, payment.amount, entry.amount
+            );
+            return Ok(());
+        }
+        let earliest = crate::payments::store::last_movement(conn, payment.id)
+            .await?
+            .unwrap_or(payment.received_date);
+        let returned_on = entry
+            .value_date
+            .filter(|d| *d >= earliest && *d <= ctx.today());
+        let code = entry.return_code.clone();
+        let how = ReturnPayment {
+            reason: return_reason(code.as_deref()),
+            return_code: code.map(|c| truncate(&c, 20)),
+            returned_on,
+            note: Some(truncate(
+                &format!("bank file, {}: {}", entry.location, entry.text),
+                1000,
+            )),
+            charge_fee: self.setup.fee.is_some(),
+        };
+        let written = crate::payments::service::return_payment(
+            conn,
+            ctx,
+            payment.id,
+            &how,
+            self.setup.fee,
+            self.setup.numbering,
+        )
+        .await?;
+        audit::changed(
+            conn,
+            ctx,
+            written.action,
+            written.before.as_ref(),
+            Some(&written.after),
+        )
+        .await?;
+        row.outcome = BankOutcome::Returned;
+        row.confidence = Some(Decimal::ONE);
+        row.explanation = format!(
+            "payment {} returned ({})",
+            payment.number,
+            how.return_code.as_deref().unwrap_or(how.reason.as_str())
+        );
+        Ok(())
+    }
+
+    /// Suggestions for the cash nobody is known to have sent: besides the rules' hints,
+    /// open invoices of exactly the amount and accounts named as the payer (read for all
+    /// such transactions at once).
+    async fn suggest(
+        &mut self,
+        conn: &mut Conn,
+        rows: &mut [BankTransactionRow],
+    ) -> Result<(), ApiError> {
+        let lost: Vec<usize> = (0..rows.len())
+            .filter(|&k| rows[k].outcome == BankOutcome::Unidentified)
+            .collect();
+        if lost.is_empty() {
+            return Ok(());
+        }
+        let mut amounts: Vec<Decimal> = lost.iter().map(|&k| rows[k].amount).collect();
+        amounts.sort();
+        amounts.dedup();
+        let of_amount = store::open_of_amounts(conn, &amounts).await?;
+        let mut names: Vec<String> = lost
+            .iter()
+            .filter_map(|&k| {
+                rows[k]
+                    .payer_name
+                    .as_deref()
+                    .and_then(references::payer_name)
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        let named = store::accounts_named(conn, &names).await?;
+        let mut accounts: Vec<Uuid> = of_amount.values().flatten().map(|c| c.account_id).collect();
+        accounts.extend(named.iter().map(|(_, a)| *a));
+        accounts.retain(|a| !self.briefs.contains_key(a));
+        accounts.sort();
+        accounts.dedup();
+        self.briefs.extend(store::briefs(conn, &accounts).await?);
+        for k in lost {
+            let row = &mut rows[k];
+            let mut suggestions: Vec<Suggestion> =
+                serde_json::from_value(row.suggestions.clone()).unwrap_or_default();
+            for c in of_amount.get(&row.amount).into_iter().flatten() {
+                if row
+                    .currency
+                    .as_deref()
+                    .is_some_and(|code| code != c.currency)
+                {
+                    continue;
+                }
+                if let Some(b) = self.briefs.get(&c.account_id) {
+                    suggestions.push(Suggestion {
+                        account_id: c.account_id,
+                        account_number: b.number.clone(),
+                        account_name: b.name.clone(),
+                        invoices: vec![SuggestedInvoice {
+                            invoice_id: c.id,
+                            number: c.number.clone(),
+                            balance_due: c.balance_due,
+                        }],
+                        score: Decimal::new(40, 2),
+                        reason: format!("open invoice {} has exactly this balance", c.number),
+                    });
+                }
+            }
+            let name = row.payer_name.as_deref().and_then(references::payer_name);
+            for (_, account) in named.iter().filter(|(n, _)| Some(n) == name.as_ref()) {
+                if let Some(b) = self.briefs.get(account) {
+                    suggestions.push(Suggestion {
+                        account_id: *account,
+                        account_number: b.number.clone(),
+                        account_name: b.name.clone(),
+                        invoices: Vec::new(),
+                        score: Decimal::new(35, 2),
+                        reason: format!("the account's name is the payer's ({})", b.name),
+                    });
+                }
+            }
+            row.suggestions = serde_json::to_value(matching::rank(suggestions)).unwrap_or_default();
+        }
+        Ok(())
+    }
+}
+
+/// The day the cash came: the bank's value date, never later than today.
+fn received_date(entry: &Entry, today: time::Date) -> time::Date {
+    entry.value_date.map_or(today, |d| d.min(today))
+}
+
+fn memo(entry: &Entry) -> String {
+    format!("Bank file, {}: {}", entry.location, entry.text)
+}
+
+fn truncate(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
+}
+
+/// The return reason of a bank's code: insufficient funds (ACH R01, R09; ISO AM04; a
+/// returned deposited item, BAI2 555) is `nsf`, any other is `ach_return`.
+pub fn return_reason(code: Option<&str>) -> ReturnReason {
+    match code {
+        Some("R01" | "R09" | "AM04" | "555") => ReturnReason::Nsf,
+        _ => ReturnReason::AchReturn,
+    }
+}
+
+/// A file with its match-rate report.
+pub async fn view(conn: &mut Conn, file: BankFileRow) -> Result<BankFileView, ApiError> {
+    Ok(views(conn, vec![file]).await?.remove(0))
+}
+
+/// Files with their match-rate reports, counted in one statement.
+pub async fn views(
+    conn: &mut Conn,
+    files: Vec<BankFileRow>,
+) -> Result<Vec<BankFileView>, ApiError> {
+    let ids: Vec<Uuid> = files.iter().map(|f| f.id).collect();
+    let mut rates = store::match_rates(conn, &ids).await?;
+    Ok(files
+        .into_iter()
+        .map(|file| BankFileView {
+            report: super::report::match_rate(rates.remove(&file.id).unwrap_or_default()),
+            id: file.id,
+            format: file.format,
+            sha256: file.sha256,
+            size_bytes: file.size_bytes,
+            transactions: file.transactions,
+            imported_by: file.imported_by,
+            imported_at: file.imported_at,
+        })
+        .collect())
+}
+
+/// Settles unidentified cash by hand: records its payment on the account given (applied as
+/// asked), and learns the payer's bank account and name for that account.
+pub async fn assign(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    id: Uuid,
+    how: &AssignPayment,
+) -> Result<Written<BankTransactionView>, ApiError> {
+    let row = store::lock_transaction(conn, id).await?;
+    if row.outcome != BankOutcome::Unidentified {
+        return Err(ApiError::conflict(
+            "not_unidentified",
+            format!(
+                "The transaction is {}, not unidentified cash.",
+                row.outcome.as_str()
+            ),
+        ));
+    }
+    let account = crate::accounts::store::find_named(conn, how.account_id, "account_id").await?;
+    if row
+        .currency
+        .as_deref()
+        .is_some_and(|c| c != account.currency.code())
+    {
+        return Err(ApiError::field(
+            "account_id",
+            "currency_mismatch",
+            format!(
+                "the account is in {}, the cash in {}",
+                account.currency,
+                row.currency.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+    let new = NewPayment {
+        account_id: account.id,
+        amount: row.amount,
+        currency: account.currency.code().to_string(),
+        method: row.method,
+        reference: row.bank_reference.as_deref().map(|r| truncate(r, 100)),
+        received_date: row.value_date.map_or(ctx.today(), |d| d.min(ctx.today())),
+        remittance: how.remittance.clone(),
+        application_mode: how.application_mode,
+        memo: Some(truncate(
+            how.memo
+                .as_deref()
+                .unwrap_or(&format!("Bank file, {}: {}", row.location, row.text)),
+            1000,
+        )),
+    };
+    let mut e = Errors::default();
+    let mode = crate::payments::rules::check_new(&new, ctx.today(), &mut e);
+    e.finish()?;
+    let before = BankTransactionView::from(row.clone());
+    let payment = crate::payments::service::record(conn, ctx, &new, mode).await?;
+    audit::changed(conn, ctx, payment.action, None, Some(&payment.after)).await?;
+    let stamp = ctx.stamp();
+    store::assign(
+        conn,
+        id,
+        account.id,
+        payment.after.id,
+        &stamp.actor,
+        stamp.now,
+    )
+    .await?;
+    let mut learned = Vec::new();
+    if let Some(v) = row
+        .payer_account
+        .as_deref()
+        .and_then(references::bank_account)
+    {
+        learned.push((matching::BANK_ACCOUNT.to_string(), v, account.id, id));
+    }
+    if let Some(v) = row.payer_name.as_deref().and_then(references::payer_name) {
+        learned.push((matching::NAME.to_string(), v, account.id, id));
+    }
+    store::learn(conn, &learned, stamp.now).await?;
+    let after = BankTransactionView::from(store::lock_transaction(conn, id).await?);
+    Ok(Written::changed("bank_transaction.assigned", before, after))
+}
