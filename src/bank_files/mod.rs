@@ -3,6 +3,8 @@
 //! same [`Entry`] rows for cash application.
 
 pub mod bai2;
+pub mod lockbox;
+pub mod nacha;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
