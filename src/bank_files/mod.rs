@@ -3,8 +3,10 @@
 //! same [`Entry`] rows for cash application.
 
 pub mod bai2;
+pub mod lockbox;
 pub mod matching;
 pub mod model;
+pub mod nacha;
 pub mod references;
 pub mod report;
 pub mod routes;
