@@ -3,6 +3,7 @@
 //! same [`Entry`] rows for cash application.
 
 pub mod bai2;
+pub mod camt;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
