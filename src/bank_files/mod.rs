@@ -3,6 +3,7 @@
 //! same [`Entry`] rows for cash application.
 
 pub mod bai2;
+pub mod camt;
 pub mod lockbox;
 pub mod matching;
 pub mod model;
