@@ -111,11 +111,11 @@ fn camt_kind(content: &[u8]) -> Result<BankFileFormat, ApiError> {
 /// Reads the file by its format: every transaction, or the first thing wrong with it.
 pub fn read(format: BankFileFormat, content: &[u8]) -> Result<Vec<Entry>, FileError> {
     match format {
+        BankFileFormat::Camt053 => super::camt::read(content, super::camt::CamtKind::Statement),
+        BankFileFormat::Camt054 => super::camt::read(content, super::camt::CamtKind::Notification),
         BankFileFormat::Bai2 => bai2::read(text(content)?),
-        other => Err(FileError::at_line(
-            1,
-            format!("{} files are not read yet", other.as_str()),
-        )),
+        BankFileFormat::NachaReturns => super::nacha::read(text(content)?),
+        BankFileFormat::LockboxCsv => super::lockbox::read(text(content)?),
     }
 }
 

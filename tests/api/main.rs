@@ -6,6 +6,7 @@ mod aging_reports;
 mod audit;
 mod auth;
 mod bank_files;
+mod bank_formats;
 mod billing;
 mod clock;
 mod collections;
