@@ -39,6 +39,27 @@ impl Connection {
         })
     }
 
+    /// Sends a body of the type its headers name (`headers` are whole lines without their
+    /// CRLF, a `Content-Type` among them) and reads the answer.
+    pub async fn send_raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[String],
+        body: &[u8],
+    ) -> io::Result<Response> {
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        for h in headers {
+            request.push_str(h);
+            request.push_str("\r\n");
+        }
+        request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let mut bytes = request.into_bytes();
+        bytes.extend_from_slice(body);
+        self.stream.write_all(&bytes).await?;
+        self.read_response().await
+    }
+
     /// Sends a request (`headers` are whole lines without their CRLF) and reads the answer.
     pub async fn send(
         &mut self,

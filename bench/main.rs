@@ -7,6 +7,7 @@
 //! it runs `bench/sql/<scenario>.sql` with pgbench and prints the ratio of the two.
 //! `bench/run` builds, seeds and calls it; see `bench/README.md`.
 
+mod bank;
 mod http;
 mod load;
 mod pgbench;
@@ -44,14 +45,17 @@ struct Args {
     /// The service's binary (a release build).
     #[arg(long, default_value = "target/release/receivables")]
     binary: String,
-    /// Scenarios: get, list, pay, aging, crm, billing, webhooks, and the reports
+    /// Scenarios: get, list, pay, aging, crm, billing, webhooks, bank-file, and the reports
     /// (aging-summary, aging-detail, aging-detail-xlsx, past-due, kpis, cash-receipts).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "get,list,pay,aging,crm,billing,webhooks,aging-summary,aging-detail,aging-detail-xlsx,past-due,kpis,cash-receipts"
+        default_value = "get,list,pay,aging,crm,billing,webhooks,bank-file,aging-summary,aging-detail,aging-detail-xlsx,past-due,kpis,cash-receipts"
     )]
     scenarios: Vec<String>,
+    /// Transactions in the bank-file scenario's BAI2 file.
+    #[arg(long, default_value_t = 100_000)]
+    bank_transactions: usize,
     /// Concurrent callers of the get, list and pay scenarios.
     #[arg(long, value_delimiter = ',', default_value = "8,64")]
     concurrency: Vec<usize>,
@@ -633,13 +637,13 @@ async fn bench(args: &Args) -> Result<(Vec<Line>, u64), String> {
     let mut lines = Vec::new();
     let mut failures = 0;
     for name in &args.scenarios {
-        if name == "billing" || name == "webhooks" {
+        if name == "billing" || name == "webhooks" || name == "bank-file" {
             continue;
         }
         let caller = if name == "crm" { &integration } else { &token };
         let Some(make) = scenario(name, &ids, caller) else {
             return Err(format!(
-                "unknown scenario {name}: get, list, pay, aging, crm, billing, webhooks or a report"
+                "unknown scenario {name}: get, list, pay, aging, crm, billing, webhooks, bank-file or a report"
             ));
         };
         let levels = if per_report(name) {
@@ -722,6 +726,15 @@ async fn bench(args: &Args) -> Result<(Vec<Line>, u64), String> {
         eprintln!("webhooks: {events} outbox events delivered to a receiver on 127.0.0.1");
         let admin = server.token("admin")?;
         let (line, errors) = webhooks(&server, &admin, &db, events).await?;
+        failures += errors;
+        lines.push(line);
+    }
+    if args.scenarios.iter().any(|s| s == "bank-file") {
+        eprintln!(
+            "bank file: a BAI2 file of {} transactions",
+            args.bank_transactions
+        );
+        let (line, errors) = bank::import(&server, &token, &db, args.bank_transactions).await?;
         failures += errors;
         lines.push(line);
     }
