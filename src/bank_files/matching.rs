@@ -52,6 +52,24 @@ pub struct Brief {
     pub currency: String,
 }
 
+/// A suggestion that `account` (as `brief` names it) paid `invoices`, with its score and why.
+pub fn suggestion(
+    account: Uuid,
+    brief: &Brief,
+    invoices: Vec<SuggestedInvoice>,
+    score: Decimal,
+    reason: String,
+) -> Suggestion {
+    Suggestion {
+        account_id: account,
+        account_number: brief.number.clone(),
+        account_name: brief.name.clone(),
+        invoices,
+        score,
+        reason,
+    }
+}
+
 /// A learned payer identity's kind: `bank_account` or `name`.
 pub const BANK_ACCOUNT: &str = "bank_account";
 pub const NAME: &str = "name";

@@ -28,6 +28,9 @@ use crate::payments::model::{ApplicationMode, PaymentStatus, PaymentView, Return
 use crate::payments::requests::{NewPayment, RemittanceLine, ReturnPayment};
 use crate::validate::Errors;
 
+/// Transactions written at once.
+const BATCH: usize = 1_000;
+
 /// What an import needs of the configuration.
 pub struct Setup<'a> {
     pub numbering: &'a Numbering,
@@ -63,7 +66,8 @@ pub async fn import(
     let identities: Vec<String> = entries.iter().map(|e| e.identity.clone()).collect();
     let before = store::first_occurrences(conn, &identities).await?;
     let mut run = Run::prepare(conn, setup, &entries).await?;
-    let mut rows = Vec::with_capacity(entries.len());
+    // Rows are written a batch at a time, so that a large file's rows are not all held.
+    let mut rows = Vec::with_capacity(BATCH);
     let mut in_file: HashMap<String, Uuid> = HashMap::new();
     for (position, entry) in entries.into_iter().enumerate() {
         let mut row = row_of(&entry, file.id, position, stamp.now);
@@ -83,6 +87,11 @@ pub async fn import(
             }
         }
         rows.push(row);
+        if rows.len() == BATCH {
+            run.suggest(conn, &mut rows).await?;
+            store::insert_transactions(conn, &rows).await?;
+            rows.clear();
+        }
     }
     run.suggest(conn, &mut rows).await?;
     store::insert_transactions(conn, &rows).await?;
@@ -280,14 +289,13 @@ impl<'a> Run<'a> {
                 };
                 for (account, reason, score) in hints {
                     if let Some(b) = self.briefs.get(account) {
-                        d.suggestions.push(Suggestion {
-                            account_id: *account,
-                            account_number: b.number.clone(),
-                            account_name: b.name.clone(),
-                            invoices: Vec::new(),
-                            score: *score,
-                            reason: reason.clone(),
-                        });
+                        d.suggestions.push(matching::suggestion(
+                            *account,
+                            b,
+                            Vec::new(),
+                            *score,
+                            reason.clone(),
+                        ));
                     }
                 }
                 d
@@ -525,31 +533,30 @@ impl<'a> Run<'a> {
                     continue;
                 }
                 if let Some(b) = self.briefs.get(&c.account_id) {
-                    suggestions.push(Suggestion {
-                        account_id: c.account_id,
-                        account_number: b.number.clone(),
-                        account_name: b.name.clone(),
-                        invoices: vec![SuggestedInvoice {
-                            invoice_id: c.id,
-                            number: c.number.clone(),
-                            balance_due: c.balance_due,
-                        }],
-                        score: Decimal::new(40, 2),
-                        reason: format!("open invoice {} has exactly this balance", c.number),
-                    });
+                    let invoice = SuggestedInvoice {
+                        invoice_id: c.id,
+                        number: c.number.clone(),
+                        balance_due: c.balance_due,
+                    };
+                    suggestions.push(matching::suggestion(
+                        c.account_id,
+                        b,
+                        vec![invoice],
+                        Decimal::new(40, 2),
+                        format!("open invoice {} has exactly this balance", c.number),
+                    ));
                 }
             }
             let name = row.payer_name.as_deref().and_then(references::payer_name);
             for (_, account) in named.iter().filter(|(n, _)| Some(n) == name.as_ref()) {
                 if let Some(b) = self.briefs.get(account) {
-                    suggestions.push(Suggestion {
-                        account_id: *account,
-                        account_number: b.number.clone(),
-                        account_name: b.name.clone(),
-                        invoices: Vec::new(),
-                        score: Decimal::new(35, 2),
-                        reason: format!("the account's name is the payer's ({})", b.name),
-                    });
+                    suggestions.push(matching::suggestion(
+                        *account,
+                        b,
+                        Vec::new(),
+                        Decimal::new(35, 2),
+                        format!("the account's name is the payer's ({})", b.name),
+                    ));
                 }
             }
             row.suggestions = serde_json::to_value(matching::rank(suggestions)).unwrap_or_default();

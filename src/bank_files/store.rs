@@ -323,7 +323,7 @@ pub async fn open_invoices(
 }
 
 /// Open invoices whose balance is one of `amounts`: five per amount at most, earliest due
-/// first (suggestions for unidentified cash), in one statement.
+/// first (suggestions for unidentified cash): their ids ranked in one statement, then read.
 pub async fn open_of_amounts(
     conn: &mut Conn,
     amounts: &[Decimal],
@@ -332,51 +332,33 @@ pub async fn open_of_amounts(
     if amounts.is_empty() {
         return Ok(out);
     }
-    let rows: Vec<OfAmount> = diesel::sql_query(
-        "SELECT id, number, account_id, status, currency, balance_due, disputed_amount, due_date \
-         FROM (SELECT i.*, row_number() OVER (PARTITION BY balance_due ORDER BY due_date, id) AS rank \
-               FROM invoices i WHERE status = 'open' AND balance_due = ANY($1)) ranked \
-         WHERE rank <= 5 ORDER BY balance_due, rank",
+    let ids: Vec<Uuid> = diesel::sql_query(
+        "SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY balance_due ORDER BY due_date, id) AS rank \
+               FROM invoices WHERE status = 'open' AND balance_due = ANY($1)) ranked \
+         WHERE rank <= 5",
     )
     .bind::<diesel::sql_types::Array<diesel::sql_types::Numeric>, _>(amounts)
-    .load(conn)
-    .await?;
-    for r in rows {
-        let c = candidate((
-            r.id,
-            r.number,
-            r.account_id,
-            r.status,
-            r.currency,
-            r.balance_due,
-            r.disputed_amount,
-            r.due_date,
-        ));
-        if let Some(c) = c {
-            out.entry(c.balance_due).or_default().push(c);
-        }
+    .load::<Id>(conn)
+    .await?
+    .into_iter()
+    .map(|r| r.id)
+    .collect();
+    let rows: Vec<CandidateRow> = invoices::table
+        .filter(invoices::id.eq_any(&ids))
+        .select(CANDIDATE)
+        .order((invoices::due_date, invoices::id))
+        .load(conn)
+        .await?;
+    for c in rows.into_iter().filter_map(candidate) {
+        out.entry(c.balance_due).or_default().push(c);
     }
     Ok(out)
 }
 
 #[derive(QueryableByName)]
-struct OfAmount {
+struct Id {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    number: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    account_id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    status: InvoiceStatus,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    currency: String,
-    #[diesel(sql_type = diesel::sql_types::Numeric)]
-    balance_due: Decimal,
-    #[diesel(sql_type = diesel::sql_types::Numeric)]
-    disputed_amount: Decimal,
-    #[diesel(sql_type = diesel::sql_types::Date)]
-    due_date: Date,
 }
 
 /// Accounts by number, for the words given (as written or in capitals).

@@ -490,3 +490,32 @@ async fn bank_files_are_internal() {
     .await
     .expect(404);
 }
+
+#[tokio::test]
+async fn unidentified_cash_assigned_by_several_people_at_once_is_recorded_once() {
+    let app = spawn_app().await;
+    let b = books(&app, "ACC-7008", "Wonka Industries").await;
+    invoice(&app, &b, "64.00", 10).await;
+    let file = bai2("Q1", &[Detail(195, 6_400, "FW0700", "", "WIRE FROM W.I.")]);
+    let imported = import(&app, "application/x-bai2", "", file.into_bytes())
+        .await
+        .expect(201)
+        .body;
+    let lost = &file_transactions(&app, &imported).await[0];
+    let path = format!("/v1/unidentified-payments/{}/assign", id(lost));
+    let body = json!({"account_id": b.account});
+    let token = billing();
+    let replies = join_all((0..6).map(|_| app.post(&path, &token, &body))).await;
+    let mut statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 409, 409, 409, 409, 409]);
+    assert_eq!(app.count("payments").await, 1);
+    assert_eq!(
+        app.value(&format!(
+            "SELECT outcome || ' ' || (payment_id IS NOT NULL) FROM bank_transactions WHERE id = '{}'",
+            id(lost)
+        ))
+        .await,
+        "assigned true"
+    );
+}
