@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::matching::{self, Brief, Candidate, Cash, Decision, Known, Payer};
 use super::model::{
-    AssignPayment, BankFileFormat, BankFileRow, BankFileView, BankOutcome, BankTransactionRow,
-    BankTransactionView, MatchRule, SuggestedInvoice, Suggestion,
+    BankFileFormat, BankFileRow, BankFileView, BankOutcome, BankTransactionRow, MatchRule,
+    SuggestedInvoice, Suggestion,
 };
 use super::references;
 use super::settings::UnmatchedCash;
@@ -21,12 +21,10 @@ use crate::audit;
 use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
-use crate::idempotency::Written;
 use crate::invoices::rules::Numbering;
 use crate::money::Currency;
-use crate::payments::model::{ApplicationMode, PaymentStatus, PaymentView, ReturnReason};
-use crate::payments::requests::{NewPayment, RemittanceLine, ReturnPayment};
-use crate::validate::Errors;
+use crate::payments::model::{ApplicationMode, PaymentView};
+use crate::payments::requests::{NewPayment, RemittanceLine};
 
 /// Transactions written at once.
 const BATCH: usize = 1_000;
@@ -400,90 +398,6 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// A return: the payment it names is returned through the payment return rules (its
-    /// applications reversed, deductions cancelled, the fee billed when one is configured).
-    async fn give_back(
-        &mut self,
-        conn: &mut Conn,
-        ctx: &Ctx,
-        entry: &Entry,
-        row: &mut BankTransactionRow,
-    ) -> Result<(), ApiError> {
-        row.rule = Some(MatchRule::Return);
-        row.outcome = BankOutcome::ReturnUnmatched;
-        let Some(reference) = entry.returned_reference.as_deref() else {
-            row.explanation = "the return names no payment".into();
-            return Ok(());
-        };
-        let payment = match self.payments.get(reference).map(Vec::as_slice) {
-            Some([one]) => crate::payments::store::find(conn, *one).await?,
-            Some(several) if several.len() > 1 => {
-                row.explanation =
-                    format!("{} payments carry the reference {reference}", several.len());
-                return Ok(());
-            }
-            _ => {
-                row.explanation = format!("no payment carries the reference {reference}");
-                return Ok(());
-            }
-        };
-        row.account_id = Some(payment.account_id);
-        row.payment_id = Some(payment.id);
-        if payment.status == PaymentStatus::Returned {
-            row.explanation = format!("payment {} was already returned", payment.number);
-            return Ok(());
-        }
-        if payment.amount != entry.amount {
-            row.explanation = format!(
-                "payment {} is of {}, the return of {}",
-                payment.number, payment.amount, entry.amount
-            );
-            return Ok(());
-        }
-        let earliest = crate::payments::store::last_movement(conn, payment.id)
-            .await?
-            .unwrap_or(payment.received_date);
-        let returned_on = entry
-            .value_date
-            .filter(|d| *d >= earliest && *d <= ctx.today());
-        let code = entry.return_code.clone();
-        let how = ReturnPayment {
-            reason: return_reason(code.as_deref()),
-            return_code: code.map(|c| truncate(&c, 20)),
-            returned_on,
-            note: Some(truncate(
-                &format!("bank file, {}: {}", entry.location, entry.text),
-                1000,
-            )),
-            charge_fee: self.setup.fee.is_some(),
-        };
-        let written = crate::payments::service::return_payment(
-            conn,
-            ctx,
-            payment.id,
-            &how,
-            self.setup.fee,
-            self.setup.numbering,
-        )
-        .await?;
-        audit::changed(
-            conn,
-            ctx,
-            written.action,
-            written.before.as_ref(),
-            Some(&written.after),
-        )
-        .await?;
-        row.outcome = BankOutcome::Returned;
-        row.confidence = Some(Decimal::ONE);
-        row.explanation = format!(
-            "payment {} returned ({})",
-            payment.number,
-            how.return_code.as_deref().unwrap_or(how.reason.as_str())
-        );
-        Ok(())
-    }
-
     /// Suggestions for the cash nobody is known to have sent: besides the rules' hints,
     /// open invoices of exactly the amount and accounts named as the payer (read for all
     /// such transactions at once).
@@ -578,15 +492,6 @@ fn truncate(text: &str, chars: usize) -> String {
     text.chars().take(chars).collect()
 }
 
-/// The return reason of a bank's code: insufficient funds (ACH R01, R09; ISO AM04; a
-/// returned deposited item, BAI2 555) is `nsf`, any other is `ach_return`.
-pub fn return_reason(code: Option<&str>) -> ReturnReason {
-    match code {
-        Some("R01" | "R09" | "AM04" | "555") => ReturnReason::Nsf,
-        _ => ReturnReason::AchReturn,
-    }
-}
-
 /// A file with its match-rate report.
 pub async fn view(conn: &mut Conn, file: BankFileRow) -> Result<BankFileView, ApiError> {
     Ok(views(conn, vec![file]).await?.remove(0))
@@ -614,84 +519,8 @@ pub async fn views(
         .collect())
 }
 
-/// Settles unidentified cash by hand: records its payment on the account given (applied as
-/// asked), and learns the payer's bank account and name for that account.
-pub async fn assign(
-    conn: &mut Conn,
-    ctx: &Ctx,
-    id: Uuid,
-    how: &AssignPayment,
-) -> Result<Written<BankTransactionView>, ApiError> {
-    let row = store::lock_transaction(conn, id).await?;
-    if row.outcome != BankOutcome::Unidentified {
-        return Err(ApiError::conflict(
-            "not_unidentified",
-            format!(
-                "The transaction is {}, not unidentified cash.",
-                row.outcome.as_str()
-            ),
-        ));
-    }
-    let account = crate::accounts::store::find_named(conn, how.account_id, "account_id").await?;
-    if row
-        .currency
-        .as_deref()
-        .is_some_and(|c| c != account.currency.code())
-    {
-        return Err(ApiError::field(
-            "account_id",
-            "currency_mismatch",
-            format!(
-                "the account is in {}, the cash in {}",
-                account.currency,
-                row.currency.as_deref().unwrap_or_default()
-            ),
-        ));
-    }
-    let new = NewPayment {
-        account_id: account.id,
-        amount: row.amount,
-        currency: account.currency.code().to_string(),
-        method: row.method,
-        reference: row.bank_reference.as_deref().map(|r| truncate(r, 100)),
-        received_date: row.value_date.map_or(ctx.today(), |d| d.min(ctx.today())),
-        remittance: how.remittance.clone(),
-        application_mode: how.application_mode,
-        memo: Some(truncate(
-            how.memo
-                .as_deref()
-                .unwrap_or(&format!("Bank file, {}: {}", row.location, row.text)),
-            1000,
-        )),
-    };
-    let mut e = Errors::default();
-    let mode = crate::payments::rules::check_new(&new, ctx.today(), &mut e);
-    e.finish()?;
-    let before = BankTransactionView::from(row.clone());
-    let payment = crate::payments::service::record(conn, ctx, &new, mode).await?;
-    audit::changed(conn, ctx, payment.action, None, Some(&payment.after)).await?;
-    let stamp = ctx.stamp();
-    store::assign(
-        conn,
-        id,
-        account.id,
-        payment.after.id,
-        &stamp.actor,
-        stamp.now,
-    )
-    .await?;
-    let mut learned = Vec::new();
-    if let Some(v) = row
-        .payer_account
-        .as_deref()
-        .and_then(references::bank_account)
-    {
-        learned.push((matching::BANK_ACCOUNT.to_string(), v, account.id, id));
-    }
-    if let Some(v) = row.payer_name.as_deref().and_then(references::payer_name) {
-        learned.push((matching::NAME.to_string(), v, account.id, id));
-    }
-    store::learn(conn, &learned, stamp.now).await?;
-    let after = BankTransactionView::from(store::lock_transaction(conn, id).await?);
-    Ok(Written::changed("bank_transaction.assigned", before, after))
-}
+mod assign;
+mod returns;
+
+pub use assign::assign;
+pub use returns::return_reason;
