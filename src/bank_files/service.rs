@@ -310,6 +310,13 @@ impl<'a> Run<'a> {
         let view = self.pay(conn, ctx, entry, account, &decision).await?;
         row.account_id = Some(account);
         row.payment_id = Some(view.id);
+        // A return later in the same file may name it.
+        if let Some(reference) = &entry.bank_reference {
+            self.payments
+                .entry(reference.clone())
+                .or_default()
+                .push(view.id);
+        }
         if matches!(
             decision.rule,
             Some(MatchRule::Remittance | MatchRule::Reference)

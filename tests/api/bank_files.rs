@@ -475,6 +475,37 @@ async fn the_same_file_sent_at_once_by_several_callers_is_imported_once() {
 }
 
 #[tokio::test]
+async fn a_deposit_returned_in_the_same_file_is_returned() {
+    let app = spawn_app().await;
+    let b = books(&app, "ACC-7009", "Cyberdyne").await;
+    let (inv, number) = invoice(&app, &b, "420.00", 10).await;
+    // The configured returned-payment fee's code.
+    app.financial_code("4950", "fee").await;
+    let file = bai2(
+        "R1",
+        &[
+            Detail(115, 42_000, "LBX0800", &number, "LOCKBOX"),
+            Detail(555, 42_000, "RTN0800", "LBX0800", "RETURNED ITEM R01 NSF"),
+        ],
+    );
+    let imported = import(&app, "application/x-bai2", "", file.into_bytes())
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(imported["report"]["returns"], 1);
+    let rows = file_transactions(&app, &imported).await;
+    assert_eq!(rows[1]["outcome"], "returned");
+    assert_eq!(rows[1]["payment_id"], rows[0]["payment_id"]);
+    assert_eq!(
+        app.value(&format!(
+            "SELECT p.status || ' ' || i.status FROM payments p, invoices i WHERE p.reference = 'LBX0800' AND i.id = '{inv}'"
+        ))
+        .await,
+        "returned open"
+    );
+}
+
+#[tokio::test]
 async fn bank_files_are_internal() {
     let app = spawn_app().await;
     let partner = app.create_partner("P77").await;
