@@ -74,6 +74,19 @@ pub fn suggestion(
 pub const BANK_ACCOUNT: &str = "bank_account";
 pub const NAME: &str = "name";
 
+/// The learned-identity keys of a payer as the bank names it: (kind, normal form) of its
+/// bank account and of its name, those it has.
+pub fn payer_keys(account: Option<&str>, name: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut keys = Vec::with_capacity(2);
+    if let Some(v) = account.and_then(references::bank_account) {
+        keys.push((BANK_ACCOUNT, v));
+    }
+    if let Some(v) = name.and_then(references::payer_name) {
+        keys.push((NAME, v));
+    }
+    keys
+}
+
 /// What the database holds that the rules read, for a whole file at once.
 #[derive(Debug, Default)]
 pub struct Known {
@@ -263,23 +276,12 @@ pub fn identify(entry: &Entry, numbering: &Numbering, known: &Known) -> Payer {
             explanation: format!("the text names account {number}"),
         };
     }
-    let learned = [
-        (
-            BANK_ACCOUNT,
-            entry
-                .payer_account
-                .as_deref()
-                .and_then(references::bank_account),
-            "bank account",
-        ),
-        (
-            NAME,
-            entry.payer_name.as_deref().and_then(references::payer_name),
-            "payer name",
-        ),
-    ];
-    for (kind, value, what) in learned {
-        let Some(value) = value else { continue };
+    for (kind, value) in payer_keys(entry.payer_account.as_deref(), entry.payer_name.as_deref()) {
+        let what = if kind == BANK_ACCOUNT {
+            "bank account"
+        } else {
+            "payer name"
+        };
         match known
             .payers
             .get(&(kind.to_string(), value.clone()))

@@ -175,16 +175,11 @@ impl<'a> Run<'a> {
                     .map(|n| n.number),
             );
             words.extend(references::account_numbers(&e.text));
-            if let Some(v) = e
-                .payer_account
-                .as_deref()
-                .and_then(references::bank_account)
-            {
-                payer_keys.push((matching::BANK_ACCOUNT.into(), v));
-            }
-            if let Some(v) = e.payer_name.as_deref().and_then(references::payer_name) {
-                payer_keys.push((matching::NAME.into(), v));
-            }
+            payer_keys.extend(
+                matching::payer_keys(e.payer_account.as_deref(), e.payer_name.as_deref())
+                    .into_iter()
+                    .map(|(kind, value)| (kind.to_string(), value)),
+            );
         }
         for list in [&mut numbers, &mut words] {
             list.sort();
@@ -346,7 +341,7 @@ impl<'a> Run<'a> {
             currency,
             method: entry.method,
             reference: entry.bank_reference.as_deref().map(|r| truncate(r, 100)),
-            received_date: received_date(entry, ctx.today()),
+            received_date: received_date(entry.value_date, ctx.today()),
             remittance: (decision.mode == ApplicationMode::Remittance).then(|| {
                 decision
                     .lines
@@ -360,7 +355,7 @@ impl<'a> Run<'a> {
                     .collect()
             }),
             application_mode: Some(decision.mode),
-            memo: Some(truncate(&memo(entry), 1000)),
+            memo: Some(truncate(&memo(&entry.location, &entry.text), 1000)),
         };
         let written = crate::payments::service::record(conn, ctx, &new, decision.mode).await?;
         audit::changed(conn, ctx, written.action, None, Some(&written.after)).await?;
@@ -378,21 +373,9 @@ impl<'a> Run<'a> {
     }
 
     fn learn(&mut self, entry: &Entry, account: Uuid, from: Uuid) {
-        let keys = [
-            (
-                matching::BANK_ACCOUNT,
-                entry
-                    .payer_account
-                    .as_deref()
-                    .and_then(references::bank_account),
-            ),
-            (
-                matching::NAME,
-                entry.payer_name.as_deref().and_then(references::payer_name),
-            ),
-        ];
+        let keys =
+            matching::payer_keys(entry.payer_account.as_deref(), entry.payer_name.as_deref());
         for (kind, value) in keys {
-            let Some(value) = value else { continue };
             let accounts = self
                 .known
                 .payers
@@ -487,12 +470,13 @@ impl<'a> Run<'a> {
 }
 
 /// The day the cash came: the bank's value date, never later than today.
-fn received_date(entry: &Entry, today: time::Date) -> time::Date {
-    entry.value_date.map_or(today, |d| d.min(today))
+fn received_date(value_date: Option<time::Date>, today: time::Date) -> time::Date {
+    value_date.map_or(today, |d| d.min(today))
 }
 
-fn memo(entry: &Entry) -> String {
-    format!("Bank file, {}: {}", entry.location, entry.text)
+/// A bank payment's memo: where the file has it, and what it says.
+fn memo(location: &str, text: &str) -> String {
+    format!("Bank file, {location}: {text}")
 }
 
 fn truncate(text: &str, chars: usize) -> String {

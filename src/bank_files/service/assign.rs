@@ -2,11 +2,11 @@
 
 use uuid::Uuid;
 
-use super::truncate;
+use super::{memo, received_date, truncate};
 use crate::audit;
 use crate::bank_files::matching;
 use crate::bank_files::model::{AssignPayment, BankOutcome, BankTransactionView};
-use crate::bank_files::{references, store};
+use crate::bank_files::store;
 use crate::context::Ctx;
 use crate::db::Conn;
 use crate::error::ApiError;
@@ -54,13 +54,13 @@ pub async fn assign(
         currency: account.currency.code().to_string(),
         method: row.method,
         reference: row.bank_reference.as_deref().map(|r| truncate(r, 100)),
-        received_date: row.value_date.map_or(ctx.today(), |d| d.min(ctx.today())),
+        received_date: received_date(row.value_date, ctx.today()),
         remittance: how.remittance.clone(),
         application_mode: how.application_mode,
         memo: Some(truncate(
             how.memo
                 .as_deref()
-                .unwrap_or(&format!("Bank file, {}: {}", row.location, row.text)),
+                .unwrap_or(&memo(&row.location, &row.text)),
             1000,
         )),
     };
@@ -80,17 +80,11 @@ pub async fn assign(
         stamp.now,
     )
     .await?;
-    let mut learned = Vec::new();
-    if let Some(v) = row
-        .payer_account
-        .as_deref()
-        .and_then(references::bank_account)
-    {
-        learned.push((matching::BANK_ACCOUNT.to_string(), v, account.id, id));
-    }
-    if let Some(v) = row.payer_name.as_deref().and_then(references::payer_name) {
-        learned.push((matching::NAME.to_string(), v, account.id, id));
-    }
+    let learned: Vec<_> =
+        matching::payer_keys(row.payer_account.as_deref(), row.payer_name.as_deref())
+            .into_iter()
+            .map(|(kind, value)| (kind.to_string(), value, account.id, id))
+            .collect();
     store::learn(conn, &learned, stamp.now).await?;
     let after = BankTransactionView::from(store::lock_transaction(conn, id).await?);
     Ok(Written::changed("bank_transaction.assigned", before, after))
