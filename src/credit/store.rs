@@ -409,7 +409,9 @@ pub struct Overdue {
 }
 
 /// Credit accounts without a hold in force whose credit family has an undisputed balance
-/// more than `days` past due on `as_of`, each with its oldest such invoice.
+/// more than `days` past due on `as_of`, each with its oldest such invoice. A hold released
+/// by hand is a decision on what was overdue then: the account is held again only when an
+/// invoice crosses the line after the release day.
 pub async fn overdue_without_hold(
     conn: &mut Conn,
     as_of: Date,
@@ -418,7 +420,8 @@ pub async fn overdue_without_hold(
     Ok(diesel::sql_query(
         "WITH RECURSIVE overdue AS (
              SELECT DISTINCT ON (i.account_id) i.account_id, a.number,
-                    COALESCE(i.number, '') AS invoice_number, ($1 - i.due_date) AS days_past_due
+                    COALESCE(i.number, '') AS invoice_number, ($1 - i.due_date) AS days_past_due,
+                    MAX(i.due_date) OVER (PARTITION BY i.account_id) + $2 + 1 AS crossed_on
                FROM invoices i JOIN accounts a ON a.id = i.account_id
               WHERE i.status = 'open' AND i.balance_due > i.disputed_amount
                 AND i.due_date < $1 - $2 AND a.status <> 'closed'
@@ -436,7 +439,9 @@ pub async fn overdue_without_hold(
            JOIN up ON up.start = o.account_id AND up.credit_scope = 'own'
            JOIN accounts h ON h.id = up.id AND h.status <> 'closed'
           WHERE NOT EXISTS (SELECT 1 FROM credit_holds x
-                             WHERE x.account_id = up.id AND x.released_at IS NULL)
+                             WHERE x.account_id = up.id
+                               AND (x.released_at IS NULL
+                                    OR (x.released_at AT TIME ZONE 'UTC')::date >= o.crossed_on))
           ORDER BY up.id, o.days_past_due DESC, o.number",
     )
     .bind::<SqlDate, _>(as_of)

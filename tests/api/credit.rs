@@ -673,6 +673,68 @@ async fn the_scheduled_job_opens_a_periodic_review_once_and_holds_accounts_far_p
 }
 
 #[tokio::test]
+async fn a_released_automatic_hold_stays_released_until_another_invoice_crosses_the_line() {
+    let app = spawn_app_with(|c| c.credit_management.hold_days_past_due = 60).await;
+    let acc = id(&app.create_account(json!({})).await);
+    let code = app.financial_code("4100", "revenue").await;
+    // Net 30: due 70 days ago.
+    app.issued_invoice(&acc, &code, "300.00", today() - Duration::days(100))
+        .await;
+    let run = || async {
+        app.post(
+            "/v1/collections/dunning-runs",
+            &manager(),
+            &json!({"as_of": app.clock.today().to_string()}),
+        )
+        .await
+        .expect(201)
+    };
+    let held = format!("credit_holds WHERE account_id = '{acc}' AND released_at IS NULL");
+    run().await;
+    assert_eq!(app.count(&held).await, 1);
+    app.post(
+        &format!("/v1/accounts/{acc}/credit-holds/release"),
+        &credit(),
+        &json!({"note": "Payment plan agreed with the controller"}),
+    )
+    .await
+    .expect(200);
+
+    // The overdue invoice the credit analyst decided on does not hold the account again.
+    run().await;
+    app.clock.advance(Duration::days(10));
+    run().await;
+    assert_eq!(app.count(&held).await, 0);
+    assert_eq!(app.count("credit_holds").await, 1);
+
+    // A newer invoice crossing the line after the release does: due in 30 days, more than
+    // 60 past due 91 days from now, not 90.
+    app.issued_invoice(&acc, &code, "200.00", app.clock.today())
+        .await;
+    app.clock.advance(Duration::days(90));
+    run().await;
+    assert_eq!(
+        app.count(&held).await,
+        0,
+        "60 days past due is not more than 60"
+    );
+    app.clock.advance(Duration::days(1));
+    run().await;
+    assert_eq!(app.count(&held).await, 1);
+    let hold = app
+        .get(&format!("/v1/accounts/{acc}/credit"), &credit())
+        .await
+        .expect(200)
+        .body["hold"]
+        .clone();
+    assert_eq!(hold["source"], "automatic");
+    assert!(hold["reason"]
+        .as_str()
+        .unwrap()
+        .contains("171 days past due"));
+}
+
+#[tokio::test]
 async fn partners_see_no_credit_files_and_cannot_act_on_them() {
     let app = spawn_app().await;
     let north = app.create_partner("NORTH").await;
