@@ -4,4 +4,4 @@ pub mod model;
 pub mod routes;
 pub mod store;
 
-pub use store::{changed, Audited};
+pub use store::{changed, created_many, Audited};

@@ -83,6 +83,39 @@ pub async fn changed<T: Audited>(
     .await
 }
 
+/// Records `action` on many new resources at once (a batch of payments), in their order.
+pub async fn created_many<T: Audited>(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    action: &str,
+    resources: &[T],
+) -> Result<(), ApiError> {
+    for chunk in resources.chunks(1_000) {
+        let rows = chunk
+            .iter()
+            .map(|r| {
+                Ok((
+                    a::actor.eq(&ctx.principal.subject),
+                    a::actor_role.eq(ctx.principal.role.as_str()),
+                    a::action.eq(action),
+                    a::entity_type.eq(T::ENTITY),
+                    a::entity_id.eq(r.entity_id()),
+                    a::account_id.eq(r.account_id()),
+                    a::before.eq(None::<serde_json::Value>),
+                    a::after.eq(Some(serde_json::to_value(r)?)),
+                    a::request_id.eq(&ctx.request_id),
+                    a::occurred_at.eq(ctx.now),
+                ))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        diesel::insert_into(a::audit_events)
+            .values(rows)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Entries matching the filter, newest first, after the cursor id.
 pub async fn list(
     conn: &mut Conn,

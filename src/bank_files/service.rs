@@ -77,7 +77,11 @@ pub async fn import(
             in_file.insert(entry.identity.clone(), row.id);
             match entry.kind {
                 EntryKind::Credit => run.credit(conn, ctx, &entry, &mut row).await?,
-                EntryKind::Return => run.give_back(conn, ctx, &entry, &mut row).await?,
+                EntryKind::Return => {
+                    // The return may name a payment of this file.
+                    run.settle(conn, ctx).await?;
+                    run.give_back(conn, ctx, &entry, &mut row).await?
+                }
                 EntryKind::Other => {
                     row.outcome = BankOutcome::Ignored;
                     row.explanation = "not customer cash: kept, not acted on".into();
@@ -86,13 +90,11 @@ pub async fn import(
         }
         rows.push(row);
         if rows.len() == BATCH {
-            run.suggest(conn, &mut rows).await?;
-            store::insert_transactions(conn, &rows).await?;
+            run.write(conn, ctx, &mut rows).await?;
             rows.clear();
         }
     }
-    run.suggest(conn, &mut rows).await?;
-    store::insert_transactions(conn, &rows).await?;
+    run.write(conn, ctx, &mut rows).await?;
     store::learn(conn, &run.learned, stamp.now).await?;
     let after = view(conn, file).await?;
     audit::changed(conn, ctx, "bank_file.imported", None, Some(&after)).await?;
@@ -148,6 +150,17 @@ struct Run<'a> {
     payments: HashMap<String, Vec<Uuid>>,
     /// (kind, normal form, account, transaction) learned by this import.
     learned: Vec<(String, String, Uuid, Uuid)>,
+    /// Payments decided, recorded together by [`Run::settle`].
+    pending: Vec<Pending>,
+    /// Transaction → the payment recorded for it, until the transaction is written.
+    paid: HashMap<Uuid, Uuid>,
+}
+
+/// A payment decided for a transaction, not yet recorded.
+struct Pending {
+    transaction: Uuid,
+    bank_reference: Option<String>,
+    new: NewPayment,
 }
 
 impl<'a> Run<'a> {
@@ -217,6 +230,8 @@ impl<'a> Run<'a> {
             payments: store::payments_by_reference(conn, &references).await?,
             known,
             learned: Vec::new(),
+            pending: Vec::new(),
+            paid: HashMap::new(),
         })
     }
 
@@ -302,16 +317,9 @@ impl<'a> Run<'a> {
         let Some(account) = decision.account else {
             return Ok(());
         };
-        let view = self.pay(conn, ctx, entry, account, &decision).await?;
         row.account_id = Some(account);
-        row.payment_id = Some(view.id);
-        // A return later in the same file may name it.
-        if let Some(reference) = &entry.bank_reference {
-            self.payments
-                .entry(reference.clone())
-                .or_default()
-                .push(view.id);
-        }
+        self.pay(conn, ctx, entry, account, &decision, row.id)
+            .await?;
         if matches!(
             decision.rule,
             Some(MatchRule::Remittance | MatchRule::Reference)
@@ -321,7 +329,8 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Records the payment a decision makes, and keeps the cached balances current.
+    /// The payment a decision makes, recorded with the others of its batch by
+    /// [`Run::settle`]; the cached balances are kept current at once, for the next lines.
     async fn pay(
         &mut self,
         conn: &mut Conn,
@@ -329,7 +338,8 @@ impl<'a> Run<'a> {
         entry: &Entry,
         account: Uuid,
         decision: &Decision,
-    ) -> Result<PaymentView, ApiError> {
+        transaction: Uuid,
+    ) -> Result<(), ApiError> {
         let currency = self
             .briefs
             .get(&account)
@@ -357,19 +367,74 @@ impl<'a> Run<'a> {
             application_mode: Some(decision.mode),
             memo: Some(truncate(&memo(&entry.location, &entry.text), 1000)),
         };
-        let written = crate::payments::service::record(conn, ctx, &new, decision.mode).await?;
-        audit::changed(conn, ctx, written.action, None, Some(&written.after)).await?;
-        for a in &written.after.applications {
-            let of_account = self.open.get_mut(&a.account_id).into_iter().flatten();
-            let by_number = a
-                .invoice_number
-                .as_ref()
-                .and_then(|n| self.known.invoices.get_mut(n));
-            for c in of_account.chain(by_number).filter(|c| c.id == a.invoice_id) {
-                c.balance_due -= a.amount;
+        self.pending.push(Pending {
+            transaction,
+            bank_reference: entry.bank_reference.clone(),
+            new,
+        });
+        if decision.mode == ApplicationMode::Auto {
+            // Which invoices it pays is known once it is applied.
+            if let Some(view) = self.settle(conn, ctx).await?.last() {
+                for a in &view.applications {
+                    self.paid_down(a.account_id, a.invoice_id, a.amount);
+                }
+            }
+        } else {
+            for (invoice, amount) in &decision.lines {
+                self.paid_down(account, *invoice, *amount);
             }
         }
-        Ok(written.after)
+        Ok(())
+    }
+
+    /// An open invoice of `account` the file's cash pays `amount` of.
+    fn paid_down(&mut self, account: Uuid, invoice: Uuid, amount: Decimal) {
+        let mut number = None;
+        for c in self.open.get_mut(&account).into_iter().flatten() {
+            if c.id == invoice {
+                c.balance_due -= amount;
+                number = Some(c.number.clone());
+            }
+        }
+        let by_number = number.and_then(|n| self.known.invoices.get_mut(&n));
+        if let Some(c) = by_number.filter(|c| c.id == invoice) {
+            c.balance_due -= amount;
+        }
+    }
+
+    /// Records the payments decided so far, in file order, in one batch.
+    async fn settle(&mut self, conn: &mut Conn, ctx: &Ctx) -> Result<Vec<PaymentView>, ApiError> {
+        if self.pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let news: Vec<&NewPayment> = pending.iter().map(|p| &p.new).collect();
+        let views = crate::payments::service::batch::record_many(conn, ctx, &news).await?;
+        for (p, view) in pending.into_iter().zip(&views) {
+            self.paid.insert(p.transaction, view.id);
+            // A return later in the same file may name it.
+            if let Some(reference) = p.bank_reference {
+                self.payments.entry(reference).or_default().push(view.id);
+            }
+        }
+        Ok(views)
+    }
+
+    /// Writes a batch of the file's transactions, after the payments they made.
+    async fn write(
+        &mut self,
+        conn: &mut Conn,
+        ctx: &Ctx,
+        rows: &mut [BankTransactionRow],
+    ) -> Result<(), ApiError> {
+        self.settle(conn, ctx).await?;
+        for row in rows.iter_mut() {
+            if let Some(payment) = self.paid.remove(&row.id) {
+                row.payment_id = Some(payment);
+            }
+        }
+        self.suggest(conn, rows).await?;
+        store::insert_transactions(conn, rows).await
     }
 
     fn learn(&mut self, entry: &Entry, account: Uuid, from: Uuid) {

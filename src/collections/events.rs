@@ -62,3 +62,13 @@ pub async fn cash_moved(
     }
     Ok(())
 }
+
+/// [`cash_moved`] for the accounts of a batch of payments received (nothing returned). Most
+/// accounts have nothing for collections to do: no active promise, no open dunning order,
+/// not in dunning, not suspended. One query finds the others, which are followed one by one.
+pub async fn cash_received(conn: &mut Conn, ctx: &Ctx, accounts: &[Uuid]) -> Result<(), ApiError> {
+    for account in super::with_collections_work(conn, accounts).await? {
+        cash_moved(conn, ctx, account, false).await?;
+    }
+    Ok(())
+}

@@ -184,6 +184,35 @@ pub async fn past_due(conn: &mut Conn, account_id: Uuid, today: Date) -> Result<
     Ok(amount.unwrap_or(Decimal::ZERO))
 }
 
+/// Of `accounts`, those where cash moving may change something for collections: an active
+/// promise, an open suspension or termination order made by dunning, in dunning, or
+/// suspended (what [`events::cash_moved`] acts on); in the order given.
+pub async fn with_collections_work(
+    conn: &mut Conn,
+    accounts: &[Uuid],
+) -> Result<Vec<Uuid>, ApiError> {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+    }
+    let found: Vec<Found> = diesel::sql_query(
+        "SELECT a.id FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, n)
+           JOIN accounts a ON a.id = u.id
+          WHERE a.collections_status = 'in_dunning' OR a.status = 'suspended'
+             OR EXISTS (SELECT 1 FROM promises p
+                         WHERE p.account_id = a.id AND p.status = 'active')
+             OR EXISTS (SELECT 1 FROM service_orders o
+                         WHERE o.account_id = a.id AND o.status IN ('pending', 'sent')
+                           AND o.source = 'dunning' AND o.kind IN ('suspend', 'terminate'))
+          ORDER BY u.n",
+    )
+    .bind::<Array<SqlUuid>, _>(accounts)
+    .load(conn)
+    .await?;
+    Ok(found.into_iter().map(|f| f.id).collect())
+}
+
 /// An account's past-due open balance at the end of a day, and the parts of it collections
 /// may act on.
 #[derive(Debug, Clone, Copy, PartialEq, Default, diesel::QueryableByName)]

@@ -97,6 +97,20 @@ pub async fn save(
     Ok(row)
 }
 
+/// [`save`] for many invoices at once (a batch of payments), each saved once.
+pub async fn save_many(
+    conn: &mut Conn,
+    invoices: &[InvoiceRow],
+    paid: &mut Paid,
+) -> Result<(), ApiError> {
+    for id in store::update_cash(conn, invoices).await? {
+        if !paid.0.contains(&id) {
+            paid.0.push(id);
+        }
+    }
+    Ok(())
+}
+
 /// The invoices a transaction's [`save`]s paid, whose `invoice.paid` events are still to be
 /// written.
 #[derive(Debug, Default)]
@@ -105,24 +119,18 @@ pub struct Paid(Vec<Uuid>);
 
 impl Paid {
     /// Writes `invoice.paid` for each invoice paid, carrying the invoice as it stands now:
-    /// five queries whatever their number, none when nothing was paid.
+    /// six queries whatever their number, none when nothing was paid.
     pub async fn announce(self, conn: &mut Conn, now: OffsetDateTime) -> Result<(), ApiError> {
         if self.0.is_empty() {
             return Ok(());
         }
         let rows = store::many(conn, &self.0).await?;
-        for view in views(conn, rows, now.date()).await? {
-            outbox::emit(
-                conn,
-                now,
-                EventType::InvoicePaid,
-                view.id,
-                Some(view.account_id),
-                &view,
-            )
-            .await?;
-        }
-        Ok(())
+        let events = views(conn, rows, now.date())
+            .await?
+            .iter()
+            .map(|v| outbox::Event::new(EventType::InvoicePaid, v.id, Some(v.account_id), v))
+            .collect::<Result<Vec<_>, _>>()?;
+        outbox::emit_many(conn, now, &events).await
     }
 }
 

@@ -333,6 +333,47 @@ pub async fn update_from(
     Ok((row, was))
 }
 
+/// Stores what cash changed on invoices (amount paid, balance due, status, version), one
+/// statement for them all; answers the ids of those that became paid by it.
+pub async fn update_cash(conn: &mut Conn, rows: &[InvoiceRow]) -> Result<Vec<Uuid>, ApiError> {
+    use diesel::sql_types::{Array, Int4, Numeric, Text, Timestamptz, Uuid as SqlUuid};
+    #[derive(diesel::QueryableByName)]
+    struct Paid {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+    }
+    let mut paid = Vec::new();
+    for chunk in rows.chunks(5_000) {
+        let ids: Vec<Uuid> = chunk.iter().map(|r| r.id).collect();
+        let amount_paid: Vec<Decimal> = chunk.iter().map(|r| r.amount_paid).collect();
+        let balance: Vec<Decimal> = chunk.iter().map(|r| r.balance_due).collect();
+        let status: Vec<&str> = chunk.iter().map(|r| r.status.as_str()).collect();
+        let version: Vec<i32> = chunk.iter().map(|r| r.version).collect();
+        let updated: Vec<time::OffsetDateTime> = chunk.iter().map(|r| r.updated_at).collect();
+        let rows: Vec<Paid> = diesel::sql_query(
+            // The subquery reads the invoice as it was before this statement.
+            "WITH moved AS (
+                 UPDATE invoices i SET amount_paid = u.amount_paid, balance_due = u.balance_due,
+                        status = u.status, version = u.version, updated_at = u.updated_at
+                   FROM unnest($1, $2, $3, $4, $5, $6)
+                        AS u(id, amount_paid, balance_due, status, version, updated_at)
+                  WHERE i.id = u.id
+              RETURNING i.id, i.status, (SELECT o.status FROM invoices o WHERE o.id = i.id) AS was)
+             SELECT id FROM moved WHERE status = 'paid' AND was <> 'paid'",
+        )
+        .bind::<Array<SqlUuid>, _>(&ids)
+        .bind::<Array<Numeric>, _>(&amount_paid)
+        .bind::<Array<Numeric>, _>(&balance)
+        .bind::<Array<Text>, _>(&status)
+        .bind::<Array<Int4>, _>(&version)
+        .bind::<Array<Timestamptz>, _>(&updated)
+        .load(conn)
+        .await?;
+        paid.extend(rows.into_iter().map(|r| r.id));
+    }
+    Ok(paid)
+}
+
 /// Invoices by id, in id order.
 pub async fn many(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<InvoiceRow>, ApiError> {
     Ok(i::invoices

@@ -161,7 +161,7 @@ pub(super) async fn save_as(
     created: bool,
 ) -> Result<(), ApiError> {
     if created {
-        store::insert(conn, payment).await?;
+        store::insert(conn, std::slice::from_ref(payment)).await?;
     } else {
         store::update(conn, payment).await?;
     }
@@ -290,8 +290,37 @@ pub(super) async fn apply_remittance(
     let mut invoices = crate::invoices::store::lock_many(conn, &ids).await?;
     let under = under_payer(conn, payment.account_id, &invoices).await?;
     let mut open = store::open_deductions(conn, &ids).await?;
+    check_remittance(payment, lines, &ids, &invoices, &under)?;
+    let mut moves = Moves::default();
+    for (line, id) in lines.iter().zip(&ids) {
+        // Every line's invoice was found above, or the request ended there.
+        let invoice = invoices.iter_mut().find(|i| i.id == *id).expect("checked");
+        let date = applied_on(payment, invoice);
+        recover(conn, payment, invoice, line.amount, date, stamp, &mut moves).await?;
+        apply_line(
+            payment,
+            invoice,
+            line,
+            open.remove(&invoice.id),
+            stamp,
+            &mut moves,
+        );
+    }
+    moves.invoices = invoices;
+    Ok(moves)
+}
+
+/// Checks every line of a remittance against the invoice it names (`ids`, in line order):
+/// all problems in one 422.
+pub(super) fn check_remittance(
+    payment: &PaymentRow,
+    lines: &[RemittanceLine],
+    ids: &[Uuid],
+    invoices: &[InvoiceRow],
+    under: &HashSet<Uuid>,
+) -> Result<(), ApiError> {
     let mut e = Errors::default();
-    for (k, (line, id)) in lines.iter().zip(&ids).enumerate() {
+    for (k, (line, id)) in lines.iter().zip(ids).enumerate() {
         let field = if line.invoice_id.is_some() {
             "invoice_id"
         } else {
@@ -310,7 +339,7 @@ pub(super) async fn apply_remittance(
             rules::application_refusal(
                 payment,
                 invoice,
-                &under,
+                under,
                 line.amount,
                 &format!("remittance[{k}].{field}"),
                 &format!("remittance[{k}].amount"),
@@ -328,36 +357,38 @@ pub(super) async fn apply_remittance(
             );
         }
     }
-    e.finish()?;
-    let mut moves = Moves::default();
-    for (line, id) in lines.iter().zip(&ids) {
-        // Every line's invoice was found above, or the request ended there.
-        let invoice = invoices.iter_mut().find(|i| i.id == *id).expect("checked");
-        let date = applied_on(payment, invoice);
-        recover(conn, payment, invoice, line.amount, date, stamp, &mut moves).await?;
-        let (application, entries) = rules::apply(
-            payment,
-            invoice,
-            line.amount,
-            ApplicationSource::Remittance,
-            date,
-            stamp,
-        );
-        moves.applications.push(application);
-        moves.entries.extend(entries);
-        let existing = open.remove(&invoice.id);
-        let updating = existing.is_some();
-        if let Some(d) = rules::deduction(payment, invoice, line.deduction_reason, existing, stamp)
-        {
-            if updating {
-                moves.updated_deductions.push(d);
-            } else {
-                moves.deductions.push(d);
-            }
+    Ok(e.finish()?)
+}
+
+/// Applies one checked remittance line: the application, its entries, and the deduction a
+/// short line leaves (`open`: the invoice's open deduction, brought to the new short amount).
+pub(super) fn apply_line(
+    payment: &mut PaymentRow,
+    invoice: &mut InvoiceRow,
+    line: &RemittanceLine,
+    open: Option<DeductionRow>,
+    stamp: &Stamp,
+    moves: &mut Moves,
+) {
+    let date = applied_on(payment, invoice);
+    let (application, entries) = rules::apply(
+        payment,
+        invoice,
+        line.amount,
+        ApplicationSource::Remittance,
+        date,
+        stamp,
+    );
+    moves.applications.push(application);
+    moves.entries.extend(entries);
+    let updating = open.is_some();
+    if let Some(d) = rules::deduction(payment, invoice, line.deduction_reason, open, stamp) {
+        if updating {
+            moves.updated_deductions.push(d);
+        } else {
+            moves.deductions.push(d);
         }
     }
-    moves.invoices = invoices;
-    Ok(moves)
 }
 
 /// Applies a new payment to the open invoices of its account and of the accounts under it,

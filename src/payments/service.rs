@@ -2,6 +2,7 @@
 //! apply it by hand, reverse an application, refund, return. Each answers what it did for
 //! the audit log and the response; [`receive`] is how other domains record cash.
 
+pub mod batch;
 pub mod deductions;
 
 use actix_web::http::StatusCode;
@@ -48,6 +49,17 @@ pub async fn receive(
     moves.entries.insert(0, receipt);
     payment.version = 1;
     save_as(conn, ctx, payment, &moves, stamp, true).await?;
+    let view = new_view(payment, &moves);
+    announce(conn, stamp, EventType::PaymentReceived, &view).await?;
+    if !view.applications.is_empty() {
+        announce(conn, stamp, EventType::PaymentApplied, &view).await?;
+    }
+    Ok(view)
+}
+
+/// A new payment's view, built from what it moved (a new payment has no refunds, and its
+/// deductions are the ones it left).
+fn new_view(payment: &PaymentRow, moves: &Moves) -> PaymentView {
     let applications = moves
         .applications
         .iter()
@@ -62,12 +74,12 @@ pub async fn receive(
             )
         })
         .collect();
-    let view = PaymentView::new(payment.clone(), applications, Vec::new(), moves.deductions);
-    announce(conn, stamp, EventType::PaymentReceived, &view).await?;
-    if !view.applications.is_empty() {
-        announce(conn, stamp, EventType::PaymentApplied, &view).await?;
-    }
-    Ok(view)
+    PaymentView::new(
+        payment.clone(),
+        applications,
+        Vec::new(),
+        moves.deductions.clone(),
+    )
 }
 
 /// Writes `event` about the payment, carrying it as the API returns it.
@@ -89,15 +101,22 @@ pub async fn record(
     mode: ApplicationMode,
 ) -> Result<Written<PaymentView>, ApiError> {
     let account = crate::accounts::store::find_named(conn, new.account_id, "account_id").await?;
-    if account.currency.code() != new.currency {
-        return Err(ApiError::field(
-            "currency",
-            "currency_mismatch",
-            format!("must be the account's currency ({})", account.currency),
-        ));
-    }
-    let stamp = ctx.stamp();
+    check_currency(new, &account)?;
     let number = store::next_number(conn).await?;
+    record_numbered(conn, ctx, new, mode, &account, number).await
+}
+
+/// [`record`] for a payment of `account` whose number is taken.
+async fn record_numbered(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    new: &NewPayment,
+    mode: ApplicationMode,
+    account: &AccountRow,
+    number: String,
+) -> Result<Written<PaymentView>, ApiError> {
+    check_currency(new, account)?;
+    let stamp = ctx.stamp();
     let mut payment = PaymentRow {
         reference: new.reference.as_deref().map(|r| r.trim().to_string()),
         application_mode: mode,
@@ -120,6 +139,17 @@ pub async fn record(
         before: None,
         after: view,
     })
+}
+
+fn check_currency(new: &NewPayment, account: &AccountRow) -> Result<(), ApiError> {
+    if account.currency.code() != new.currency {
+        return Err(ApiError::field(
+            "currency",
+            "currency_mismatch",
+            format!("must be the account's currency ({})", account.currency),
+        ));
+    }
+    Ok(())
 }
 
 /// Applies part of a payment's unapplied amount to an invoice of its account (`field` names

@@ -37,11 +37,34 @@ pub async fn next_number(conn: &mut Conn) -> Result<String, ApiError> {
     Ok(format!("PMT-{n:06}"))
 }
 
-pub async fn insert(conn: &mut Conn, row: &PaymentRow) -> Result<(), ApiError> {
-    diesel::insert_into(p::payments)
-        .values(row)
-        .execute(conn)
-        .await?;
+/// `n` payment numbers in one statement, in order (a batch of payments).
+pub async fn next_numbers(conn: &mut Conn, n: usize) -> Result<Vec<String>, ApiError> {
+    #[derive(diesel::QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let n = i32::try_from(n).map_err(|_| ApiError::internal("too many payment numbers"))?;
+    let taken: Vec<Taken> = diesel::sql_query(
+        "SELECT nextval('payment_numbers') AS n FROM generate_series(1, $1) ORDER BY 1",
+    )
+    .bind::<diesel::sql_types::Integer, _>(n)
+    .load(conn)
+    .await?;
+    Ok(taken
+        .into_iter()
+        .map(|t| format!("PMT-{:06}", t.n))
+        .collect())
+}
+
+/// Inserts payments, a thousand to a statement.
+pub async fn insert(conn: &mut Conn, rows: &[PaymentRow]) -> Result<(), ApiError> {
+    for chunk in rows.chunks(1_000) {
+        diesel::insert_into(p::payments)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }
 

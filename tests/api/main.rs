@@ -5,6 +5,7 @@ mod activity_reports;
 mod aging_reports;
 mod audit;
 mod auth;
+mod bank_batches;
 mod bank_files;
 mod bank_formats;
 mod billing;
