@@ -64,10 +64,11 @@ pub async fn cash_moved(
 }
 
 /// [`cash_moved`] for the accounts of a batch of payments received (nothing returned). Most
-/// accounts have nothing for collections to do: no active promise, no open dunning order,
-/// not in dunning, not suspended. One query finds the others, which are followed one by one.
+/// accounts have nothing for collections to do: no active promise, no open dunning order, and
+/// not in dunning or suspended, or still past due. One query finds the others, which are
+/// followed one by one.
 pub async fn cash_received(conn: &mut Conn, ctx: &Ctx, accounts: &[Uuid]) -> Result<(), ApiError> {
-    for account in super::with_collections_work(conn, accounts).await? {
+    for account in super::with_collections_work(conn, accounts, ctx.now.date()).await? {
         cash_moved(conn, ctx, account, false).await?;
     }
     Ok(())

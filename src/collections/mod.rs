@@ -184,12 +184,14 @@ pub async fn past_due(conn: &mut Conn, account_id: Uuid, today: Date) -> Result<
     Ok(amount.unwrap_or(Decimal::ZERO))
 }
 
-/// Of `accounts`, those where cash moving may change something for collections: an active
-/// promise, an open suspension or termination order made by dunning, in dunning, or
-/// suspended (what [`events::cash_moved`] acts on); in the order given.
+/// Of `accounts`, those where cash moving may change something for collections on `today`
+/// (what [`events::cash_moved`] acts on): an active promise, an open suspension or
+/// termination order made by dunning, or in dunning or suspended with nothing past due any
+/// more; in the order given.
 pub async fn with_collections_work(
     conn: &mut Conn,
     accounts: &[Uuid],
+    today: Date,
 ) -> Result<Vec<Uuid>, ApiError> {
     #[derive(diesel::QueryableByName)]
     struct Found {
@@ -199,7 +201,9 @@ pub async fn with_collections_work(
     let found: Vec<Found> = diesel::sql_query(
         "SELECT a.id FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, n)
            JOIN accounts a ON a.id = u.id
-          WHERE a.collections_status = 'in_dunning' OR a.status = 'suspended'
+          WHERE ((a.collections_status = 'in_dunning' OR a.status = 'suspended')
+                 AND (SELECT COALESCE(sum(i.balance_due - i.disputed_amount), 0) FROM invoices i
+                       WHERE i.account_id = a.id AND i.status = 'open' AND i.due_date < $2) <= 0)
              OR EXISTS (SELECT 1 FROM promises p
                          WHERE p.account_id = a.id AND p.status = 'active')
              OR EXISTS (SELECT 1 FROM service_orders o
@@ -208,6 +212,7 @@ pub async fn with_collections_work(
           ORDER BY u.n",
     )
     .bind::<Array<SqlUuid>, _>(accounts)
+    .bind::<diesel::sql_types::Date, _>(today)
     .load(conn)
     .await?;
     Ok(found.into_iter().map(|f| f.id).collect())
