@@ -115,9 +115,28 @@ async fn record_numbered(
     account: &AccountRow,
     number: String,
 ) -> Result<Written<PaymentView>, ApiError> {
-    check_currency(new, account)?;
     let stamp = ctx.stamp();
-    let mut payment = PaymentRow {
+    let mut payment = new_row(new, mode, account, number, &stamp)?;
+    let view = receive(conn, ctx, &mut payment, new.remittance.as_deref(), &stamp).await?;
+    Ok(Written {
+        status: StatusCode::CREATED,
+        action: "payment.received",
+        before: None,
+        after: view,
+    })
+}
+
+/// The row of a new payment of `account` numbered `number` (refused when not in the
+/// account's currency).
+fn new_row(
+    new: &NewPayment,
+    mode: ApplicationMode,
+    account: &AccountRow,
+    number: String,
+    stamp: &Stamp,
+) -> Result<PaymentRow, ApiError> {
+    check_currency(new, account)?;
+    Ok(PaymentRow {
         reference: new.reference.as_deref().map(|r| r.trim().to_string()),
         application_mode: mode,
         memo: new.memo.clone(),
@@ -131,13 +150,6 @@ async fn record_numbered(
             stamp.actor.clone(),
             stamp.now,
         )
-    };
-    let view = receive(conn, ctx, &mut payment, new.remittance.as_deref(), &stamp).await?;
-    Ok(Written {
-        status: StatusCode::CREATED,
-        action: "payment.received",
-        before: None,
-        after: view,
     })
 }
 

@@ -54,6 +54,17 @@ async fn pay(app: &TestApp, account: &str, invoice: &Value, amount: &str, receiv
     .expect(201);
 }
 
+/// The scheduled jobs' run on the clock's day (credit reviews and holds among them).
+async fn scheduled_run(app: &TestApp) -> Reply {
+    app.post(
+        "/v1/collections/dunning-runs",
+        &manager(),
+        &json!({"as_of": app.clock.today().to_string()}),
+    )
+    .await
+    .expect(201)
+}
+
 fn contract_body(account: &str, code: &str, amount: &str) -> Value {
     json!({
         "account_id": account,
@@ -587,15 +598,7 @@ async fn the_scheduled_job_opens_a_periodic_review_once_and_holds_accounts_far_p
         .await;
     let calm = app.create_account(json!({})).await;
 
-    let run = || async {
-        app.post(
-            "/v1/collections/dunning-runs",
-            &manager(),
-            &json!({"as_of": app.clock.today().to_string()}),
-        )
-        .await
-        .expect(201)
-    };
+    let run = || scheduled_run(&app);
     run().await;
     assert_eq!(app.count("credit_reviews").await, 0, "not due yet");
     let hold = app
@@ -680,15 +683,7 @@ async fn a_released_automatic_hold_stays_released_until_another_invoice_crosses_
     // Net 30: due 70 days ago.
     app.issued_invoice(&acc, &code, "300.00", today() - Duration::days(100))
         .await;
-    let run = || async {
-        app.post(
-            "/v1/collections/dunning-runs",
-            &manager(),
-            &json!({"as_of": app.clock.today().to_string()}),
-        )
-        .await
-        .expect(201)
-    };
+    let run = || scheduled_run(&app);
     let held = format!("credit_holds WHERE account_id = '{acc}' AND released_at IS NULL");
     run().await;
     assert_eq!(app.count(&held).await, 1);

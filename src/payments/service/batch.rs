@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 use super::super::application::{apply_line, check_remittance, Moves};
-use super::{check_currency, new_view, record_numbered};
+use super::{new_row, new_view, record_numbered};
 use crate::accounts::model::AccountRow;
 use crate::audit;
 use crate::context::Ctx;
@@ -88,22 +88,7 @@ pub async fn record_many(
             views.push(written.after);
             continue;
         }
-        check_currency(new, account)?;
-        let mut payment = PaymentRow {
-            reference: new.reference.as_deref().map(|r| r.trim().to_string()),
-            application_mode: mode,
-            memo: new.memo.clone(),
-            ..PaymentRow::received(
-                number,
-                account.id,
-                new.amount,
-                account.currency,
-                new.method,
-                new.received_date,
-                stamp.actor.clone(),
-                stamp.now,
-            )
-        };
+        let mut payment = new_row(new, mode, account, number, &stamp)?;
         let mut invoices: Vec<InvoiceRow> = line_ids
             .iter()
             .map(|id| held.invoices[id].clone())
