@@ -39,22 +39,14 @@ pub async fn next_number(conn: &mut Conn) -> Result<String, ApiError> {
 
 /// `n` payment numbers in one statement, in order (a batch of payments).
 pub async fn next_numbers(conn: &mut Conn, n: usize) -> Result<Vec<String>, ApiError> {
-    #[derive(diesel::QueryableByName)]
-    struct Taken {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
+    use diesel::sql_types::{Array, BigInt, Integer};
     let n = i32::try_from(n).map_err(|_| ApiError::internal("too many payment numbers"))?;
-    let taken: Vec<Taken> = diesel::sql_query(
-        "SELECT nextval('payment_numbers') AS n FROM generate_series(1, $1) ORDER BY 1",
-    )
-    .bind::<diesel::sql_types::Integer, _>(n)
-    .load(conn)
-    .await?;
-    Ok(taken
-        .into_iter()
-        .map(|t| format!("PMT-{:06}", t.n))
-        .collect())
+    let numbers = diesel::dsl::sql::<Array<BigInt>>("ARRAY(SELECT nextval('payment_numbers') ")
+        .sql("FROM generate_series(1, ")
+        .bind::<Integer, _>(n)
+        .sql(") ORDER BY 1)");
+    let taken: Vec<i64> = diesel::select(numbers).get_result(conn).await?;
+    Ok(taken.iter().map(|n| format!("PMT-{n:06}")).collect())
 }
 
 /// Inserts payments, a thousand to a statement.
