@@ -492,7 +492,7 @@ impl Check {
             remittance: self.remittance,
             returned_reference: None,
             return_code: None,
-            raw: Value::Object(raw),
+            raw: crate::bank_files::RawFields::of(&Value::Object(raw)),
         }
     }
 }

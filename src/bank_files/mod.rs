@@ -66,7 +66,53 @@ pub struct Entry {
     /// For a return: the bank's reason code (`R01`, `AC04`, ...).
     pub return_code: Option<String>,
     /// The fields of the record as the file has them, by name.
-    pub raw: serde_json::Value,
+    pub raw: RawFields,
+}
+
+/// A record's fields as the file has them: a JSON object kept as its text, so that a large
+/// file's records hold a string each rather than a tree of small allocations, and are
+/// written to their `jsonb` column as they are.
+#[derive(Debug, Clone, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Jsonb)]
+pub struct RawFields(String);
+
+impl RawFields {
+    pub fn of(fields: &serde_json::Value) -> RawFields {
+        RawFields(fields.to_string())
+    }
+
+    /// The fields as a JSON value.
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+}
+
+impl Serialize for RawFields {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(serializer)
+    }
+}
+
+impl diesel::serialize::ToSql<diesel::sql_types::Jsonb, diesel::pg::Pg> for RawFields {
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+    ) -> diesel::serialize::Result {
+        use std::io::Write;
+        // jsonb's binary form: its version, then the text.
+        out.write_all(&[1])?;
+        out.write_all(self.0.as_bytes())?;
+        Ok(diesel::serialize::IsNull::No)
+    }
+}
+
+impl diesel::deserialize::FromSql<diesel::sql_types::Jsonb, diesel::pg::Pg> for RawFields {
+    fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        match bytes.as_bytes().split_first() {
+            Some((1, text)) => Ok(RawFields(std::str::from_utf8(text)?.to_string())),
+            _ => Err("unsupported jsonb encoding version".into()),
+        }
+    }
 }
 
 /// Why a file is refused: where (a line or an XML path) and the reason.

@@ -484,7 +484,7 @@ fn entry(
         remittance: Vec::new(),
         returned_reference: addenda.original_trace.filter(|_| addenda.is_return),
         return_code: addenda.return_code,
-        raw: Value::Object(raw),
+        raw: crate::bank_files::RawFields::of(&Value::Object(raw)),
     })
 }
 

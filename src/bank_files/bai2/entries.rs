@@ -193,7 +193,7 @@ fn entry(
             }
             _ => t.text.clone(),
         },
-        raw: json!({
+        raw: crate::bank_files::RawFields::of(&json!({
             "account": account,
             "type_code": t.type_code,
             "amount": t.amount_minor,
@@ -202,7 +202,7 @@ fn entry(
             "bank_reference": t.bank_reference,
             "customer_reference": t.customer_reference,
             "text": t.text,
-        }),
+        })),
     }))
 }
 

@@ -54,7 +54,7 @@ fn booked_credit(location: &str, identity: &str, amount: &str, raw: serde_json::
         remittance: Vec::new(),
         returned_reference: None,
         return_code: None,
-        raw,
+        raw: crate::bank_files::RawFields::of(&raw),
     }
 }
 
@@ -281,7 +281,10 @@ fn a_notification_and_the_later_statement_give_the_same_identities() {
         first.text,
         "INV-2026-000123 INV-2026-000124 SEPA CREDIT TRANSFER"
     );
-    assert_eq!(first.raw["BookgDt"], "2026-11-23T09:30:12.345+01:00");
+    assert_eq!(
+        first.raw.value()["BookgDt"],
+        "2026-11-23T09:30:12.345+01:00"
+    );
     // No value date: the booking date's day stands for it.
     assert_eq!(notified[1].value_date, Some(date!(2026 - 11 - 23)));
     assert_eq!(notified[1].bank_reference.as_deref(), Some("E2E-GLOBEX-1"));

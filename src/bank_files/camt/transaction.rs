@@ -312,7 +312,7 @@ pub fn entry(
             None
         },
         return_code: return_code.filter(|_| is_return).map(str::to_string),
-        raw: Value::Object(raw),
+        raw: crate::bank_files::RawFields::of(&Value::Object(raw)),
     })
 }
 

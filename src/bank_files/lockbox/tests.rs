@@ -96,7 +96,7 @@ fn every_field_of_a_check_with_two_invoices_is_read() {
             ],
             returned_reference: None,
             return_code: None,
-            raw: json!({
+            raw: crate::bank_files::RawFields::of(&json!({
                 "batch_id": "0042",
                 "item": "1",
                 "deposit_date": "2026-11-24",
@@ -120,7 +120,7 @@ fn every_field_of_a_check_with_two_invoices_is_read() {
                         "memo": "",
                     },
                 ],
-            }),
+            })),
         }
     );
 }

@@ -40,7 +40,7 @@ fn entry(amount: &str, text: &str) -> Entry {
         remittance: Vec::new(),
         returned_reference: None,
         return_code: None,
-        raw: serde_json::json!({}),
+        raw: crate::bank_files::RawFields::of(&serde_json::json!({})),
     }
 }
 

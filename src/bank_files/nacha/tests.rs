@@ -255,7 +255,7 @@ fn a_file_of_two_returns_and_a_notification_of_change_is_read() {
         ]
     );
     assert_eq!(entries[1].text, "1234567890123; INVOICES");
-    assert_eq!(entries[1].raw["addenda"][0]["change_code"], "C01");
+    assert_eq!(entries[1].raw.value()["addenda"][0]["change_code"], "C01");
     assert_eq!(entries[2].text, "REFUND");
 }
 
@@ -279,7 +279,7 @@ fn every_field_of_a_return_is_read() {
             remittance: vec![],
             returned_reference: Some("123456780000123".into()),
             return_code: Some("R01".into()),
-            raw: json!({
+            raw: crate::bank_files::RawFields::of(&json!({
                 "transaction_code": "26",
                 "receiving_dfi_identification": "09100001",
                 "check_digit": "9",
@@ -324,7 +324,7 @@ fn every_field_of_a_return_is_read() {
                     "immediate_origin_name": "FIRST NATIONAL BANK",
                     "reference_code": "",
                 },
-            }),
+            })),
         }
     );
 }
