@@ -157,6 +157,7 @@ pub async fn import(
         api_figure: per_second,
         sql_figure: None,
         sql_pg_cpu: 0.0,
+        least_figure: None,
         higher_is_better: true,
         target: "≥ 5,000 transactions/s",
     };

@@ -110,6 +110,9 @@ struct Line {
     sql_figure: Option<f64>,
     /// PostgreSQL's CPU while pgbench ran.
     sql_pg_cpu: f64,
+    /// pgbench's figure for the least SQL that returns the same result
+    /// (`bench/sql/least/<script>.sql`), where one is written.
+    least_figure: Option<f64>,
     higher_is_better: bool,
     target: &'static str,
 }
@@ -120,7 +123,18 @@ impl Line {
         (sql > 0.0).then(|| self.api_figure / sql)
     }
 
+    fn least_ratio(&self) -> Option<f64> {
+        let least = self.least_figure?;
+        (least > 0.0).then(|| self.api_figure / least)
+    }
+
     fn markdown(&self) -> String {
+        let least = match self.least_figure {
+            Some(v) if self.higher_is_better => format!("{v:.0} tps"),
+            Some(v) => format!("{v:.1} ms"),
+            None => "—".into(),
+        };
+        let least_ratio = self.least_ratio().map_or("—".into(), |r| format!("{r:.2}"));
         let sql = match self.sql_figure {
             Some(v) if self.higher_is_better => {
                 format!("{v:.0} tps (PostgreSQL {:.0}%)", self.sql_pg_cpu)
@@ -130,7 +144,7 @@ impl Line {
         };
         let ratio = self.ratio().map_or("—".into(), |r| format!("{r:.2}"));
         format!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {:.0}% | {:.0}% | {:.0} | {} | {} | {} |",
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {:.0}% | {:.0}% | {:.0} | {} | {} | {} | {} | {} |",
             self.scenario,
             self.concurrency,
             self.api,
@@ -143,12 +157,14 @@ impl Line {
             self.rss,
             sql,
             ratio,
+            least,
+            least_ratio,
             self.target
         )
     }
 }
 
-const HEADER: &str = "| scenario | callers | API | p50 ms | p95 ms | p99 ms | errors | service CPU | PostgreSQL CPU | service peak RSS MiB | pgbench | API / pgbench | target |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|";
+const HEADER: &str = "| scenario | callers | API | p50 ms | p95 ms | p99 ms | errors | service CPU | PostgreSQL CPU | service peak RSS MiB | pgbench, the service's statements | API / pgbench | pgbench, the least SQL | API / least SQL | target |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|";
 
 async fn connect(url: &str) -> Result<tokio_postgres::Client, String> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
@@ -445,6 +461,7 @@ async fn billing(server: &Server, token: &str) -> Result<(Line, u64), String> {
         api_figure: per_second,
         sql_figure: None,
         sql_pg_cpu: 0.0,
+        least_figure: None,
         higher_is_better: true,
         target: "≥ 5,000 contracts/s",
     };
@@ -570,6 +587,7 @@ async fn webhooks(
         api_figure: per_second,
         sql_figure: None,
         sql_pg_cpu: 0.0,
+        least_figure: None,
         higher_is_better: true,
         target: "≥ 2,000 deliveries/s",
     };
@@ -713,6 +731,7 @@ async fn bench(args: &Args) -> Result<(Vec<Line>, u64), String> {
                 },
                 sql_figure: None,
                 sql_pg_cpu: 0.0,
+                least_figure: None,
                 higher_is_better: !aging,
                 target: if paced { "p99 < 10 ms" } else { target(name) },
             });
@@ -788,6 +807,35 @@ async fn bench(args: &Args) -> Result<(Vec<Line>, u64), String> {
         } else {
             figures.latency_ms
         });
+        // The least SQL returning the same result, where it is not the service's statements.
+        let least = args
+            .sql
+            .join("least")
+            .join(script.file_name().unwrap_or_default());
+        if least.exists() {
+            eprintln!("pgbench {}: {} clients", least.display(), line.concurrency);
+            match pgbench::run(
+                &work_url,
+                &least,
+                line.concurrency,
+                Duration::from_secs(args.duration),
+                &variables,
+            ) {
+                Ok(f) => {
+                    eprintln!("  {:.0} tps, {:.2} ms average", f.tps, f.latency_ms);
+                    failures += f.failed;
+                    line.least_figure = Some(if line.higher_is_better {
+                        f.tps
+                    } else {
+                        f.latency_ms
+                    });
+                }
+                Err(e) => {
+                    eprintln!("  {e}");
+                    failures += 1;
+                }
+            }
+        }
     }
     drop(db);
     if args.keep {
@@ -909,6 +957,7 @@ mod tests {
             api_figure: 3000.0,
             sql_figure: Some(10000.0),
             sql_pg_cpu: 150.0,
+            least_figure: None,
             higher_is_better: true,
             target: "≥ 0.25 × pgbench",
         };
