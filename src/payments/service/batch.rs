@@ -24,8 +24,8 @@ use crate::payments::store;
 
 /// Records the payments in their order, each applied as its `application_mode` says, and
 /// audits each as `payment.received`; answers their views in the same order. A payment whose
-/// remittance names an invoice by number, of another account or written off, or that is
-/// applied `auto`, is recorded on its own, in its place, exactly as [`super::record`] does.
+/// remittance names an invoice by number, twice, of another account or written off, or that
+/// is applied `auto`, is recorded on its own, in its place, exactly as [`super::record`] does.
 /// A refusal of any payment refuses them all.
 pub async fn record_many(
     conn: &mut Conn,
@@ -63,8 +63,10 @@ pub async fn record_many(
         let mode = mode_of(new);
         let lines = lines_of(new);
         let line_ids: Vec<Uuid> = lines.iter().filter_map(|l| l.invoice_id).collect();
+        let distinct: HashSet<&Uuid> = line_ids.iter().collect();
         let alone = mode == ApplicationMode::Auto
             || line_ids.len() < lines.len()
+            || distinct.len() < line_ids.len()
             || line_ids.iter().any(|id| {
                 held.invoices.get(id).is_none_or(|i| {
                     i.account_id != account.id || i.status == InvoiceStatus::Uncollectible
