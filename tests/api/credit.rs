@@ -54,6 +54,15 @@ async fn pay(app: &TestApp, account: &str, invoice: &Value, amount: &str, receiv
     .expect(201);
 }
 
+/// The account's credit hold in force (null when none), as its credit profile shows it.
+async fn hold_of(app: &TestApp, account: &str) -> Value {
+    app.get(&format!("/v1/accounts/{account}/credit"), &credit())
+        .await
+        .expect(200)
+        .body["hold"]
+        .clone()
+}
+
 /// The scheduled jobs' run on the clock's day (credit reviews and holds among them).
 async fn scheduled_run(app: &TestApp) -> Reply {
     app.post(
@@ -601,12 +610,7 @@ async fn the_scheduled_job_opens_a_periodic_review_once_and_holds_accounts_far_p
     let run = || scheduled_run(&app);
     run().await;
     assert_eq!(app.count("credit_reviews").await, 0, "not due yet");
-    let hold = app
-        .get(&format!("/v1/accounts/{acc}/credit"), &credit())
-        .await
-        .expect(200)
-        .body["hold"]
-        .clone();
+    let hold = hold_of(&app, &acc).await;
     assert_eq!(hold["source"], "automatic");
     assert_eq!(hold["placed_by"], "system:credit");
     assert!(hold["reason"]
@@ -716,12 +720,7 @@ async fn a_released_automatic_hold_stays_released_until_another_invoice_crosses_
     app.clock.advance(Duration::days(1));
     run().await;
     assert_eq!(app.count(&held).await, 1);
-    let hold = app
-        .get(&format!("/v1/accounts/{acc}/credit"), &credit())
-        .await
-        .expect(200)
-        .body["hold"]
-        .clone();
+    let hold = hold_of(&app, &acc).await;
     assert_eq!(hold["source"], "automatic");
     assert!(hold["reason"]
         .as_str()
