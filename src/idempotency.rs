@@ -175,6 +175,22 @@ impl<T> Written<T> {
     }
 }
 
+impl<T: Audited> Written<T> {
+    /// Records the write in the audit log (from what the resource was to what it is); the
+    /// resource as it is now.
+    pub async fn audit(self, conn: &mut Conn, ctx: &Ctx) -> Result<T, ApiError> {
+        audit::changed(
+            conn,
+            ctx,
+            self.action,
+            self.before.as_ref(),
+            Some(&self.after),
+        )
+        .await?;
+        Ok(self.after)
+    }
+}
+
 /// An `async` closure over the transaction's connection whose future can cross threads, as
 /// the pool's transactions require. Implemented by every such closure; it only names the
 /// closure's future so that its `Send` can be asked for.
@@ -237,15 +253,8 @@ where
 {
     run(pool, ctx, key, fingerprint, async |conn| {
         let written = effect(conn).await?;
-        audit::changed(
-            conn,
-            ctx,
-            written.action,
-            written.before.as_ref(),
-            Some(&written.after),
-        )
-        .await?;
-        Ok((written.status, written.after))
+        let status = written.status;
+        Ok((status, written.audit(conn, ctx).await?))
     })
     .await
 }

@@ -3,7 +3,6 @@
 use uuid::Uuid;
 
 use super::{memo, received_date, truncate};
-use crate::audit;
 use crate::bank_files::matching;
 use crate::bank_files::model::{AssignPayment, BankOutcome, BankTransactionView};
 use crate::bank_files::store;
@@ -68,18 +67,12 @@ pub async fn assign(
     let mode = crate::payments::rules::check_new(&new, ctx.today(), &mut e);
     e.finish()?;
     let before = BankTransactionView::from(row.clone());
-    let payment = crate::payments::service::record(conn, ctx, &new, mode).await?;
-    audit::changed(conn, ctx, payment.action, None, Some(&payment.after)).await?;
+    let payment = crate::payments::service::record(conn, ctx, &new, mode)
+        .await?
+        .audit(conn, ctx)
+        .await?;
     let stamp = ctx.stamp();
-    store::assign(
-        conn,
-        id,
-        account.id,
-        payment.after.id,
-        &stamp.actor,
-        stamp.now,
-    )
-    .await?;
+    store::assign(conn, id, account.id, payment.id, &stamp.actor, stamp.now).await?;
     let learned: Vec<_> =
         matching::payer_keys(row.payer_account.as_deref(), row.payer_name.as_deref())
             .into_iter()

@@ -3,7 +3,6 @@
 use rust_decimal::Decimal;
 
 use super::{truncate, Run};
-use crate::audit;
 use crate::bank_files::model::{BankOutcome, BankTransactionRow, MatchRule};
 use crate::bank_files::Entry;
 use crate::context::Ctx;
@@ -79,14 +78,7 @@ impl Run<'_> {
             self.setup.numbering,
         )
         .await?;
-        audit::changed(
-            conn,
-            ctx,
-            written.action,
-            written.before.as_ref(),
-            Some(&written.after),
-        )
-        .await?;
+        written.audit(conn, ctx).await?;
         row.outcome = BankOutcome::Returned;
         row.confidence = Some(Decimal::ONE);
         row.explanation = format!(

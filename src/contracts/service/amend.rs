@@ -79,14 +79,7 @@ pub async fn amend_for_order(
         version: None,
     };
     let written = amend(conn, ctx, settings, contract_id, Expected::Any, &new).await?;
-    audit::changed(
-        conn,
-        ctx,
-        written.action,
-        written.before.as_ref(),
-        Some(&written.after),
-    )
-    .await
+    written.audit(conn, ctx).await.map(drop)
 }
 
 /// Settles a terminated contract (see [`super::settlement`]) and records what was made on

@@ -263,7 +263,7 @@ pub async fn scheduled(
                     );
                     let written =
                         place_hold(conn, ctx, &row, &reason, HoldSource::Automatic).await?;
-                    audit::changed(conn, ctx, written.action, None, Some(&written.after)).await
+                    written.audit(conn, ctx).await.map(drop)
                 })
                 .await;
             match placed {

@@ -15,7 +15,6 @@ use super::rules::{self, Signer};
 use super::settings::CrmSettings;
 use super::store;
 use crate::accounts::model::{AccountFilter, AccountRow};
-use crate::audit::{self, Audited};
 use crate::billing::engine::Settings;
 use crate::collections::service_orders::{self, OrderKind, OrderSource};
 use crate::context::Ctx;
@@ -23,7 +22,6 @@ use crate::contracts::model::{ContractView, NewAmendment};
 use crate::db::Conn;
 use crate::error::ApiError;
 use crate::extract::Expected;
-use crate::idempotency::Written;
 
 /// The signer of an event's raw body, or 401 naming why the signature is refused.
 pub fn authenticate(
@@ -209,23 +207,6 @@ fn parse<T: serde::de::DeserializeOwned>(data: &Value) -> Result<T, ApiError> {
     crate::extract::parse_json(&serde_json::to_vec(data)?)
 }
 
-/// Records a write in the audit log, as `idempotency::write` does for the API's commands.
-async fn record<T: Audited>(
-    conn: &mut Conn,
-    ctx: &Ctx,
-    written: Written<T>,
-) -> Result<T, ApiError> {
-    audit::changed(
-        conn,
-        ctx,
-        written.action,
-        written.before.as_ref(),
-        Some(&written.after),
-    )
-    .await?;
-    Ok(written.after)
-}
-
 /// The event's effect through the domains' services; what it made.
 async fn apply(
     conn: &mut Conn,
@@ -286,7 +267,7 @@ async fn upsert_account(
             let new = rules::new_account(data)?;
             let draft = new.into_row(crate::accounts::rules::account_number(1), ctx.now)?;
             let written = crate::accounts::service::create(conn, ctx, &draft, None).await?;
-            let account = record(conn, ctx, written).await?;
+            let account = written.audit(conn, ctx).await?;
             Ok(json!({"account_id": account.id, "created": true}))
         }
         Some(current) => {
@@ -294,7 +275,7 @@ async fn upsert_account(
             if let Some(patch) = rules::account_patch(data, current.currency)? {
                 let written =
                     crate::accounts::service::update(conn, ctx, id, patch, Expected::Any).await?;
-                record(conn, ctx, written).await?;
+                written.audit(conn, ctx).await?;
             }
             Ok(json!({"account_id": id, "created": false}))
         }
@@ -324,10 +305,10 @@ async fn sign_contract(
     let crm_id = data.crm_id.clone();
     let new = rules::new_contract(data, account.id)?;
     let written = crate::contracts::service::create(conn, ctx, &new).await?;
-    let created = record(conn, ctx, written).await?;
+    let created = written.audit(conn, ctx).await?;
     crate::contracts::service::link_crm(conn, created.id, &crm_id).await?;
     let written = crate::contracts::service::activate(conn, ctx, created.id, Expected::Any).await?;
-    let active = record(conn, ctx, written).await?;
+    let active = written.audit(conn, ctx).await?;
     Ok(json!({"contract_id": active.id, "account_id": account.id}))
 }
 
@@ -345,7 +326,7 @@ async fn amend(
     let written =
         crate::contracts::service::amend(conn, ctx, billing, contract.id, Expected::Any, &new)
             .await?;
-    record(conn, ctx, written).await
+    written.audit(conn, ctx).await
 }
 
 /// What an amendment made: the contract and its newest amendment.

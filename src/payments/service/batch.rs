@@ -78,16 +78,13 @@ pub async fn record_many(
             held.read(conn, &line_ids).await?;
         }
         if alone {
-            let written = record_numbered(conn, ctx, new, mode, account, number).await?;
-            audit::changed(conn, ctx, written.action, None, Some(&written.after)).await?;
-            let paid: Vec<Uuid> = written
-                .after
-                .applications
-                .iter()
-                .map(|a| a.invoice_id)
-                .collect();
+            let view = record_numbered(conn, ctx, new, mode, account, number)
+                .await?
+                .audit(conn, ctx)
+                .await?;
+            let paid: Vec<Uuid> = view.applications.iter().map(|a| a.invoice_id).collect();
             held.read(conn, &paid).await?;
-            views.push(written.after);
+            views.push(view);
             continue;
         }
         let mut payment = new_row(new, mode, account, number, &stamp)?;
