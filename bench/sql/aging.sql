@@ -1,23 +1,34 @@
 -- GET /v1/collections/aging (as of today, by account): the one query the service runs, with
 -- its parameters written in ($1: today, $2: the start of tomorrow).
-WITH open AS (
-     SELECT l.invoice_id, sum(l.amount) AS balance
+WITH later AS (
+     SELECT l.invoice_id, sum(l.amount) AS amount
        FROM ledger_entries l
-      WHERE l.invoice_id IS NOT NULL AND l.entry_date <= CURRENT_DATE
-      GROUP BY l.invoice_id
-     HAVING sum(l.amount) <> 0),
+      WHERE l.invoice_id IS NOT NULL AND l.entry_date > CURRENT_DATE
+      GROUP BY l.invoice_id),
+ held AS (
+     SELECT i.id, i.account_id, i.currency, i.number, i.invoice_date, i.due_date,
+            i.balance_due - COALESCE(x.amount, 0) AS balance
+       FROM invoices i
+       LEFT JOIN later x ON x.invoice_id = i.id
+      WHERE i.status = 'open'
+     UNION ALL
+     SELECT i.id, i.account_id, i.currency, i.number, i.invoice_date, i.due_date,
+            i.balance_due - x.amount
+       FROM later x
+       JOIN invoices i ON i.id = x.invoice_id
+      WHERE i.status <> 'open'),
  disputed AS (
      SELECT d.invoice_id, sum(d.amount) AS amount
        FROM disputes d
-      WHERE d.opened_on <= CURRENT_DATE
-        AND (d.resolved_at IS NULL OR d.resolved_at >= (CURRENT_DATE + 1)::timestamptz)
+      WHERE d.opened_on <= CURRENT_DATE AND (d.resolved_at IS NULL OR d.resolved_at >= (CURRENT_DATE + 1)::timestamptz)
       GROUP BY d.invoice_id),
  aged AS (
-     SELECT i.account_id, i.currency, o.balance, CURRENT_DATE - i.due_date AS days,
-            LEAST(COALESCE(x.amount, 0), GREATEST(o.balance, 0)) AS disputed
-       FROM open o
-       JOIN invoices i ON i.id = o.invoice_id
-       LEFT JOIN disputed x ON x.invoice_id = o.invoice_id)
+     SELECT h.account_id, h.currency, h.balance, CURRENT_DATE - h.due_date AS days,
+            h.id AS invoice_id, h.number AS invoice_number, h.invoice_date, h.due_date,
+            LEAST(COALESCE(x.amount, 0), GREATEST(h.balance, 0)) AS disputed
+       FROM held h
+       LEFT JOIN disputed x ON x.invoice_id = h.id
+      WHERE h.balance <> 0)
  SELECT a.id AS key, a.number || ' ' || a.legal_name AS label, g.currency,
         COALESCE(sum(g.balance) FILTER (WHERE g.days <= 0), 0) AS current,
         COALESCE(sum(g.balance) FILTER (WHERE g.days BETWEEN 1 AND 30), 0) AS days_1_30,

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod activity_reports;
+mod aging_history;
 mod aging_reports;
 mod audit;
 mod auth;

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-fn options() -> Options {
+pub fn options() -> Options {
     Options {
         accounts: 120,
         // More than two chunks of a billing run, so that its lanes bill side by side.
@@ -32,7 +32,7 @@ pub fn settings() -> Settings {
     }
 }
 
-async fn seed(app: &TestApp, options: Options) -> Result<seed::Summary, String> {
+pub async fn seed(app: &TestApp, options: Options) -> Result<seed::Summary, String> {
     let url = app.db_url();
     tokio::task::spawn_blocking(move || seed::run(&url, &options, &settings(), &Progress::new()))
         .await
