@@ -4,7 +4,8 @@ WITH later AS (
      SELECT l.invoice_id, sum(l.amount) AS amount
        FROM ledger_entries l
       WHERE l.invoice_id IS NOT NULL AND l.entry_date > CURRENT_DATE
-      GROUP BY l.invoice_id),
+      GROUP BY l.invoice_id
+      HAVING sum(l.amount) <> 0),
  held AS (
      SELECT i.id, i.account_id, i.currency, i.number, i.invoice_date, i.due_date,
             i.balance_due - COALESCE(x.amount, 0) AS balance
