@@ -252,3 +252,15 @@ macro_rules! jsonb_column {
         }
     };
 }
+
+/// Child rows read for several parents at once, by their parent's id (in the order read).
+pub fn by_parent<T>(
+    rows: Vec<T>,
+    parent: impl Fn(&T) -> uuid::Uuid,
+) -> std::collections::HashMap<uuid::Uuid, Vec<T>> {
+    let mut out: std::collections::HashMap<uuid::Uuid, Vec<T>> = Default::default();
+    for row in rows {
+        out.entry(parent(&row)).or_default().push(row);
+    }
+    out
+}

@@ -432,7 +432,7 @@ pub async fn credit_memo_document(
     let memo = store::find(&mut conn, id.into_inner()).await?;
     let lines = store::lines_of(&mut conn, memo.id).await?;
     let account = crate::accounts::store::find_visible(&mut conn, memo.account_id, None).await?;
-    let applications = store::application_views(&mut conn, Some(&[memo.id]), None).await?;
+    let applications = store::application_views(&conn, Some(&[memo.id]), None).await?;
     let sheet = document::sheet(&memo, &lines, &account, &applications, &state.config.seller);
     let name = memo
         .number

@@ -105,7 +105,7 @@ pub async fn insert_refund(conn: &mut Conn, row: &CreditRefundRow) -> Result<(),
 /// Credit applications with the memo's and the invoice's numbers: of the given memos, or of
 /// the given invoices.
 pub async fn application_views(
-    conn: &mut Conn,
+    mut conn: &Conn,
     of_memos: Option<&[Uuid]>,
     of_invoices: Option<&[Uuid]>,
 ) -> Result<Vec<CreditApplicationView>, ApiError> {
@@ -132,7 +132,7 @@ pub async fn application_views(
         Option<String>,
         crate::money::Currency,
         Option<String>,
-    )> = query.load(conn).await?;
+    )> = query.load(&mut conn).await?;
     Ok(rows
         .into_iter()
         .map(|(a, memo, currency, invoice)| CreditApplicationView::new(a, currency, memo, invoice))

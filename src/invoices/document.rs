@@ -444,8 +444,8 @@ pub async fn invoice_document(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::InvoicesRead)?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let invoice = store::find_visible(&mut conn, id.into_inner(), ctx.partner_scope()).await?;
-    let lines = store::lines_of(&mut conn, &[invoice.id]).await?;
+    let invoice = store::find_visible(&conn, id.into_inner(), ctx.partner_scope()).await?;
+    let lines = store::lines_of(&conn, &[invoice.id]).await?;
     let account = crate::accounts::store::find_visible(&mut conn, invoice.account_id, None).await?;
     let sheet = sheet(&invoice, &lines, &account, &state.config.seller);
     let name = invoice

@@ -216,7 +216,7 @@ pub async fn list_presentments(
     ctx.require(Permission::InvoicesRead)?;
     let invoice_id = id.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
-    store::find_visible(&mut conn, invoice_id, ctx.partner_scope()).await?;
+    store::find_visible(&conn, invoice_id, ctx.partner_scope()).await?;
     let rows = list(&mut conn, invoice_id).await?;
     Ok(HttpResponse::Ok().json(
         rows.into_iter()

@@ -275,14 +275,9 @@ pub async fn get_invoice(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(Permission::InvoicesRead)?;
-    let mut conn = crate::db::conn(&state.pool).await?;
-    let row = store::find_visible(&mut conn, id.into_inner(), ctx.partner_scope()).await?;
-    let version = row.version;
-    Ok(versioned(
-        StatusCode::OK,
-        version,
-        &service::view(&mut conn, row, ctx.today()).await?,
-    ))
+    let conn = crate::db::conn(&state.pool).await?;
+    let view = service::find_view(&conn, id.into_inner(), ctx.partner_scope(), ctx.today()).await?;
+    Ok(versioned(StatusCode::OK, view.version, &view))
 }
 
 /// Handles the GET /v1/invoices route: invoices with their lines, filtered and sorted.
@@ -322,7 +317,7 @@ pub async fn list_invoices(
         .iter()
         .map(|r| (r.id, store::cursor_of(r, sort)))
         .collect();
-    let views = service::views(&mut conn, rows, ctx.today()).await?;
+    let views = service::views(&conn, rows, ctx.today()).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
         views,
         limit,

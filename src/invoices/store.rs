@@ -70,7 +70,7 @@ pub async fn issue_drafts(conn: &mut Conn, issued: &[InvoiceRow]) -> Result<(), 
 
 /// The invoice if the caller may see it: a partner token sees its partner's accounts only.
 pub async fn find_visible(
-    conn: &mut Conn,
+    mut conn: &Conn,
     id: Uuid,
     partner: Option<Uuid>,
 ) -> Result<InvoiceRow, ApiError> {
@@ -84,19 +84,19 @@ pub async fn find_visible(
         query = query.filter(a::partner_id.eq(partner));
     }
     query
-        .first(conn)
+        .first(&mut conn)
         .await
         .optional()?
         .ok_or(ApiError::NotFound("invoice"))
 }
 
-pub async fn lines_of(conn: &mut Conn, invoice_ids: &[Uuid]) -> Result<Vec<LineRow>, ApiError> {
+pub async fn lines_of(mut conn: &Conn, invoice_ids: &[Uuid]) -> Result<Vec<LineRow>, ApiError> {
     let query = l::invoice_lines
         .select(LineRow::as_select())
         .order((l::invoice_id.asc(), l::line_no.asc()))
         .into_boxed();
     Ok(crate::filter_ids!(query, l::invoice_id, invoice_ids)
-        .load(conn)
+        .load(&mut conn)
         .await?)
 }
 

@@ -345,7 +345,7 @@ pub async fn list_payments(
     let limit = page.0.limit()?;
     let mut conn = crate::db::conn(&state.pool).await?;
     let rows = store::list(&mut conn, &filter.0, page.0.after()?, limit).await?;
-    let views = store::views(&mut conn, rows).await?;
+    let views = store::views(&conn, rows).await?;
     let page = Page::from_rows(views, limit, |v: &PaymentView| v.id, |v| v);
     Ok(HttpResponse::Ok().json(page))
 }

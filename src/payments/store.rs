@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use futures_util::TryFutureExt;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -146,7 +147,7 @@ pub async fn find_application(
 /// Applications with their payment's number and the invoice's number, for views: of the
 /// given payments, or of the given invoices.
 async fn application_views(
-    conn: &mut Conn,
+    mut conn: &Conn,
     of_payments: Option<&[Uuid]>,
     of_invoices: Option<&[Uuid]>,
 ) -> Result<Vec<ApplicationView>, ApiError> {
@@ -175,7 +176,7 @@ async fn application_views(
         crate::money::Currency,
         Option<String>,
         Uuid,
-    )> = query.load(conn).await?;
+    )> = query.load(&mut conn).await?;
     Ok(rows
         .into_iter()
         .map(
@@ -188,14 +189,11 @@ async fn application_views(
 
 /// The payments and credits applied to each of the invoices, oldest first.
 pub async fn applications_of_invoices(
-    conn: &mut Conn,
+    conn: &Conn,
     invoice_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<ApplicationView>>, ApiError> {
-    let mut out: HashMap<Uuid, Vec<ApplicationView>> = HashMap::new();
-    for a in application_views(conn, None, Some(invoice_ids)).await? {
-        out.entry(a.invoice_id).or_default().push(a);
-    }
-    Ok(out)
+    let rows = application_views(conn, None, Some(invoice_ids)).await?;
+    Ok(crate::db::by_parent(rows, |a| a.invoice_id))
 }
 
 pub async fn insert_refund(conn: &mut Conn, row: &RefundRow) -> Result<(), ApiError> {
@@ -400,7 +398,7 @@ pub async fn cancel_deductions(
 
 /// The deductions of the given payments or invoices, oldest first.
 pub async fn deductions_of(
-    conn: &mut Conn,
+    mut conn: &Conn,
     of_payments: Option<&[Uuid]>,
     of_invoices: Option<&[Uuid]>,
 ) -> Result<Vec<DeductionRow>, ApiError> {
@@ -414,7 +412,7 @@ pub async fn deductions_of(
     if let Some(ids) = of_invoices {
         query = crate::filter_ids!(query, d::invoice_id, ids);
     }
-    Ok(query.load(conn).await?)
+    Ok(query.load(&mut conn).await?)
 }
 
 /// Deductions matching the filter in creation order, after the cursor id.
@@ -492,27 +490,24 @@ pub async fn list(
 
 /// Views of payments with their applications, refunds and deductions: three queries
 /// whatever the number of payments.
-pub async fn views(conn: &mut Conn, rows: Vec<PaymentRow>) -> Result<Vec<PaymentView>, ApiError> {
+/// Payments with their applications, refunds and deductions: three reads, pipelined.
+pub async fn views(mut conn: &Conn, rows: Vec<PaymentRow>) -> Result<Vec<PaymentView>, ApiError> {
     let ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
-    let mut applications: HashMap<Uuid, Vec<ApplicationView>> = HashMap::new();
-    for a in application_views(conn, Some(&ids), None).await? {
-        applications.entry(a.payment_id).or_default().push(a);
-    }
-    let mut refunds: HashMap<Uuid, Vec<RefundRow>> = HashMap::new();
-    let query = r::payment_refunds
+    let refunds = r::payment_refunds
         .select(RefundRow::as_select())
         .order(r::id.asc())
         .into_boxed();
-    let refund_rows: Vec<RefundRow> = crate::filter_ids!(query, r::payment_id, ids.as_slice())
-        .load(conn)
-        .await?;
-    for row in refund_rows {
-        refunds.entry(row.payment_id).or_default().push(row);
-    }
-    let mut deductions: HashMap<Uuid, Vec<DeductionRow>> = HashMap::new();
-    for row in deductions_of(conn, Some(&ids), None).await? {
-        deductions.entry(row.payment_id).or_default().push(row);
-    }
+    let refunds = crate::filter_ids!(refunds, r::payment_id, ids.as_slice())
+        .load(&mut conn)
+        .map_err(ApiError::from);
+    let (applied, refund_rows, deducted): (_, Vec<RefundRow>, _) = tokio::try_join!(
+        application_views(conn, Some(&ids), None),
+        refunds,
+        deductions_of(conn, Some(&ids), None),
+    )?;
+    let mut applications = crate::db::by_parent(applied, |a| a.payment_id);
+    let mut refunds = crate::db::by_parent(refund_rows, |r| r.payment_id);
+    let mut deductions = crate::db::by_parent(deducted, |d| d.payment_id);
     Ok(rows
         .into_iter()
         .map(|p| {
