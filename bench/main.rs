@@ -604,7 +604,7 @@ async fn webhooks(
 
 fn target(name: &str) -> &'static str {
     match name {
-        "get" => "≥ 0.25 × pgbench",
+        "get" => "≥ 0.6 × least SQL; p99 < 10 ms at half",
         "list" => "≥ 0.3 × pgbench",
         "pay" => "≥ 0.6 × pgbench",
         "aging" => "≤ 1.5 × least SQL",
