@@ -95,30 +95,14 @@ async fn extras(app: &TestApp) {
     let ahead = app
         .issued_invoice(&account, &code, "300.00", t + Duration::days(10))
         .await;
-    let pay = |amount: &str, received: Date, invoice: &Value| {
-        json!({"account_id": account, "amount": amount, "currency": "USD", "method": "check",
-            "received_date": received.to_string(),
-            "remittance": [{"invoice_id": id(invoice), "amount": amount}]})
-    };
-    app.post(
-        "/v1/payments",
-        &billing(),
-        &pay("120.00", t - Duration::days(3), &ahead),
-    )
-    .await
-    .expect(201);
+    app.pay_invoice(&account, &ahead, "120.00", t - Duration::days(3))
+        .await;
     let reopened = app
         .issued_invoice(&account, &code, "500.00", t - Duration::days(40))
         .await;
     let paid = app
-        .post(
-            "/v1/payments",
-            &billing(),
-            &pay("500.00", t - Duration::days(20), &reopened),
-        )
-        .await
-        .expect(201)
-        .body;
+        .pay_invoice(&account, &reopened, "500.00", t - Duration::days(20))
+        .await;
     app.post(
         &format!("/v1/payments/{}/return", id(&paid)),
         &billing(),

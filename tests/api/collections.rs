@@ -77,21 +77,8 @@ async fn the_aging_as_of_three_dates_follows_the_ledger() {
     let i3 = app.issued_invoice(&y, &code, "250.00", day(-40)).await;
     app.issued_invoice(&y, &code, "100.00", day(-10)).await;
     let i5 = app.issued_invoice(&x, &code, "80.00", day(-50)).await;
-    let pay = |account: &str, amount: &str, received: time::Date, invoice: &Value| {
-        json!({"account_id": account, "amount": amount, "currency": "USD", "method": "check",
-            "received_date": received.to_string(),
-            "remittance": [{"invoice_id": id(invoice), "amount": amount}]})
-    };
-    app.post(
-        "/v1/payments",
-        &billing(),
-        &pay(&x, "300.00", day(-60), &i1),
-    )
-    .await
-    .expect(201);
-    app.post("/v1/payments", &billing(), &pay(&y, "250.00", day(0), &i3))
-        .await
-        .expect(201);
+    app.pay_invoice(&x, &i1, "300.00", day(-60)).await;
+    app.pay_invoice(&y, &i3, "250.00", day(0)).await;
     app.post(
         &format!("/v1/invoices/{}/void", id(&i5)),
         &billing(),

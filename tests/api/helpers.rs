@@ -848,6 +848,27 @@ impl TestApp {
             .body)
     }
 
+    /// Records a check of `amount` received on `received` that pays that much of the invoice
+    /// (as billing) and returns the payment.
+    pub async fn pay_invoice(
+        &self,
+        account: &str,
+        invoice: &Value,
+        amount: &str,
+        received: time::Date,
+    ) -> Value {
+        self.post(
+            "/v1/payments",
+            &billing(),
+            &json!({"account_id": account, "amount": amount, "currency": "USD",
+                "method": "check", "received_date": received.to_string(),
+                "remittance": [{"invoice_id": id(invoice), "amount": amount}]}),
+        )
+        .await
+        .expect(201)
+        .body
+    }
+
     /// Opens a dispute of `amount` on the invoice (as billing) and returns it.
     pub async fn open_dispute_on(&self, invoice: &Value, amount: &str) -> Value {
         self.post(
